@@ -1,0 +1,125 @@
+"""Every topic, in one place (DESIGN §4).
+
+All topics are keyed by ``child_id`` and co-partitioned: the same partition count everywhere,
+so one child's facts, consents and plan events meet in the same partition number. The count
+is chosen at deployment (4 in dev, 12 or more in production) and passed in, never hard-coded
+per topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas import events as ev
+from schemas.deadletter import DeadLetter
+
+DEFAULT_PARTITIONS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    events: tuple[type, ...]
+    doc: str
+    key: str = "child_id"
+
+
+INTAKE_HEALTH = Topic(
+    "intake.health",
+    (
+        ev.PregnancyRegistered,
+        ev.ChildBorn,
+        ev.HealthUnitListed,
+        ev.HealthVisitRecorded,
+        ev.ImmunizationRecorded,
+        ev.ObservationRecorded,
+        ev.ConditionNoted,
+    ),
+    "Facts from the region's health records (MHV, BHV, Cosmic-style FHIR).",
+)
+INTAKE_SCHOOL = Topic(
+    "intake.school",
+    (
+        ev.SchoolPlacementStarted,
+        ev.SchoolPlacementEnded,
+        ev.AbsenceSummarised,
+        ev.SchoolSupportDecided,
+        ev.KaaRegistered,
+    ),
+    "Facts from school systems (SS 12000).",
+)
+INTAKE_SOCIAL = Topic(
+    "intake.social",
+    (
+        ev.ReportOfConcernReceived,
+        ev.InvestigationOpened,
+        ev.InvestigationClosed,
+        ev.InterventionStarted,
+        ev.InterventionEnded,
+    ),
+    "Facts from the municipalities' social-services case registers.",
+)
+INTAKE_POPULATION = Topic(
+    "intake.population",
+    (ev.ChildRegistered, ev.CustodyRecorded, ev.ChildMoved),
+    "Custody and home municipality from the population register.",
+)
+CONSENT = Topic("consent", (ev.ConsentGranted, ev.ConsentWithdrawn), "Consents as registered.")
+SHARED = Topic(
+    "shared", (ev.FactReleased, ev.ReleaseRevoked), "What the consent gate let through, and took back."
+)
+PLAN = Topic(
+    "plan",
+    (
+        ev.PlanOpened,
+        ev.MeetingHeld,
+        ev.LeadAssigned,
+        ev.AreaAssessed,
+        ev.ActionAgreed,
+        ev.ActionCompleted,
+        ev.FollowUpScheduled,
+        ev.NamedPersonTransferred,
+        ev.NamedPersonAssigned,
+        ev.PlanClosed,
+    ),
+    "Coordinators' work on the child's plan, and named-person assignments.",
+)
+ACCESS = Topic(
+    "access", (ev.ChildDataViewed, ev.EmergencyAccessOpened), "Every read of child data (audit)."
+)
+STATUTORY_SOCIAL = Topic(
+    "statutory.social",
+    (ev.ReportOfConcernRouted,),
+    "Reports of concern routed to social services, whatever the consent says.",
+)
+DEADLETTER = Topic(
+    "deadletter",
+    (DeadLetter,),
+    "Records a stage could not process, with the reason. Keyed by the original key if any.",
+    key="original key or dead_letter_id",
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    INTAKE_HEALTH,
+    INTAKE_SCHOOL,
+    INTAKE_SOCIAL,
+    INTAKE_POPULATION,
+    CONSENT,
+    SHARED,
+    PLAN,
+    ACCESS,
+    STATUTORY_SOCIAL,
+    DEADLETTER,
+)
+TOPIC_BY_NAME = {t.name: t for t in ALL_TOPICS}
+TOPIC_OF_EVENT: dict[type, Topic] = {cls: t for t in ALL_TOPICS for cls in t.events}
+
+
+def topic_for(event: object) -> Topic:
+    """The one topic an event type belongs on."""
+    return TOPIC_OF_EVENT[type(event)]
+
+
+def key_for(event: ev.Event) -> bytes:
+    """Partitioning key: the child's pseudonym, so a child's events stay in order."""
+    return str(event.envelope.child_id).encode()

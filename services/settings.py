@@ -1,0 +1,54 @@
+"""Typed runtime settings, read from ``KRONOBARN_*`` environment variables.
+
+Nothing here connects or opens a file: ``get_settings()`` only reads the environment, and
+callers build clients and engines from the result in their own wiring code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE = Path("var") / "kronobarn.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KRONOBARN_", extra="ignore")
+
+    env: Literal["dev", "production"] = Field("dev", description="dev enables dev-only conveniences")
+
+    # Kafka: any Kafka-protocol cluster; the embedded broker is only the dev default.
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="comma-separated host:port list")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    partitions: int = Field(4, ge=1, description="partition count of every topic (co-partitioned)")
+    replication_factor: int = Field(1, ge=1)
+
+    # Embedded broker (dev and tests only).
+    broker_host: str = "127.0.0.1"
+    broker_port: int = Field(9092, ge=1, le=65535)
+
+    # Read model, identity registry and key store.
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite under ./var/")
+
+    # Secrets. Dev falls back to fixed dev-only values; production refuses to start without them.
+    master_key: SecretStr | None = Field(None, description="base64 32-byte key-encryption key")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: console in dev, JSON in production"
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{DEFAULT_DATABASE}"
+
+
+def get_settings() -> Settings:
+    return Settings()
