@@ -14,7 +14,18 @@ import typing
 import uuid
 from dataclasses import fields
 
-from schemas.events import EVENT_TYPES, Area, Basis, Category, Envelope, Event, Grantor, Source
+from schemas.events import (
+    EVENT_TYPES,
+    Area,
+    Basis,
+    Category,
+    Envelope,
+    Event,
+    Grantor,
+    GrantorRole,
+    Source,
+)
+from schemas.sealing import SealedBox
 from schemas.topics import TOPIC_OF_EVENT
 
 EPOCH = dt.datetime(2026, 1, 15, 8, 30, tzinfo=dt.UTC)
@@ -56,14 +67,8 @@ def _value(tp: typing.Any, name: str, rng: random.Random) -> typing.Any:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return rng.choice(list(tp))
     if tp is Grantor:
-        return Grantor(_value(uuid.UUID, name, rng), rng.choice(list(Grantor.__annotations__ and _roles())))
+        return Grantor(_value(uuid.UUID, name, rng), rng.choice(list(GrantorRole)))
     raise TypeError(f"no sample value for {tp!r}")
-
-
-def _roles() -> list[typing.Any]:
-    from schemas.events import GrantorRole
-
-    return list(GrantorRole)
 
 
 def sample_envelope(name: str, rng: random.Random, child_id: uuid.UUID | None = None) -> Envelope:
@@ -80,6 +85,8 @@ def sample_envelope(name: str, rng: random.Random, child_id: uuid.UUID | None = 
         basis=Basis.STATUTORY if name in _STATUTORY else Basis.CONSENT,
         category=_CATEGORY_OF_TOPIC[topic],
         area=rng.choice([None, *Area]),
+        # Half the samples carry an opaque sealed box, so both union branches are exercised.
+        sealed=SealedBox(rng.randbytes(48)) if rng.random() < 0.5 else None,
     )
 
 

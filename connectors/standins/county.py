@@ -1,0 +1,278 @@
+"""The synthetic county: organisations, children, guardians and each child's life course.
+
+This is the shared spine that every stand-in derives its own records from. It is seeded and
+deterministic per child (child ``i`` depends only on ``seed`` and ``i``), so a stand-in can
+stream 45,000 children without holding the county in memory, and two stand-ins agree on who
+a child is, where they live and which school they attend.
+
+The history window is one year ending at ``as_of``. Ages are drawn so the county has children
+aged 0-18 plus unborn children in roughly Kronoberg's proportions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+import hashlib
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from connectors import personnummer
+
+REGION_ORG = "SE2321000065"  # Region Kronoberg's organisation number, used as HSA-id prefix
+DEFAULT_SEED = 20261122
+DEFAULT_CHILDREN = 2_000
+DEFAULT_AS_OF = dt.date(2026, 11, 1)
+
+# SCB municipality codes, names and a rough share of the county's children.
+MUNICIPALITIES: tuple[tuple[str, str, float], ...] = (
+    ("0760", "Uppvidinge", 0.04),
+    ("0761", "Lessebo", 0.04),
+    ("0763", "Tingsryd", 0.06),
+    ("0764", "Alvesta", 0.10),
+    ("0765", "Älmhult", 0.09),
+    ("0767", "Markaryd", 0.05),
+    ("0780", "Växjö", 0.47),
+    ("0781", "Ljungby", 0.15),
+)
+UPPER_SECONDARY_TOWNS = {"0764", "0765", "0780", "0781"}  # others travel to these
+UNBORN_SHARE = 0.04  # ongoing pregnancies relative to children 0-18
+KAA_SHARE = 0.08  # of 16-18-year-olds, outside upper secondary
+
+GIVEN = ("Alva", "Elsa", "Maja", "Ella", "Vera", "Alice", "Selma", "Saga", "Leah", "Ebba",
+         "Noah", "William", "Hugo", "Liam", "Lucas", "Oliver", "Elias", "Adam", "Nils", "Vincent",
+         "Astrid", "Tyra", "Edvin", "Melvin", "Sigrid", "Ines", "Omar", "Yusuf", "Amira", "Ali")
+CHILD_DAYS = 19 * 365  # ages 0-18
+SERIALS = len(personnummer.SYNTHETIC_SERIALS)
+FAMILY = ("Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
+          "Persson", "Svensson", "Gustafsson", "Pettersson", "Jonsson", "Lindqvist", "Berg",
+          "Lund", "Holm", "Ahmed", "Hassan", "Nyström", "Sandberg")
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """An organisation unit that may produce facts about a child, or be its named person."""
+
+    id: str
+    kind: str  # MHV, BHV, PRESCHOOL, SCHOOL, UPPER_SECONDARY, SOCIAL, KAA
+    name: str
+    municipality_code: str
+    principal_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    personnummer: str
+    given_name: str
+    family_name: str
+    birth_date: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A school placement in the child's life course; ``end`` is None while it lasts."""
+
+    id: str
+    school_type: str  # PRESCHOOL, PRESCHOOL_CLASS, COMPULSORY, UPPER_SECONDARY
+    unit_id: str
+    start: dt.date
+    end: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    index: int
+    person: Person | None  # None while unborn (or born after as_of)
+    birth_date: dt.date  # actual, or expected for the unborn
+    mother: Person
+    guardians: tuple[Person, ...]
+    municipality_code: str
+    moves: tuple[tuple[dt.date, str], ...]  # (date, new municipality code) within the window
+    pregnancy_registered_on: dt.date | None  # only when inside the window or still unborn
+    placements: tuple[Placement, ...]
+    kaa_from: dt.date | None
+
+    @property
+    def born(self) -> bool:
+        return self.person is not None
+
+
+@dataclass
+class County:
+    seed: int = DEFAULT_SEED
+    children: int = DEFAULT_CHILDREN
+    as_of: dt.date = DEFAULT_AS_OF
+
+    def __post_init__(self) -> None:
+        if self.children > CHILD_DAYS * SERIALS:
+            raise ValueError(f"at most {CHILD_DAYS * SERIALS} children fit the personnummer space")
+
+    @property
+    def window_start(self) -> dt.date:
+        return self.as_of - dt.timedelta(days=365)
+
+    @cached_property
+    def units(self) -> tuple[Unit, ...]:
+        units: list[Unit] = []
+        for code, name, share in MUNICIPALITIES:
+            units.append(Unit(f"{REGION_ORG}-MHV{code}", "MHV", f"Barnmorskemottagningen {name}", code))
+            units.append(Unit(f"{REGION_ORG}-BHV{code}", "BHV", f"Barnavårdscentralen {name}", code))
+            units.append(Unit(f"kommun-{code}-soc", "SOCIAL", f"Socialtjänsten {name}", code))
+            units.append(Unit(f"kommun-{code}-kaa", "KAA", f"KAA {name}", code))
+            for i in range(1, max(2, round(share * 40)) + 1):
+                units.append(_school(code, name, "PRESCHOOL", i, f"Förskolan {name} {i}"))
+            for i in range(1, max(1, round(share * 20)) + 1):
+                units.append(_school(code, name, "SCHOOL", i, f"{name} grundskola {i}"))
+            if code in UPPER_SECONDARY_TOWNS:
+                for i in range(1, max(1, round(share * 8)) + 1):
+                    units.append(_school(code, name, "UPPER_SECONDARY", i, f"{name} gymnasium {i}"))
+        return tuple(units)
+
+    @cached_property
+    def unit_by_id(self) -> dict[str, Unit]:
+        return {u.id: u for u in self.units}
+
+    def units_of(self, kind: str, municipality_code: str | None = None) -> list[Unit]:
+        return [
+            u for u in self.units
+            if u.kind == kind and (municipality_code is None or u.municipality_code == municipality_code)
+        ]
+
+    def unit(self, kind: str, municipality_code: str) -> Unit:
+        """The one MHV, BHV, SOCIAL or KAA unit of a municipality."""
+        return self.units_of(kind, municipality_code)[0]
+
+    def child(self, index: int) -> Child:
+        return _make_child(self, index, random.Random(f"{self.seed}:child:{index}"))
+
+    def __iter__(self) -> Iterator[Child]:
+        for index in range(self.children):
+            yield self.child(index)
+
+    def rng(self, system: str, index: int) -> random.Random:
+        """A private, deterministic random stream per (system, child) for stand-in details."""
+        return random.Random(f"{self.seed}:{system}:{index}")
+
+
+def _school(code: str, name: str, kind: str, i: int, label: str) -> Unit:
+    unit_id = f"skolenhet-{code}{ {'PRESCHOOL': 1, 'SCHOOL': 2, 'UPPER_SECONDARY': 3}[kind]}{i:03d}"
+    return Unit(unit_id, kind, label, code, principal_id=f"rektor-{unit_id}")
+
+
+def _person(pnr: str, family: str | None = None) -> Person:
+    """A person whose names follow from their personnummer alone.
+
+    Two children who draw the same guardian number therefore share that guardian (siblings),
+    and every stand-in agrees on the guardian's name without shared state.
+    """
+    digest = hashlib.sha256(pnr.encode()).digest()
+    given = GIVEN[digest[0] % len(GIVEN)]
+    return Person(pnr, given, family or FAMILY[digest[1] % len(FAMILY)], personnummer.birth_date_of(pnr))
+
+
+def _adult(rng: random.Random, child_birth: dt.date) -> Person:
+    born = child_birth - dt.timedelta(days=rng.randrange(20 * 365, 42 * 365))
+    return _person(personnummer.make(born, rng.choice(personnummer.SYNTHETIC_SERIALS)))
+
+
+def _child_slot(index: int, size: int) -> int:
+    """A bijection of [0, size): every child index gets its own (birth day, serial) slot."""
+    step = 2_654_435_761 % size or 1
+    while math.gcd(step, size) != 1:
+        step += 1
+    return (index * step + 12_345) % size
+
+
+def _school_start(birth_date: dt.date, age_in_year: int) -> dt.date:
+    """School years start mid-August of the calendar year the child turns ``age_in_year``."""
+    return dt.date(birth_date.year + age_in_year, 8, 15)
+
+
+def _school_end(birth_date: dt.date, age_in_year: int) -> dt.date:
+    return dt.date(birth_date.year + age_in_year, 6, 12)
+
+
+def _make_child(county: County, index: int, rng: random.Random) -> Child:
+    codes = [m[0] for m in MUNICIPALITIES]
+    code = rng.choices(codes, weights=[m[2] for m in MUNICIPALITIES])[0]
+    unborn = rng.random() < UNBORN_SHARE / (1 + UNBORN_SHARE)
+    person = None
+    if unborn:
+        birth_date = county.as_of + dt.timedelta(days=rng.randrange(14, 240))
+    else:
+        slot = _child_slot(index, CHILD_DAYS * SERIALS)
+        birth_date = county.as_of - dt.timedelta(days=1 + slot % CHILD_DAYS)
+    mother = _adult(rng, birth_date)
+    guardians: tuple[Person, ...] = (mother,)
+    if rng.random() < 0.8:
+        guardians = (mother, _adult(rng, birth_date))
+    if not unborn:
+        serial = personnummer.SYNTHETIC_SERIALS[slot // CHILD_DAYS]
+        person = _person(personnummer.make(birth_date, serial), mother.family_name)
+    pregnancy_on = birth_date - dt.timedelta(days=rng.randrange(200, 250))
+    in_window = pregnancy_on >= county.window_start or birth_date >= county.window_start
+    moves: tuple[tuple[dt.date, str], ...] = ()
+    if not unborn and rng.random() < 0.03:
+        moved_on = county.window_start + dt.timedelta(days=rng.randrange(30, 330))
+        code_after = rng.choice([c for c in codes if c != code])
+        moves = ((moved_on, code_after),)
+    placements, kaa_from = (), None
+    if not unborn:
+        placements, kaa_from = _placements(county, rng, index, birth_date, code, moves)
+    return Child(
+        index=index,
+        person=person,
+        birth_date=birth_date,
+        mother=mother,
+        guardians=guardians,
+        municipality_code=code,
+        moves=moves,
+        pregnancy_registered_on=pregnancy_on if (unborn or in_window) else None,
+        placements=placements,
+        kaa_from=kaa_from,
+    )
+
+
+def _placements(
+    county: County,
+    rng: random.Random,
+    index: int,
+    birth_date: dt.date,
+    code: str,
+    moves: tuple[tuple[dt.date, str], ...],
+) -> tuple[tuple[Placement, ...], dt.date | None]:
+    """The stages the child passes through, cut to what overlaps the history window."""
+    stages: list[tuple[str, str, dt.date, dt.date | None]] = []
+    preschool_from = birth_date + dt.timedelta(days=rng.randrange(365, 600))
+    stages.append(("PRESCHOOL", "PRESCHOOL", preschool_from, _school_end(birth_date, 6)))
+    stages.append(("PRESCHOOL_CLASS", "SCHOOL", _school_start(birth_date, 6), _school_end(birth_date, 7)))
+    stages.append(("COMPULSORY", "SCHOOL", _school_start(birth_date, 7), _school_end(birth_date, 16)))
+    kaa_from = None
+    if rng.random() < KAA_SHARE:
+        kaa_from = _school_start(birth_date, 16) + dt.timedelta(days=rng.randrange(20, 90))
+    else:
+        stages.append(("UPPER_SECONDARY", "UPPER_SECONDARY", _school_start(birth_date, 16), _school_end(birth_date, 19)))
+    out: list[Placement] = []
+    for n, (school_type, unit_kind, start, end) in enumerate(stages):
+        if start > county.as_of or (end is not None and end < county.window_start):
+            continue
+        where = code
+        for moved_on, new_code in moves:
+            if start >= moved_on:
+                where = new_code
+        if unit_kind == "UPPER_SECONDARY" and where not in UPPER_SECONDARY_TOWNS:
+            where = "0780"
+        unit = rng.choice(county.units_of(unit_kind, where))
+        ends = None if end is None or end > county.as_of else end
+        out.append(Placement(f"placering-{index}-{n}", school_type, unit.id, start, ends))
+        # A move mid-placement ends it and starts one at a school in the new municipality.
+        for moved_on, new_code in moves:
+            if start < moved_on and (ends is None or moved_on < ends) and unit_kind != "UPPER_SECONDARY":
+                out[-1] = Placement(out[-1].id, school_type, unit.id, start, moved_on)
+                new_unit = rng.choice(county.units_of(unit_kind, new_code))
+                out.append(Placement(f"placering-{index}-{n}m", school_type, new_unit.id, moved_on, ends))
+    if kaa_from is not None and kaa_from > county.as_of:
+        kaa_from = None
+    return tuple(out), kaa_from

@@ -1,0 +1,73 @@
+"""Bench result rows, their table, and their JSON record."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+RESULTS_DIR = Path("var") / "bench"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    measure: str
+    baseline: str
+    baseline_rate: float
+    candidate: str
+    candidate_rate: float
+    target: float | None = None  # minimum ratio, or None when only reported
+    unit: str = "events/s"
+
+    @property
+    def ratio(self) -> float:
+        return self.candidate_rate / self.baseline_rate if self.baseline_rate else 0.0
+
+    @property
+    def verdict(self) -> str:
+        if self.target is None:
+            return "reported"
+        return "meets target" if self.ratio >= self.target else "BELOW TARGET"
+
+
+def print_table(title: str, rows: list[Row], console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=title)
+    for col in ("measure", "baseline", "rate", "kronobarn", "rate", "ratio", "target", "verdict"):
+        table.add_column(col, justify="right" if col in {"rate", "ratio", "target"} else "left")
+    for r in rows:
+        table.add_row(
+            r.measure,
+            r.baseline,
+            f"{r.baseline_rate:,.0f}",
+            r.candidate,
+            f"{r.candidate_rate:,.0f}",
+            f"{r.ratio:.2f}×",
+            "—" if r.target is None else f"≥ {r.target:.1f}×",
+            r.verdict,
+        )
+    console.print(table)
+
+
+def save(rows: list[Row], meta: dict[str, object], directory: Path = RESULTS_DIR) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "LATEST.json"
+    record = {
+        "measured_at": datetime.now(UTC).isoformat(),
+        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        **meta,
+        "rows": [asdict(r) | {"ratio": r.ratio, "verdict": r.verdict} for r in rows],
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))

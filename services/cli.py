@@ -1,0 +1,138 @@
+"""The ``kronobarn`` command. One wiring place: settings and logging are set up here, per call."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.settings import Settings, get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="kronobarn: consent-gated integration hub for barnets plan.")
+topics_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Kafka topics (all keyed by child_id, co-partitioned).")
+db_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The hub's database (read model, identity registry, keys).")
+schemas_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The Avro contract.")
+keys_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Per-child data keys (crypto-shredding).")
+app.add_typer(topics_app, name="topics")
+app.add_typer(db_app, name="db")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(keys_app, name="keys")
+
+BAD_CHILD_ID = "child id must be a UUID pseudonym, got {value!r}"
+
+
+def _settings() -> Settings:
+    from services.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    return settings
+
+
+@app.command()
+def broker(
+    host: Annotated[str | None, typer.Option(help="listen address [KRONOBARN_BROKER_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port [KRONOBARN_BROKER_PORT]")] = None,
+) -> None:
+    """Run the embedded Kafka-protocol broker (dev only; data lives in memory)."""
+    from services.broker import run_forever
+
+    settings = _settings()
+    run_forever(settings, host or settings.broker_host, port or settings.broker_port)
+
+
+@topics_app.command("create")
+def topics_create(
+    partitions: Annotated[int | None, typer.Option(help="partitions per topic [KRONOBARN_PARTITIONS]")] = None,
+) -> None:
+    """Create every declared topic that is missing. Safe to run again."""
+    from services import kafka
+
+    settings = _settings()
+    if partitions:
+        settings = settings.model_copy(update={"partitions": partitions})
+    created = asyncio.run(kafka.create_topics(settings))
+    typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none (all existed)'}")
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """The declared topics and the event types each carries."""
+    from schemas.topics import ALL_TOPICS
+
+    table = Table("topic", "key", "events")
+    for topic in ALL_TOPICS:
+        table.add_row(topic.name, topic.key, ", ".join(cls.__name__ for cls in topic.events))
+    Console().print(table)
+
+
+@schemas_app.command("list")
+def schemas_list() -> None:
+    """Every schema with its CRC-64-AVRO fingerprint, current and historic."""
+    from schemas.catalogue import Catalogue
+
+    table = Table("schema", "fingerprint", "status")
+    for v in sorted(Catalogue.load().versions(), key=lambda v: (v.name, not v.current)):
+        table.add_row(v.name, v.fingerprint.hex(), "current" if v.current else "history")
+    Console().print(table)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Bring the database at KRONOBARN_DATABASE_URL to the newest schema."""
+    from services.db import make_engine, migrate
+
+    settings = _settings()
+    migrate(make_engine(settings.resolved_database_url))
+    typer.echo("database is at the newest migration")
+
+
+@keys_app.command("erase")
+def keys_erase(
+    child_id: Annotated[str, typer.Argument(help="the child's pseudonymous id")],
+    reason: Annotated[str, typer.Option(help="reason code, e.g. GDPR_ART17 (required)")],
+) -> None:
+    """Crypto-shred a child: delete their key so every sealed field reads as erased. Final."""
+    import structlog
+
+    from services.db import make_engine
+    from services.keystore import SqlKeyStore, master_key_from
+
+    try:
+        child = uuid.UUID(child_id)
+    except ValueError:
+        raise typer.BadParameter(BAD_CHILD_ID.format(value=child_id)) from None
+    settings = _settings()
+    store = SqlKeyStore(make_engine(settings.resolved_database_url), master_key_from(settings))
+    deleted = store.erase(child, reason_code=reason)
+    structlog.get_logger().warning("child.erased", child_id=str(child), reason_code=reason, key_deleted=deleted)
+    typer.echo("erased" if deleted else "no key existed; child is marked erased")
+
+
+@app.command()
+def demo() -> None:
+    """Run the hub on its embedded defaults and show the backbone working end to end."""
+    from services.demo import run_demo
+
+    if not run_demo(_settings()):
+        raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    events: Annotated[int, typer.Option(help="events per measurement")] = 100_000,
+    repeats: Annotated[int, typer.Option(help="repeats; the best of each side counts")] = 3,
+    bootstrap: Annotated[str | None, typer.Option(help="existing cluster; default a private embedded broker")] = None,
+) -> None:
+    """Benchmarks: ratios against baselines measured in the same run (DESIGN §8)."""
+    from services.bench.run import run_bench
+
+    run_bench(_settings(), events=events, repeats=repeats, bootstrap=bootstrap)
+
+
+if __name__ == "__main__":
+    app()
