@@ -12,7 +12,8 @@ from rich.table import Table
 
 from services.settings import Settings, get_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="kronobarn: consent-gated integration hub for barnets plan.")
+# Locals in tracebacks could hold personal data: never print them.
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False, help="kronobarn: consent-gated integration hub for barnets plan.")
 topics_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Kafka topics (all keyed by child_id, co-partitioned).")
 db_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The hub's database (read model, identity registry, keys).")
 schemas_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The Avro contract.")

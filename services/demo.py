@@ -15,6 +15,8 @@ from dataclasses import replace
 import structlog
 from aiokafka import TopicPartition
 from rich.console import Console
+
+from services.bench.report import wide_console
 from rich.table import Table
 
 from schemas.codec import Codec
@@ -126,7 +128,7 @@ async def _run(settings: Settings, console: Console) -> bool:
 
 
 def run_demo(settings: Settings) -> bool:
-    console = Console()
+    console = wide_console()
     with EmbeddedBroker(settings.broker_host, settings.broker_port) as broker:
         console.print(f"Broker: Kafka protocol on {broker.bootstrap} (embedded, in memory).")
         demo_settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})

@@ -44,6 +44,7 @@ PERSONAL_KEYS = (
 )
 
 HANDLER_NAME = "kronobarn"
+CHATTY_LIBRARIES = ("aiokafka", "alembic", "httpx", "uvicorn.access")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -138,6 +139,9 @@ def _install_handler(handler: logging.Handler, level: str) -> None:
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # Libraries narrate connection and migration steps at INFO; keep their warnings only.
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def _is_tty(stream: TextIO) -> bool:

@@ -36,7 +36,7 @@ class Row:
 
 
 def print_table(title: str, rows: list[Row], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or wide_console()
     table = Table(title=title)
     for col in ("measure", "baseline", "rate", "kronobarn", "rate", "ratio", "target", "verdict"):
         table.add_column(col, justify="right" if col in {"rate", "ratio", "target"} else "left")
@@ -52,6 +52,12 @@ def print_table(title: str, rows: list[Row], console: Console | None = None) -> 
             r.verdict,
         )
     console.print(table)
+
+
+def wide_console() -> Console:
+    """Rich wraps to 80 columns when output is not a terminal (CI logs); tables need more."""
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
 
 
 def save(rows: list[Row], meta: dict[str, object], directory: Path = RESULTS_DIR) -> Path:

@@ -6,11 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from services.bench.codec import CodecBench
-from services.bench.report import Row, print_table, save
+from services.bench.report import Row, print_table, save, wide_console
 from services.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 
@@ -26,7 +25,7 @@ def _broker_for(settings: Settings, bootstrap: str | None) -> Iterator[Settings]
 
 
 def run_bench(settings: Settings, *, events: int, repeats: int, bootstrap: str | None) -> list[Row]:
-    console = Console()
+    console = wide_console()
     with _broker_for(settings, bootstrap) as bench_settings:
         columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:

@@ -87,10 +87,17 @@ def test_production_output_is_json_with_iso_utc_time_and_no_pii() -> None:
 
 def test_standard_library_loggers_share_the_json_output() -> None:
     stream, _ = production_lines()
-    logging.getLogger("alembic.runtime").info("upgrade %s", "0001")
+    logging.getLogger("some.library").info("upgrade %s", "0001")
     [record] = records(stream)
     assert record["event"] == "upgrade 0001"
-    assert record["logger"] == "alembic.runtime"
+    assert record["logger"] == "some.library"
+
+
+def test_chatty_libraries_keep_only_warnings() -> None:
+    stream, _ = production_lines()
+    logging.getLogger("aiokafka.consumer").info("joined group")
+    logging.getLogger("aiokafka.consumer").warning("rebalancing")
+    assert [r["event"] for r in records(stream)] == ["rebalancing"]
 
 
 def test_level_comes_from_settings() -> None:
