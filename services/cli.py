@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,7 +22,9 @@ keys_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Per-chi
 app.add_typer(topics_app, name="topics")
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
+connector_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Connectors: source systems into the intake topics.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(connector_app, name="connector")
 
 BAD_CHILD_ID = "child id must be a UUID pseudonym, got {value!r}"
 
@@ -112,6 +115,45 @@ def keys_erase(
     deleted = store.erase(child, reason_code=reason)
     structlog.get_logger().warning("child.erased", child_id=str(child), reason_code=reason, key_deleted=deleted)
     typer.echo("erased" if deleted else "no key existed; child is marked erased")
+
+
+@connector_app.command("run")
+def connector_run(
+    name: Annotated[str, typer.Argument(help="health, school, social or population")],
+    config: Annotated[Path, typer.Option(help="the connector's TOML file, e.g. deploy/connectors/NAME.toml")],
+    once: Annotated[bool, typer.Option(help="drain the source once and exit, instead of polling")] = False,
+) -> None:
+    """Run one connector: read its source, publish to the intake topics, checkpoint, repeat."""
+    from services.ingest.cli import run_connector_command
+
+    raise typer.Exit(run_connector_command(_settings(), name, config, once=once))
+
+
+@connector_app.command("list")
+def connector_list() -> None:
+    """The connectors this hub ships."""
+    from connectors.registry import CONNECTORS
+
+    for name, target in CONNECTORS.items():
+        typer.echo(f"{name:12} {target}")
+
+
+@app.command()
+def standin(
+    name: Annotated[str, typer.Argument(help="health, school, social or population")],
+    port: Annotated[int | None, typer.Option(help="HTTP port (default: the stand-in's own)")] = None,
+    host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
+    data_dir: Annotated[Path, typer.Option(help="where the stand-in keeps its storage")] = Path("var/standins"),
+    children: Annotated[int, typer.Option(help="children in the synthetic county")] = 2_000,
+    seed: Annotated[int, typer.Option(help="seed of the synthetic county")] = 20261122,
+    change_interval: Annotated[float, typer.Option(help="seconds between simulated changes; 0 = none")] = 0.0,
+) -> None:
+    """Run a stand-in source system (synthetic data; another party's system in production)."""
+    from services.standins import run_standin
+
+    _settings()
+    run_standin(name, host=host, port=port, data_dir=data_dir, children=children, seed=seed,
+                change_interval_s=change_interval)
 
 
 @app.command()

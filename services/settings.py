@@ -39,6 +39,9 @@ class Settings(BaseSettings):
 
     # Secrets. Dev falls back to fixed dev-only values; production refuses to start without them.
     master_key: SecretStr | None = Field(None, description="base64 32-byte key-encryption key")
+    identity_secret: SecretStr | None = Field(
+        None, description="county secret for the HMAC index of personnummer (base64, >= 32 bytes)"
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = Field(

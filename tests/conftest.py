@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, MetaData, text
 
 from services import kafka
+from services.db import make_engine, migrate, normalise_url
 from services.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 
@@ -28,6 +32,57 @@ async def kafka_settings(broker: EmbeddedBroker) -> Settings:
     return settings
 
 
+NO_POSTGRES = f"{POSTGRES_ENV} is not set; PostgreSQL contract tests need a server"
+# Parametrise a fixture or test with these to run it on both databases (STYLE 8).
+DATABASES = [
+    "sqlite",
+    pytest.param(
+        "postgres",
+        marks=[pytest.mark.postgres, pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason=NO_POSTGRES)],
+    ),
+]
+
+
 @pytest.fixture(scope="session")
-def postgres_url() -> str | None:
-    return os.environ.get(POSTGRES_ENV)
+def postgres_url() -> Iterator[str]:
+    """A URL whose connections live in a schema made for this session only, dropped after.
+
+    Other suites (and CI runs) share the database, so nothing here touches ``public``.
+    """
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(NO_POSTGRES)
+    admin = make_engine(os.environ[POSTGRES_ENV])
+    schema = f"kb_test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = normalise_url(os.environ[POSTGRES_ENV]).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def hub_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated hub database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    migrate(engine)
+    yield engine
+    if request.param == "postgres":
+        _empty_tables(engine)  # the session schema is shared; each test starts empty
+    engine.dispose()
+
+
+def _empty_tables(engine: Engine) -> None:
+    tables = MetaData()
+    tables.reflect(engine)
+    with engine.begin() as connection:
+        for table in reversed(tables.sorted_tables):
+            if table.name != "alembic_version":
+                connection.execute(table.delete())

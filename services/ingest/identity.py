@@ -8,6 +8,8 @@ across workers (the HMAC is the primary key: insert, and on conflict read the wi
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import uuid
@@ -19,11 +21,31 @@ from sqlalchemy.exc import IntegrityError
 from connectors import personnummer
 from connectors.base import MappingError, Subject
 from schemas.sealing import ChildErased, Personal, Sealer
+from services.settings import Settings
 from services.tables import identity_handles
 
+# Dev only, published, protects nothing: production must set KRONOBARN_IDENTITY_SECRET.
+DEV_IDENTITY_SECRET = b"kronobarn: dev-only county identity secret, never use outside env=dev"
+SECRET_MISSING = "KRONOBARN_IDENTITY_SECRET is not set; production needs a base64 secret of >= 32 bytes"
+SECRET_SHORT = "KRONOBARN_IDENTITY_SECRET must decode to at least 32 bytes"
 PNR = "PERSONNUMMER"
 PREGNANCY = "PREGNANCY"
 INVALID_PNR = "personnummer rejected: {reason}"
+
+
+def identity_secret_from(settings: Settings) -> bytes:
+    """The county's HMAC secret. Changing it re-identifies nobody but orphans every handle."""
+    if settings.identity_secret is None:
+        if settings.env == "production":
+            raise ValueError(SECRET_MISSING)
+        return DEV_IDENTITY_SECRET
+    try:
+        secret = base64.b64decode(settings.identity_secret.get_secret_value(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(SECRET_SHORT) from None
+    if len(secret) < 32:
+        raise ValueError(SECRET_SHORT)
+    return secret
 
 
 class IdentityRegistry:

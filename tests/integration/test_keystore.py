@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -19,56 +18,17 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, select, text, update
 
 from schemas.sealing import ERASED, ChildErased, Personal, Sealer, SealError
-from services.db import make_engine, migrate, normalise_url
+from services.db import migrate
 from services.keystore import KeyUnwrapError, SqlKeyStore
 from services.tables import child_keys, erased_children, metadata
 
-POSTGRES_ENV = "KRONOBARN_TEST_POSTGRES_URL"
-NO_POSTGRES = f"{POSTGRES_ENV} is not set; PostgreSQL contract tests need a server"
 MASTER_KEY = bytes(range(32))
 OTHER_MASTER_KEY = bytes(range(1, 33))
 RACERS = 8
 
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason=NO_POSTGRES),
-        ],
-    ),
-]
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A URL whose connections live in a schema created for this session only."""
-    admin = make_engine(os.environ[POSTGRES_ENV])
-    schema = f"kb_test_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = normalise_url(os.environ[POSTGRES_ENV]).update_query_dict(
-        {"options": f"-csearch_path={schema}"}
-    )
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'keys.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+@pytest.fixture
+def engine(hub_engine: Engine) -> Engine:
+    return hub_engine
 
 
 @pytest.fixture

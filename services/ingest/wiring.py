@@ -1,0 +1,46 @@
+"""Wiring for connector runs: the one place that builds the runner's adapters from settings."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import Engine
+
+from connectors.base import Connector
+from schemas.codec import Codec
+from schemas.sealing import Sealer
+from services import kafka
+from services.db import migrate
+from services.ingest.checkpoints import SqlCheckpoints
+from services.ingest.identity import IdentityRegistry, identity_secret_from
+from services.ingest.publisher import KafkaPublisher
+from services.ingest.runner import ConnectorRunner
+from services.keystore import SqlKeyStore, master_key_from
+from services.settings import Settings
+
+
+@contextlib.asynccontextmanager
+async def connector_runner(
+    connector: Connector, settings: Settings, engine: Engine, **runner_options: Any
+) -> AsyncIterator[ConnectorRunner]:
+    """A ready runner for ``connector``; producer and connector are closed on exit."""
+    migrate(engine)
+    sealer = Sealer(SqlKeyStore(engine, master_key_from(settings)))
+    identities = IdentityRegistry(engine, identity_secret_from(settings), sealer)
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        yield ConnectorRunner(
+            connector=connector,
+            publisher=KafkaPublisher(producer),
+            checkpoints=SqlCheckpoints(engine),
+            identities=identities,
+            codec=Codec(sealer=sealer),
+            sealer=sealer,
+            **runner_options,
+        )
+    finally:
+        await producer.stop()
+        await connector.aclose()

@@ -1,0 +1,91 @@
+"""Identity registry and checkpoints, one contract suite on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import Engine, select
+
+from connectors import personnummer
+from connectors.base import MappingError, Subject
+from schemas.sealing import ERASED, Sealer
+from services.ingest.checkpoints import SqlCheckpoints
+from services.ingest.identity import IdentityRegistry
+from services.keystore import SqlKeyStore
+from services.tables import identity_handles
+import datetime as dt
+
+SECRET = b"test county secret, 32 bytes long!!"
+PNR = personnummer.make(dt.date(2015, 3, 9), 931)
+OTHER = personnummer.make(dt.date(2016, 4, 1), 944)
+
+
+@pytest.fixture
+def registry(hub_engine: Engine) -> IdentityRegistry:
+    return IdentityRegistry(hub_engine, SECRET, Sealer(SqlKeyStore(hub_engine, bytes(32))))
+
+
+def test_same_personnummer_same_child_in_any_spelling(registry: IdentityRegistry, hub_engine: Engine) -> None:
+    a = registry.resolve(Subject(personnummer=PNR))
+    fresh = IdentityRegistry(hub_engine, SECRET, Sealer(SqlKeyStore(hub_engine, bytes(32))))  # no cache
+    assert fresh.resolve(Subject(personnummer=PNR.replace("-", ""))) == a
+    assert registry.resolve(Subject(personnummer=OTHER)) != a
+
+
+def test_child_id_is_random_not_derived(hub_engine: Engine) -> None:
+    one = IdentityRegistry(hub_engine, SECRET, Sealer(SqlKeyStore(hub_engine, bytes(32))))
+    a = one.resolve(Subject(personnummer=PNR))
+    assert a.version == 4
+
+
+def test_unborn_id_carries_over_at_birth(registry: IdentityRegistry) -> None:
+    unborn = registry.resolve(Subject(pregnancy="preg-77"))
+    born = registry.resolve(Subject(personnummer=PNR, pregnancy="preg-77"))
+    assert born == unborn == registry.resolve(Subject(personnummer=PNR))
+
+
+def test_invalid_personnummer_is_a_mapping_error_without_the_number(registry: IdentityRegistry) -> None:
+    bad = PNR[:-1] + str((int(PNR[-1]) + 1) % 10)
+    with pytest.raises(MappingError) as info:
+        registry.resolve(Subject(personnummer=bad))
+    assert bad not in str(info.value) and bad[:8] not in str(info.value)
+
+
+def test_handles_are_hashed_and_sealed_never_plain(registry: IdentityRegistry, hub_engine: Engine) -> None:
+    child = registry.resolve(Subject(personnummer=PNR))
+    with hub_engine.connect() as c:
+        rows = c.execute(select(identity_handles)).all()
+    assert len(rows) == 1
+    row = rows[0]
+    assert row.child_id == str(child) and len(row.handle_hmac) == 64
+    assert PNR.encode() not in row.handle_sealed and PNR not in row.handle_hmac
+
+
+def test_erasure_shreds_the_stored_personnummer(registry: IdentityRegistry, hub_engine: Engine) -> None:
+    keys = SqlKeyStore(hub_engine, bytes(32))
+    child = registry.resolve(Subject(personnummer=PNR))
+    with hub_engine.connect() as c:
+        sealed = c.scalar(select(identity_handles.c.handle_sealed))
+    assert Sealer(keys).open(child, sealed).fields == {"handle": PNR}
+    keys.erase(child, reason_code="TEST")
+    assert Sealer(keys).open(child, sealed) is ERASED
+    assert registry.resolve(Subject(personnummer=PNR)) == child  # the pseudonym stays stable
+
+
+def test_concurrent_first_sight_yields_one_child(hub_engine: Engine) -> None:
+    registries = [IdentityRegistry(hub_engine, SECRET, Sealer(SqlKeyStore(hub_engine, bytes(32)))) for _ in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = list(pool.map(lambda r: r.resolve(Subject(personnummer=PNR)), registries))
+    assert len(set(ids)) == 1
+
+
+def test_checkpoints_survive_a_new_store(hub_engine: Engine) -> None:
+    store = SqlCheckpoints(hub_engine)
+    assert store.load("health") is None
+    store.save("health", "a")
+    store.save("health", "b")
+    store.save("school", "x")
+    assert SqlCheckpoints(hub_engine).load("health") == "b"
+    assert SqlCheckpoints(hub_engine).load("school") == "x"
