@@ -65,3 +65,16 @@ def category_of(event_type: type[ev.Event]) -> Category:
         return CATEGORY[event_type]
     except KeyError:
         raise ValueError(UNCLASSIFIED.format(name=event_type.__name__)) from None
+
+
+def envelope_class_of(event_type: type[ev.Event]) -> tuple[Basis, Category, Area | None]:
+    """Basis, category and default area in one lookup (the connector runner's hot path)."""
+    found = _ENVELOPE_CLASS.get(event_type)
+    if found is None:
+        found = _ENVELOPE_CLASS[event_type] = (
+            basis_of(event_type), category_of(event_type), DEFAULT_AREA.get(event_type)
+        )
+    return found
+
+
+_ENVELOPE_CLASS: dict[type[ev.Event], tuple[Basis, Category, Area | None]] = {}

@@ -100,7 +100,7 @@ def _collect_named(node: Any, namespace: str, defs: dict[str, Any]) -> None:
 def _version(schema: dict[str, Any], *, current: bool) -> SchemaVersion:
     canonical = to_parsing_canonical_form(schema)
     fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
-    parsed = parse_schema(schema, _write_hint=False)
+    parsed = parse_schema(schema)  # keeps the parsed hint: fastavro re-parses schemas without it
     return SchemaVersion(schema["name"].rsplit(".", 1)[-1], fp, schema, parsed, current)
 
 

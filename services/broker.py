@@ -62,6 +62,7 @@ class EmbeddedBroker:
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file: object | None = None
+        self._own_log = log_path is None  # a temp log we made is removed after a clean stop
 
     @property
     def bootstrap(self) -> str:
@@ -93,6 +94,7 @@ class EmbeddedBroker:
         try:
             self._wait_ready(timeout_s)
         except BaseException:
+            self._own_log = False  # keep the output for whoever reads the error
             self.stop()
             raise
         log.info("broker.started", bootstrap=self.bootstrap, pid=self._process.pid)
@@ -129,6 +131,9 @@ class EmbeddedBroker:
         if self._log_file is not None:
             self._log_file.close()  # type: ignore[attr-defined]
             self._log_file = None
+            if self._own_log and self._log_path is not None:
+                self._log_path.unlink(missing_ok=True)
+                self._log_path = None
 
     @property
     def running(self) -> bool:

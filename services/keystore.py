@@ -133,7 +133,7 @@ class SqlKeyStore:
             )
             if connection.scalar(select(_tombstone_exists(child_id))):
                 raise ChildErased(child_id)  # erased meanwhile: leaving the block rolls back
-        log.info("child_key_created", child_id=str(child_id))
+        log.debug("child_key_created", child_id=str(child_id))
         return key
 
     def _wrap(self, child_id: UUID, key: bytes) -> bytes:

@@ -56,9 +56,16 @@ class IdentityRegistry:
         self._secret = secret
         self._sealer = sealer
         self._cache: dict[str, uuid.UUID] = {}
+        self._seen: dict[Subject, uuid.UUID] = {}  # a mapping never changes once made
 
     def resolve(self, subject: Subject) -> uuid.UUID:
         """The subject's child id. A birth (personnummer + pregnancy) keeps the unborn id."""
+        seen = self._seen.get(subject)
+        if seen is None:
+            seen = self._seen[subject] = self._resolve(subject)
+        return seen
+
+    def _resolve(self, subject: Subject) -> uuid.UUID:
         pnr_hmac = pnr = None
         if subject.personnummer is not None:
             try:

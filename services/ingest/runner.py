@@ -25,7 +25,7 @@ from typing import Protocol
 import structlog
 
 from connectors.base import Connector, Fact, MappingError, SourceRecord, SourceUnavailable
-from connectors.classification import DEFAULT_AREA, basis_of, category_of
+from connectors.classification import envelope_class_of
 from schemas.codec import Codec, EncodeError
 from schemas.deadletter import DeadLetter
 from schemas.events import Envelope, Event, Source
@@ -99,6 +99,7 @@ class ConnectorRunner:
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     on_page: Callable[[RunStats], Awaitable[None] | None] | None = None
     stats: RunStats = field(default_factory=RunStats)
+    _received_at: dt.datetime = field(default=dt.datetime.min.replace(tzinfo=dt.UTC), repr=False)
 
     @property
     def stage(self) -> str:
@@ -149,6 +150,7 @@ class ConnectorRunner:
 
     def _encode_page(self, page: Sequence[SourceRecord]) -> list[Outgoing]:
         out: list[Outgoing] = []
+        self._received_at = self.clock()  # the whole page reached the hub at one moment
         for record in page:
             try:
                 encoded = [self._encode(event) for event in self._events(record)]
@@ -171,6 +173,7 @@ class ConnectorRunner:
         cls = fact.event
         child_id = self.identities.resolve(fact.subject)
         name = cls.__name__
+        basis, category, default_area = envelope_class_of(cls)
         envelope = Envelope(
             event_id=source_event_id(
                 self.connector.system, f"{record.kind}/{record.record_id}#{name}{fact.part}", record.version
@@ -178,11 +181,11 @@ class ConnectorRunner:
             type=name,
             child_id=child_id,  # type: ignore[arg-type]
             occurred_at=fact.occurred_at,
-            recorded_at=self.clock(),
+            recorded_at=self._received_at,
             source=Source(self.connector.system, fact.organisation_id, record.record_id, record.version),
-            basis=basis_of(cls),
-            category=category_of(cls),
-            area=fact.area or DEFAULT_AREA.get(cls),
+            basis=basis,
+            category=category,
+            area=fact.area or default_area,
             sealed=self._seal(child_id, fact.personal),
         )
         try:
