@@ -68,7 +68,9 @@ class Fact:
 
     ``fields`` are the event's own fields (see ``schemas/events.py``). ``personal`` holds the
     personal data the event should carry; the runner seals it with the child's key.
-    ``part`` tells events apart when one record yields several of the same type.
+    ``part`` tells events apart when one record yields several of the same type. ``version``
+    replaces the record's version in the event id when a fact outlives record updates (an
+    investigation's opening does not change when the row is later closed).
     """
 
     event: type[Event]
@@ -79,6 +81,7 @@ class Fact:
     area: Area | None = None
     personal: Mapping[str, str] | None = field(default=None, repr=False)
     part: str = ""
+    version: str | None = None
 
 
 class Connector(ABC):

@@ -176,7 +176,9 @@ class ConnectorRunner:
         basis, category, default_area = envelope_class_of(cls)
         envelope = Envelope(
             event_id=source_event_id(
-                self.connector.system, f"{record.kind}/{record.record_id}#{name}{fact.part}", record.version
+                self.connector.system,
+                f"{record.kind}/{record.record_id}#{name}{fact.part}",
+                fact.version or record.version,
             ),
             type=name,
             child_id=child_id,  # type: ignore[arg-type]
