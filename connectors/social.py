@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Date, DateTime, Engine, Integer, String, and_, column, create_engine, or_, select, table
 from sqlalchemy.sql.expression import ColumnClause, TableClause
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from connectors.base import Connector, Fact, MappingError, SourceRecord, SourceUnavailable, Subject
 from connectors.http import required
@@ -56,7 +57,10 @@ class SocialConnector(Connector):
 
     @classmethod
     def from_config(cls, source: Mapping[str, Any], batch_size: int) -> SocialConnector:
-        return cls(create_engine(required(source, "database_url"), pool_pre_ping=True), batch_size)
+        url = required(source, "database_url")
+        # A file database gains nothing from pooling, and pooled handles would outlive the file.
+        options: dict[str, Any] = {"poolclass": NullPool} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        return cls(create_engine(url, **options), batch_size)
 
     async def read(self, since: str | None) -> AsyncIterator[list[SourceRecord]]:
         positions: dict[str, list[str]] = json.loads(since) if since else {}

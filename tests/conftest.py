@@ -13,9 +13,16 @@ from sqlalchemy import Engine, MetaData, text
 from services import kafka
 from services.db import make_engine, migrate, normalise_url
 from services.broker import EmbeddedBroker, free_port
+from services.logging import configure_logging
 from services.settings import Settings
 
 POSTGRES_ENV = "KRONOBARN_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    """The same logging set-up as the CLI; debug lines would drown test output."""
+    configure_logging(Settings(log_level="INFO", log_format="console"))
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,30 @@ async def run_connector(
     return result
 
 
+class _DryRun:
+    async def publish(self, records: Sequence[Outgoing]) -> None:
+        return None
+
+
+async def dry_run(connector: Connector, settings: Settings, engine: Engine) -> RunResult:
+    """Everything ``run_connector`` does except sending: the ids a run would publish."""
+    async with connector_runner(connector, settings, engine, backoff=FAST_BACKOFF) as runner:
+        result = RunResult(runner.stats)
+        runner.publisher = _Recording(_DryRun(), result)
+        await runner.run_once()
+    return result
+
+
+def toml_source(source: dict[str, Any], run: dict[str, Any]) -> str:
+    """A connector TOML file for flat tables (JSON strings and lists are valid TOML values)."""
+    import json
+
+    def table(name: str, values: dict[str, Any]) -> str:
+        return f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+
+    return table("source", source) + table("run", run)
+
+
 def codec_for(engine: Engine) -> Codec:
     """A codec that opens sealed fields with the keys the runner used (dev master key)."""
     return Codec(sealer=Sealer(SqlKeyStore(engine, dev_master_key())))
