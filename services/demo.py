@@ -11,6 +11,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import replace
+from pathlib import Path
 
 import structlog
 from aiokafka import TopicPartition
@@ -122,9 +123,30 @@ async def _run(settings: Settings, console: Console) -> bool:
     registered = next(ev for ev, *_ in again.values() if type(ev).__name__ == "ChildRegistered")
     shredded = registered.envelope.sealed is ERASED
     console.print(f"Crypto-shredding: after erasing the child's key its sealed data reads as {registered.envelope.sealed!r}.")
-    log.info("demo.finished", child_id=str(child_id), events=len(events), round_trip_ok=ok, shredded=shredded)
+
+    intake_ok = await _intake(settings, engine, console)
+    log.info("demo.finished", events=len(events), round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok)
     engine.dispose()
-    return ok and shredded
+    return ok and shredded and intake_ok
+
+
+async def _intake(settings: Settings, engine, console: Console) -> bool:  # type: ignore[no-untyped-def]
+    """Stage 2: the county's source systems through the connectors into the intake topics."""
+    from connectors.standins.county import County
+    from services.demo_intake import fill_intake, serve_standins
+
+    county = County(children=settings.demo_children)
+    data_dir = Path(settings.demo_data_dir)
+    console.rule(f"Intake: {county.children:,} synthetic children, four source systems")
+    with serve_standins(data_dir, county, console) as ports:
+        stats = await fill_intake(settings, engine, data_dir, ports, console)
+    table = Table(title="Intake topics filled by the connectors")
+    for col in ("connector", "records read", "events published", "dead letters", "retries"):
+        table.add_column(col, justify="left" if col == "connector" else "right")
+    for name, s in stats.items():
+        table.add_row(name, f"{s.records:,}", f"{s.events:,}", f"{s.dead_letters:,}", f"{s.retries:,}")
+    console.print(table)
+    return all(s.events > 0 for s in stats.values())
 
 
 def run_demo(settings: Settings) -> bool:

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         None, description="county secret for the HMAC index of personnummer (base64, >= 32 bytes)"
     )
 
+    # Demo only.
+    demo_children: int = Field(2_000, ge=10, le=45_000, description="children in the demo's synthetic county")
+    demo_data_dir: Path = Field(Path("var/demo/standins"), description="where the demo's stand-ins keep data")
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console in dev, JSON in production"

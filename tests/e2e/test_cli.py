@@ -28,13 +28,18 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def test_demo_round_trips_every_event_and_shreds(tmp_path: Path) -> None:
-    done = subprocess.run([KRONOBARN, "demo"], env=_env(tmp_path), cwd=tmp_path,
+    done = subprocess.run([KRONOBARN, "demo"], env=_env(tmp_path, KRONOBARN_DEMO_CHILDREN="200"), cwd=tmp_path,
                           capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count(" ok ") == 37
     assert "MISMATCH" not in done.stdout
     assert "reads as ERASED" in done.stdout
     assert "Testbarn" not in done.stdout + done.stderr  # sealed names never printed
+    assert "Intake topics filled by the connectors" in done.stdout
+    for name in ("health", "school", "social", "population"):
+        row = next(line for line in done.stdout.splitlines() if line.startswith(f"│ {name}"))
+        events = int(row.split("│")[3].strip().replace(",", ""))
+        assert events > 0, row
 
 
 def test_broker_command_serves_until_sigterm(tmp_path: Path) -> None:
