@@ -99,3 +99,45 @@ def test_erase_requires_a_reason_and_a_uuid(tmp_path: Path) -> None:
     ok = subprocess.run([KRONOBARN, "keys", "erase", "0b1c7f6e-3f3a-4a77-9d43-1a6b2f9a0c11", "--reason", "TEST"],
                         env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and "marked erased" in ok.stdout
+
+
+def test_standin_command_serves_its_api_until_sigterm(tmp_path: Path) -> None:
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [KRONOBARN, "standin", "population", "--port", str(port), "--data-dir", str(tmp_path), "--children", "60"],
+        env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]  # type: ignore[union-attr]
+        assert f"serving on http://127.0.0.1:{port}" in lines[-1], lines
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                token = httpx.post(f"http://127.0.0.1:{port}/oauth2/token", data={
+                    "grant_type": "client_credentials", "client_id": "kronobarn", "client_secret": "dev-only-secret"})
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        changes = httpx.get(f"http://127.0.0.1:{port}/navet/v1/changes",
+                            headers={"Authorization": f"Bearer {token.json()['access_token']}"}).json()
+        assert changes["changes"] and all(c["synthetic"] for c in changes["changes"])
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
+        assert proc.wait(timeout=15) in (0, -signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (tmp_path / "population.db").exists()
+
+
+def test_connector_run_reports_a_bad_config_clearly(tmp_path: Path) -> None:
+    config = tmp_path / "health.toml"
+    config.write_text("[source]\nurl = 'http://127.0.0.1:1/fhir'\n[run]\nbatch_size = 0\n")
+    done = subprocess.run([KRONOBARN, "connector", "run", "health", "--config", str(config), "--once"],
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "batch_size" in done.stdout
+    missing = subprocess.run([KRONOBARN, "connector", "run", "nosuch", "--config", str(config)],
+                             env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "unknown connector 'nosuch'" in missing.stdout

@@ -1,0 +1,110 @@
+"""Pure mapping tests: hand-written source records in, facts out (no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from connectors import personnummer
+from connectors.base import MappingError, SourceRecord
+from connectors.population import PopulationConnector
+from connectors.school import SchoolConnector
+from connectors.social import SocialConnector
+from schemas.events import (
+    ChildMoved,
+    ChildRegistered,
+    CustodyRecorded,
+    InvestigationClosed,
+    InvestigationOpened,
+    KaaRegistered,
+    SchoolPlacementEnded,
+    SchoolPlacementStarted,
+    SchoolType,
+)
+
+PNR = personnummer.make(dt.date(2014, 8, 10), 906)
+MOM = personnummer.make(dt.date(1984, 12, 4), 912)
+AUTH = {"url": "http://127.0.0.1:1", "token_url": "http://127.0.0.1:1/t", "client_id": "a", "client_secret": "b"}
+
+
+def population() -> PopulationConnector:
+    return PopulationConnector.from_config({**AUTH, "guardian_secret": "s"}, 10)
+
+
+def rec(kind: str, data: dict, cursor: str = "2026-03-01T08:00:00.000000+00:00|x") -> SourceRecord:
+    return SourceRecord(kind, data.get("id", "r1"), "1", cursor, data)
+
+
+def test_registration_yields_child_and_custody_with_sealed_identity() -> None:
+    facts = population().map(rec("change", {
+        "kind": "REGISTERED", "personnummer": PNR, "given_name": "Elsa", "family_name": "Nilsson",
+        "birth_date": "2014-08-10", "municipality_code": "0780",
+        "guardians": [{"personnummer": MOM, "given_name": "Ali", "family_name": "Nilsson"}]}))
+    assert [f.event for f in facts] == [ChildRegistered, CustodyRecorded]
+    registered, custody = facts
+    assert registered.fields == {"birth_date": dt.date(2014, 8, 10), "municipality_code": "0780"}
+    assert registered.personal == {"personnummer": PNR, "given_name": "Elsa", "family_name": "Nilsson"}
+    assert "Elsa" not in repr(registered) and PNR not in repr(registered.subject)
+    assert custody.fields["guardian_ids"] == (population().guardian_id(MOM),)
+    assert custody.part == "custody"
+
+
+def test_guardian_ids_are_stable_per_secret_and_not_the_number() -> None:
+    a = population().guardian_id(MOM)
+    assert a == population().guardian_id(MOM.replace("-", ""))
+    other = PopulationConnector.from_config({**AUTH, "guardian_secret": "t"}, 10).guardian_id(MOM)
+    assert a != other and MOM.replace("-", "") not in str(a)
+
+
+def test_move_and_unknown_kind() -> None:
+    [moved] = population().map(rec("change", {"kind": "MOVED", "personnummer": PNR, "from_municipality_code": "0780",
+                                               "to_municipality_code": "0764", "moved_on": "2026-03-01"}))
+    assert moved.event is ChildMoved and moved.fields["to_municipality_code"] == "0764"
+    with pytest.raises(MappingError, match="unknown change kind"):
+        population().map(rec("change", {"kind": "DIVORCE", "personnummer": PNR}))
+    with pytest.raises(MappingError, match="lacks birth_date"):
+        population().map(rec("change", {"kind": "REGISTERED", "personnummer": PNR, "municipality_code": "0780"}))
+
+
+def school() -> SchoolConnector:
+    return SchoolConnector.from_config(AUTH, 10)
+
+
+def test_placement_with_end_yields_started_and_ended() -> None:
+    facts = school().map(rec("placements", {
+        "id": "p1", "civicNo": PNR.replace("-", ""), "student": {"id": "s"}, "organisation": {"id": "skolenhet-07802001"},
+        "schoolType": "GR", "startDate": "2021-08-15", "endDate": "2026-06-12"}))
+    assert [f.event for f in facts] == [SchoolPlacementStarted, SchoolPlacementEnded]
+    assert facts[0].fields["school_type"] is SchoolType.COMPULSORY and facts[0].fields["municipality_code"] == "0780"
+    assert facts[0].version != facts[1].version  # each fact keeps its own id across record updates
+
+
+def test_school_rejects_unknown_pupils_and_codes() -> None:
+    with pytest.raises(MappingError, match="did not list"):
+        school().map(rec("placements", {"id": "p", "organisation": {"id": "u"}, "schoolType": "GR", "startDate": "2021-08-15"}))
+    with pytest.raises(MappingError, match="schoolType"):
+        school().map(rec("placements", {"id": "p", "civicNo": PNR, "organisation": {"id": "u"}, "schoolType": "XX",
+                                        "startDate": "2021-08-15"}))
+
+
+def test_kaa_goes_to_the_municipality_function() -> None:
+    [kaa] = school().map(rec("kaaRegistrations", {"id": "k", "civicNo": PNR, "person": {"id": "s"},
+                                                  "municipalityCode": "0781", "registeredOn": "2026-09-01"}))
+    assert kaa.event is KaaRegistered and kaa.organisation_id == "kommun-0781-kaa"
+
+
+def test_school_organisation_filter() -> None:
+    only = SchoolConnector.from_config({**AUTH, "organisation_ids": ["skolenhet-07642001"]}, 10)
+    assert only.map(rec("placements", {"id": "p", "civicNo": PNR, "organisation": {"id": "skolenhet-07802001"},
+                                       "schoolType": "GR", "startDate": "2021-08-15"})) == []
+
+
+def test_closed_investigation_yields_opened_and_closed() -> None:
+    connector = SocialConnector.from_config({"database_url": "sqlite://"}, 10)
+    facts = connector.map(rec("investigations", {
+        "id": "UTR-1", "version": 2, "personnummer": PNR, "municipality_code": "0780", "report_id": "ORO-1",
+        "opened_on": dt.date(2026, 2, 1), "closed_on": dt.date(2026, 4, 1), "outcome": "NO_ACTION"}))
+    assert [f.event for f in facts] == [InvestigationOpened, InvestigationClosed]
+    assert facts[0].version == "opened:2026-02-01"  # unchanged when the row is later closed
+    assert all(f.organisation_id == "kommun-0780-soc" for f in facts)
