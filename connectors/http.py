@@ -60,7 +60,8 @@ class TokenClient:
 
     async def _send(self, path: str, params: Mapping[str, Any] | None) -> httpx.Response:
         try:
-            return await self._http.get(path.lstrip("/"), params=params,
+            # An empty params dict would make httpx drop the query of a server's ``next`` link.
+            return await self._http.get(path.lstrip("/"), params=params or None,
                                         headers={"Authorization": f"Bearer {self._token}"})
         except httpx.HTTPError as exc:
             raise SourceUnavailable(UNREACHABLE.format(system=self.system, error=type(exc).__name__)) from None
