@@ -336,7 +336,8 @@ class Codec:
             except EOFError as exc:
                 raise DecodeError(TRUNCATED_BODY.format(name=name)) from exc
             except Exception as exc:  # fastavro raises many types for garbage input
-                raise DecodeError(SCHEMA_MISMATCH.format(name=name, error=exc)) from exc
+                # Only the error's type: fastavro's message may quote a decoded value (PII).
+                raise DecodeError(SCHEMA_MISMATCH.format(name=name, error=type(exc).__name__)) from exc
             if body.tell() != size:
                 raise DecodeError(TRAILING.format(name=name, extra=size - body.tell()))
             mapping = self._mappings.get(name) or self._mapping(name)
@@ -347,7 +348,7 @@ class Codec:
             except SealError as exc:
                 raise DecodeError(str(exc)) from exc
             except (KeyError, ValueError, TypeError) as exc:
-                raise DecodeError(SCHEMA_MISMATCH.format(name=name, error=exc)) from exc
+                raise DecodeError(SCHEMA_MISMATCH.format(name=name, error=type(exc).__name__)) from exc
         except DecodeError as exc:
             if topic is None and partition is None and offset is None:
                 raise

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from schemas.codec import Codec
-from schemas.topics import ALL_TOPICS, key_for, topic_for
+from schemas.events import EVENT_TYPES
+from schemas.topics import ALL_TOPICS, DEADLETTER, key_for, topic_for
 from services import kafka
-from services.samples import one_of_each
+from services.samples import one_of_each, sample_event
 from services.settings import Settings
 from tests.support.kafka import read_all
 
@@ -13,6 +14,7 @@ from tests.support.kafka import read_all
 async def test_every_event_type_round_trips_through_the_broker(kafka_settings: Settings) -> None:
     codec = Codec()
     sent = one_of_each(seed=11)
+    assert {type(e).__name__ for e in sent} == set(EVENT_TYPES)  # really one of each
     producer = kafka.producer(kafka_settings)
     await producer.start()
     try:
@@ -21,12 +23,12 @@ async def test_every_event_type_round_trips_through_the_broker(kafka_settings: S
     finally:
         await producer.stop()
 
-    records = await read_all(kafka_settings, [t.name for t in ALL_TOPICS if t.name != "deadletter"])
+    records = await read_all(kafka_settings, [t.name for t in ALL_TOPICS if t != DEADLETTER])
     wanted = {e.event_id: e for e in sent}
     got = {}
     for record in records:
         event = codec.decode_record(record)
-        if getattr(event, "event_id", None) in wanted:
+        if getattr(event, "event_id", None) in wanted:  # the session broker holds other tests' events too
             got[event.event_id] = (event, record)
     assert set(got) == set(wanted), f"missing: {[type(wanted[i]).__name__ for i in set(wanted) - set(got)]}"
     for event_id, (event, record) in got.items():
@@ -39,9 +41,9 @@ async def test_one_child_lands_in_one_partition_on_every_topic(kafka_settings: S
     """Co-partitioning: the same key goes to the same partition number on every topic."""
     codec = Codec()
     child = one_of_each(seed=12)[0].child_id
-    from services.samples import sample_event
-
-    events = [sample_event(name, seed=3, child_id=child) for name in ("ChildBorn", "ConsentGranted", "PlanOpened", "FactReleased")]
+    names = ("ChildBorn", "ConsentGranted", "PlanOpened", "FactReleased")
+    events = [sample_event(name, seed=3, child_id=child) for name in names]
+    assert len({topic_for(e).name for e in events}) == len(events)
     producer = kafka.producer(kafka_settings)
     await producer.start()
     try:
