@@ -170,11 +170,12 @@ def bench(
     events: Annotated[int, typer.Option(help="events per measurement")] = 100_000,
     repeats: Annotated[int, typer.Option(help="repeats; the best of each side counts")] = 3,
     bootstrap: Annotated[str | None, typer.Option(help="existing cluster; default a private embedded broker")] = None,
+    county: Annotated[int, typer.Option(help="children in the scale case (0 skips it)")] = 45_000,
 ) -> None:
     """Benchmarks: ratios against baselines measured in the same run (DESIGN §8)."""
     from services.bench.run import run_bench
 
-    run_bench(_settings(), events=events, repeats=repeats, bootstrap=bootstrap)
+    run_bench(_settings(), events=events, repeats=repeats, bootstrap=bootstrap, county_children=county)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import asdict
 from collections.abc import Iterator
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from services import kafka
 from services.bench.codec import CodecBench
+from services.bench.county import ScaleRow, county_scale
 from services.bench.connector import connector_rows
 from services.bench.report import Row, print_table, save, wide_console
 from services.broker import EmbeddedBroker, free_port
@@ -33,13 +36,25 @@ async def _all_cases(settings: Settings, events: int, repeats: int, progress: Pr
     return rows
 
 
-def run_bench(settings: Settings, *, events: int, repeats: int, bootstrap: str | None) -> list[Row]:
+def run_bench(settings: Settings, *, events: int, repeats: int, bootstrap: str | None,
+              county_children: int = 0) -> list[Row]:
     console = wide_console()
     with _broker_for(settings, bootstrap) as bench_settings:
         columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
             rows = asyncio.run(_all_cases(bench_settings, events, repeats, progress))
     print_table(f"kronobarn bench — {events:,} events × best of {repeats}", rows, console)
-    path = save(rows, {"events": events, "repeats": repeats})
+    scale: list[ScaleRow] = []
+    if county_children:
+        with Progress(*columns, console=console, transient=True) as progress:
+            scale = county_scale(county_children, progress)
+        table = Table(title=f"Scale: synthetic county of {county_children:,} children into the stand-ins")
+        for col in ("stand-in", "records stored", "seconds", "records/s", "peak RSS (MiB)"):
+            table.add_column(col, justify="left" if col == "stand-in" else "right")
+        for r in scale:
+            table.add_row(r.standin, f"{r.records:,}", f"{r.seconds:.1f}", f"{r.records / r.seconds:,.0f}", f"{r.peak_rss_mib:,.0f}")
+        console.print(table)
+    path = save(rows, {"events": events, "repeats": repeats,
+                       "county_scale": [asdict(r) for r in scale]})
     console.print(f"Saved to {path}. Ratios compare runs; absolute rates do not (DESIGN §8).")
     return rows

@@ -68,7 +68,7 @@ def test_broker_command_serves_until_sigterm(tmp_path: Path) -> None:
 
 
 def test_bench_prints_ratios_and_writes_json(tmp_path: Path) -> None:
-    done = subprocess.run([KRONOBARN, "bench", "--events", "3000", "--repeats", "1"], env=_env(tmp_path),
+    done = subprocess.run([KRONOBARN, "bench", "--events", "3000", "--repeats", "1", "--county", "300"], env=_env(tmp_path),
                           cwd=tmp_path, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((tmp_path / "var" / "bench" / "LATEST.json").read_text())
@@ -78,6 +78,10 @@ def test_bench_prints_ratios_and_writes_json(tmp_path: Path) -> None:
         assert row["baseline_rate"] > 0 and row["candidate_rate"] > 0
         assert row["ratio"] == row["candidate_rate"] / row["baseline_rate"]
         assert f"{row['ratio']:.2f}×" in done.stdout
+    scale = {r["standin"]: r for r in result["county_scale"]}
+    assert set(scale) == {"health", "school", "social", "population"}
+    assert all(r["records"] > 0 and r["peak_rss_mib"] > 0 for r in scale.values())
+    assert "Scale: synthetic county of 300 children" in done.stdout
 
 
 def test_topics_and_schemas_listings() -> None:
