@@ -15,7 +15,8 @@ def store_for(data_dir: Path, name: str) -> RecordStore:
 
 def label(county: County) -> str:
     """What a store was filled from; a different county refills it."""
-    return f"seed={county.seed};children={county.children};as_of={county.as_of.isoformat()}"
+    return (f"seed={county.seed};children={county.children};as_of={county.as_of.isoformat()};"
+            f"attendance={county.attendance}")
 
 
 def at(day: dt.date, index: int, hour: int = 8) -> dt.datetime:

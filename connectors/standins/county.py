@@ -104,8 +104,13 @@ class County:
     seed: int = DEFAULT_SEED
     children: int = DEFAULT_CHILDREN
     as_of: dt.date = DEFAULT_AS_OF
+    # "monthly" absence summaries (demo default) or "daily" attendance, the volume a real
+    # county produces: about 10M events a year for 45,000 children (DESIGN §5).
+    attendance: str = "monthly"
 
     def __post_init__(self) -> None:
+        if self.attendance not in ("monthly", "daily"):
+            raise ValueError("attendance is 'monthly' or 'daily'")
         if self.children > CHILD_DAYS * SERIALS:
             raise ValueError(f"at most {CHILD_DAYS * SERIALS} children fit the personnummer space")
 

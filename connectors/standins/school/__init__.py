@@ -78,9 +78,12 @@ def records_of(county: County, child: Child) -> Iterator[tuple[str, str, dt.date
         if p.end is not None:
             body["meta"]["modified"] = stamp(at(feed_start(county, p.end), child.index, 15))
         yield "placements", p.id, dt.datetime.fromisoformat(body["meta"]["modified"]), body
+        if county.attendance == "daily":
+            yield from _daily_attendance(county, child, p, pid, rng)
         if p.school_type == "PRESCHOOL":
             continue
-        yield from _absences(county, child, p, pid, rng)
+        if county.attendance == "monthly":
+            yield from _absences(county, child, p, pid, rng)
         if rng.random() < 0.06:
             day = feed_start(county, p.start) + dt.timedelta(days=rng.randrange(20, 200))
             if day < county.as_of and (p.end is None or day < p.end):
@@ -116,6 +119,28 @@ def _absences(county: County, child: Child, p: Any, pid: str, rng: random.Random
                 "absencePercent": absent, "unexcusedPercent": round(absent * rng.uniform(0, 0.5), 1),
                 "meta": _meta(when)}
         month = nxt
+
+
+def _school_day(day: dt.date) -> bool:
+    summer = (day.month, day.day) >= (6, 13) and (day.month, day.day) < (8, 15)
+    return day.weekday() < 5 and not summer and not (day.month == 12 and day.day > 21)
+
+
+def _daily_attendance(county: County, child: Child, p: Any, pid: str, rng: random.Random) -> Iterator[Any]:
+    """One attendance record per school day: the absence share of that day (0 when present)."""
+    day = feed_start(county, p.start)
+    last = min(county.as_of, p.end) if p.end is not None else county.as_of
+    heavy = rng.random() < 0.05
+    while day < last:
+        if _school_day(day):
+            absent = 100.0 if rng.random() < (0.2 if heavy else 0.04) else 0.0
+            aid = f"attendance-{p.id}-{day:%Y%m%d}"
+            when = at(day, child.index, 17)
+            yield "absences", aid, when, {
+                "id": aid, "student": {"id": pid}, "organisation": {"id": p.unit_id},
+                "periodStart": day.isoformat(), "periodEnd": day.isoformat(), "absencePercent": absent,
+                "unexcusedPercent": absent if rng.random() < 0.3 else 0.0, "meta": _meta(when)}
+        day += dt.timedelta(days=1)
 
 
 def prepare(data_dir: Path, county: County) -> RecordStore:
