@@ -13,14 +13,19 @@ CONNECTORS: dict[str, str] = {
     "social": "connectors.social:SocialConnector",
     "population": "connectors.population:PopulationConnector",
 }
-UNKNOWN = "unknown connector {name!r}; known: {known}"
+UNKNOWN = "unknown {what} {name!r}; known: {known}"
+
+
+def load(table: dict[str, str], name: str, what: str) -> object:
+    """Import ``module:attr`` registered under ``name``; a clear error names the known ones."""
+    try:
+        module, _, attr = table[name].partition(":")
+    except KeyError:
+        raise ValueError(UNKNOWN.format(what=what, name=name, known=", ".join(sorted(table)))) from None
+    return getattr(importlib.import_module(module), attr)
 
 
 def connector_class(name: str) -> type[Connector]:
-    try:
-        module, _, attr = CONNECTORS[name].partition(":")
-    except KeyError:
-        raise ValueError(UNKNOWN.format(name=name, known=", ".join(sorted(CONNECTORS)))) from None
-    cls = getattr(importlib.import_module(module), attr)
-    assert issubclass(cls, Connector)
+    cls = load(CONNECTORS, name, "connector")
+    assert isinstance(cls, type) and issubclass(cls, Connector)
     return cls

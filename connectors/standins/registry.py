@@ -7,15 +7,14 @@ ASGI app. Stand-ins are never imported by an adapter.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from connectors.registry import load
 from connectors.standins.county import County
 
-UNKNOWN = "unknown stand-in {name!r}; known: {known}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +36,6 @@ STANDINS: dict[str, str] = {
 
 
 def standin(name: str) -> Standin:
-    try:
-        module, _, attr = STANDINS[name].partition(":")
-    except KeyError:
-        raise ValueError(UNKNOWN.format(name=name, known=", ".join(sorted(STANDINS)))) from None
-    spec = getattr(importlib.import_module(module), attr)
+    spec = load(STANDINS, name, "stand-in")
     assert isinstance(spec, Standin)
     return spec
