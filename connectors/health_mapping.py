@@ -1,0 +1,325 @@
+"""FHIR R4 resources -> health facts. Pure: no I/O, nothing personal in fields or errors.
+
+| resource | fact | subject |
+|---|---|---|
+| Condition, SNOMED 118185001 (pregnancy) | PregnancyRegistered | the unborn child: the Condition's id |
+| Patient under 19 | ChildBorn | personnummer, plus the pregnancy it links to |
+| EpisodeOfCare of type BHV, active | HealthUnitListed | personnummer |
+| Encounter, finished | HealthVisitRecorded | personnummer |
+| Immunization, completed | ImmunizationRecorded | personnummer |
+| Observation, final/amended/corrected | ObservationRecorded | personnummer |
+| any other Condition | ConditionNoted | personnummer |
+
+The hub covers children: records about a person aged 19 or more at the record's date (a
+mother, say) map to nothing. So do records in a state that asserts nothing (planned,
+cancelled, entered-in-error). Directory facts keep one event id across record updates (a birth
+happens once); clinical facts take the record's version, so a correction is a new event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors import personnummer
+from connectors.base import Fact, MappingError, Subject
+from schemas.events import (
+    ChildBorn,
+    ConditionNoted,
+    HealthUnitListed,
+    HealthVisitRecorded,
+    ImmunizationRecorded,
+    ObservationRecorded,
+    PregnancyRegistered,
+)
+
+# The same systems and extension URLs as the server's (see docs/connectors/health.md).
+PNR_SYSTEM = "urn:oid:1.2.752.129.2.1.3.1"
+HSA_SYSTEM = "urn:oid:1.2.752.29.4.19"
+SNOMED = "http://snomed.info/sct"
+EXT = "http://kronobarn.example/fhir/StructureDefinition/"
+EXT_MUNICIPALITY = EXT + "municipality-code"
+EXT_EXPECTED_DELIVERY = EXT + "expected-delivery-date"
+EXT_RECORDING_UNIT = EXT + "recording-unit"
+EXT_PREGNANCY = EXT + "pregnancy"
+BIRTH_TIME = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
+CARE_TYPE_BHV = "BHV"
+PREGNANCY_CODE = "118185001"
+
+REGION = "SE2321000065"  # Region Kronoberg: records that name no care unit
+RESOURCE_TYPES = ("Condition", "Patient", "EpisodeOfCare", "Encounter", "Immunization", "Observation")
+CHILD_UNTIL_AGE = 19  # the programme covers ages 0-18
+LISTED = ("active",)
+VISITED = ("finished",)
+GIVEN = ("completed",)
+OBSERVED = ("final", "amended", "corrected")
+
+MISSING = "{kind} lacks {element}"
+INVALID = "{kind} has an invalid {element}"
+NO_PNR = "{kind} {element} carries no personnummer identifier"
+BAD_PNR = "{kind} {element} personnummer rejected: {reason}"
+UNSUPPORTED = "resource type {kind} is not read by the health connector"
+NO_VALUE = "Observation has no value of a supported type"
+
+
+@dataclass(frozen=True, slots=True)
+class Mapper:
+    organisation_id: str = REGION
+    organisation_ids: Mapping[str, str] = field(default_factory=dict)  # source unit id -> hub id
+
+    def facts(self, kind: str, r: Mapping[str, Any]) -> list[Fact]:
+        mapper: Callable[[Mapper, Mapping[str, Any]], list[Fact]] | None = _MAPPERS.get(kind)
+        if mapper is None:
+            raise MappingError(UNSUPPORTED.format(kind=kind))
+        if not r.get("id"):
+            raise MappingError(MISSING.format(kind=kind, element="id"))
+        if not (r.get("meta") or {}).get("lastUpdated"):
+            raise MappingError(MISSING.format(kind=kind, element="meta.lastUpdated"))
+        return mapper(self, r)
+
+    # -- people -------------------------------------------------------------------------
+
+    def patient(self, r: Mapping[str, Any]) -> list[Fact]:
+        pnr = _pnr(_identifier(r.get("identifier"), PNR_SYSTEM), "Patient", "identifier")
+        birth_date = _date(r.get("birthDate"), "Patient", "birthDate")
+        if not _child(pnr, _instant(r["meta"]["lastUpdated"], "Patient", "meta.lastUpdated").date()):
+            return []
+        municipality = next((_municipality(a) for a in r.get("address") or () if _municipality(a)), None)
+        pregnancy = _reference_id(_extension(r, EXT_PREGNANCY, "valueReference"), "Condition")
+        birth_time = _extension(r.get("_birthDate") or {}, BIRTH_TIME, "valueDateTime")
+        born_at = _instant(birth_time, "Patient", "birthTime") if birth_time else _midnight(birth_date)
+        name = next(iter(r.get("name") or ()), {})
+        personal = {"personnummer": pnr, "given_name": " ".join(name.get("given") or ()),
+                    "family_name": name.get("family") or ""}
+        return [Fact(
+            ChildBorn, Subject(personnummer=pnr, pregnancy=pregnancy), born_at,
+            self._organisation(r.get("managingOrganization")),
+            {"birth_date": birth_date, "municipality_code": _need(municipality, "Patient", "a municipality code"),
+             "pregnancy_event_id": None},
+            personal={k: v for k, v in personal.items() if v}, version="born",
+        )]
+
+    def condition(self, r: Mapping[str, Any]) -> list[Fact]:
+        if _first_code(r.get("verificationStatus")) == "entered-in-error":
+            return []
+        if PREGNANCY_CODE in _codes(r.get("code"), SNOMED):
+            return self._pregnancy(r)
+        pnr = _pnr(_identifier_of(r.get("subject")), "Condition", "subject")
+        recorded = _instant(r.get("recordedDate") or r.get("onsetDateTime"), "Condition", "recordedDate")
+        if not _child(pnr, recorded.date()):
+            return []
+        unit = self._organisation(_extension(r, EXT_RECORDING_UNIT, "valueReference") or r.get("asserter"))
+        return [Fact(ConditionNoted, Subject(personnummer=pnr), recorded, unit, {
+            "unit_id": unit,
+            "code": _need(_first_code(r.get("code"), SNOMED), "Condition", "code"),
+            "clinical_status": _need(_first_code(r.get("clinicalStatus")), "Condition", "clinicalStatus"),
+            "noted_on": recorded.date(),
+        })]
+
+    def _pregnancy(self, r: Mapping[str, Any]) -> list[Fact]:
+        recorded = _instant(r.get("recordedDate") or r.get("onsetDateTime"), "Condition", "recordedDate")
+        unit = self._organisation(_extension(r, EXT_RECORDING_UNIT, "valueReference"))
+        municipality = (_extension(r, EXT_MUNICIPALITY, "valueCoding") or {}).get("code")
+        expected = _date(_extension(r, EXT_EXPECTED_DELIVERY, "valueDate"), "Condition", "expected delivery date")
+        parent = _valid_pnr(_identifier_of(r.get("subject")))
+        return [Fact(
+            PregnancyRegistered, Subject(pregnancy=str(r["id"])), recorded, unit,
+            {"unit_id": unit, "municipality_code": _need(municipality, "Condition", "a municipality code"),
+             "expected_birth_date": expected},
+            personal={"expectant_parent_personnummer": parent} if parent else None, version="registered",
+        )]
+
+    # -- care -------------------------------------------------------------------------
+
+    def episode_of_care(self, r: Mapping[str, Any]) -> list[Fact]:
+        if r.get("status") not in LISTED or not any(CARE_TYPE_BHV in _codes(t) for t in r.get("type") or ()):
+            return []
+        pnr = _pnr(_identifier_of(r.get("patient")), "EpisodeOfCare", "patient")
+        listed_on = _date((r.get("period") or {}).get("start"), "EpisodeOfCare", "period.start")
+        if not _child(pnr, listed_on):
+            return []
+        unit = self._organisation(r.get("managingOrganization"))
+        return [Fact(HealthUnitListed, Subject(personnummer=pnr), _midnight(listed_on), unit,
+                     {"unit_id": unit, "listed_on": listed_on}, version=f"listed:{unit}:{listed_on.isoformat()}")]
+
+    def encounter(self, r: Mapping[str, Any]) -> list[Fact]:
+        if r.get("status") not in VISITED:
+            return []
+        pnr = _pnr(_identifier_of(r.get("subject")), "Encounter", "subject")
+        start = _instant((r.get("period") or {}).get("start"), "Encounter", "period.start")
+        if not _child(pnr, start.date()):
+            return []
+        visit_type = next((c for t in r.get("type") or () if (c := _first_code(t))), None)
+        unit = self._organisation(r.get("serviceProvider"))
+        return [Fact(HealthVisitRecorded, Subject(personnummer=pnr), start, unit, {
+            "unit_id": unit, "visit_type": _need(visit_type, "Encounter", "type"), "visited_on": start.date()})]
+
+    def immunization(self, r: Mapping[str, Any]) -> list[Fact]:
+        if r.get("status") not in GIVEN:
+            return []
+        pnr = _pnr(_identifier_of(r.get("patient")), "Immunization", "patient")
+        given = _instant(r.get("occurrenceDateTime"), "Immunization", "occurrenceDateTime")
+        if not _child(pnr, given.date()):
+            return []
+        unit = self._organisation(next((p.get("actor") for p in r.get("performer") or ()), None))
+        return [Fact(ImmunizationRecorded, Subject(personnummer=pnr), given, unit, {
+            "unit_id": unit,
+            "vaccine_code": _need(_first_code(r.get("vaccineCode")), "Immunization", "vaccineCode"),
+            "dose_number": _dose(r.get("protocolApplied")),
+            "given_on": given.date(),
+        })]
+
+    def observation(self, r: Mapping[str, Any]) -> list[Fact]:
+        if r.get("status") not in OBSERVED:
+            return []
+        pnr = _pnr(_identifier_of(r.get("subject")), "Observation", "subject")
+        when = r.get("effectiveDateTime") or (r.get("effectivePeriod") or {}).get("start") or r.get("issued")
+        observed = _instant(when, "Observation", "effective[x]")
+        if not _child(pnr, observed.date()):
+            return []
+        value, unit_of_measure = _value(r)
+        unit = self._organisation(next((p for p in r.get("performer") or () if _is_organisation(p)), None))
+        return [Fact(ObservationRecorded, Subject(personnummer=pnr), observed, unit, {
+            "unit_id": unit, "code": _need(_first_code(r.get("code")), "Observation", "code"),
+            "value": value, "unit": unit_of_measure, "observed_on": observed.date()})]
+
+    def _organisation(self, ref: Mapping[str, Any] | None) -> str:
+        """The hub's id for a referenced care unit: its HSA-id, else the reference's id."""
+        unit = _identifier(((ref or {}).get("identifier"),), HSA_SYSTEM) or _reference_id(ref, "Organization")
+        if not unit:
+            return self.organisation_id
+        return self.organisation_ids.get(unit, unit)
+
+
+_MAPPERS: dict[str, Callable[[Mapper, Mapping[str, Any]], list[Fact]]] = {
+    "Patient": Mapper.patient,
+    "Condition": Mapper.condition,
+    "EpisodeOfCare": Mapper.episode_of_care,
+    "Encounter": Mapper.encounter,
+    "Immunization": Mapper.immunization,
+    "Observation": Mapper.observation,
+}
+
+
+# -- elements --------------------------------------------------------------------------------
+
+
+def _pnr(value: str | None, kind: str, element: str) -> str:
+    if not value:
+        raise MappingError(NO_PNR.format(kind=kind, element=element))
+    try:
+        return personnummer.normalise(value)
+    except personnummer.PersonnummerError as exc:
+        raise MappingError(BAD_PNR.format(kind=kind, element=element, reason=exc)) from None
+
+
+def _valid_pnr(value: str | None) -> str | None:
+    try:
+        return personnummer.normalise(value) if value else None
+    except personnummer.PersonnummerError:
+        return None
+
+
+def _child(pnr: str, on: dt.date) -> bool:
+    born = personnummer.birth_date_of(pnr)
+    return (on.year - born.year - ((on.month, on.day) < (born.month, born.day))) < CHILD_UNTIL_AGE
+
+
+def _identifier(identifiers: Iterable[Mapping[str, Any] | None] | None, system: str) -> str | None:
+    for identifier in identifiers or ():
+        if identifier and identifier.get("system") == system and identifier.get("value"):
+            return str(identifier["value"])
+    return None
+
+
+def _identifier_of(ref: Mapping[str, Any] | None) -> str | None:
+    return _identifier(((ref or {}).get("identifier"),), PNR_SYSTEM)
+
+
+def _reference_id(ref: Mapping[str, Any] | None, kind: str) -> str | None:
+    reference = str((ref or {}).get("reference") or "")
+    head, _, rid = reference.rpartition("/")
+    return rid if rid and head.rpartition("/")[2] == kind else None
+
+
+def _is_organisation(ref: Mapping[str, Any]) -> bool:
+    return ref.get("type") == "Organization" or str(ref.get("reference", "")).startswith("Organization/")
+
+
+def _extension(r: Mapping[str, Any], url: str, value: str) -> Any:
+    return next((e.get(value) for e in r.get("extension") or () if e.get("url") == url), None)
+
+
+def _municipality(address: Mapping[str, Any]) -> str | None:
+    coding = _extension(address, EXT_MUNICIPALITY, "valueCoding") or {}
+    return coding.get("code") or None
+
+
+def _codes(concept: Mapping[str, Any] | None, system: str | None = None) -> set[str]:
+    return {str(c["code"]) for c in (concept or {}).get("coding") or ()
+            if c.get("code") and (system is None or c.get("system") == system)}
+
+
+def _first_code(concept: Mapping[str, Any] | None, preferred: str | None = None) -> str | None:
+    codings = [c for c in (concept or {}).get("coding") or () if c.get("code")]
+    codings.sort(key=lambda c: c.get("system") != preferred)
+    return str(codings[0]["code"]) if codings else None
+
+
+def _dose(protocol: Any) -> int:
+    applied = next(iter(protocol or ()), {})
+    dose = applied.get("doseNumberPositiveInt", applied.get("doseNumberString"))
+    try:
+        number = int(_need(dose, "Immunization", "protocolApplied.doseNumber"))
+    except (TypeError, ValueError):
+        raise MappingError(INVALID.format(kind="Immunization", element="protocolApplied.doseNumber")) from None
+    if number < 1:
+        raise MappingError(INVALID.format(kind="Immunization", element="protocolApplied.doseNumber"))
+    return number
+
+
+def _value(r: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The observed value as text, and its unit of measure."""
+    if "valueQuantity" in r:
+        quantity = r["valueQuantity"] or {}
+        value = _need(quantity.get("value"), "Observation", "valueQuantity.value")
+        return format(value, "g") if isinstance(value, float) else str(value), quantity.get("code") or quantity.get("unit")
+    for element in ("valueString", "valueInteger", "valueBoolean"):
+        if element in r and r[element] is not None:
+            value = r[element]
+            return (str(value).lower() if isinstance(value, bool) else str(value)), None
+    if "valueCodeableConcept" in r:
+        concept = r["valueCodeableConcept"] or {}
+        return _need(_first_code(concept) or concept.get("text"), "Observation", "valueCodeableConcept"), None
+    raise MappingError(NO_VALUE)
+
+
+def _need(value: Any, kind: str, element: str) -> Any:
+    if value is None or value == "":
+        raise MappingError(MISSING.format(kind=kind, element=element))
+    return value
+
+
+def _date(value: Any, kind: str, element: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(_need(value, kind, element))[:10])
+    except ValueError:
+        raise MappingError(INVALID.format(kind=kind, element=element)) from None
+
+
+def _instant(value: Any, kind: str, element: str) -> dt.datetime:
+    """A FHIR date or dateTime as aware UTC; a bare date is taken as its midnight UTC."""
+    text = str(_need(value, kind, element))
+    try:
+        if len(text) <= 10:  # a date; a year or year-month is too vague for a fact
+            return _midnight(dt.date.fromisoformat(text))
+        at = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise MappingError(INVALID.format(kind=kind, element=element)) from None
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
