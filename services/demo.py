@@ -149,9 +149,20 @@ async def _intake(settings: Settings, engine, console: Console) -> bool:  # type
     return all(s.events > 0 for s in stats.values())
 
 
+def fresh_demo_database(settings: Settings) -> str:
+    """The demo's own hub database, emptied: the embedded broker forgets everything when it
+    stops, so checkpoints and identities from an earlier demo would point into a void."""
+    path = Path(settings.demo_data_dir).parent / "hub.db"
+    for stale in (path, path.with_name("hub.db-wal"), path.with_name("hub.db-shm")):
+        stale.unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
 def run_demo(settings: Settings) -> bool:
     console = wide_console()
     with EmbeddedBroker(settings.broker_host, settings.broker_port) as broker:
         console.print(f"Broker: Kafka protocol on {broker.bootstrap} (embedded, in memory).")
-        demo_settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+        demo_settings = settings.model_copy(
+            update={"kafka_bootstrap": broker.bootstrap, "database_url": fresh_demo_database(settings)}
+        )
         return asyncio.run(_run(demo_settings, console))

@@ -40,6 +40,10 @@ def test_demo_round_trips_every_event_and_shreds(tmp_path: Path) -> None:
         row = next(line for line in done.stdout.splitlines() if line.startswith(f"│ {name}"))
         events = int(row.split("│")[3].strip().replace(",", ""))
         assert events > 0, row
+    # A second demo in the same place starts from scratch: the embedded broker kept nothing.
+    again = subprocess.run([KRONOBARN, "demo"], env=_env(tmp_path, KRONOBARN_DEMO_CHILDREN="200"), cwd=tmp_path,
+                           capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert again.returncode == 0, again.stdout[-2000:]
 
 
 def test_broker_command_serves_until_sigterm(tmp_path: Path) -> None:
