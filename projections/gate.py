@@ -1,0 +1,112 @@
+"""The consent gate's decisions, as a pure fold over one child's facts and consents (DESIGN §6).
+
+No I/O: the Faust agents in ``services`` feed it facts, consent events and clock ticks, and
+publish what it returns. Its promise: a CONSENT fact (and a STATUTORY one, for the plan) is
+released only while an active consent covers its source organisation, category and area;
+otherwise it is held, in arrival order, until one does. When the last covering consent ends,
+the release is revoked and the fact held again. DIRECTORY facts pass for named-person
+assignment; STATUTORY facts also go to social services whatever the consent says.
+Redelivered facts (same event id) change nothing, so at-least-once delivery is safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from uuid import UUID
+
+from projections.consents import Consent, FactRef, covering
+from schemas.events import Basis
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    event_id: UUID
+    ref: FactRef
+    seq: int  # arrival order, so re-held facts keep their place
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    fact: Fact
+    consent_ids: tuple[UUID, ...]  # empty for DIRECTORY facts
+
+
+@dataclass(frozen=True, slots=True)
+class Revoke:
+    fact: Fact
+    ended_consent_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStatutory:
+    fact: Fact
+
+
+Output = Release | Revoke | RouteStatutory
+
+
+@dataclass(frozen=True, slots=True)
+class ChildGate:
+    """One child's gate state."""
+
+    consents: tuple[Consent, ...] = ()
+    held: tuple[Fact, ...] = ()
+    released: tuple[tuple[Fact, tuple[UUID, ...]], ...] = ()
+    seen: frozenset[UUID] = field(default_factory=frozenset)
+    next_seq: int = 0
+
+
+def _ids(consents: list[Consent]) -> tuple[UUID, ...]:
+    return tuple(sorted(c.consent_id for c in consents))
+
+
+def on_fact(state: ChildGate, event_id: UUID, ref: FactRef, now: dt.datetime) -> tuple[ChildGate, list[Output]]:
+    if event_id in state.seen:
+        return state, []  # a redelivery: already decided
+    fact = Fact(event_id, ref, state.next_seq)
+    state = replace(state, seen=state.seen | {event_id}, next_seq=state.next_seq + 1)
+    out: list[Output] = []
+    if ref.basis is Basis.DIRECTORY:
+        return state, [Release(fact, ())]
+    if ref.basis is Basis.STATUTORY:
+        out.append(RouteStatutory(fact))
+    cover = covering(ref, now, state.consents)
+    if cover:
+        out.append(Release(fact, _ids(cover)))
+        return replace(state, released=(*state.released, (fact, _ids(cover)))), out
+    return replace(state, held=(*state.held, fact)), out
+
+
+def on_consent(state: ChildGate, consent: Consent, now: dt.datetime) -> tuple[ChildGate, list[Output]]:
+    """A consent granted or withdrawn (the same consent id replaces the earlier record)."""
+    others = tuple(c for c in state.consents if c.consent_id != consent.consent_id)
+    return settle(replace(state, consents=(*others, consent)), now)
+
+
+def settle(state: ChildGate, now: dt.datetime) -> tuple[ChildGate, list[Output]]:
+    """Bring releases in line with the consents active at ``now`` (also run on clock ticks,
+    since a consent's expiry or start needs no event)."""
+    out: list[Output] = []
+    released: list[tuple[Fact, tuple[UUID, ...]]] = []
+    held = list(state.held)
+    for fact, ids in state.released:
+        cover = covering(fact.ref, now, state.consents)
+        if cover:
+            released.append((fact, _ids(cover)))
+        else:
+            out.append(Revoke(fact, ids))
+            held.append(fact)
+    still_held = []
+    for fact in sorted(held, key=lambda f: f.seq):
+        cover = covering(fact.ref, now, state.consents)
+        if cover:
+            out.append(Release(fact, _ids(cover)))
+            released.append((fact, _ids(cover)))
+        else:
+            still_held.append(fact)
+    return replace(state, released=tuple(released), held=tuple(still_held)), out
+
+
+def released_now(state: ChildGate) -> set[UUID]:
+    return {fact.event_id for fact, _ in state.released}
