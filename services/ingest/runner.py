@@ -47,7 +47,7 @@ class Outgoing:
     topic: str
     key: bytes | None
     value: bytes
-    event_id: str
+    event_id: object  # the event's (or dead letter's) UUID; str() it when needed
 
 
 class Publisher(Protocol):
@@ -100,6 +100,7 @@ class ConnectorRunner:
     on_page: Callable[[RunStats], Awaitable[None] | None] | None = None
     stats: RunStats = field(default_factory=RunStats)
     _received_at: dt.datetime = field(default=dt.datetime.min.replace(tzinfo=dt.UTC), repr=False)
+    _keys: dict[object, bytes] = field(default_factory=dict, repr=False)  # child id -> partition key
 
     @property
     def stage(self) -> str:
@@ -204,7 +205,11 @@ class ConnectorRunner:
             return None  # erased children keep flowing, without any identity details
 
     def _encode(self, event: Event) -> Outgoing:
-        return Outgoing(topic_for(event).name, key_for(event), self.codec.encode(event), str(event.event_id))
+        child = event.envelope.child_id
+        key = self._keys.get(child)
+        if key is None:
+            key = self._keys[child] = key_for(event)
+        return Outgoing(topic_for(event).name, key, self.codec.encode(event), event.envelope.event_id)
 
     def _letter(self, record: SourceRecord, exc: BaseException) -> Outgoing:
         self.stats.dead_letters += 1
@@ -213,7 +218,7 @@ class ConnectorRunner:
         )
         log.warning("connector.dead_letter", connector=self.connector.name, source_ref=letter.source_ref,
                     error_type=letter.error_type)
-        return Outgoing("deadletter", None, self.codec.encode(letter), str(letter.dead_letter_id))
+        return Outgoing("deadletter", None, self.codec.encode(letter), letter.dead_letter_id)
 
 
 def _broker_errors() -> type[Exception]:

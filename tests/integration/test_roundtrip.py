@@ -54,3 +54,24 @@ async def test_one_child_lands_in_one_partition_on_every_topic(kafka_settings: S
     finally:
         await producer.stop()
     assert len(partitions) == 1
+
+
+async def test_connector_publisher_partitions_like_send(kafka_settings: Settings) -> None:
+    """The runner's batch publisher must put a key where a plain ``send`` would: topics stay
+    co-partitioned whichever path wrote them."""
+    from schemas.topics import Topic
+    from services.ingest.publisher import KafkaPublisher
+    from services.ingest.runner import Outgoing
+
+    topic = "test.partitioning"  # its own topic: the intake topics must hold only events
+    await kafka.create_topics(kafka_settings, [Topic(topic, (), "test")])
+    producer = kafka.producer(kafka_settings)
+    await producer.start()
+    try:
+        keys = [f"child-{i}".encode() for i in range(40)]
+        sent = {k: (await producer.send_and_wait(topic, b"via-send", key=k)).partition for k in keys}
+        await KafkaPublisher(producer).publish([Outgoing(topic, k, b"via-batch", k) for k in keys])
+    finally:
+        await producer.stop()
+    batched = {r.key: r.partition for r in await read_all(kafka_settings, [topic]) if r.value == b"via-batch"}
+    assert batched == sent and len(set(sent.values())) > 1
