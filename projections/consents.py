@@ -112,19 +112,23 @@ class ConsentState:
         return [c for c in self.by_id.values() if c.child_id == child_id]
 
 
+def consent_of(event: ConsentGranted) -> Consent:
+    return Consent(
+        consent_id=event.consent_id,
+        child_id=event.child_id,
+        categories=frozenset(event.categories),
+        recipients=frozenset(event.recipients),
+        valid_from=event.valid_from,
+        valid_to=event.valid_to,
+        source_organisations=None if event.source_organisations is None else frozenset(event.source_organisations),
+        areas=None if event.areas is None else frozenset(event.areas),
+    )
+
+
 def apply(state: ConsentState, event: Event) -> ConsentState:
     """Fold one consent event into the state; other events leave it as it was."""
     if isinstance(event, ConsentGranted):
-        consent = Consent(
-            consent_id=event.consent_id,
-            child_id=event.child_id,
-            categories=frozenset(event.categories),
-            recipients=frozenset(event.recipients),
-            valid_from=event.valid_from,
-            valid_to=event.valid_to,
-            source_organisations=None if event.source_organisations is None else frozenset(event.source_organisations),
-            areas=None if event.areas is None else frozenset(event.areas),
-        )
+        consent = consent_of(event)
         return ConsentState(MappingProxyType({**state.by_id, consent.consent_id: consent}))
     if isinstance(event, ConsentWithdrawn):
         known = state.by_id.get(event.consent_id)

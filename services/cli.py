@@ -157,6 +157,16 @@ def standin(
 
 
 @app.command()
+def worker(
+    tick: Annotated[float, typer.Option(help="seconds between consent-expiry sweeps")] = 60.0,
+) -> None:
+    """Run a stream worker (the consent gate). Start more to scale; partitions are the unit."""
+    from services.worker.app import run_worker
+
+    run_worker(_settings(), tick_s=tick)
+
+
+@app.command()
 def demo() -> None:
     """Run the hub on its embedded defaults and show the backbone working end to end."""
     from services.demo import run_demo

@@ -1,0 +1,117 @@
+"""The consent gate as a real Faust worker against the broker: hold, release, revoke, route."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+from schemas.codec import Codec
+from schemas.deadletter import DeadLetter
+from schemas.events import Area, Basis, Category, Grantor, GrantorRole, Source
+from schemas.topics import key_for, topic_for
+from services import kafka
+from services.broker import EmbeddedBroker, free_port
+from services.samples import sample_event
+from services.settings import Settings
+from tests.support.kafka import read_all
+
+KRONOBARN = str(Path(sys.executable).with_name("kronobarn"))
+CHILD = uuid.uuid4()
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _fact(name: str, basis: Basis, category: Category, org: str, area: Area, seed: int):  # type: ignore[no-untyped-def]
+    event = sample_event(name, seed=seed, child_id=CHILD)
+    env = replace(event.envelope, basis=basis, category=category, area=area, sealed=None,
+                  source=Source("test", org, f"r{seed}", "1"))
+    return replace(event, envelope=env)
+
+
+def _consent(consent_id: uuid.UUID, withdraw: bool = False):  # type: ignore[no-untyped-def]
+    if withdraw:
+        event = sample_event("ConsentWithdrawn", seed=9, child_id=CHILD)
+        return replace(event, consent_id=consent_id, envelope=replace(event.envelope, occurred_at=dt.datetime.now(dt.UTC)))
+    event = sample_event("ConsentGranted", seed=8, child_id=CHILD)
+    return replace(event, consent_id=consent_id, categories=(Category.HEALTH,), source_organisations=None, areas=None,
+                   recipients=("skola-1",), valid_from=NOW - dt.timedelta(hours=1), valid_to=NOW + dt.timedelta(days=30),
+                   grantors=(Grantor(uuid.uuid4(), GrantorRole.GUARDIAN),))
+
+
+async def _send(settings: Settings, codec: Codec, events: list) -> None:  # type: ignore[type-arg]
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(topic_for(event).name, codec.encode(event), key=key_for(event))
+    finally:
+        await producer.stop()
+
+
+def _wait_for(settings: Settings, topic: str, codec: Codec, predicate, timeout: float = 60.0) -> list:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in (codec.decode_record(r) for r in asyncio.run(read_all(settings, [topic], idle_ms=200)))
+                 if predicate(e)]
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"nothing matching on {topic} within {timeout} s")
+
+
+def test_gate_holds_releases_revokes_and_routes(tmp_path: Path) -> None:
+    codec = Codec()
+    visit = _fact("HealthVisitRecorded", Basis.CONSENT, Category.HEALTH, "bvc-1", Area.HEALTH, 1)
+    report = _fact("ReportOfConcernReceived", Basis.STATUTORY, Category.SOCIAL, "kommun-0780-soc", Area.SAFETY, 2)
+    consent_id = uuid.uuid4()
+    with EmbeddedBroker(port=free_port()) as broker:
+        settings = Settings(kafka_bootstrap=broker.bootstrap)
+        asyncio.run(kafka.create_topics(settings))
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("KRONOBARN_")},
+               "KRONOBARN_KAFKA_BOOTSTRAP": broker.bootstrap}
+        worker = subprocess.Popen([KRONOBARN, "worker", "--tick", "1"], env=env, cwd=tmp_path,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            asyncio.run(_send(settings, codec, [visit, report]))
+            routed = _wait_for(settings, "statutory.social", codec, lambda e: e.report_event_id == report.event_id)
+            assert routed[0].municipality_code == report.municipality_code
+            shared = asyncio.run(read_all(settings, ["shared"], idle_ms=300))
+            assert not [r for r in shared if codec.decode_record(r).fact_event_id == visit.event_id]  # held
+
+            asyncio.run(_send(settings, codec, [_consent(consent_id)]))
+            [released] = _wait_for(settings, "shared", codec,
+                                   lambda e: type(e).__name__ == "FactReleased" and e.fact_event_id == visit.event_id)
+            assert released.consent_ids == (consent_id,) and codec.decode(released.fact) == visit
+            assert not [e for e in (codec.decode_record(r) for r in asyncio.run(read_all(settings, ["shared"])))
+                        if getattr(e, "fact_event_id", None) == report.event_id]  # social scope not granted
+
+            asyncio.run(_send(settings, codec, [_consent(consent_id, withdraw=True)]))
+            [revoked] = _wait_for(settings, "shared", codec,
+                                  lambda e: type(e).__name__ == "ReleaseRevoked" and e.fact_event_id == visit.event_id)
+            assert revoked.ended_consent_ids == (consent_id,)
+
+            asyncio.run(_produce_raw(settings, b"\x00\x01 not avro"))
+            [letter] = _wait_for(settings, "deadletter", codec, lambda e: isinstance(e, DeadLetter) and e.stage == "gate")
+            assert "magic" in letter.reason and letter.original == b"\x00\x01 not avro"
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+async def _produce_raw(settings: Settings, value: bytes) -> None:
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait("intake.health", value, key=str(CHILD).encode())
+    finally:
+        await producer.stop()
