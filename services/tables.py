@@ -6,21 +6,11 @@ test compares a migrated database against this ``metadata`` so the two cannot dr
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, Text, func
+from sqlalchemy import Column, DateTime, LargeBinary, String, Table, Text, func
 
-CHILD_ID_LENGTH = 36  # canonical UUID text, e.g. "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+from projections.tables import CHILD_ID_LENGTH, metadata
+
 HMAC_HEX_LENGTH = 64  # HMAC-SHA256 as hex
-
-# Fixed constraint names, so migrations and reflection agree on every backend.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 child_keys = Table(
     "child_keys",
