@@ -4,15 +4,18 @@ No I/O: the Faust agents in ``services`` feed it facts, consent events and clock
 publish what it returns. Its promise: a CONSENT fact (and a STATUTORY one, for the plan) is
 released only while an active consent covers its source organisation, category and area;
 otherwise it is held, in arrival order, until one does. When the last covering consent ends,
-the release is revoked and the fact held again. DIRECTORY facts pass for named-person
+the release is revoked and the fact held again; while it stays covered but by other consents,
+it is released again with the new consent ids, so ``shared`` always names what covers a fact. DIRECTORY facts pass for named-person
 assignment; STATUTORY facts also go to social services whatever the consent says.
-Redelivered facts (same event id) change nothing, so at-least-once delivery is safe.
+Redelivered facts (same event id) change nothing, so at-least-once delivery is safe: a fact
+the state already holds or has released is recognised from the state itself, so nothing
+beyond the state has to be persisted for the check to survive a restart.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from projections.consents import Consent, FactRef, covering
@@ -53,8 +56,11 @@ class ChildGate:
     consents: tuple[Consent, ...] = ()
     held: tuple[Fact, ...] = ()
     released: tuple[tuple[Fact, tuple[UUID, ...]], ...] = ()
-    seen: frozenset[UUID] = field(default_factory=frozenset)
     next_seq: int = 0
+
+    def knows(self, event_id: UUID) -> bool:
+        """Whether a CONSENT or STATUTORY fact is already held or released here."""
+        return any(f.event_id == event_id for f in self.held) or any(f.event_id == event_id for f, _ in self.released)
 
 
 def _ids(consents: list[Consent]) -> tuple[UUID, ...]:
@@ -62,13 +68,14 @@ def _ids(consents: list[Consent]) -> tuple[UUID, ...]:
 
 
 def on_fact(state: ChildGate, event_id: UUID, ref: FactRef, now: dt.datetime) -> tuple[ChildGate, list[Output]]:
-    if event_id in state.seen:
+    if ref.basis is Basis.DIRECTORY:
+        # Not kept: directory facts need no consent, and a repeat release keeps its event id.
+        return state, [Release(Fact(event_id, ref, -1), ())]
+    if state.knows(event_id):
         return state, []  # a redelivery: already decided
     fact = Fact(event_id, ref, state.next_seq)
-    state = replace(state, seen=state.seen | {event_id}, next_seq=state.next_seq + 1)
+    state = replace(state, next_seq=state.next_seq + 1)
     out: list[Output] = []
-    if ref.basis is Basis.DIRECTORY:
-        return state, [Release(fact, ())]
     if ref.basis is Basis.STATUTORY:
         out.append(RouteStatutory(fact))
     cover = covering(ref, now, state.consents)
@@ -93,6 +100,8 @@ def settle(state: ChildGate, now: dt.datetime) -> tuple[ChildGate, list[Output]]
     for fact, ids in state.released:
         cover = covering(fact.ref, now, state.consents)
         if cover:
+            if _ids(cover) != ids:  # still shared, on other consents: the provenance follows
+                out.append(Release(fact, _ids(cover)))
             released.append((fact, _ids(cover)))
         else:
             out.append(Revoke(fact, ids))

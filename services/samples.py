@@ -12,13 +12,16 @@ import random
 import types
 import typing
 import uuid
-from dataclasses import fields
+from collections.abc import Iterable
+from dataclasses import fields, replace
 
 from schemas.events import (
     EVENT_TYPES,
     Area,
     Basis,
     Category,
+    ConsentGranted,
+    ConsentWithdrawn,
     Envelope,
     Event,
     Grantor,
@@ -101,3 +104,48 @@ def sample_event(name: str, seed: int = 0, child_id: uuid.UUID | None = None) ->
 
 def one_of_each(seed: int = 0) -> list[Event]:
     return [sample_event(name, seed) for name in sorted(EVENT_TYPES)]
+
+
+# -- facts and consents with a chosen scope, for the gate's tests and benchmarks --------------
+
+FACT_NAMESPACE = uuid.UUID("6a1d2f0e-3b4c-4e5f-8a9b-0c1d2e3f4a5b")
+# One event type per (category, basis), so a caller can ask for any combination.
+_EVENT_OF = {
+    (Category.HEALTH, Basis.CONSENT): "HealthVisitRecorded",
+    (Category.SCHOOL, Basis.CONSENT): "AbsenceSummarised",
+    (Category.SOCIAL, Basis.CONSENT): "InvestigationOpened",
+    (Category.SOCIAL, Basis.STATUTORY): "ReportOfConcernReceived",
+    (Category.HEALTH, Basis.DIRECTORY): "HealthUnitListed",
+    (Category.SCHOOL, Basis.DIRECTORY): "SchoolPlacementStarted",
+}
+_TEMPLATES: dict[str, Event] = {}
+
+
+def scoped_fact(child: uuid.UUID, n: int, org: str, category: Category, area: Area | None, basis: Basis) -> Event:
+    """A source fact about ``child`` from ``org``; ``n`` makes its (deterministic) event id."""
+    name = _EVENT_OF[(category, basis)]
+    template = _TEMPLATES.setdefault(name, sample_event(name, seed=1))
+    env = replace(template.envelope, event_id=uuid.uuid5(FACT_NAMESPACE, f"{child}|{n}"), child_id=child,
+                  basis=basis, category=category, area=area, sealed=None,
+                  source=Source("sample", org, f"r{n}", "1"))
+    return replace(template, envelope=env)
+
+
+def scoped_grant(child: uuid.UUID, consent_id: uuid.UUID, categories: Iterable[Category], recipients: Iterable[str],
+                 valid_from: dt.datetime, valid_to: dt.datetime, orgs: Iterable[str] | None = None,
+                 areas: Iterable[Area] | None = None) -> ConsentGranted:
+    """A consent for ``child`` with the given scope, granted by one (synthetic) guardian."""
+    template = sample_event("ConsentGranted", seed=1, child_id=child)
+    env = replace(template.envelope, event_id=uuid.uuid5(FACT_NAMESPACE, f"grant|{consent_id}"), sealed=None)
+    return replace(template, envelope=env, consent_id=consent_id, categories=tuple(sorted(categories)),
+                   recipients=tuple(sorted(recipients)), valid_from=valid_from, valid_to=valid_to,
+                   source_organisations=None if orgs is None else tuple(sorted(orgs)),
+                   areas=None if areas is None else tuple(sorted(areas)),
+                   grantors=(Grantor(uuid.uuid5(FACT_NAMESPACE, f"guardian|{child}"), GrantorRole.GUARDIAN),))
+
+
+def scoped_withdrawal(child: uuid.UUID, consent_id: uuid.UUID, at: dt.datetime) -> ConsentWithdrawn:
+    template = sample_event("ConsentWithdrawn", seed=1, child_id=child)
+    env = replace(template.envelope, event_id=uuid.uuid5(FACT_NAMESPACE, f"withdraw|{consent_id}"), occurred_at=at,
+                  sealed=None)
+    return replace(template, envelope=env, consent_id=consent_id)

@@ -32,7 +32,7 @@ def create_app(settings: Settings, tick_s: float = 60.0) -> faust.App:
         topic_replication_factor=settings.replication_factor,
         store="memory://",  # state is rebuilt from the changelog topic on start
     )
-    register_gate(app, Codec(), tick_s=tick_s)
+    register_gate(app, Codec(), settings.partitions, tick_s=tick_s)
     return app
 
 

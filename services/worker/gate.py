@@ -2,10 +2,22 @@
 
 It reads the intake topics and the consent topic as one stream (all co-partitioned by
 child_id, so a child's facts and consents meet in one partition, in order), keeps each
-child's gate state in a changelog-backed table, and publishes what the fold decides:
+child's gate record in a changelog-backed table, and publishes what the fold decides:
 ``FactReleased`` / ``ReleaseRevoked`` to ``shared``, reports of concern to
-``statutory.social``. Every event is handled inside its own try: Faust acknowledges events
-whose handler raised (faust-streaming #315, #527), so failures go to ``deadletter`` here.
+``statutory.social``.
+
+Three things Faust does not do for us:
+
+* **Failures.** Faust acknowledges events whose handler raised (faust-streaming #315, #527),
+  so every event is handled inside its own try and failures go to ``deadletter`` here.
+* **Crashes.** Faust flushes its producer before committing offsets, but a kill -9 can leave
+  a changelog write on disk whose outputs were never sent. The record therefore remembers the
+  offsets it has folded in; the first redelivered event of a child after a restart
+  re-publishes the child's current decisions (same deterministic event ids, so consumers
+  recognise the duplicates) instead of trusting that they went out.
+* **Expiry.** A consent's start or end needs no event, and Faust tables may only be written
+  while handling an event. A timer therefore sends a tick to each partition this worker owns
+  on an internal topic in the same stream, and the tick settles that partition's children.
 """
 
 from __future__ import annotations
@@ -17,12 +29,13 @@ from typing import Any
 
 import faust
 import structlog
+from aiokafka.partitioner import murmur2
 
 from projections.consents import FactRef, consent_of
-from projections.gate import Release, Revoke, RouteStatutory, on_consent, on_fact, settle
-from schemas.codec import Codec, DecodeError
+from projections.gate import Output, Release, Revoke, RouteStatutory, on_consent, on_fact, settle
+from schemas.codec import Codec
 from schemas.events import (
-    Category,
+    Basis,
     ConsentGranted,
     ConsentWithdrawn,
     Envelope,
@@ -44,95 +57,200 @@ from schemas.topics import (
     STATUTORY_SOCIAL,
 )
 from services.deadletter import dead_letter_for
-from services.worker.gate_state import dumps, loads
+from services.worker.gate_state import ChildRecord, dumps, loads
 
 log = structlog.get_logger(__name__)
 STAGE = "gate"
 GATE_NAMESPACE = uuid.UUID("3f6b0c1e-9a24-4d8e-b7c5-1e2d3a4b5c6d")
 UNKNOWN_CONSENT = "withdrawal of a consent the gate has not seen"
+TICK_TOPIC = "kronobarn-gate-tick"
+SOURCES = (INTAKE_HEALTH.name, INTAKE_SCHOOL.name, INTAKE_SOCIAL.name, INTAKE_POPULATION.name, CONSENT.name)
 
 
-def register_gate(app: faust.App, codec: Codec, tick_s: float = 60.0) -> Any:
-    source = app.topic(INTAKE_HEALTH.name, INTAKE_SCHOOL.name, INTAKE_SOCIAL.name, INTAKE_POPULATION.name,
-                       CONSENT.name, key_type=bytes, value_type=bytes)
-    out = {t.name: app.topic(t.name, key_type=bytes, value_type=bytes) for t in (SHARED, STATUTORY_SOCIAL, DEADLETTER)}
-    table = app.Table("gate-state", default=str, key_type=str, value_type=str)
+def partition_of(child: str, partitions: int) -> int:
+    """The partition a child's events land in: the Kafka default partitioner on the key."""
+    return (murmur2(child.encode()) & 0x7FFFFFFF) % partitions
 
-    async def publish(child: str, events: list[Event]) -> None:
-        for event in events:
-            target = SHARED.name if not isinstance(event, ReportOfConcernRouted) else STATUTORY_SOCIAL.name
-            await out[target].send(key=child.encode(), value=codec.encode(event))
 
-    async def handle(value: bytes, topic: str, partition: int, offset: int) -> None:
-        event = codec.decode(value, topic=topic, partition=partition, offset=offset)
-        assert isinstance(event, Event)
+class Gate:
+    """The agent's handlers; state lives in the Faust table, ``reconciled`` only in memory."""
+
+    def __init__(self, app: faust.App, codec: Codec, partitions: int) -> None:
+        self.codec = codec
+        self.partitions = partitions
+        self.table = app.Table("gate", default=None, key_type=str, value_type=bytes)
+        self.out = {t.name: app.topic(t.name, key_type=bytes, value_type=bytes)
+                    for t in (SHARED, STATUTORY_SOCIAL, DEADLETTER)}
+        self.reconciled: set[str] = set()  # children re-published since this worker got them
+
+    # -- the table ------------------------------------------------------------------------
+
+    def record(self, child: str) -> ChildRecord:
+        return loads(uuid.UUID(child), self.table.get("c:" + child))
+
+    def save(self, child: str, record: ChildRecord) -> None:
+        self.table["c:" + child] = dumps(uuid.UUID(child), record)
+
+    def blob(self, event_id: uuid.UUID) -> bytes | None:
+        return self.table.get("f:" + str(event_id))
+
+    # -- handling -------------------------------------------------------------------------
+
+    async def handle(self, value: bytes, topic: str, partition: int, offset: int) -> None:
+        if topic == TICK_TOPIC:
+            await self.tick(partition, offset)
+            return
+        event = self.codec.decode(value, topic=topic, partition=partition, offset=offset)
         child = str(event.child_id)
-        state, blobs = loads(table[child] or None)
+        record = self.record(child)
         now = dt.datetime.now(dt.UTC)
+        if record.is_applied(topic, offset):
+            await self.redelivered(child, record, event, value, now)
+            return
         if isinstance(event, ConsentGranted):
-            state, outputs = on_consent(state, consent_of(event), now)
+            record.gate, outputs = on_consent(record.gate, consent_of(event), now)
         elif isinstance(event, ConsentWithdrawn):
-            known = next((c for c in state.consents if c.consent_id == event.consent_id), None)
+            known = next((c for c in record.gate.consents if c.consent_id == event.consent_id), None)
             if known is None:
                 raise ValueError(UNKNOWN_CONSENT)
-            state, outputs = on_consent(state, replace(known, withdrawn_at=event.envelope.occurred_at), now)
+            record.gate, outputs = on_consent(record.gate, replace(known, withdrawn_at=event.envelope.occurred_at), now)
+        elif event.envelope.basis is Basis.DIRECTORY:
+            outputs = []  # passed on as it comes; a repeat keeps its event id
+            await self.publish(child, [self.directory_release(event, value, now)])
         else:
-            blobs.setdefault(str(event.event_id), value)
-            state, outputs = on_fact(state, event.event_id, FactRef.of(event), now)
-        table[child] = dumps(state, blobs)
-        await publish(child, [_output_event(o, blobs, now, codec) for o in outputs])
+            # Whether the fact is new is read from the record, never from its stored bytes: a
+            # crash can persist the bytes without the record that refers to them.
+            if not record.gate.knows(event.event_id):
+                # Stored before the record that refers to it: one changelog partition keeps the order.
+                self.table["f:" + str(event.event_id)] = value
+            record.gate, outputs = on_fact(record.gate, event.event_id, FactRef.of(event), now)
+        record.applied[topic] = offset
+        self.remember_revocations(record, outputs)
+        self.save(child, record)
+        await self.publish(child, [self.output_event(o, now) for o in outputs])
+
+    async def tick(self, partition: int, offset: int) -> None:
+        """Settle every child of ``partition``: consents may have started or ended."""
+        now = dt.datetime.now(dt.UTC)
+        for key in [k for k in list(self.table.keys()) if k.startswith("c:")]:
+            child = key[2:]
+            if partition_of(child, self.partitions) != partition:
+                continue
+            record = self.record(child)
+            if record.is_applied(TICK_TOPIC, offset):
+                await self.redelivered(child, record, None, None, now)
+                continue
+            record.gate, outputs = settle(record.gate, now)
+            if outputs:
+                record.applied[TICK_TOPIC] = offset
+                self.remember_revocations(record, outputs)
+                self.save(child, record)
+                await self.publish(child, [self.output_event(o, now) for o in outputs])
+
+    async def redelivered(self, child: str, record: ChildRecord, event: Event | None, value: bytes | None,
+                          now: dt.datetime) -> None:
+        """An event already folded in, seen again after a crash: its outputs may never have gone
+        out, so re-publish the child's current decisions once, and a directory fact's release."""
+        if event is not None and event.envelope.basis is Basis.DIRECTORY:
+            await self.publish(child, [self.directory_release(event, value or b"", now)])
+        if child in self.reconciled:
+            return
+        self.reconciled.add(child)
+        g = record.gate
+        outputs: list[Output] = [RouteStatutory(f) for f in (*g.held, *(f for f, _ in g.released))
+                                 if f.ref.basis is Basis.STATUTORY]
+        outputs += [Revoke(f, record.revoked[f.event_id]) for f in g.held if f.event_id in record.revoked]
+        outputs += [Release(f, ids) for f, ids in g.released]
+        await self.publish(child, [self.output_event(o, now) for o in outputs if self.has_blob(o)])
+        log.info("gate.reconciled", outputs=len(outputs))
+
+    def has_blob(self, output: Output) -> bool:
+        return bool(self.blob(output.fact.event_id))  # missing: its own redelivery will restore it
+
+    @staticmethod
+    def remember_revocations(record: ChildRecord, outputs: list[Output]) -> None:
+        for o in outputs:
+            if isinstance(o, Revoke):
+                record.revoked[o.fact.event_id] = o.ended_consent_ids
+            elif isinstance(o, Release):
+                record.revoked.pop(o.fact.event_id, None)
+
+    # -- output ---------------------------------------------------------------------------
+
+    async def publish(self, child: str, events: list[Event]) -> None:
+        for event in events:
+            target = STATUTORY_SOCIAL.name if isinstance(event, ReportOfConcernRouted) else SHARED.name
+            await self.out[target].send(key=child.encode(), value=self.codec.encode(event))
+
+    async def dead_letter(self, key: bytes | None, value: bytes, topic: str, partition: int, offset: int,
+                          exc: Exception) -> None:
+        letter = dead_letter_for(stage=STAGE, error=exc, topic=topic, partition=partition, offset=offset,
+                                 original=value)
+        await self.out[DEADLETTER.name].send(key=key, value=self.codec.encode(letter))
+        log.warning("gate.dead_letter", topic=topic, partition=partition, offset=offset,
+                    error_type=type(exc).__name__)
+
+    def directory_release(self, event: Event, value: bytes, now: dt.datetime) -> Event:
+        return self._envelope(FactReleased, FactRef.of(event), event.event_id, "directory", now,
+                              fact_event_id=event.event_id, fact_type=type(event).__name__, consent_ids=(),
+                              fact=value)
+
+    def output_event(self, output: Output, now: dt.datetime) -> Event:
+        fact = output.fact
+        blob = self.blob(fact.event_id)
+        assert blob, "a held or released fact keeps its bytes"
+        if isinstance(output, Release):
+            original = self.codec.decode(blob)
+            ids = output.consent_ids
+            return self._envelope(FactReleased, fact.ref, fact.event_id, "|".join(str(i) for i in ids), now,
+                                  fact_event_id=fact.event_id, fact_type=type(original).__name__,
+                                  consent_ids=ids, fact=blob)
+        if isinstance(output, Revoke):
+            return self._envelope(ReleaseRevoked, fact.ref, fact.event_id,
+                                  "revoked|" + "|".join(str(i) for i in output.ended_consent_ids), now,
+                                  fact_event_id=fact.event_id, ended_consent_ids=output.ended_consent_ids)
+        original = self.codec.decode(blob)
+        assert isinstance(original, ReportOfConcernReceived)
+        return self._envelope(ReportOfConcernRouted, fact.ref, fact.event_id, "routed", now,
+                              municipality_code=original.municipality_code, report_event_id=fact.event_id,
+                              report=blob)
+
+    @staticmethod
+    def _envelope(kind: type[Event], ref: FactRef, fact_id: uuid.UUID, version: str, now: dt.datetime,
+                  **fields: Any) -> Event:
+        """Output ids are uuid5 of kind, fact and decision, so a re-published decision keeps its id."""
+        envelope = Envelope(
+            event_id=uuid.uuid5(GATE_NAMESPACE, f"{kind.__name__}|{fact_id}|{version}"),
+            type=kind.__name__, child_id=ref.child_id, occurred_at=now, recorded_at=now,
+            source=Source("gate", ref.source_org, str(fact_id), version),
+            basis=ref.basis, category=ref.category,  # the fact's own, so readers can judge visibility
+            area=ref.area,
+        )
+        return kind(envelope=envelope, **fields)
+
+
+def register_gate(app: faust.App, codec: Codec, partitions: int, tick_s: float = 60.0) -> Any:
+    gate = Gate(app, codec, partitions)
+    ticks = app.topic(TICK_TOPIC, key_type=bytes, value_type=bytes, partitions=partitions, internal=True)
+    source = app.topic(*SOURCES, TICK_TOPIC, key_type=bytes, value_type=bytes)
 
     @app.agent(source, concurrency=1)
-    async def gate(stream: Any) -> None:
+    async def gate_agent(stream: Any) -> None:
         async for message in stream.events():
             msg = message.message
             try:
-                await handle(message.value, msg.topic, msg.partition, msg.offset)
+                await gate.handle(message.value, msg.topic, msg.partition, msg.offset)
             except Exception as exc:  # never let Faust ack a failure silently
-                letter = dead_letter_for(stage=STAGE, error=exc, topic=msg.topic, partition=msg.partition,
-                                         offset=msg.offset, original=message.value)
-                await out[DEADLETTER.name].send(key=message.key, value=codec.encode(letter))
-                log.warning("gate.dead_letter", topic=msg.topic, partition=msg.partition, offset=msg.offset,
-                            error_type=type(exc).__name__)
+                await gate.dead_letter(message.key, message.value, msg.topic, msg.partition, msg.offset, exc)
 
     @app.timer(interval=tick_s)
     async def expire() -> None:
-        """Consent expiry needs no event: re-settle every child this worker holds."""
-        now = dt.datetime.now(dt.UTC)
-        for child, text in list(table.items()):
-            state, blobs = loads(text or None)
-            new, outputs = settle(state, now)
-            if outputs:
-                table[child] = dumps(new, blobs)
-                await publish(child, [_output_event(o, blobs, now, codec) for o in outputs])
+        for tp in app.consumer.assignment():
+            if tp.topic == TICK_TOPIC:
+                await ticks.send(value=b"tick", partition=tp.partition)
 
-    return gate
+    @app.on_partitions_revoked.connect
+    async def forget(app: Any, revoked: Any, **kwargs: Any) -> None:
+        gate.reconciled.clear()  # partitions coming back are re-read from the last commit
 
-
-def _output_event(output: Any, blobs: dict[str, bytes], now: dt.datetime, codec: Codec) -> Event:
-    fact = output.fact
-    child = fact.ref.child_id
-    original = codec.decode(blobs[str(fact.event_id)])
-    if isinstance(output, Release):
-        ids = output.consent_ids
-        kind, fields = FactReleased, {"fact_event_id": fact.event_id, "fact_type": type(original).__name__,
-                                      "consent_ids": ids, "fact": blobs[str(fact.event_id)]}
-        version = "|".join(str(i) for i in ids) or "directory"
-    elif isinstance(output, Revoke):
-        kind, fields = ReleaseRevoked, {"fact_event_id": fact.event_id, "ended_consent_ids": output.ended_consent_ids}
-        version = "revoked|" + "|".join(str(i) for i in output.ended_consent_ids)
-    else:
-        assert isinstance(output, RouteStatutory)
-        assert isinstance(original, ReportOfConcernReceived)
-        kind, fields = ReportOfConcernRouted, {"municipality_code": original.municipality_code,
-                                               "report_event_id": fact.event_id, "report": blobs[str(fact.event_id)]}
-        version = "routed"
-    envelope = Envelope(
-        event_id=uuid.uuid5(GATE_NAMESPACE, f"{kind.__name__}|{fact.event_id}|{version}"),
-        type=kind.__name__, child_id=child, occurred_at=now, recorded_at=now,
-        source=Source("gate", fact.ref.source_org, str(fact.event_id), version),
-        basis=fact.ref.basis, category=Category.SOCIAL if kind is ReportOfConcernRouted else Category.PLAN,
-        area=fact.ref.area,
-    )
-    return kind(envelope=envelope, **fields)
-
+    return gate_agent

@@ -1,11 +1,18 @@
-"""The gate's per-child state as JSON for its Faust table (changelog-backed, so a restarted
-worker recovers it). Held facts keep their original bytes: they are released later as-is."""
+"""The gate's per-child record as compact JSON for its Faust table (changelog-backed, so a
+restarted worker recovers it).
+
+The record holds references only; each held or released fact's original bytes sit under their
+own table key, so a child's record stays small however many facts it has. ``applied`` holds
+the highest offset of each source topic already folded in: an event at or below it is a
+redelivery after a crash. ``revoked`` remembers the consents whose end revoked a held fact, so
+a reconciliation can repeat the revocation.
+"""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -14,58 +21,71 @@ from projections.gate import ChildGate, Fact
 from schemas.events import Area, Basis, Category
 
 
-def _consent(c: Consent) -> dict[str, Any]:
-    return {
-        "id": str(c.consent_id), "child": str(c.child_id), "categories": sorted(c.categories),
-        "recipients": sorted(c.recipients), "from": c.valid_from.isoformat(), "to": c.valid_to.isoformat(),
-        "orgs": None if c.source_organisations is None else sorted(c.source_organisations),
-        "areas": None if c.areas is None else sorted(c.areas),
-        "withdrawn": None if c.withdrawn_at is None else c.withdrawn_at.isoformat(),
-    }
+@dataclass(slots=True)
+class ChildRecord:
+    gate: ChildGate = field(default_factory=ChildGate)
+    applied: dict[str, int] = field(default_factory=dict)
+    revoked: dict[UUID, tuple[UUID, ...]] = field(default_factory=dict)
+
+    def is_applied(self, topic: str, offset: int) -> bool:
+        return self.applied.get(topic, -1) >= offset
 
 
-def _consent_from(d: dict[str, Any]) -> Consent:
+def _time(value: dt.datetime) -> str:
+    return value.isoformat()
+
+
+def _consent(c: Consent) -> list[Any]:
+    return [str(c.consent_id), sorted(c.categories), sorted(c.recipients), _time(c.valid_from), _time(c.valid_to),
+            None if c.source_organisations is None else sorted(c.source_organisations),
+            None if c.areas is None else sorted(c.areas),
+            None if c.withdrawn_at is None else _time(c.withdrawn_at)]
+
+
+def _consent_from(child: UUID, d: list[Any]) -> Consent:
+    cid, categories, recipients, start, end, orgs, areas, withdrawn = d
     return Consent(
-        UUID(d["id"]), UUID(d["child"]), frozenset(Category(c) for c in d["categories"]), frozenset(d["recipients"]),
-        dt.datetime.fromisoformat(d["from"]), dt.datetime.fromisoformat(d["to"]),
-        None if d["orgs"] is None else frozenset(d["orgs"]),
-        None if d["areas"] is None else frozenset(Area(a) for a in d["areas"]),
-        None if d["withdrawn"] is None else dt.datetime.fromisoformat(d["withdrawn"]),
+        UUID(cid), child, frozenset(Category(c) for c in categories), frozenset(recipients),
+        dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end),
+        None if orgs is None else frozenset(orgs),
+        None if areas is None else frozenset(Area(a) for a in areas),
+        None if withdrawn is None else dt.datetime.fromisoformat(withdrawn),
     )
 
 
-def _fact(f: Fact) -> dict[str, Any]:
+def _fact(f: Fact) -> list[Any]:
     r = f.ref
-    return {"id": str(f.event_id), "seq": f.seq, "child": str(r.child_id), "org": r.source_org,
-            "category": r.category.value, "area": None if r.area is None else r.area.value, "basis": r.basis.value}
+    return [str(f.event_id), f.seq, r.source_org, r.category.value, None if r.area is None else r.area.value,
+            r.basis.value]
 
 
-def _fact_from(d: dict[str, Any]) -> Fact:
-    ref = FactRef(UUID(d["child"]), d["org"], Category(d["category"]), None if d["area"] is None else Area(d["area"]),
-                  Basis(d["basis"]))
-    return Fact(UUID(d["id"]), ref, d["seq"])
+def _fact_from(child: UUID, d: list[Any]) -> Fact:
+    event_id, seq, org, category, area, basis = d
+    return Fact(UUID(event_id), FactRef(child, org, Category(category), None if area is None else Area(area),
+                                        Basis(basis)), seq)
 
 
-def dumps(state: ChildGate, blobs: dict[str, bytes]) -> str:
+def dumps(child: UUID, record: ChildRecord) -> bytes:
+    g = record.gate
     return json.dumps({
-        "consents": [_consent(c) for c in state.consents],
-        "held": [_fact(f) for f in state.held],
-        "released": [[_fact(f), [str(i) for i in ids]] for f, ids in state.released],
-        "seen": sorted(str(i) for i in state.seen),
-        "next_seq": state.next_seq,
-        "blobs": {k: base64.b64encode(v).decode() for k, v in blobs.items()},
-    })
+        "c": [_consent(c) for c in g.consents],
+        "h": [_fact(f) for f in g.held],
+        "r": [[_fact(f), [str(i) for i in ids]] for f, ids in g.released],
+        "n": g.next_seq,
+        "a": record.applied,
+        "v": {str(k): [str(i) for i in v] for k, v in record.revoked.items()},
+    }, separators=(",", ":")).encode()
 
 
-def loads(text: str | None) -> tuple[ChildGate, dict[str, bytes]]:
-    if not text:
-        return ChildGate(), {}
-    d = json.loads(text)
-    state = ChildGate(
-        consents=tuple(_consent_from(c) for c in d["consents"]),
-        held=tuple(_fact_from(f) for f in d["held"]),
-        released=tuple((_fact_from(f), tuple(UUID(i) for i in ids)) for f, ids in d["released"]),
-        seen=frozenset(UUID(i) for i in d["seen"]),
-        next_seq=d["next_seq"],
+def loads(child: UUID, data: bytes | None) -> ChildRecord:
+    if not data:
+        return ChildRecord()
+    d = json.loads(data)
+    gate = ChildGate(
+        consents=tuple(_consent_from(child, c) for c in d["c"]),
+        held=tuple(_fact_from(child, f) for f in d["h"]),
+        released=tuple((_fact_from(child, f), tuple(UUID(i) for i in ids)) for f, ids in d["r"]),
+        next_seq=d["n"],
     )
-    return state, {k: base64.b64decode(v) for k, v in d["blobs"].items()}
+    revoked = {UUID(k): tuple(UUID(i) for i in v) for k, v in d["v"].items()}
+    return ChildRecord(gate, dict(d["a"]), revoked)

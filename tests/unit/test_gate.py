@@ -52,12 +52,15 @@ def test_withdrawal_revokes_and_holds_again_until_a_new_consent() -> None:
     assert [type(o) for o in out] == [Release]
 
 
-def test_another_covering_consent_keeps_the_release() -> None:
+def test_another_covering_consent_keeps_the_release_with_its_provenance() -> None:
     g, _ = on_consent(ChildGate(), consent(1), T0)
     g, _ = on_consent(g, consent(2), T0)
     g, _ = on_fact(g, uuid.UUID(int=1), ref(), T0 + H)
     g, out = on_consent(g, consent(1, withdrawn_at=T0 + 2 * H), T0 + 2 * H)
-    assert out == [] and released_now(g) == {uuid.UUID(int=1)}
+    assert [type(o) for o in out] == [Release] and out[0].consent_ids == (consent(2).consent_id,)
+    assert released_now(g) == {uuid.UUID(int=1)}
+    g, out = on_consent(g, consent(2), T0 + 3 * H)  # the same consent again changes nothing
+    assert out == []
 
 
 def test_expiry_needs_no_event_a_tick_revokes() -> None:
@@ -72,10 +75,20 @@ def test_statutory_goes_to_social_services_whatever_the_consent() -> None:
     assert [type(o) for o in out] == [RouteStatutory] and len(g.held) == 1  # not in the plan without consent
 
 
-def test_directory_facts_pass_and_redeliveries_change_nothing() -> None:
+def test_directory_facts_pass_unkept_and_repeat_the_same_release() -> None:
     g, out = on_fact(ChildGate(), uuid.UUID(int=1), ref(basis=Basis.DIRECTORY, area=None), T0)
-    assert out == [Release(out[0].fact, ())]
-    again, out = on_fact(g, uuid.UUID(int=1), ref(basis=Basis.DIRECTORY, area=None), T0)
+    assert out == [Release(out[0].fact, ())] and g == ChildGate()
+    again, repeat = on_fact(g, uuid.UUID(int=1), ref(basis=Basis.DIRECTORY, area=None), T0)
+    assert repeat == out and again == g  # the same release again: consumers absorb it by id
+
+
+def test_redelivered_consent_facts_are_recognised_from_the_state_alone() -> None:
+    g, _ = on_fact(ChildGate(), uuid.UUID(int=1), ref(), T0)  # held: no consent yet
+    assert g.knows(uuid.UUID(int=1)) and not g.knows(uuid.UUID(int=2))
+    again, out = on_fact(g, uuid.UUID(int=1), ref(), T0)
+    assert out == [] and again is g
+    g, _ = on_consent(g, consent(1), T0)  # released now
+    again, out = on_fact(g, uuid.UUID(int=1), ref(), T0 + H)
     assert out == [] and again is g
 
 
@@ -118,7 +131,8 @@ def test_released_set_always_equals_what_visibility_allows(steps: list) -> None:
             g, out = settle(g, now)
         for o in out:  # 0 disclosures without a basis at the moment of release
             if isinstance(o, Release):
-                assert covering(o.fact.ref, now, g.consents)
+                assert o.consent_ids == tuple(sorted(c.consent_id for c in covering(o.fact.ref, now, g.consents)))
+                assert o.consent_ids
     g, _ = settle(g, now)
     allowed = {eid for eid, f in facts.items() if covering(f, now, g.consents)}
     assert released_now(g) == allowed

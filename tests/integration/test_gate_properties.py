@@ -1,0 +1,228 @@
+"""The consent gate's promise, checked against real worker processes (DESIGN §9).
+
+Hypothesis draws many children's histories -- facts of every basis, consents with random
+scopes and recipients, some starting or ending a few seconds into the run, withdrawals, and
+malformed records -- and sends them through ``kronobarn worker`` while the worker is killed
+with SIGKILL and replaced at random points, so its state must come back from the changelog.
+Once the stream settles, what stands released on ``shared`` must equal what the pure
+``visible()`` allows, for every organisation, and no release may ever have lacked a basis.
+
+Each example runs several worker processes, so examples are few but wide (many children per
+example); KRONOBARN_GATE_EXAMPLES raises the count. Shrinking is off (an example takes tens of
+seconds); a failure prints the reproduction blob and the seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import time
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from projections.consents import Consent, FactRef, consent_of, covering, visible
+from schemas.codec import Codec
+from schemas.deadletter import DeadLetter
+from schemas.events import Area, Basis, Category, Event
+from services import kafka
+from services.broker import EmbeddedBroker, free_port
+from services.settings import Settings
+from tests.support.gate import Decisions, Workers, fact, grant, send, settle, withdraw
+from tests.support.kafka import read_all
+
+EXAMPLES = int(os.environ.get("KRONOBARN_GATE_EXAMPLES", "4"))
+ORG_OF = {Category.HEALTH: ("bvc-1", "vc-2"), Category.SCHOOL: ("skola-1",), Category.SOCIAL: ("kommun-0780-soc",)}
+ORGS = tuple(o for orgs in ORG_OF.values() for o in orgs)
+SOON_START_S, SOON_END_S = 8.0, 14.0  # consent boundaries that pass while the example runs
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    category: Category
+    org: str
+    area: Area | None
+    basis: Basis
+
+
+@dataclass(frozen=True)
+class ConsentSpec:
+    categories: frozenset[Category]
+    orgs: frozenset[str] | None
+    areas: frozenset[Area] | None
+    recipients: frozenset[str]
+    starts_soon: bool
+    ends_soon: bool
+    withdrawn: bool
+
+
+@st.composite
+def fact_specs(draw: st.DrawFn) -> FactSpec:
+    basis = draw(st.sampled_from([Basis.CONSENT, Basis.CONSENT, Basis.STATUTORY, Basis.DIRECTORY]))
+    if basis is Basis.STATUTORY:
+        category = Category.SOCIAL
+    elif basis is Basis.DIRECTORY:
+        category = draw(st.sampled_from([Category.HEALTH, Category.SCHOOL]))
+    else:
+        category = draw(st.sampled_from(list(ORG_OF)))
+    area = None if basis is Basis.DIRECTORY else draw(st.one_of(st.none(), st.sampled_from(list(Area))))
+    return FactSpec(category, draw(st.sampled_from(ORG_OF[category])), area, basis)
+
+
+consent_specs = st.builds(
+    ConsentSpec,
+    st.frozensets(st.sampled_from(list(ORG_OF)), min_size=1),
+    st.one_of(st.none(), st.frozensets(st.sampled_from(ORGS), min_size=1)),
+    st.one_of(st.none(), st.frozensets(st.sampled_from(list(Area)), min_size=1, max_size=4)),
+    st.frozensets(st.sampled_from(ORGS), min_size=1),
+    st.booleans(), st.booleans(), st.booleans(),
+)
+
+
+@st.composite
+def child_histories(draw: st.DrawFn) -> list[tuple[str, object]]:
+    """One child's operations in order: facts and grants interleaved, each withdrawal after
+    its grant, now and then a malformed record."""
+    ops: list[tuple[str, object]] = [("fact", f) for f in draw(st.lists(fact_specs(), min_size=1, max_size=6))]
+    for n, spec in enumerate(draw(st.lists(consent_specs, max_size=3))):
+        ops.insert(draw(st.integers(0, len(ops))), ("grant", (n, spec)))
+    for n, spec in [p for kind, p in ops if kind == "grant"]:  # type: ignore[misc]
+        if spec.withdrawn:
+            after = next(i for i, (k, p) in enumerate(ops) if k == "grant" and p[0] == n)  # type: ignore[index]
+            ops.insert(draw(st.integers(after + 1, len(ops))), ("withdraw", n))
+    if draw(st.integers(0, 9)) == 0:
+        ops.insert(draw(st.integers(0, len(ops))), ("malformed", None))
+    return ops
+
+
+@dataclass
+class World:
+    """The events an example sends, and the consents as the gate should end up knowing them."""
+
+    t0: dt.datetime
+    events: list[Event | tuple[str, bytes, bytes]]
+    facts: dict[uuid.UUID, FactRef]
+    consents: list[Consent]
+    malformed: list[bytes]
+
+
+def build(histories: list[list[tuple[str, object]]], t0: dt.datetime) -> World:
+    world = World(t0, [], {}, [], [])
+    per_child: list[list[Event | tuple[str, bytes, bytes]]] = []
+    for c, ops in enumerate(histories):
+        child = uuid.uuid4()
+        ids: dict[int, uuid.UUID] = {}
+        grants: dict[int, Consent] = {}
+        mine: list[Event | tuple[str, bytes, bytes]] = []
+        for i, (kind, payload) in enumerate(ops):
+            if kind == "fact":
+                assert isinstance(payload, FactSpec)
+                event = fact(child, i, payload.org, payload.category, payload.area, payload.basis)
+                world.facts[event.event_id] = FactRef.of(event)
+                mine.append(event)
+            elif kind == "grant":
+                n, spec = payload  # type: ignore[misc]
+                ids[n] = uuid.uuid4()
+                start = t0 + dt.timedelta(seconds=SOON_START_S) if spec.starts_soon else t0 - dt.timedelta(hours=1)
+                end = t0 + dt.timedelta(seconds=SOON_END_S) if spec.ends_soon else t0 + dt.timedelta(days=30)
+                event = grant(child, ids[n], spec.categories, spec.recipients, start, end, spec.orgs, spec.areas)
+                grants[n] = consent_of(event)
+                mine.append(event)
+            elif kind == "withdraw":
+                mine.append(withdraw(child, ids[payload], t0))  # type: ignore[index]
+                grants[payload] = replace(grants[payload], withdrawn_at=t0)  # type: ignore[index]
+            else:
+                bad = f"not avro {c}:{i}".encode()
+                world.malformed.append(bad)
+                mine.append(("intake.school", str(child).encode(), bad))
+        world.consents.extend(grants.values())
+        per_child.append(mine)
+    # Round-robin the children so their events interleave on the partitions.
+    for step in range(max(len(m) for m in per_child)):
+        world.events.extend(m[step] for m in per_child if step < len(m))
+    return world
+
+
+def expected_release(world: World, at: dt.datetime) -> dict[uuid.UUID, tuple[uuid.UUID, ...]]:
+    out: dict[uuid.UUID, tuple[uuid.UUID, ...]] = {}
+    for event_id, ref in world.facts.items():
+        if ref.basis is Basis.DIRECTORY:
+            out[event_id] = ()
+            continue
+        cover = covering(ref, at, world.consents)
+        if cover:
+            out[event_id] = tuple(sorted(c.consent_id for c in cover))
+    return out
+
+
+def check(world: World, seen: Decisions, at: dt.datetime) -> None:
+    by_id = {c.consent_id: c for c in world.consents}
+    assert seen.released == expected_release(world, at)
+    # For every organisation, what the released facts' consents let it see equals visible().
+    for org in ORGS:
+        via_gate = {f for f, ids in seen.released.items()
+                    if world.facts[f].basis is not Basis.DIRECTORY
+                    and (org == world.facts[f].source_org
+                         or any(org in by_id[i].recipients and by_id[i].active_at(at) for i in ids))}
+        allowed = {f for f, ref in world.facts.items()
+                   if ref.basis is not Basis.DIRECTORY and f in seen.released and visible(ref, org, at, world.consents)}
+        assert via_gate == allowed, org
+    # 0 disclosures without a basis, over the whole history of releases.
+    for release in seen.releases:
+        ref = world.facts[release.fact_event_id]
+        if ref.basis is Basis.DIRECTORY:
+            assert release.consent_ids == ()
+            continue
+        assert release.consent_ids, "a consent-based fact released without a consent"
+        for cid in release.consent_ids:
+            assert by_id[cid].child_id == ref.child_id
+            assert by_id[cid].covers(ref.source_org, ref.category, ref.area)
+    # Reports of concern reach social services, every one, whatever the consent.
+    statutory = {f for f, ref in world.facts.items() if ref.basis is Basis.STATUTORY}
+    assert {r.report_event_id for r in seen.routed} == statutory
+
+
+async def _dead_letters(settings: Settings) -> list[DeadLetter]:
+    codec = Codec()
+    return [e for e in (codec.decode_record(r) for r in await read_all(settings, ["deadletter"], idle_ms=200))
+            if isinstance(e, DeadLetter)]
+
+
+@pytest.mark.timeout(1800)
+@settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=list(HealthCheck), print_blob=True)
+@given(histories=st.lists(child_histories(), min_size=20, max_size=40),
+       cuts=st.lists(st.floats(0.1, 0.9), min_size=1, max_size=2, unique=True),
+       pause=st.floats(0.0, 2.0))
+def test_gate_releases_exactly_what_visibility_allows_across_worker_restarts(
+        histories: list[list[tuple[str, object]]], cuts: list[float], pause: float, tmp_path_factory: pytest.TempPathFactory) -> None:
+    t0 = dt.datetime.now(dt.UTC)
+    world = build(histories, t0)
+    tmp = tmp_path_factory.mktemp("gate")
+    bounds = [0, *sorted(int(c * len(world.events)) for c in cuts), len(world.events)]
+    with EmbeddedBroker(port=free_port()) as broker:
+        cfg = Settings(kafka_bootstrap=broker.bootstrap)
+        asyncio.run(kafka.create_topics(cfg))
+        with Workers(broker.bootstrap, tmp) as workers:
+            workers.start()
+            for n, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+                asyncio.run(send(cfg, world.events[lo:hi]))
+                if n < len(bounds) - 2:
+                    time.sleep(pause)  # let the worker get somewhere, or not, before the kill
+                    workers.kill9()
+                    workers.start()  # a new process: its state comes back from the changelog
+            boundary = t0 + dt.timedelta(seconds=SOON_END_S + 3)
+            while dt.datetime.now(dt.UTC) < boundary:
+                time.sleep(0.5)
+            at = dt.datetime.now(dt.UTC)
+            want = expected_release(world, at)
+            seen = settle(cfg, lambda d: d.released == want, timeout=180)
+            assert workers.alive(), "the worker died; see " + str(workers.logs[-1])
+            check(world, seen, at)
+            letters = asyncio.run(_dead_letters(cfg))
+            assert {bytes(d.original or b"") for d in letters if d.stage == "gate"} == set(world.malformed)
