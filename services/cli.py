@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from services.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from projections.audit_store import AuditStore
+
+Key = TypeVar("Key")
 
 # Locals in tracebacks could hold personal data: never print them.
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False, help="kronobarn: consent-gated integration hub for barnets plan.")
@@ -25,8 +31,17 @@ app.add_typer(schemas_app, name="schemas")
 connector_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Connectors: source systems into the intake topics.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(connector_app, name="connector")
+audit_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The tamper-evident audit log of every read (hash chain, signed checkpoints).")
+app.add_typer(audit_app, name="audit")
 
 BAD_CHILD_ID = "child id must be a UUID pseudonym, got {value!r}"
+AUDIT_INTACT = "audit log intact: {entries} entries, {checkpoints} checkpoints"
+AUDIT_NOT_INTACT = "audit log NOT intact: {count} problem(s)"
+AUDIT_UNSIGNED = "{unsigned} entries after the last checkpoint are covered by the hash chain only (kronobarn audit checkpoint signs them)"
+AUDIT_TABLES_MISSING = "the database has no audit log yet; run kronobarn db migrate"
+AUDIT_EMPTY = "the audit log is empty; nothing to sign"
+AUDIT_SIGNED = "checkpoint at seq {seq} signed"
+AUDIT_REFUSED = "refusing to sign: the entries since the last checkpoint do not verify"
 
 
 def _settings() -> Settings:
@@ -115,6 +130,74 @@ def keys_erase(
     deleted = store.erase(child, reason_code=reason)
     structlog.get_logger().warning("child.erased", child_id=str(child), reason_code=reason, key_deleted=deleted)
     typer.echo("erased" if deleted else "no key existed; child is marked erased")
+
+
+def _audit_store(settings: Settings) -> AuditStore:
+    from sqlalchemy import inspect
+
+    from projections.audit_store import AuditStore, audit_log
+    from services.db import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    if not inspect(engine).has_table(audit_log.name):
+        engine.dispose()
+        typer.echo(AUDIT_TABLES_MISSING, err=True)
+        raise typer.Exit(2)
+    return AuditStore(engine)
+
+
+def _audit_key_or_exit(load: Callable[[], Key]) -> Key:
+    from services.audit import AuditKeyError
+
+    try:
+        return load()
+    except AuditKeyError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+@audit_app.command("verify")
+def audit_verify(
+    public_key: Annotated[str | None, typer.Option(help="base64 raw Ed25519 public key; default: that of KRONOBARN_AUDIT_SIGNING_KEY")] = None,
+) -> None:
+    """Check every entry and checkpoint. Exit 1, listing every problem, if the log was tampered with."""
+    from services.audit import audit_signing_key_from, decode_audit_public_key
+
+    settings = _settings()
+    if public_key is not None:
+        key = _audit_key_or_exit(lambda: decode_audit_public_key(public_key))
+    else:
+        key = _audit_key_or_exit(lambda: audit_signing_key_from(settings)).public_key()
+    store = _audit_store(settings)
+    problems = store.verify(key)
+    stats = store.stats()
+    if problems:
+        typer.echo(AUDIT_NOT_INTACT.format(count=len(problems)))
+        for problem in problems:
+            typer.echo(f"  {problem.message}")
+        raise typer.Exit(1)
+    typer.echo(AUDIT_INTACT.format(entries=stats.entries, checkpoints=stats.checkpoints))
+    if stats.unsigned:
+        typer.echo(AUDIT_UNSIGNED.format(unsigned=stats.unsigned))
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the head of the audit log now (run it on a schedule to shorten the unsigned tail)."""
+    from projections.audit_store import AuditTailNotIntact
+    from services.audit import audit_signing_key_from, encode_public_key
+
+    settings = _settings()
+    signer = _audit_key_or_exit(lambda: audit_signing_key_from(settings))
+    try:
+        checkpoint = _audit_store(settings).checkpoint(signer)
+    except AuditTailNotIntact as exc:
+        typer.echo(AUDIT_REFUSED)
+        for problem in exc.problems:
+            typer.echo(f"  {problem.message}")
+        raise typer.Exit(1) from None
+    typer.echo(AUDIT_EMPTY if checkpoint is None else AUDIT_SIGNED.format(seq=checkpoint.seq))
+    typer.echo(f"public key: {encode_public_key(signer.public_key())}")
 
 
 @connector_app.command("run")

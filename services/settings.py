@@ -42,6 +42,19 @@ class Settings(BaseSettings):
     identity_secret: SecretStr | None = Field(
         None, description="county secret for the HMAC index of personnummer (base64, >= 32 bytes)"
     )
+    audit_signing_key: SecretStr | None = Field(
+        None, description="base64 raw 32-byte Ed25519 private key that signs audit-log checkpoints"
+    )
+
+    # Authentication of API callers: RS256 bearer JWTs from the county's identity provider.
+    jwks_url: str | None = Field(None, description="JWKS URL of the identity provider (required in production)")
+    jwt_issuer: str | None = Field(None, description="expected iss claim (required in production)")
+    jwt_audience: str = Field("kronobarn", description="expected aud claim")
+    jwt_leeway_s: float = Field(30.0, ge=0, le=300, description="clock-skew leeway for exp, nbf and iat")
+    jwt_org_claim: str = Field("org", min_length=1, description="the claim that carries the caller's organisation id")
+    dev_login: bool | None = Field(
+        None, description="dev identity provider for the demo; default on in dev, never on in production"
+    )
 
     # Demo only.
     demo_children: int = Field(2_000, ge=10, le=45_000, description="children in the demo's synthetic county")
