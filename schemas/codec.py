@@ -301,6 +301,13 @@ class Codec:
 
     # -- decode ---------------------------------------------------------------------------
 
+    def type_name(self, data: bytes) -> str:
+        """The event type of encoded ``data``, read from its header alone (no body decode)."""
+        writer = self._by_fingerprint(bytes(data[2:HEADER_LEN])) if data[:2] == MAGIC else None
+        if writer is None:
+            raise DecodeError(UNKNOWN_FINGERPRINT.format(fp=bytes(data[2:HEADER_LEN]).hex()))
+        return writer.name
+
     def decode_record(self, record: KafkaRecord) -> Event | DeadLetter:
         return self.decode(
             record.value, topic=record.topic, partition=record.partition, offset=record.offset

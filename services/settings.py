@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="partition count of every topic (co-partitioned)")
     replication_factor: int = Field(1, ge=1)
 
+    # Stream workers: their consumer group, also the prefix of their tables' changelog topics.
+    worker_group: str = Field("kronobarn", min_length=1, description="consumer group of `kronobarn worker`")
+
     # Embedded broker (dev and tests only).
     broker_host: str = "127.0.0.1"
     broker_port: int = Field(9092, ge=1, le=65535)

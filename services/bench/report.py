@@ -35,6 +35,33 @@ class Row:
         return "meets target" if self.ratio >= self.target else "BELOW TARGET"
 
 
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """A latency distribution at a fixed offered rate, against an absolute p99 target."""
+
+    measure: str
+    rate: float  # offered events (or requests) per second
+    samples: int
+    p50_ms: float
+    p99_ms: float
+    target_p99_ms: float
+
+    @property
+    def verdict(self) -> str:
+        return "meets target" if self.p99_ms <= self.target_p99_ms else "ABOVE TARGET"
+
+
+def print_latencies(title: str, rows: list[Latency], console: Console | None = None) -> None:
+    console = console or wide_console()
+    table = Table(title=title)
+    for col in ("measure", "offered rate", "samples", "p50", "p99", "target p99", "verdict"):
+        table.add_column(col, justify="left" if col in {"measure", "verdict"} else "right")
+    for r in rows:
+        table.add_row(r.measure, f"{r.rate:,.0f}/s", f"{r.samples:,}", f"{r.p50_ms:,.1f} ms", f"{r.p99_ms:,.1f} ms",
+                      f"≤ {r.target_p99_ms:,.0f} ms", r.verdict)
+    console.print(table)
+
+
 def print_table(title: str, rows: list[Row], console: Console | None = None) -> None:
     console = console or wide_console()
     table = Table(title=title)
@@ -60,7 +87,8 @@ def wide_console() -> Console:
     return console if console.is_terminal else Console(width=140)
 
 
-def save(rows: list[Row], meta: dict[str, object], directory: Path = RESULTS_DIR) -> Path:
+def save(rows: list[Row], meta: dict[str, object], directory: Path = RESULTS_DIR,
+         latencies: list[Latency] | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "LATEST.json"
     record = {
@@ -68,6 +96,7 @@ def save(rows: list[Row], meta: dict[str, object], directory: Path = RESULTS_DIR
         "machine": {"python": platform.python_version(), "cpus": _cpus()},
         **meta,
         "rows": [asdict(r) | {"ratio": r.ratio, "verdict": r.verdict} for r in rows],
+        "latencies": [asdict(r) | {"verdict": r.verdict} for r in latencies or []],
     }
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path

@@ -14,7 +14,8 @@ from services import kafka
 from services.bench.codec import CodecBench
 from services.bench.county import ScaleRow, county_scale
 from services.bench.connector import connector_rows
-from services.bench.report import Row, print_table, save, wide_console
+from services.bench.gate import gate_rows
+from services.bench.report import Latency, Row, print_latencies, print_table, save, wide_console
 from services.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 
@@ -29,11 +30,13 @@ def _broker_for(settings: Settings, bootstrap: str | None) -> Iterator[Settings]
         yield settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
 
 
-async def _all_cases(settings: Settings, events: int, repeats: int, progress: Progress) -> list[Row]:
+async def _all_cases(settings: Settings, events: int, repeats: int,
+                     progress: Progress) -> tuple[list[Row], list[Latency]]:
     await kafka.create_topics(settings)
     rows = await CodecBench(settings, events, repeats, progress).run()
     rows += await connector_rows(settings, events, repeats, progress)
-    return rows
+    gate, latencies = await gate_rows(settings, events // 2, repeats, progress)
+    return rows + gate, latencies
 
 
 def run_bench(settings: Settings, *, events: int, repeats: int, bootstrap: str | None,
@@ -42,8 +45,9 @@ def run_bench(settings: Settings, *, events: int, repeats: int, bootstrap: str |
     with _broker_for(settings, bootstrap) as bench_settings:
         columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
-            rows = asyncio.run(_all_cases(bench_settings, events, repeats, progress))
+            rows, latencies = asyncio.run(_all_cases(bench_settings, events, repeats, progress))
     print_table(f"kronobarn bench — {events:,} events × best of {repeats}", rows, console)
+    print_latencies("Latency at a fixed offered rate", latencies, console)
     scale: list[ScaleRow] = []
     if county_children:
         with Progress(*columns, console=console, transient=True) as progress:
@@ -55,6 +59,6 @@ def run_bench(settings: Settings, *, events: int, repeats: int, bootstrap: str |
             table.add_row(r.standin, f"{r.records:,}", f"{r.seconds:.1f}", f"{r.records / r.seconds:,.0f}", f"{r.peak_rss_mib:,.0f}")
         console.print(table)
     path = save(rows, {"events": events, "repeats": repeats,
-                       "county_scale": [asdict(r) for r in scale]})
+                       "county_scale": [asdict(r) for r in scale]}, latencies=latencies)
     console.print(f"Saved to {path}. Ratios compare runs; absolute rates do not (DESIGN §8).")
     return rows

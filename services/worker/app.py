@@ -10,17 +10,32 @@ from __future__ import annotations
 import faust
 
 from schemas.codec import Codec
+from services.kafka import client_options
 from services.settings import Settings
 from services.worker.gate import register_gate
 
-APP_ID = "kronobarn"
+PRODUCER_LINGER_S = 0.005
+PRODUCER_MAX_BATCH_BYTES = 1 << 18
 
 
-def create_app(settings: Settings, tick_s: float = 60.0) -> faust.App:
+def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """TLS and SASL for Faust, from the same settings as every other client."""
+    options = client_options(settings)
+    context = options.get("ssl_context")
+    mechanism = settings.kafka_sasl_mechanism
+    if mechanism is None:
+        return faust.SSLCredentials(context) if context is not None else None
+    return faust.SASLCredentials(username=settings.kafka_sasl_username, password=options.get("sasl_plain_password"),
+                                 ssl_context=context, mechanism=mechanism)
+
+
+def faust_app(settings: Settings, app_id: str) -> faust.App:
+    """A Faust app configured the hub's way, with no agents yet (the bench's bare agent uses it too)."""
     brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")]
-    app = faust.App(
-        APP_ID,
+    return faust.App(
+        app_id,
         broker=brokers,
+        broker_credentials=credentials(settings),
         key_serializer="raw",
         value_serializer="raw",
         processing_guarantee="at_least_once",
@@ -31,11 +46,21 @@ def create_app(settings: Settings, tick_s: float = 60.0) -> faust.App:
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         store="memory://",  # state is rebuilt from the changelog topic on start
+        # Faust sends with no linger and 16 KiB batches by default: one produce request per
+        # handful of changelog writes, which throttles the agent (its buffer fills). Batch like
+        # the connectors' producer does.
+        producer_linger=PRODUCER_LINGER_S,
+        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
     )
+
+
+def create_app(settings: Settings, tick_s: float = 60.0) -> faust.App:
+    app = faust_app(settings, settings.worker_group)
     register_gate(app, Codec(), settings.partitions, tick_s=tick_s)
     return app
 
 
 def run_worker(settings: Settings, tick_s: float = 60.0) -> None:
     app = create_app(settings, tick_s)
-    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    # Keep the hub's own (redacting) logging: mode would replace it with its own handlers.
+    faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False).execute_from_commandline()

@@ -82,13 +82,25 @@ class Gate:
         self.out = {t.name: app.topic(t.name, key_type=bytes, value_type=bytes)
                     for t in (SHARED, STATUTORY_SOCIAL, DEADLETTER)}
         self.reconciled: set[str] = set()  # children re-published since this worker got them
+        # Decoded records of the children this worker owns; the table (and its changelog) stays
+        # the truth, this only saves decoding a child's record again for each of its events.
+        self.records: dict[str, ChildRecord] = {}
+
+    def forget(self) -> None:
+        """Partitions moved: what is held in memory may be stale or no longer ours."""
+        self.reconciled.clear()
+        self.records.clear()
 
     # -- the table ------------------------------------------------------------------------
 
     def record(self, child: str) -> ChildRecord:
-        return loads(uuid.UUID(child), self.table.get("c:" + child))
+        found = self.records.get(child)
+        if found is None:
+            found = self.records[child] = loads(uuid.UUID(child), self.table.get("c:" + child))
+        return found
 
     def save(self, child: str, record: ChildRecord) -> None:
+        self.records[child] = record
         self.table["c:" + child] = dumps(uuid.UUID(child), record)
 
     def blob(self, event_id: uuid.UUID) -> bytes | None:
@@ -180,7 +192,9 @@ class Gate:
     async def publish(self, child: str, events: list[Event]) -> None:
         for event in events:
             target = STATUTORY_SOCIAL.name if isinstance(event, ReportOfConcernRouted) else SHARED.name
-            await self.out[target].send(key=child.encode(), value=self.codec.encode(event))
+            # force: out now, not held until the offset commit, so shared lags intake by
+            # milliseconds; a crash before the commit repeats them under the same ids.
+            await self.out[target].send(key=child.encode(), value=self.codec.encode(event), force=True)
 
     async def dead_letter(self, key: bytes | None, value: bytes, topic: str, partition: int, offset: int,
                           exc: Exception) -> None:
@@ -200,10 +214,9 @@ class Gate:
         blob = self.blob(fact.event_id)
         assert blob, "a held or released fact keeps its bytes"
         if isinstance(output, Release):
-            original = self.codec.decode(blob)
             ids = output.consent_ids
             return self._envelope(FactReleased, fact.ref, fact.event_id, "|".join(str(i) for i in ids), now,
-                                  fact_event_id=fact.event_id, fact_type=type(original).__name__,
+                                  fact_event_id=fact.event_id, fact_type=self.codec.type_name(blob),
                                   consent_ids=ids, fact=blob)
         if isinstance(output, Revoke):
             return self._envelope(ReleaseRevoked, fact.ref, fact.event_id,
@@ -241,6 +254,7 @@ def register_gate(app: faust.App, codec: Codec, partitions: int, tick_s: float =
             try:
                 await gate.handle(message.value, msg.topic, msg.partition, msg.offset)
             except Exception as exc:  # never let Faust ack a failure silently
+                gate.records.clear()  # a failed handler may have changed a record it never saved
                 await gate.dead_letter(message.key, message.value, msg.topic, msg.partition, msg.offset, exc)
 
     @app.timer(interval=tick_s)
@@ -251,6 +265,10 @@ def register_gate(app: faust.App, codec: Codec, partitions: int, tick_s: float =
 
     @app.on_partitions_revoked.connect
     async def forget(app: Any, revoked: Any, **kwargs: Any) -> None:
-        gate.reconciled.clear()  # partitions coming back are re-read from the last commit
+        gate.forget()  # partitions coming back are re-read from the last commit
+
+    @app.on_partitions_assigned.connect
+    async def forget_again(app: Any, assigned: Any, **kwargs: Any) -> None:
+        gate.forget()
 
     return gate_agent

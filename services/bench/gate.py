@@ -1,0 +1,163 @@
+"""Gate benchmark: ``kronobarn worker`` against a bare Faust agent on the same topics (DESIGN §8).
+
+Both run as their own processes, built by the same ``faust_app``, over the same preloaded
+records: one consent per child, then facts that the consents cover, so every fact is released.
+
+* **Throughput.** The bare agent (``bare_agent``) times its own first and last event. The gate
+  is timed from outside, by polling the end offsets of ``shared`` every few milliseconds, from
+  its first release to its last. Each run gets a fresh consumer group, so both read the same
+  records from offset 0. Target: gate ≥ 0.8 × bare agent.
+* **Latency.** With the last gate worker caught up, new facts are published at a fixed rate
+  (1,000/s) and each one's time from publish to its ``FactReleased`` on ``shared`` is taken.
+  Target: p99 ≤ 1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from rich.progress import Progress
+
+from schemas.codec import Codec
+from schemas.events import Area, Basis, Category, FactReleased
+from schemas.topics import SHARED, key_for, topic_for
+from services import kafka
+from services.bench.report import RESULTS_DIR, Latency, Row
+from services.samples import scoped_fact, scoped_grant
+from services.settings import Settings
+from services.watch import TopicWatcher
+from services.worker.process import ChildProcess, hub_env, running, worker
+
+FACTS_PER_CHILD = 25
+ORG = "SE2321000065-BHV0780"
+LATENCY_RATE = 1_000  # facts per second
+LATENCY_SECONDS = 10
+LATENCY_TARGET_MS = 1_000.0
+LATENCY_DRAIN_S = 60.0
+LOST = "{missing} of {sent} facts did not reach shared within {wait:.0f} s of the last send"
+POLL_S = 0.02
+START_TIMEOUT_S = 120.0
+TOO_SLOW = "{what} did not finish within {timeout:.0f} s; its log: {log}"
+
+
+def _records(events: int, codec: Codec) -> list[tuple[str, bytes, bytes]]:
+    children = max(1, events // FACTS_PER_CHILD)
+    now = dt.datetime.now(dt.UTC)
+    out = []
+    for c in range(children):
+        child = uuid.UUID(int=c + 1, version=4)
+        grant = scoped_grant(child, uuid.uuid5(child, "bench-consent"), [Category.HEALTH], ["skola-1"],
+                             now - dt.timedelta(hours=1), now + dt.timedelta(days=30))
+        out.append((topic_for(grant).name, key_for(grant), codec.encode(grant)))
+    for n in range(events):
+        child = uuid.UUID(int=n % children + 1, version=4)
+        fact = scoped_fact(child, n, ORG, Category.HEALTH, Area.HEALTH, Basis.CONSENT)
+        out.append((topic_for(fact).name, key_for(fact), codec.encode(fact)))
+    return out
+
+
+async def _publish(settings: Settings, records: list[tuple[str, bytes, bytes]]) -> None:
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        for first in range(0, len(records), 1_000):
+            await asyncio.gather(*[await producer.send(t, v, key=k) for t, k, v in records[first:first + 1_000]])
+    finally:
+        await producer.stop()
+
+
+async def _bare_rate(settings: Settings, expect: int, tmp: Path) -> float:
+    out = tmp / f"bare-{uuid.uuid4().hex[:8]}.json"
+    args = [sys.executable, "-m", "services.bench.bare_agent", f"bench-bare-{uuid.uuid4().hex[:8]}", str(expect), str(out)]
+    with running(args, hub_env(settings), tmp / "bare.log", "the bare Faust agent") as process:
+        deadline = time.monotonic() + START_TIMEOUT_S + expect / 1_000
+        while not out.exists():
+            process.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError(TOO_SLOW.format(what="the bare Faust agent", timeout=deadline, log=process.log))
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)  # the file is written in one call; let it land
+    timing = json.loads(out.read_text())
+    return (timing["events"] - 1) / (timing["last"] - timing["first"])
+
+
+async def _gate_rate(facts: int, process: ChildProcess, watcher: TopicWatcher) -> float:
+    """Time the gate from its first release to its last, watching ``shared`` from outside."""
+    watcher.reset()
+    deadline = time.monotonic() + START_TIMEOUT_S + facts / 1_000
+    while watcher.count < facts:
+        process.check()
+        if time.monotonic() > deadline:
+            raise RuntimeError(TOO_SLOW.format(what="the gate", timeout=START_TIMEOUT_S, log=process.log))
+        await asyncio.sleep(POLL_S)
+    return (watcher.count - 1) / max(watcher.last - watcher.first, 1e-9)
+
+
+async def _latency(settings: Settings, codec: Codec, children: int) -> list[float]:
+    """Publish facts at ``LATENCY_RATE`` and time each one's arrival on ``shared``."""
+    sent: dict[uuid.UUID, float] = {}
+    arrived: dict[uuid.UUID, float] = {}
+
+    def on_record(record: object) -> None:
+        event = codec.decode_record(record)  # type: ignore[arg-type]
+        if isinstance(event, FactReleased) and event.fact_event_id in sent:
+            arrived.setdefault(event.fact_event_id, time.time())
+
+    total, per_step = LATENCY_RATE * LATENCY_SECONDS, LATENCY_RATE // 100  # a step each 10 ms
+    producer = kafka.producer(settings, linger_ms=0)
+    await producer.start()
+    try:
+        async with TopicWatcher(settings, [SHARED.name], on_record=on_record):
+            start = time.monotonic()
+            for n in range(0, total, per_step):
+                await asyncio.sleep(max(0.0, start + n / LATENCY_RATE - time.monotonic()))
+                for i in range(n, n + per_step):
+                    child = uuid.UUID(int=i % children + 1, version=4)
+                    fact = scoped_fact(child, 10_000_000 + i, ORG, Category.HEALTH, Area.HEALTH, Basis.CONSENT)
+                    sent[fact.event_id] = time.time()
+                    await producer.send(topic_for(fact).name, codec.encode(fact), key=key_for(fact))
+            deadline = time.monotonic() + LATENCY_DRAIN_S
+            while len(arrived) < len(sent) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+    finally:
+        await producer.stop()
+    if len(arrived) < len(sent):
+        raise RuntimeError(LOST.format(missing=len(sent) - len(arrived), sent=len(sent), wait=LATENCY_DRAIN_S))
+    return [(arrived[i] - sent[i]) * 1000 for i in sent]
+
+
+async def gate_rows(settings: Settings, events: int, repeats: int, progress: Progress) -> tuple[list[Row], list[Latency]]:
+    task = progress.add_task("gate bench", total=2 * repeats + 2)
+    codec = Codec()
+    records = _records(events, codec)
+    children = max(1, events // FACTS_PER_CHILD)
+    await _publish(settings, records)
+    progress.advance(task)
+    bare, gate = [], []
+    latencies: list[float] = []
+    tmp = RESULTS_DIR / "logs"  # kept, so a failure's log can be read afterwards
+    async with TopicWatcher(settings, [SHARED.name]) as watcher:
+        for r in range(repeats):
+            bare.append(await _bare_rate(settings, len(records), tmp))
+            progress.advance(task)
+            fresh = settings.model_copy(update={"worker_group": f"bench-gate-{uuid.uuid4().hex[:8]}"})
+            with worker(fresh, tmp / f"gate-{r}.log") as process:
+                gate.append(await _gate_rate(events, process, watcher))
+                progress.advance(task)
+                if r == repeats - 1:  # caught up: measure latency on this worker
+                    latencies = await _latency(settings, codec, children)
+                    process.check()
+                    progress.advance(task)
+    p = statistics.quantiles(latencies, n=100) if len(latencies) >= 100 else [float("nan")] * 99
+    rows = [Row("consent gate", "bare Faust agent, same topics", max(bare),
+                "kronobarn worker (fold, changelog table, release)", max(gate), 0.8)]
+    lat = [Latency(f"intake → shared, {len(latencies):,} facts", LATENCY_RATE, len(latencies), p[49], p[98],
+                   LATENCY_TARGET_MS)]
+    return rows, lat

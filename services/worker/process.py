@@ -1,0 +1,70 @@
+"""Starting ``kronobarn worker`` (or another hub process) as a child process, with its own log.
+
+The demo and the bench run the gate the way an operator does, as its own process; this keeps
+its output in a file and makes sure it is stopped, whatever happens to the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from services.settings import Settings
+
+STOP_TIMEOUT_S = 20.0
+DIED = "{what} exited with code {code}; its log: {log}"
+
+
+class ChildProcess:
+    """One process with its log; ``check`` raises if it has died."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, what: str) -> None:
+        self.log, self.what = log, what
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(DIED.format(what=self.what, code=self.proc.returncode, log=self.log))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def hub_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment for a child hub process: this process's, with the hub settings that matter."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KRONOBARN_")}
+    env |= {"KRONOBARN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "KRONOBARN_PARTITIONS": str(settings.partitions),
+            "KRONOBARN_WORKER_GROUP": settings.worker_group, "KRONOBARN_LOG_LEVEL": "WARNING"}
+    return env | {f"KRONOBARN_{k.upper()}": v for k, v in extra.items()}
+
+
+def kronobarn_command(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("kronobarn")), *args]
+
+
+@contextlib.contextmanager
+def running(args: list[str], env: dict[str, str], log: Path, what: str) -> Iterator[ChildProcess]:
+    process = ChildProcess(args, env, log, what)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def worker(settings: Settings, log: Path, tick_s: float = 60.0) -> contextlib.AbstractContextManager[ChildProcess]:
+    """A ``kronobarn worker`` in ``settings.worker_group``, stopped on exit."""
+    return running(kronobarn_command("worker", "--tick", str(tick_s)), hub_env(settings), log, "the gate worker")
