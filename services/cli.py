@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,8 @@ app.add_typer(schemas_app, name="schemas")
 connector_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Connectors: source systems into the intake topics.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(connector_app, name="connector")
+readmodel_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The SQL read model (plans, named persons, facts).")
+app.add_typer(readmodel_app, name="readmodel")
 audit_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The tamper-evident audit log of every read (hash chain, signed checkpoints).")
 app.add_typer(audit_app, name="audit")
 
@@ -118,16 +121,23 @@ def keys_erase(
     """Crypto-shred a child: delete their key so every sealed field reads as erased. Final."""
     import structlog
 
-    from services.db import make_engine
+    from projections.plan import ERASED_TEXT
+    from projections.read_model import ReadModel
+    from services.db import make_engine, migrate
     from services.keystore import SqlKeyStore, master_key_from
+    from services.projection import named_person_config
 
     try:
         child = uuid.UUID(child_id)
     except ValueError:
         raise typer.BadParameter(BAD_CHILD_ID.format(value=child_id)) from None
     settings = _settings()
-    store = SqlKeyStore(make_engine(settings.resolved_database_url), master_key_from(settings))
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    store = SqlKeyStore(engine, master_key_from(settings))
     deleted = store.erase(child, reason_code=reason)
+    # The read model holds the plan's free text opened: it must read as erased there too.
+    ReadModel(engine, named_person_config(settings)).scrub_text(child, ERASED_TEXT)
     structlog.get_logger().warning("child.erased", child_id=str(child), reason_code=reason, key_deleted=deleted)
     typer.echo("erased" if deleted else "no key existed; child is marked erased")
 
@@ -243,10 +253,72 @@ def standin(
 def worker(
     tick: Annotated[float, typer.Option(help="seconds between consent-expiry sweeps")] = 60.0,
 ) -> None:
-    """Run a stream worker (the consent gate). Start more to scale; partitions are the unit."""
+    """Run a stream worker: the consent gate and the projector. Start more to scale; partitions are the unit."""
     from services.worker.app import run_worker
 
     run_worker(_settings(), tick_s=tick)
+
+
+BAD_UNTIL = "--until must be an ISO 8601 timestamp with a time zone, e.g. 2026-11-01T12:00:00+00:00; got {value!r}"
+
+
+def _until(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(BAD_UNTIL.format(value=value)) from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(BAD_UNTIL.format(value=value))
+    return moment.astimezone(dt.UTC)
+
+
+@app.command()
+def replay(
+    until: Annotated[str | None, typer.Option(help="rebuild as the read model stood at this moment (ISO 8601)")] = None,
+    into: Annotated[str | None, typer.Option(help="database URL to rebuild into [KRONOBARN_DATABASE_URL]")] = None,
+) -> None:
+    """Rebuild the read model from offset 0 with the same folds as the live projector."""
+    from services.replay import progress_bar
+    from services.replay import replay as run_replay
+
+    moment = _until(until)
+    settings = _settings()
+    with progress_bar() as progress:
+        stats = asyncio.run(run_replay(settings, _sealing_codec(settings), into or settings.resolved_database_url,
+                                       moment, progress))
+    rate = stats.records / stats.seconds if stats.seconds else 0.0
+    typer.echo(f"replayed {stats.records:,} records ({stats.applied:,} applied, {stats.after_until:,} after --until, "
+               f"{stats.failed:,} unreadable) into {stats.children:,} children, {stats.rows:,} rows "
+               f"in {stats.seconds:.1f} s ({rate:,.0f} records/s)")
+
+
+def _sealing_codec(settings: Settings):  # type: ignore[no-untyped-def]
+    """A codec that opens sealed fields with the hub's key store (erased children read ERASED)."""
+    from schemas.codec import Codec
+    from schemas.sealing import Sealer
+    from services.db import make_engine, migrate
+    from services.keystore import SqlKeyStore, master_key_from
+
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    return Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
+
+
+@readmodel_app.command("digest")
+def readmodel_digest(
+    database: Annotated[str | None, typer.Option(help="database URL [KRONOBARN_DATABASE_URL]")] = None,
+) -> None:
+    """A stable hash of the read model: equal on any backend when the rows are equal."""
+    from projections.read_model import ReadModel
+    from services.db import make_engine, migrate
+    from services.projection import named_person_config
+
+    settings = _settings()
+    engine = make_engine(database or settings.resolved_database_url)
+    migrate(engine)
+    typer.echo(ReadModel(engine, named_person_config(settings)).digest())
 
 
 @app.command()

@@ -10,6 +10,7 @@ from sqlalchemy import Column, DateTime, LargeBinary, String, Table, Text, func
 
 from projections.tables import CHILD_ID_LENGTH, metadata
 import projections.audit_store  # noqa: F401 - registers the audit tables on the shared metadata
+import projections.read_model  # noqa: F401 - registers the read-model tables on the shared metadata
 
 HMAC_HEX_LENGTH = 64  # HMAC-SHA256 as hex
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -68,6 +68,31 @@ def postgres_url() -> Iterator[str]:
     finally:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[Callable[[], str]]:
+    """A factory of URLs, each into a schema of its own, all dropped after the test."""
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(NO_POSTGRES)
+    admin = make_engine(os.environ[POSTGRES_ENV])
+    made: list[str] = []
+
+    def new() -> str:
+        schema = f"kb_test_{uuid.uuid4().hex[:12]}"
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        made.append(schema)
+        url = normalise_url(os.environ[POSTGRES_ENV]).update_query_dict({"options": f"-csearch_path={schema}"})
+        return url.render_as_string(hide_password=False)
+
+    try:
+        yield new
+    finally:
+        with admin.begin() as connection:
+            for schema in made:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import faust
 
+from projections.read_model import ReadModel
 from schemas.codec import Codec
+from schemas.sealing import Sealer
+from services.db import make_engine, migrate
 from services.kafka import client_options
+from services.keystore import SqlKeyStore, master_key_from
+from services.projection import named_person_config
 from services.settings import Settings
 from services.worker.gate import register_gate
+from services.worker.projector import register_projector
 
 PRODUCER_LINGER_S = 0.005
 PRODUCER_MAX_BATCH_BYTES = 1 << 18
@@ -55,8 +61,14 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
 
 
 def create_app(settings: Settings, tick_s: float = 60.0) -> faust.App:
+    """The worker: the consent gate (passes sealed data through unopened) and the projector
+    (opens it with the children's keys, so the plan's free text reads in the read model)."""
     app = faust_app(settings, settings.worker_group)
     register_gate(app, Codec(), settings.partitions, tick_s=tick_s)
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    sealing = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
+    register_projector(app, settings, sealing, ReadModel(engine, named_person_config(settings)))
     return app
 
 

@@ -20,7 +20,6 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings

@@ -83,14 +83,8 @@ def decisions(settings: Settings) -> Decisions:
 
 
 async def _output_count(settings: Settings) -> int:
-    consumer = kafka.consumer(settings)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(t, p) for t in ("shared", "statutory.social")
-                 for p in (await consumer.topics() and consumer.partitions_for_topic(t)) or ()]
-        return sum((await consumer.end_offsets(parts)).values())
-    finally:
-        await consumer.stop()
+    parts = [TopicPartition(t, p) for t in ("shared", "statutory.social") for p in range(settings.partitions)]
+    return sum((await kafka.end_offsets(settings, parts)).values())
 
 
 def output_count(settings: Settings) -> int:
@@ -128,9 +122,11 @@ def settle(settings: Settings, done: Callable[[Decisions], bool], timeout: float
 class Workers:
     """``kronobarn worker`` processes in one consumer group, to start, kill -9 and stop."""
 
-    def __init__(self, bootstrap: str, cwd: Path, tick_s: float = 1.0) -> None:
+    def __init__(self, bootstrap: str, cwd: Path, tick_s: float = 1.0, database_url: str | None = None) -> None:
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("KRONOBARN_")},
-                    "KRONOBARN_KAFKA_BOOTSTRAP": bootstrap}
+                    "KRONOBARN_KAFKA_BOOTSTRAP": bootstrap,
+                    # Each run its own hub database (keys, read model), unless the test shares one.
+                    "KRONOBARN_DATABASE_URL": database_url or f"sqlite:///{cwd / 'hub.db'}"}
         self.cwd, self.tick_s = cwd, tick_s
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []

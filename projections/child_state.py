@@ -1,0 +1,71 @@
+"""Everything the read model knows about one child, as one pure fold over its events.
+
+It composes the folds that each own a part: the population register's view (``population``),
+the named person's inputs (``named_person``), the plan with its released facts (``plan``) and
+the child's consents (``consents``). The live projector and ``kronobarn replay`` both call this
+``apply``; the projector hands it the source fact inside a directory release (a pure fold has
+no codec), so here every event is already a plain domain event.
+
+Each part is order-independent and idempotent on its own, and each event type feeds exactly
+the parts that read it, so a different interleaving of the ``shared``, ``plan`` and ``consent``
+topics -- live or in a replay -- gives an equal state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from uuid import UUID
+
+from projections import consents as consent_fold
+from projections import named_person, plan, population
+from projections.consents import ConsentState
+from projections.named_person import ChildLife
+from projections.plan import ChildPlan
+from projections.population import Resident
+from schemas.events import (
+    ChildBorn,
+    ChildMoved,
+    ChildRegistered,
+    ConsentGranted,
+    ConsentWithdrawn,
+    CustodyRecorded,
+    Event,
+    HealthUnitListed,
+    KaaRegistered,
+    NamedPersonTransferred,
+    PregnancyRegistered,
+    SchoolPlacementEnded,
+    SchoolPlacementStarted,
+)
+
+POPULATION_FACTS = (ChildRegistered, CustodyRecorded, ChildMoved, PregnancyRegistered, ChildBorn)
+LIFE_FACTS = (PregnancyRegistered, ChildBorn, ChildRegistered, ChildMoved, HealthUnitListed,
+              SchoolPlacementStarted, SchoolPlacementEnded, KaaRegistered, NamedPersonTransferred)
+CONSENT_EVENTS = (ConsentGranted, ConsentWithdrawn)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildState:
+    child_id: UUID
+    resident: Resident
+    life: ChildLife = field(default_factory=ChildLife)
+    plan: ChildPlan = field(default_factory=ChildPlan)
+    consents: ConsentState = field(default_factory=ConsentState)
+
+    @classmethod
+    def new(cls, child_id: UUID) -> ChildState:
+        return cls(child_id, Resident(child_id))
+
+
+def apply(state: ChildState, event: Event) -> ChildState:
+    """Fold one event into the parts that read it; a part that is unchanged stays the same object."""
+    if isinstance(event, CONSENT_EVENTS):
+        return replace(state, consents=consent_fold.apply(state.consents, event))
+    if isinstance(event, LIFE_FACTS):
+        resident = population.apply(state.resident, event) if isinstance(event, POPULATION_FACTS) else state.resident
+        life = named_person.apply(state.life, event)
+        if resident is state.resident and life is state.life:
+            return state
+        return replace(state, resident=resident, life=life)
+    after = plan.apply(state.plan, event)
+    return state if after is state.plan else replace(state, plan=after)

@@ -1,0 +1,319 @@
+"""The SQL read model: what coordinators and auditors read, derived from ``ChildState``.
+
+``rows(state, at, config)`` is pure: the rows one child contributes at time ``at`` (named
+person and gaps evaluated on that day). ``ReadModel`` writes them. A child's rows are always
+replaced as a whole -- deleted and inserted in the same transaction -- which makes every write
+an idempotent upsert and turns a revoked release into a real deletion (data minimisation), not
+a hidden row.
+
+Tracking (STYLE 4): the rows of a batch and the consumer's positions (topic, partition, offset)
+are written in one transaction, so after a crash the projector resumes from the positions and
+an event it sees again changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+)
+
+from projections.child_state import ChildState
+from projections.named_person import NamedPersonConfig, assignment, history, home_municipality, is_gap
+from projections.tables import CHILD_ID_LENGTH, metadata
+
+ORG = 64
+BATCH_ROWS = 1_000  # at least this many rows per INSERT round trip
+
+children = Table(
+    "children", metadata,
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("municipality_code", String(8), nullable=True, index=True),
+    Column("birth_date", Date, nullable=True),
+    Column("unborn", Boolean, nullable=False),
+    Column("named_person_org", String(ORG), nullable=True),
+    Column("named_person_rule", String(32), nullable=False),
+    Column("named_person_since", Date, nullable=True),
+    Column("on_gaps_list", Boolean, nullable=False, index=True),
+    Column("plan_id", String(CHILD_ID_LENGTH), nullable=True),
+    Column("plan_status", String(16), nullable=True),
+    Column("plan_opened_by", String(ORG), nullable=True),
+    Column("plan_opened_at", DateTime(timezone=True), nullable=True),
+    Column("plan_closed_at", DateTime(timezone=True), nullable=True),
+    Column("lead_org", String(ORG), nullable=True),
+    Column("participants", Text, nullable=False),  # JSON list of organisation ids
+)
+
+released_facts = Table(
+    "released_facts", metadata,
+    Column("fact_event_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    Column("fact_type", String(64), nullable=False),
+    Column("area", String(16), nullable=True),
+    Column("source_org", String(ORG), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("basis", String(16), nullable=False),
+    Column("consent_ids", Text, nullable=False),  # JSON list
+    Column("released_at", DateTime(timezone=True), nullable=False),
+    Column("fact", LargeBinary, nullable=False),  # the source event's Avro bytes
+)
+
+assessments = Table(
+    "assessments", metadata,
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("area", String(16), primary_key=True),
+    Column("rating", Integer, nullable=False),
+    Column("assessed_by_org", String(ORG), nullable=False),
+    Column("assessed_at", DateTime(timezone=True), nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("child_view", Text, nullable=True),
+    Column("guardians_view", Text, nullable=True),
+)
+
+actions = Table(
+    "actions", metadata,
+    Column("action_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    Column("area", String(16), nullable=False),
+    Column("responsible_org", String(ORG), nullable=False),
+    Column("due_on", Date, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("completed_on", Date, nullable=True),
+    Column("need", Text, nullable=True),
+    Column("what", Text, nullable=True),
+)
+
+meetings = Table(
+    "meetings", metadata,
+    Column("meeting_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    Column("held_on", Date, nullable=False),
+    Column("participant_orgs", Text, nullable=False),  # JSON list
+    Column("lead_org", String(ORG), nullable=True),
+    Column("decisions", Text, nullable=True),
+    Column("notes", Text, nullable=True),
+)
+
+follow_ups = Table(
+    "follow_ups", metadata,
+    Column("follow_up_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    Column("area", String(16), nullable=True),
+    Column("due_on", Date, nullable=False),
+    Column("what", Text, nullable=True),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("consent_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    Column("categories", Text, nullable=False),  # JSON lists
+    Column("recipients", Text, nullable=False),
+    Column("source_organisations", Text, nullable=True),
+    Column("areas", Text, nullable=True),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_to", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=True),
+)
+
+named_person_history = Table(
+    "named_person_history", metadata,
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("organisation_id", String(ORG), nullable=True),
+    Column("rule", String(32), nullable=False),
+    Column("since", Date, nullable=True),
+)
+
+# Where each consumer of the read model has got to; written with the rows it produced.
+projector_positions = Table(
+    "projector_positions", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("topic", String(128), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("offset", Integer, nullable=False),  # the last offset applied
+)
+
+CHILD_TABLES = (released_facts, assessments, actions, meetings, follow_ups, consents, named_person_history, children)
+DIGEST_TABLES = (children, released_facts, assessments, actions, meetings, follow_ups, consents, named_person_history)
+Rows = dict[Table, list[dict[str, Any]]]
+Position = tuple[str, int]  # (topic, partition)
+
+
+def _json(values: Iterable[Any] | None) -> str | None:
+    return None if values is None else json.dumps(sorted(str(v) for v in values))
+
+
+def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig) -> Rows:
+    """The rows one child contributes to the read model at ``at``."""
+    cid, p, day = str(state.child_id), state.plan, at.date()
+    named = assignment(state.life, day, config)
+    out: Rows = {
+        children: [{
+            "child_id": cid,
+            "municipality_code": home_municipality(state.life, day) or state.resident.municipality_code,
+            "birth_date": state.resident.birth_date or state.life.birth_date,
+            "unborn": state.resident.unborn and state.life.birth_date is None,
+            "named_person_org": named.organisation_id, "named_person_rule": named.rule,
+            "named_person_since": named.since, "on_gaps_list": is_gap(named),
+            "plan_id": None if p.plan_id is None else str(p.plan_id), "plan_status": p.status,
+            "plan_opened_by": p.opened_by_org, "plan_opened_at": p.opened_at, "plan_closed_at": p.closed_at,
+            "lead_org": p.lead, "participants": _json(p.participants),
+        }],
+        released_facts: [{
+            "fact_event_id": str(f.fact_event_id), "child_id": cid, "fact_type": f.fact_type,
+            "area": None if f.area is None else f.area.value, "source_org": f.source_org,
+            "category": f.category.value, "basis": f.basis.value, "consent_ids": _json(f.consent_ids),
+            "released_at": f.released_at, "fact": f.fact,
+        } for f in p.facts.values()],
+        assessments: [{
+            "child_id": cid, "area": a.area.value, "rating": a.rating, "assessed_by_org": a.assessed_by_org,
+            "assessed_at": a.assessed_at, "comment": a.comment, "child_view": a.child_view,
+            "guardians_view": a.guardians_view,
+        } for a in p.assessments.values()],
+        actions: [{
+            "action_id": str(a.action_id), "child_id": cid, "area": a.area.value, "responsible_org": a.responsible_org,
+            "due_on": a.due_on, "status": a.status, "completed_on": a.completed_on, "need": a.need, "what": a.what,
+        } for a in p.actions.values()],
+        meetings: [{
+            "meeting_id": str(m.meeting_id), "child_id": cid, "held_on": m.held_on,
+            "participant_orgs": _json(m.participant_orgs), "lead_org": m.lead_org, "decisions": m.decisions,
+            "notes": m.notes,
+        } for m in p.meetings.values()],
+        follow_ups: [{
+            "follow_up_id": str(f.follow_up_id), "child_id": cid, "area": None if f.area is None else f.area.value,
+            "due_on": f.due_on, "what": f.what,
+        } for f in p.follow_ups.values()],
+        consents: [{
+            "consent_id": str(c.consent_id), "child_id": cid, "categories": _json(c.categories),
+            "recipients": _json(c.recipients), "source_organisations": _json(c.source_organisations),
+            "areas": _json(c.areas), "valid_from": c.valid_from, "valid_to": c.valid_to,
+            "withdrawn_at": c.withdrawn_at,
+        } for c in state.consents.by_id.values()],
+        named_person_history: [{
+            "child_id": cid, "seq": n, "organisation_id": a.organisation_id, "rule": a.rule, "since": a.since,
+        } for n, a in enumerate(history(state.life, config, day))],
+    }
+    return out
+
+
+@dataclass
+class Batch:
+    """Children whose rows are to be replaced, and the positions reached by applying them."""
+
+    states: dict[Any, ChildState] = field(default_factory=dict)
+    positions: dict[Position, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+
+class ReadModel:
+    """The read-model tables on one engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine, config: NamedPersonConfig) -> None:
+        self.engine, self.config = engine, config
+
+    def write(self, batch: Batch, consumer: str, at: dt.datetime, *, fresh: bool = False) -> int:
+        """Replace the batch's children and move ``consumer``'s positions, in one transaction.
+
+        ``fresh`` skips the deletes, for a replay into empty tables. Returns the rows written.
+        """
+        pending: Rows = {t: [] for t in CHILD_TABLES}
+        for state in batch.states.values():
+            for table, found in rows(state, at, self.config).items():
+                pending[table].extend(found)
+        ids = [str(c) for c in batch.states]
+        written = 0
+        with self.engine.begin() as connection:
+            if not fresh:
+                for first in range(0, len(ids), BATCH_ROWS):
+                    chunk = ids[first:first + BATCH_ROWS]
+                    for table in CHILD_TABLES:
+                        connection.execute(delete(table).where(table.c.child_id.in_(chunk)))
+            for table in reversed(CHILD_TABLES):  # children first
+                found = pending[table]
+                for first in range(0, len(found), BATCH_ROWS):
+                    connection.execute(insert(table), found[first:first + BATCH_ROWS])
+                written += len(found)
+            self._track(connection, consumer, batch.positions)
+        return written
+
+    @staticmethod
+    def _track(connection: Any, consumer: str, positions: Mapping[Position, int]) -> None:
+        t = projector_positions
+        for (topic, partition), offset in positions.items():
+            where = (t.c.consumer == consumer) & (t.c.topic == topic) & (t.c.partition == partition)
+            connection.execute(delete(t).where(where))
+            connection.execute(insert(t).values(consumer=consumer, topic=topic, partition=partition, offset=offset))
+
+    def positions(self, consumer: str) -> dict[Position, int]:
+        t = projector_positions
+        with self.engine.connect() as connection:
+            found = connection.execute(select(t.c.topic, t.c.partition, t.c.offset).where(t.c.consumer == consumer))
+            return {(topic, partition): offset for topic, partition, offset in found}
+
+    def clear(self) -> None:
+        """Empty every read-model table and every tracked position (before a rebuild)."""
+        with self.engine.begin() as connection:
+            for table in (*CHILD_TABLES, projector_positions):
+                connection.execute(delete(table))
+
+    def scrub_text(self, child_id: Any, erased: str) -> None:
+        """Crypto-shredding reaches the read model: a child's free text reads as ``erased``."""
+        cid = str(child_id)
+        columns = {assessments: ("comment", "child_view", "guardians_view"), actions: ("need", "what"),
+                   meetings: ("decisions", "notes"), follow_ups: ("what",)}
+        with self.engine.begin() as connection:
+            for table, names in columns.items():
+                for name in names:
+                    column = table.c[name]
+                    connection.execute(table.update().where((table.c.child_id == cid) & column.is_not(None))
+                                       .values({name: erased}))
+
+    def digest(self) -> str:
+        """A stable SHA-256 over every read-model row (not the positions), the same on any backend."""
+        h = hashlib.sha256()
+        with self.engine.connect() as connection:
+            for table in DIGEST_TABLES:
+                h.update(f"\n{table.name}\n".encode())
+                order = [c for c in table.primary_key.columns]
+                for row in connection.execute(select(table).order_by(*order)):
+                    h.update(json.dumps([_canonical(v) for v in row], separators=(",", ":")).encode())
+                    h.update(b"\n")
+        return h.hexdigest()
+
+    def counts(self) -> dict[str, int]:
+        from sqlalchemy import func
+
+        with self.engine.connect() as connection:
+            return {t.name: connection.execute(select(func.count()).select_from(t)).scalar_one() for t in DIGEST_TABLES}
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return aware.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes | memoryview):
+        return hashlib.sha256(bytes(value)).hexdigest()
+    return value

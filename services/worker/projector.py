@@ -1,0 +1,112 @@
+"""The live projector: a Faust agent that folds ``shared``, ``plan`` and ``consent`` into the
+SQL read model, in batches.
+
+* **State.** Children's states live in memory (``Projection``). When this worker is given a
+  partition, it first rebuilds that partition's children by folding the topics from offset 0
+  up to the positions the read model has tracked -- the same fold as a replay, no writes.
+* **Writes.** Events are taken in batches; the changed children's rows and the positions
+  reached go to the database in one transaction (``ReadModel.write``), off the event loop.
+* **Redeliveries.** Faust commits its offsets after the batch is written; after a crash it
+  may deliver events the read model already holds. Anything at or below a tracked position is
+  skipped, and counted.
+* **Failures.** A record that cannot be folded goes to ``deadletter`` with its reason and the
+  stream moves on (Faust would acknowledge a raising handler silently: faust-streaming #315).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import faust
+import structlog
+from aiokafka import TopicPartition
+
+from projections.read_model import ReadModel
+from schemas.codec import Codec
+from schemas.topics import DEADLETTER
+from services.deadletter import dead_letter_for
+from services.projection import CONSUMER, TOPICS, Projection, end_offsets, rebuild
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+STAGE = "projector"
+BATCH_EVENTS = 2_000
+BATCH_WITHIN_S = 0.5
+
+
+class Projector:
+    def __init__(self, app: faust.App, settings: Settings, codec: Codec, store: ReadModel) -> None:
+        self.settings, self.codec, self.store = settings, codec, store
+        self.projection = Projection(codec)
+        self.loaded: set[int] = set()  # partitions whose children are in memory
+        self.tracked: dict[tuple[str, int], int] = {}
+        self.redeliveries = 0
+        self.writing = asyncio.Lock()  # one write at a time, in order
+        self.deadletters = app.topic(DEADLETTER.name, key_type=bytes, value_type=bytes)
+
+    async def load(self, partition: int) -> None:
+        """Bring one partition's children into memory, up to what the read model holds."""
+        tracked = await asyncio.to_thread(self.store.positions, CONSUMER)
+        mine = {(t, p): o for (t, p), o in tracked.items() if p == partition}
+        self.tracked.update(mine)
+        ends = {TopicPartition(t, p): o + 1 for (t, p), o in mine.items()}
+        known = await end_offsets(self.settings, TOPICS, {partition})
+        ends = {tp: min(end, known.get(tp, end)) for tp, end in ends.items()}
+        await rebuild(self.projection, self.settings, ends)
+        self.projection.dirty.clear()  # already in the read model
+        self.loaded.add(partition)
+
+    def forget(self) -> None:
+        """Partitions moved: rebuild what comes back, so no stale child survives a rebalance."""
+        self.projection = Projection(self.codec)
+        self.loaded.clear()
+        self.tracked.clear()
+
+    async def handle(self, events: list[Any]) -> None:
+        for event in events:
+            msg = event.message
+            if msg.partition not in self.loaded:
+                await self.load(msg.partition)
+            if msg.offset <= self.tracked.get((msg.topic, msg.partition), -1):
+                self.redeliveries += 1
+                continue
+            try:
+                self.projection.apply_record(msg.topic, msg.partition, msg.offset, event.value)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter
+                letter = dead_letter_for(stage=STAGE, error=exc, topic=msg.topic, partition=msg.partition,
+                                         offset=msg.offset, original=event.value)
+                await self.deadletters.send(key=msg.key, value=self.codec.encode(letter), force=True)
+                log.warning("projector.dead_letter", topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                            error_type=type(exc).__name__)
+        await self.flush(self.projection.take_batch())
+
+    async def flush(self, batch: Any) -> None:
+        if not batch.positions:
+            return
+        async with self.writing:
+            await asyncio.to_thread(self.store.write, batch, CONSUMER, dt.datetime.now(dt.UTC))
+        self.tracked.update(batch.positions)
+
+
+def register_projector(app: faust.App, settings: Settings, codec: Codec, store: ReadModel,
+                       refresh_s: float = 3_600.0) -> Projector:
+    projector = Projector(app, settings, codec, store)
+    source = app.topic(*TOPICS, key_type=bytes, value_type=bytes)
+
+    @app.agent(source, concurrency=1)
+    async def project(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
+            await projector.handle(list(events))
+
+    @app.timer(interval=refresh_s)
+    async def refresh() -> None:
+        """Rows that depend on the date (the named person turns with age) are rewritten daily-ish."""
+        await projector.flush(projector.projection.everyone())
+
+    @app.on_partitions_revoked.connect
+    async def forget(app: Any, revoked: Any, **kwargs: Any) -> None:
+        projector.forget()
+
+    return projector
