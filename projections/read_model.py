@@ -49,6 +49,7 @@ children = Table(
     Column("municipality_code", String(8), nullable=True, index=True),
     Column("birth_date", Date, nullable=True),
     Column("unborn", Boolean, nullable=False),
+    Column("guardians", Text, nullable=False),  # JSON list of pseudonymous party ids (consent rules)
     Column("named_person_org", String(ORG), nullable=True),
     Column("named_person_rule", String(32), nullable=False),
     Column("named_person_since", Date, nullable=True),
@@ -172,6 +173,7 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig) -> Rows:
             "municipality_code": home_municipality(state.life, day) or state.resident.municipality_code,
             "birth_date": state.resident.birth_date or state.life.birth_date,
             "unborn": state.resident.unborn and state.life.birth_date is None,
+            "guardians": _json(state.resident.guardians),
             "named_person_org": named.organisation_id, "named_person_rule": named.rule,
             "named_person_since": named.since, "on_gaps_list": is_gap(named),
             "plan_id": None if p.plan_id is None else str(p.plan_id), "plan_status": p.status,

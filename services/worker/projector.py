@@ -65,12 +65,13 @@ class Projector:
         self.tracked.clear()
 
     async def handle(self, events: list[Any]) -> None:
+        skipped = 0
         for event in events:
             msg = event.message
             if msg.partition not in self.loaded:
                 await self.load(msg.partition)
             if msg.offset <= self.tracked.get((msg.topic, msg.partition), -1):
-                self.redeliveries += 1
+                skipped += 1  # already in the read model: a redelivery after a crash
                 continue
             try:
                 self.projection.apply_record(msg.topic, msg.partition, msg.offset, event.value)
@@ -81,6 +82,9 @@ class Projector:
                 log.warning("projector.dead_letter", topic=msg.topic, partition=msg.partition, offset=msg.offset,
                             error_type=type(exc).__name__)
         await self.flush(self.projection.take_batch())
+        if skipped:
+            self.redeliveries += skipped
+            log.info("projector.redelivered", skipped=skipped, total=self.redeliveries)
 
     async def flush(self, batch: Any) -> None:
         if not batch.positions:

@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('municipality_code', sa.String(length=8), nullable=True),
     sa.Column('birth_date', sa.Date(), nullable=True),
     sa.Column('unborn', sa.Boolean(), nullable=False),
+    sa.Column('guardians', sa.Text(), nullable=False),
     sa.Column('named_person_org', sa.String(length=64), nullable=True),
     sa.Column('named_person_rule', sa.String(length=32), nullable=False),
     sa.Column('named_person_since', sa.Date(), nullable=True),

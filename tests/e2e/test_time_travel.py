@@ -1,0 +1,129 @@
+"""Auditors' time travel: ``kronobarn replay --until T`` gives the read model as it stood at T.
+
+A scripted history goes through a real worker in four phases, a few seconds apart in real
+time (the hub stamps what it receives, and the gate stamps what it releases). Replaying up to
+the moment after each phase must show exactly that phase's plan, named person and facts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from projections.read_model import assessments, children, consents, released_facts
+from schemas.events import Area, Basis, Category, SchoolType
+from schemas.sealing import Personal
+from services import kafka
+from services.broker import EmbeddedBroker, free_port
+from services.samples import scoped_grant, scoped_withdrawal
+from services.settings import Settings
+from tests.support.gate import Workers
+from tests.support.history import BHV, event
+from tests.support.projector import caught_up, hub, publish, replay_cli
+
+CHILD = uuid.UUID(int=4242, version=4)
+CONSENT_ID = uuid.uuid5(CHILD, "consent")
+PLAN_ID = uuid.uuid5(CHILD, "plan")
+D, C = Basis.DIRECTORY, Basis.CONSENT
+
+
+def _phases() -> list:  # type: ignore[type-arg]
+    """Four phases of one child's history, each built when it is sent (``now``)."""
+    return [
+        lambda at: [
+            event("ChildRegistered", CHILD, 1, basis=D, org="navet", at=at, birth_date=dt.date(2015, 3, 1),
+                  municipality_code="0780"),
+            event("HealthUnitListed", CHILD, 2, basis=D, org=BHV, at=at, unit_id=BHV, listed_on=dt.date(2015, 4, 1)),
+            event("SchoolPlacementStarted", CHILD, 3, basis=D, org="skola-1", at=at, placement_id="p1",
+                  school_unit_id="skola-1", school_type=SchoolType.PRESCHOOL_CLASS, municipality_code="0780",
+                  start_date=dt.date(2021, 8, 16)),
+            event("HealthVisitRecorded", CHILD, 4, basis=C, org=BHV, area=Area.HEALTH, at=at),
+        ],
+        lambda at: [
+            scoped_grant(CHILD, CONSENT_ID, [Category.HEALTH], ["skola-1"], at - dt.timedelta(hours=1),
+                         at + dt.timedelta(days=30)),
+            event("PlanOpened", CHILD, 10, basis=C, org="skola-1", at=at, plan_id=PLAN_ID, opened_by_org="skola-1",
+                  consent_ids=(CONSENT_ID,)),
+            event("MeetingHeld", CHILD, 11, basis=C, org="skola-1", at=at, plan_id=PLAN_ID,
+                  meeting_id=uuid.uuid5(CHILD, "m1"), held_on=at.date(), participant_orgs=("skola-1", BHV),
+                  lead_org=BHV, sealed=Personal({"decisions": "BHV leder"})),
+            event("AreaAssessed", CHILD, 12, basis=C, org="skola-1", area=Area.HEALTH, at=at, plan_id=PLAN_ID,
+                  rating=2, assessed_by_org="skola-1", sealed=Personal({"comment": "Oro för sömnen"})),
+        ],
+        lambda at: [
+            event("AreaAssessed", CHILD, 13, basis=C, org=BHV, area=Area.HEALTH, at=at, plan_id=PLAN_ID,
+                  rating=4, assessed_by_org=BHV, sealed=Personal({"comment": "Bättre nu"})),
+            event("SchoolPlacementEnded", CHILD, 14, basis=D, org="skola-1", at=at, placement_id="p1",
+                  school_unit_id="skola-1", school_type=SchoolType.PRESCHOOL_CLASS, end_date=dt.date(2022, 6, 10)),
+            event("SchoolPlacementStarted", CHILD, 15, basis=D, org="skola-2", at=at, placement_id="p2",
+                  school_unit_id="skola-2", school_type=SchoolType.COMPULSORY, municipality_code="0780",
+                  start_date=dt.date(2022, 8, 18)),
+        ],
+        lambda at: [scoped_withdrawal(CHILD, CONSENT_ID, at)],
+    ]
+
+
+def _stamped(events: list, at: dt.datetime) -> list:  # type: ignore[type-arg]
+    """Consent events carry the sample's times; give them the phase's."""
+    from dataclasses import replace
+
+    return [replace(e, envelope=replace(e.envelope, occurred_at=at, recorded_at=at)) for e in events]
+
+
+def _view(url: str) -> dict[str, object]:
+    engine, _, _ = hub(url)
+    with engine.connect() as c:
+        child = c.execute(select(children).where(children.c.child_id == str(CHILD))).mappings().one_or_none()
+        rating = c.execute(select(assessments.c.rating, assessments.c.comment)).all()
+        facts = c.execute(select(released_facts.c.fact_type)).scalars().all()
+        withdrawn = c.execute(select(consents.c.withdrawn_at)).scalars().all()
+    engine.dispose()
+    return {"named_person": child and child["named_person_org"], "plan": child and child["plan_status"],
+            "lead": child and child["lead_org"], "rating": rating, "facts": sorted(facts),
+            "consent_withdrawn": [w is not None for w in withdrawn]}
+
+
+@pytest.mark.timeout(600)
+def test_replay_until_gives_the_read_model_as_it_stood(tmp_path: Path) -> None:
+    live_url = f"sqlite:///{tmp_path / 'live.db'}"
+    moments: list[dt.datetime] = []
+    with EmbeddedBroker(port=free_port()) as broker:
+        cfg = Settings(kafka_bootstrap=broker.bootstrap)
+        asyncio.run(kafka.create_topics(cfg))
+        _, codec, store = hub(live_url)
+        with Workers(broker.bootstrap, tmp_path, tick_s=1.0, database_url=live_url) as workers:
+            workers.start()
+            for build in _phases():
+                at = dt.datetime.now(dt.UTC)
+                asyncio.run(publish(cfg, codec, _stamped(build(at), at)))
+                assert caught_up(cfg, store, timeout=120, quiet_s=2.0), str(workers.logs[-1])
+                moments.append(dt.datetime.now(dt.UTC))
+                time.sleep(1.0)  # the next phase is recorded strictly later
+        seen = []
+        for n, moment in enumerate(moments):
+            into = f"sqlite:///{tmp_path / f'at-{n}.db'}"
+            done = replay_cli(broker.bootstrap, live_url, into, "--until", moment.isoformat(), cwd=tmp_path)
+            assert done.returncode == 0, done.stdout + done.stderr
+            seen.append(_view(into))
+    assert seen[0] == {"named_person": "skola-1", "plan": None, "lead": None, "rating": [], "facts": [],
+                       "consent_withdrawn": []}
+    assert seen[1] == {"named_person": "skola-1", "plan": "open", "lead": BHV, "rating": [(2, "Oro för sömnen")],
+                       "facts": ["HealthVisitRecorded"], "consent_withdrawn": [False]}
+    assert seen[2] == {"named_person": "skola-2", "plan": "open", "lead": BHV, "rating": [(4, "Bättre nu")],
+                       "facts": ["HealthVisitRecorded"], "consent_withdrawn": [False]}
+    assert seen[3] == {"named_person": "skola-2", "plan": "open", "lead": BHV, "rating": [(4, "Bättre nu")],
+                       "facts": [], "consent_withdrawn": [True]}
+    # And the live read model is where the last moment left it.
+    assert _view(live_url) == seen[3]
+
+
+def test_until_needs_a_time_zone(tmp_path: Path) -> None:
+    done = replay_cli("127.0.0.1:1", f"sqlite:///{tmp_path / 'hub.db'}", f"sqlite:///{tmp_path / 'x.db'}",
+                      "--until", "2026-11-01T12:00:00", cwd=tmp_path)
+    assert done.returncode == 2 and "time zone" in done.stderr
