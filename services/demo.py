@@ -125,9 +125,12 @@ async def _run(settings: Settings, console: Console) -> bool:
     console.print(f"Crypto-shredding: after erasing the child's key its sealed data reads as {registered.envelope.sealed!r}.")
 
     intake_ok = await _intake(settings, engine, console)
-    log.info("demo.finished", events=len(events), round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok)
+    gate_ok = await _gate(settings, codec, console)
+    plans_ok = _plans(settings, engine, console, child_id)
+    log.info("demo.finished", events=len(events), round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok,
+             gate_ok=gate_ok, plans_ok=plans_ok)
     engine.dispose()
-    return ok and shredded and intake_ok
+    return ok and shredded and intake_ok and gate_ok and plans_ok
 
 
 async def _intake(settings: Settings, engine, console: Console) -> bool:  # type: ignore[no-untyped-def]
@@ -147,6 +150,23 @@ async def _intake(settings: Settings, engine, console: Console) -> bool:  # type
         table.add_row(name, f"{s.records:,}", f"{s.events:,}", f"{s.dead_letters:,}", f"{s.retries:,}")
     console.print(table)
     return all(s.events > 0 for s in stats.values())
+
+
+async def _gate(settings: Settings, codec: Codec, console: Console) -> bool:
+    """Stage 3: consents and plans from coordinators, and the consent gate letting through only
+    what they cover."""
+    from services.demo_gate import run_gate_stage
+
+    return (await run_gate_stage(settings, codec, console)).ok
+
+
+def _plans(settings: Settings, engine, console: Console, sample_child: uuid.UUID) -> bool:  # type: ignore[no-untyped-def]
+    """Stage 4: the read model the projector built: named persons, gaps lists, plans."""
+    from projections.read_model import ReadModel
+    from services.demo_plans import plans_stage
+    from services.projection import named_person_config
+
+    return plans_stage(ReadModel(engine, named_person_config(settings)), console, str(sample_child))
 
 
 def fresh_demo_database(settings: Settings) -> str:

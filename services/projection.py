@@ -9,6 +9,7 @@ codec) and the source fact is what the fold sees.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 import uuid
@@ -23,7 +24,7 @@ from connectors.standins.county import MUNICIPALITIES, REGION_ORG
 from projections import child_state
 from projections.child_state import ChildState
 from projections.named_person import NamedPersonConfig, county_config
-from projections.read_model import Batch
+from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec, DecodeError
 from schemas.events import Basis, Event, FactReleased
 from schemas.topics import CONSENT, PLAN, SHARED
@@ -142,3 +143,20 @@ async def rebuild(projection: Projection, settings: Settings, ends: Mapping[Topi
                 continue
     log.info("projector.rebuilt", records=seen, seconds=round(time.monotonic() - started, 1))
     return seen
+
+
+async def until_projected(settings: Settings, store: ReadModel, timeout: float, quiet_s: float = 2.0) -> bool:
+    """Wait until the projector's tracked positions reach the end of every topic it reads, and
+    stay there for ``quiet_s`` (upstream stages may still be publishing). False on timeout."""
+    deadline, since = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        ends = {(tp.topic, tp.partition): end - 1 for tp, end in (await end_offsets(settings)).items() if end}
+        tracked = await asyncio.to_thread(store.positions, CONSUMER)
+        if all(tracked.get(k, -1) >= v for k, v in ends.items()):
+            since = since or time.monotonic()
+            if time.monotonic() - since >= quiet_s:
+                return True
+        else:
+            since = None
+        await asyncio.sleep(0.5)
+    return False

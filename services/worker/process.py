@@ -45,10 +45,17 @@ class ChildProcess:
 
 
 def hub_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The environment for a child hub process: this process's, with the hub settings that matter."""
+    """The environment for a child hub process: this process's, with ``settings`` as they are
+    here (the caller may have pointed them at a private broker or database), not as the
+    environment says."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KRONOBARN_")}
     env |= {"KRONOBARN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "KRONOBARN_PARTITIONS": str(settings.partitions),
-            "KRONOBARN_WORKER_GROUP": settings.worker_group, "KRONOBARN_LOG_LEVEL": "WARNING"}
+            "KRONOBARN_WORKER_GROUP": settings.worker_group, "KRONOBARN_LOG_LEVEL": "WARNING",
+            "KRONOBARN_DATABASE_URL": settings.resolved_database_url, "KRONOBARN_ENV": settings.env}
+    for name in ("master_key", "identity_secret", "audit_signing_key"):
+        secret = getattr(settings, name, None)
+        if secret is not None:
+            env[f"KRONOBARN_{name.upper()}"] = secret.get_secret_value()
     return env | {f"KRONOBARN_{k.upper()}": v for k, v in extra.items()}
 
 

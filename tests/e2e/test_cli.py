@@ -27,11 +27,17 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _count(stdout: str, label: str) -> int:
+    """The count column of the demo table row that starts with ``label``."""
+    row = next(line for line in stdout.splitlines() if line.startswith(f"│ {label}"))
+    return int(row.split("│")[2].strip().replace(",", ""))
+
+
 def test_demo_round_trips_every_event_and_shreds(tmp_path: Path) -> None:
-    done = subprocess.run([KRONOBARN, "demo"], env=_env(tmp_path, KRONOBARN_DEMO_CHILDREN="200"), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.count(" ok ") == 37
+    done = subprocess.run([KRONOBARN, "demo"], env=_env(tmp_path, KRONOBARN_DEMO_CHILDREN="100"), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert done.stdout.split("Crypto-shredding")[0].count(" ok ") == 37
     assert "MISMATCH" not in done.stdout
     assert "reads as ERASED" in done.stdout
     assert "Testbarn" not in done.stdout + done.stderr  # sealed names never printed
@@ -40,10 +46,30 @@ def test_demo_round_trips_every_event_and_shreds(tmp_path: Path) -> None:
         row = next(line for line in done.stdout.splitlines() if line.startswith(f"│ {name}"))
         events = int(row.split("│")[3].strip().replace(",", ""))
         assert events > 0, row
+    _assert_gate_stage(done.stdout, done.stderr, tmp_path)
     # A second demo in the same place starts from scratch: the embedded broker kept nothing.
-    again = subprocess.run([KRONOBARN, "demo"], env=_env(tmp_path, KRONOBARN_DEMO_CHILDREN="200"), cwd=tmp_path,
-                           capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    again = subprocess.run([KRONOBARN, "demo"], env=_env(tmp_path, KRONOBARN_DEMO_CHILDREN="100"), cwd=tmp_path,
+                           capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
     assert again.returncode == 0, again.stdout[-2000:]
+
+
+def _assert_gate_stage(stdout: str, stderr: str, cwd: Path) -> None:
+    """Consents, plans and the gate: every report of concern routed, invalid consents refused with
+    the registry's reasons, facts released and held, none without a covering consent."""
+    from services.demo_gate import COMMENTS
+
+    assert "Consent gate: what the worker let through" in stdout
+    received = _count(stdout, "reports of concern received")
+    assert received > 0 and _count(stdout, "reports of concern routed") == received
+    assert _count(stdout, "consents granted") > 0
+    assert _count(stdout, "consent requests rejected") == 20
+    assert "has not granted" in stdout  # the registry's own reasons, shown
+    assert _count(stdout, "facts released to shared") > 0 and _count(stdout, "facts held") > 0
+    assert _count(stdout, "released without a covering consent") == 0
+    assert _count(stdout, "directory facts forwarded") == _count(stdout, "intake facts: DIRECTORY")
+    assert _count(stdout, "plans opened") > 0
+    assert not any(text in stdout + stderr for texts in COMMENTS.values() for text in texts)  # plan text stays sealed
+    assert (cwd / "var" / "demo" / "gate-worker.log").exists()
 
 
 def test_broker_command_serves_until_sigterm(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from services import kafka
 from services.broker import EmbeddedBroker, free_port
 from services.samples import scoped_grant, scoped_withdrawal
 from services.settings import Settings
-from tests.support.gate import Workers
+from tests.support.gate import Workers, wait_for_progress
 from tests.support.history import BHV, event
 from tests.support.projector import caught_up, hub, publish, replay_cli
 
@@ -31,6 +31,9 @@ CHILD = uuid.UUID(int=4242, version=4)
 CONSENT_ID = uuid.uuid5(CHILD, "consent")
 PLAN_ID = uuid.uuid5(CHILD, "plan")
 D, C = Basis.DIRECTORY, Basis.CONSENT
+# What the gate publishes per phase: three directory facts; the held visit released; two
+# directory facts; the release revoked.
+GATE_OUTPUTS = (3, 1, 2, 1)
 
 
 def _phases() -> list:  # type: ignore[type-arg]
@@ -99,9 +102,12 @@ def test_replay_until_gives_the_read_model_as_it_stood(tmp_path: Path) -> None:
         _, codec, store = hub(live_url)
         with Workers(broker.bootstrap, tmp_path, tick_s=1.0, database_url=live_url) as workers:
             workers.start()
-            for build in _phases():
+            released = 0
+            for build, outputs in zip(_phases(), GATE_OUTPUTS, strict=True):
                 at = dt.datetime.now(dt.UTC)
                 asyncio.run(publish(cfg, codec, _stamped(build(at), at)))
+                released += outputs  # the gate must have decided this phase before we look
+                assert wait_for_progress(cfg, released - 1) >= released, str(workers.logs[-1])
                 assert caught_up(cfg, store, timeout=120, quiet_s=2.0), str(workers.logs[-1])
                 moments.append(dt.datetime.now(dt.UTC))
                 time.sleep(1.0)  # the next phase is recorded strictly later
@@ -110,6 +116,7 @@ def test_replay_until_gives_the_read_model_as_it_stood(tmp_path: Path) -> None:
             into = f"sqlite:///{tmp_path / f'at-{n}.db'}"
             done = replay_cli(broker.bootstrap, live_url, into, "--until", moment.isoformat(), cwd=tmp_path)
             assert done.returncode == 0, done.stdout + done.stderr
+            print(moment.isoformat(), done.stdout.strip().splitlines()[-1])
             seen.append(_view(into))
     assert seen[0] == {"named_person": "skola-1", "plan": None, "lead": None, "rating": [], "facts": [],
                        "consent_withdrawn": []}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from schemas.topics import key_for, topic_for
 from services import kafka
 from services.db import make_engine, migrate
 from services.keystore import SqlKeyStore, master_key_from
-from services.projection import CONSUMER, end_offsets, named_person_config
+from services.projection import named_person_config, until_projected
 from services.settings import Settings
 from tests.support.gate import KRONOBARN
 
@@ -50,20 +49,8 @@ async def publish(settings: Settings, codec: Codec, events: Sequence[Event | tup
 
 
 def caught_up(settings: Settings, store: ReadModel, timeout: float = 300.0, quiet_s: float = 3.0) -> bool:
-    """Wait until the projector's tracked positions reach the end of every topic it reads and
-    stay there for ``quiet_s`` (the gate may still be publishing)."""
-    deadline, since = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        ends = {(tp.topic, tp.partition): end - 1 for tp, end in asyncio.run(end_offsets(settings)).items() if end}
-        tracked = store.positions(CONSUMER)
-        if all(tracked.get(k, -1) >= v for k, v in ends.items()):
-            since = since or time.monotonic()
-            if time.monotonic() - since >= quiet_s:
-                return True
-        else:
-            since = None
-        time.sleep(0.5)
-    return False
+    """Wait until the projector has applied everything on the topics it reads."""
+    return asyncio.run(until_projected(settings, store, timeout, quiet_s))
 
 
 def replay_cli(bootstrap: str, hub_url: str, into: str, *extra: str, cwd: Path) -> subprocess.CompletedProcess[str]:

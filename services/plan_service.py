@@ -1,0 +1,340 @@
+"""The coordinators' plan commands (DESIGN §6, The plan): validate the input, publish one event.
+
+The HTTP API exposes these functions; each checks what it can see in the request alone and
+raises ``PlanRejected`` with every reason (nothing is published), or publishes one event on
+``plan`` through the injected ``publish`` port and returns it.
+
+What needs the read model is checked by the caller before it calls here: that the plan exists,
+is open and is this child's; that the consents exist and are active; that an action to complete
+was agreed in this plan; that ``by_org`` may act on the child at all. The plan fold
+(``projections.plan``) rejects events that slip past anyway, so a race costs nothing but a
+logged rejection.
+
+Free text (decisions, notes, comments, views, needs, what is to be done) travels only in
+``envelope.sealed`` as ``Personal``, under the fold's own key constants; the codec seals it with
+the child's key on encode. Plain fields carry ids, organisations, dates and codes only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar
+
+from projections.plan import (
+    ACTION_NEED,
+    ACTION_WHAT,
+    ASSESSMENT_CHILD_VIEW,
+    ASSESSMENT_COMMENT,
+    ASSESSMENT_GUARDIANS_VIEW,
+    FOLLOW_UP_WHAT,
+    MEETING_DECISIONS,
+    MEETING_NOTES,
+    RATINGS,
+)
+from schemas.events import (
+    ActionAgreed,
+    ActionCompleted,
+    Area,
+    AreaAssessed,
+    Basis,
+    Category,
+    Envelope,
+    Event,
+    FollowUpScheduled,
+    LeadAssigned,
+    MeetingHeld,
+    NamedPersonTransferred,
+    PlanClosed,
+    PlanOpened,
+    Source,
+)
+from schemas.sealing import Personal
+
+SOURCE_SYSTEM = "kronobarn-api"
+RECORD_VERSION = "1"
+
+# Limits on what a coordinator types. Generous for minutes, tight for ids and codes.
+ORG_ID_MAX = 64
+REASON_CODE_MAX = 40
+LONG_TEXT_MAX = 4_000  # meeting decisions and notes
+TEXT_MAX = 2_000  # assessment comment and views, an action's need and what, a follow-up's what
+PAST_DAYS_MAX = 366  # a meeting or completion may be recorded up to a year late
+FUTURE_DAYS_MAX = 3 * 366  # actions and follow-ups are planned at most three years ahead
+
+NO_ORG = "{field} must name an organisation"
+BAD_ORG = "{field} {org!r} is not an organisation id (at most {limit} characters, no spaces)"
+NO_CONSENT = "a plan is opened under at least one consent"
+REPEATED_CONSENT = "consent {consent_id} is listed more than once"
+NO_PARTICIPANTS = "a meeting needs at least one participating organisation"
+REPEATED_PARTICIPANT = "participant {org!r} is listed more than once"
+LEAD_NOT_PARTICIPANT = "the lead {org!r} is not among the meeting's participants"
+BAD_AREA = "area {area!r} is not one of the wheel's seven areas ({areas})"
+BAD_RATING = "rating {rating!r} is outside 1-5"
+EMPTY_TEXT = "{field} must not be empty"
+TEXT_TOO_LONG = "{field} is {length} characters; at most {limit} are allowed"
+NOT_TEXT = "{field} must be text"
+NOT_A_DATE = "{field} must be a date"
+IN_FUTURE = "{field} {day} lies in the future"
+TOO_LONG_AGO = "{field} {day} is more than {days} days back"
+IN_PAST = "{field} {day} lies in the past"
+TOO_FAR_AHEAD = "{field} {day} is more than {days} days ahead"
+BAD_REASON_CODE = "reason_code {code!r} must be 1-{limit} capital letters, digits or underscores"
+SAME_ORG = "the named-person task cannot be transferred to the organisation that holds it"
+
+AREA_NAMES = ", ".join(a.value for a in Area)
+ORG_ID = re.compile(r"\S+")
+REASON_CODE = re.compile(r"[A-Z0-9_]+")
+
+Publish = Callable[[Event], Awaitable[None]]
+E = TypeVar("E", bound=Event)
+
+
+class PlanRejected(ValueError):
+    """The request cannot become a plan event; ``reasons`` says every why, for the caller."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+# -- the commands ------------------------------------------------------------------------------
+
+async def open_plan(child_id: uuid.UUID, by_org: str, consent_ids: Iterable[uuid.UUID], *, publish: Publish,
+                    now: dt.datetime | None = None) -> PlanOpened:
+    """Open the child's plan under ``consent_ids`` (a new plan id). The caller has checked that
+    the consents are active, name ``by_org`` as a recipient, and that no plan is open."""
+    consents = tuple(consent_ids)
+    reasons = _org(by_org, "by_org")
+    if not consents:
+        reasons.append(NO_CONSENT)
+    reasons += [REPEATED_CONSENT.format(consent_id=c) for c in _repeated(consents)]
+    _check(reasons)
+    plan_id = uuid.uuid4()
+    return await _publish(publish, PlanOpened, child_id, by_org, plan_id, now, None, None,
+                          plan_id=plan_id, opened_by_org=by_org, consent_ids=consents)
+
+
+async def record_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, held_on: dt.date,
+                         participant_orgs: Iterable[str], lead_org: str | None, decisions: str,
+                         notes: str | None = None, *, publish: Publish, now: dt.datetime | None = None) -> MeetingHeld:
+    """A collaboration meeting: who took part, who leads the plan from now (if decided), and
+    its decisions and notes (sealed)."""
+    now = _now(now)
+    participants = tuple(participant_orgs)
+    reasons = _org(by_org, "by_org") + _past_date(held_on, "held_on", now)
+    if not participants:
+        reasons.append(NO_PARTICIPANTS)
+    for org in participants:
+        reasons += _org(org, "participant")
+    reasons += [REPEATED_PARTICIPANT.format(org=o) for o in _repeated(participants)]
+    if lead_org is not None:
+        problems = _org(lead_org, "lead_org")
+        reasons += problems
+        if not problems and lead_org not in participants:
+            reasons.append(LEAD_NOT_PARTICIPANT.format(org=lead_org))
+    reasons += _text(decisions, "decisions", LONG_TEXT_MAX) + _text(notes, "notes", LONG_TEXT_MAX, optional=True)
+    _check(reasons)
+    meeting_id = uuid.uuid4()
+    return await _publish(publish, MeetingHeld, child_id, by_org, meeting_id, now, None,
+                          {MEETING_DECISIONS: decisions, MEETING_NOTES: notes},
+                          plan_id=plan_id, meeting_id=meeting_id, held_on=held_on,
+                          participant_orgs=participants, lead_org=lead_org)
+
+
+async def assign_lead(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, lead_org: str, *, publish: Publish,
+                      now: dt.datetime | None = None) -> LeadAssigned:
+    """Change the plan lead outside a meeting. The lead may differ from the named person."""
+    _check(_org(by_org, "by_org") + _org(lead_org, "lead_org"))
+    return await _publish(publish, LeadAssigned, child_id, by_org, plan_id, now, None, None,
+                          plan_id=plan_id, lead_org=lead_org)
+
+
+async def assess_area(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area: Area | str, rating: int,
+                      comment: str | None = None, child_view: str | None = None, guardians_view: str | None = None,
+                      *, publish: Publish, now: dt.datetime | None = None) -> AreaAssessed:
+    """A wheel assessment of one area: a rating 1-5 and, sealed, the comment and the child's and
+    the guardians' own views (each optional: a view not given is left out, not blank)."""
+    wheel_area, reasons = _area(area)
+    reasons = _org(by_org, "by_org") + reasons
+    if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
+        reasons.append(BAD_RATING.format(rating=rating))
+    for value, name in ((comment, "comment"), (child_view, "child_view"), (guardians_view, "guardians_view")):
+        reasons += _text(value, name, TEXT_MAX, optional=True)
+    _check(reasons)
+    return await _publish(publish, AreaAssessed, child_id, by_org, plan_id, now, wheel_area,
+                          {ASSESSMENT_COMMENT: comment, ASSESSMENT_CHILD_VIEW: child_view,
+                           ASSESSMENT_GUARDIANS_VIEW: guardians_view},
+                          plan_id=plan_id, rating=rating, assessed_by_org=by_org)
+
+
+async def agree_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area: Area | str, need: str, what: str,
+                       responsible_org: str, due_on: dt.date | None = None, *, publish: Publish,
+                       now: dt.datetime | None = None) -> ActionAgreed:
+    """A need in one area and the action agreed for it: what (sealed), who, by when."""
+    now = _now(now)
+    wheel_area, reasons = _area(area)
+    reasons = _org(by_org, "by_org") + reasons + _org(responsible_org, "responsible_org")
+    reasons += _text(need, "need", TEXT_MAX) + _text(what, "what", TEXT_MAX)
+    if due_on is not None:
+        reasons += _future_date(due_on, "due_on", now)
+    _check(reasons)
+    action_id = uuid.uuid4()
+    return await _publish(publish, ActionAgreed, child_id, by_org, action_id, now, wheel_area,
+                          {ACTION_NEED: need, ACTION_WHAT: what},
+                          plan_id=plan_id, action_id=action_id, responsible_org=responsible_org, due_on=due_on)
+
+
+async def complete_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, action_id: uuid.UUID,
+                          completed_on: dt.date, *, publish: Publish, now: dt.datetime | None = None) -> ActionCompleted:
+    """Mark an agreed action done. The caller has checked the action belongs to this plan."""
+    now = _now(now)
+    _check(_org(by_org, "by_org") + _past_date(completed_on, "completed_on", now))
+    return await _publish(publish, ActionCompleted, child_id, by_org, action_id, now, None, None,
+                          plan_id=plan_id, action_id=action_id, completed_on=completed_on)
+
+
+async def schedule_follow_up(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, due_on: dt.date,
+                             area: Area | str | None = None, what: str | None = None, *, publish: Publish,
+                             now: dt.datetime | None = None) -> FollowUpScheduled:
+    """A follow-up date, for one area or (``area`` None) for the whole plan, with what to
+    follow up (sealed, optional)."""
+    now = _now(now)
+    wheel_area, reasons = (None, []) if area is None else _area(area)
+    reasons = _org(by_org, "by_org") + reasons + _future_date(due_on, "due_on", now)
+    reasons += _text(what, "what", TEXT_MAX, optional=True)
+    _check(reasons)
+    follow_up_id = uuid.uuid4()
+    return await _publish(publish, FollowUpScheduled, child_id, by_org, follow_up_id, now, wheel_area,
+                          {FOLLOW_UP_WHAT: what}, plan_id=plan_id, follow_up_id=follow_up_id, due_on=due_on)
+
+
+async def transfer_named_person(child_id: uuid.UUID, by_org: str, to_org: str, from_org: str | None,
+                                reason_code: str, *, publish: Publish,
+                                now: dt.datetime | None = None) -> NamedPersonTransferred:
+    """Move the named-person task by decision (rule 5): it holds until the child's next life
+    stage. ``from_org`` is who held it, if known; the caller checks ``by_org`` may decide this."""
+    reasons = _org(by_org, "by_org") + _org(to_org, "to_org") + _reason_code(reason_code)
+    if from_org is not None:
+        problems = _org(from_org, "from_org")
+        reasons += problems
+        if not problems and from_org == to_org:
+            reasons.append(SAME_ORG)
+    _check(reasons)
+    return await _publish(publish, NamedPersonTransferred, child_id, by_org, uuid.uuid4(), now, None, None,
+                          to_org=to_org, from_org=from_org, reason_code=reason_code)
+
+
+async def close_plan(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, reason_code: str, *, publish: Publish,
+                     now: dt.datetime | None = None) -> PlanClosed:
+    """Close the plan with a reason code (never free text: the code is not sealed)."""
+    _check(_org(by_org, "by_org") + _reason_code(reason_code))
+    return await _publish(publish, PlanClosed, child_id, by_org, plan_id, now, None, None,
+                          plan_id=plan_id, reason_code=reason_code)
+
+
+# -- building and publishing -------------------------------------------------------------------
+
+async def _publish(publish: Publish, kind: type[E], child_id: uuid.UUID, by_org: str, record_id: uuid.UUID,
+                   now: dt.datetime | None, area: Area | None, text: Mapping[str, str | None] | None,
+                   **fields: object) -> E:
+    """Build the event (basis CONSENT, category PLAN, from ``by_org``), publish it, return it.
+
+    The source record is the plan item the event is about (plan, meeting, action, follow-up),
+    so provenance reads naturally; the event id is always new."""
+    now = _now(now)
+    given = {k: v for k, v in (text or {}).items() if v is not None}
+    envelope = Envelope(
+        event_id=uuid.uuid4(), type=kind.__name__, child_id=child_id, occurred_at=now, recorded_at=now,
+        source=Source(SOURCE_SYSTEM, by_org, str(record_id), RECORD_VERSION),
+        basis=Basis.CONSENT, category=Category.PLAN, area=area, sealed=Personal(given) if given else None,
+    )
+    event = kind(envelope=envelope, **fields)
+    await publish(event)
+    return event
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or dt.datetime.now(dt.UTC)
+
+
+def _check(reasons: list[str]) -> None:
+    if reasons:
+        raise PlanRejected(reasons)
+
+
+# -- validation ------------------------------------------------------------------------------------
+
+def _org(value: object, name: str) -> list[str]:
+    if not isinstance(value, str) or not value.strip():
+        return [NO_ORG.format(field=name)]
+    if len(value) > ORG_ID_MAX or not ORG_ID.fullmatch(value):
+        return [BAD_ORG.format(field=name, org=value[:ORG_ID_MAX], limit=ORG_ID_MAX)]
+    return []
+
+
+def _area(value: object) -> tuple[Area | None, list[str]]:
+    try:
+        return Area(value), []
+    except ValueError:
+        return None, [BAD_AREA.format(area=value, areas=AREA_NAMES)]
+
+
+def _text(value: object, name: str, limit: int, optional: bool = False) -> list[str]:
+    if value is None:
+        return [] if optional else [EMPTY_TEXT.format(field=name)]
+    if not isinstance(value, str):
+        return [NOT_TEXT.format(field=name)]
+    if not value.strip():
+        return [EMPTY_TEXT.format(field=name)]
+    if len(value) > limit:
+        return [TEXT_TOO_LONG.format(field=name, length=len(value), limit=limit)]
+    return []
+
+
+def _is_date(value: object) -> bool:
+    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+
+
+def _past_date(day: object, name: str, now: dt.datetime) -> list[str]:
+    """Something that has happened: not after today, at most ``PAST_DAYS_MAX`` back."""
+    if not _is_date(day):
+        return [NOT_A_DATE.format(field=name)]
+    assert isinstance(day, dt.date)
+    today = now.date()
+    if day > today:
+        return [IN_FUTURE.format(field=name, day=day)]
+    if (today - day).days > PAST_DAYS_MAX:
+        return [TOO_LONG_AGO.format(field=name, day=day, days=PAST_DAYS_MAX)]
+    return []
+
+
+def _future_date(day: object, name: str, now: dt.datetime) -> list[str]:
+    """Something planned: not before today, at most ``FUTURE_DAYS_MAX`` ahead."""
+    if not _is_date(day):
+        return [NOT_A_DATE.format(field=name)]
+    assert isinstance(day, dt.date)
+    today = now.date()
+    if day < today:
+        return [IN_PAST.format(field=name, day=day)]
+    if (day - today).days > FUTURE_DAYS_MAX:
+        return [TOO_FAR_AHEAD.format(field=name, day=day, days=FUTURE_DAYS_MAX)]
+    return []
+
+
+def _reason_code(code: object) -> list[str]:
+    if not isinstance(code, str) or len(code) > REASON_CODE_MAX or not REASON_CODE.fullmatch(code):
+        return [BAD_REASON_CODE.format(code=code, limit=REASON_CODE_MAX)]
+    return []
+
+
+def _repeated(values: tuple[object, ...]) -> list[object]:
+    seen: set[object] = set()
+    out: list[object] = []
+    for v in values:
+        if v in seen and v not in out:
+            out.append(v)
+        seen.add(v)
+    return out
