@@ -13,7 +13,7 @@ topics -- live or in a replay -- gives an equal state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from projections import consents as consent_fold
@@ -22,6 +22,7 @@ from projections.consents import ConsentState
 from projections.named_person import ChildLife
 from projections.plan import ChildPlan
 from projections.population import Resident
+from projections.records import replace
 from schemas.events import (
     ChildBorn,
     ChildMoved,
@@ -42,6 +43,7 @@ POPULATION_FACTS = (ChildRegistered, CustodyRecorded, ChildMoved, PregnancyRegis
 LIFE_FACTS = (PregnancyRegistered, ChildBorn, ChildRegistered, ChildMoved, HealthUnitListed,
               SchoolPlacementStarted, SchoolPlacementEnded, KaaRegistered, NamedPersonTransferred)
 CONSENT_EVENTS = (ConsentGranted, ConsentWithdrawn)
+DIRECTORY_FACTS = tuple(dict.fromkeys(POPULATION_FACTS + LIFE_FACTS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,9 @@ def apply(state: ChildState, event: Event) -> ChildState:
     """Fold one event into the parts that read it; a part that is unchanged stays the same object."""
     if isinstance(event, CONSENT_EVENTS):
         return replace(state, consents=consent_fold.apply(state.consents, event))
-    if isinstance(event, LIFE_FACTS):
+    if isinstance(event, DIRECTORY_FACTS):
         resident = population.apply(state.resident, event) if isinstance(event, POPULATION_FACTS) else state.resident
-        life = named_person.apply(state.life, event)
+        life = named_person.apply(state.life, event) if isinstance(event, LIFE_FACTS) else state.life
         if resident is state.resident and life is state.life:
             return state
         return replace(state, resident=resident, life=life)
