@@ -9,6 +9,10 @@ SQL read model, in batches.
 * **Redeliveries.** Faust commits its offsets after the batch is written; after a crash it
   may deliver events the read model already holds. Anything at or below a tracked position is
   skipped, and counted.
+* **Named person.** Each change of a child's named person is published as
+  ``NamedPersonAssigned`` on ``plan``, for the organisation that takes the task on. The ids are
+  deterministic, so a repeat after a crash is recognisable; after a rebuild the changes already
+  announced are not announced again.
 * **Failures.** A record that cannot be folded goes to ``deadletter`` with its reason and the
   stream moves on (Faust would acknowledge a raising handler silently: faust-streaming #315).
 """
@@ -23,9 +27,10 @@ import faust
 import structlog
 from aiokafka import TopicPartition
 
-from projections.read_model import ReadModel
+from projections.named_person import assigned_events
+from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec
-from schemas.topics import DEADLETTER
+from schemas.topics import DEADLETTER, PLAN
 from services.deadletter import dead_letter_for
 from services.projection import CONSUMER, TOPICS, Projection, end_offsets, rebuild
 from services.settings import Settings
@@ -45,6 +50,8 @@ class Projector:
         self.redeliveries = 0
         self.writing = asyncio.Lock()  # one write at a time, in order
         self.deadletters = app.topic(DEADLETTER.name, key_type=bytes, value_type=bytes)
+        self.plan = app.topic(PLAN.name, key_type=bytes, value_type=bytes)
+        self.announced: dict[Any, set[Any]] = {}  # child -> ids of NamedPersonAssigned published
 
     async def load(self, partition: int) -> None:
         """Bring one partition's children into memory, up to what the read model holds."""
@@ -55,7 +62,9 @@ class Projector:
         known = await end_offsets(self.settings, TOPICS, {partition})
         ends = {tp: min(end, known.get(tp, end)) for tp, end in ends.items()}
         await rebuild(self.projection, self.settings, ends)
-        self.projection.dirty.clear()  # already in the read model
+        for child in self.projection.dirty:  # already in the read model, already announced
+            self.announced[child] = {e.event_id for e in self._assignments(child)}
+        self.projection.dirty.clear()
         self.loaded.add(partition)
 
     def forget(self) -> None:
@@ -63,6 +72,20 @@ class Projector:
         self.projection = Projection(self.codec)
         self.loaded.clear()
         self.tracked.clear()
+        self.announced.clear()
+
+    def _assignments(self, child: Any) -> list[Any]:
+        state = self.projection.states[child]
+        return assigned_events(child, state.life, self.store.config, dt.datetime.now(dt.UTC).date())
+
+    async def announce(self, batch: Batch) -> None:
+        """Publish the named-person changes of the batch's children not yet announced."""
+        for child in batch.states:
+            known = self.announced.setdefault(child, set())
+            for event in self._assignments(child):
+                if event.event_id not in known:
+                    await self.plan.send(key=str(child).encode(), value=self.codec.encode(event), force=True)
+                    known.add(event.event_id)
 
     async def handle(self, events: list[Any]) -> None:
         skipped = 0
@@ -81,7 +104,9 @@ class Projector:
                 await self.deadletters.send(key=msg.key, value=self.codec.encode(letter), force=True)
                 log.warning("projector.dead_letter", topic=msg.topic, partition=msg.partition, offset=msg.offset,
                             error_type=type(exc).__name__)
-        await self.flush(self.projection.take_batch())
+        batch = self.projection.take_batch()
+        await self.flush(batch)
+        await self.announce(batch)
         if skipped:
             self.redeliveries += skipped
             log.info("projector.redelivered", skipped=skipped, total=self.redeliveries)

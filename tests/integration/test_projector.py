@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from projections.read_model import assessments, children, meetings, released_facts
 from schemas.deadletter import DeadLetter
+from schemas.events import NamedPersonAssigned
 from services import kafka
 from services.broker import EmbeddedBroker, free_port
 from services.settings import Settings
@@ -49,6 +50,8 @@ def test_live_read_model_equals_a_replay(kind: str, tmp_path: Path, request: pyt
             assert caught_up(cfg, store), "the projector did not catch up; see " + str(workers.logs[-1])
             assert workers.alive()
         letters = [codec.decode_record(r) for r in asyncio.run(read_all(cfg, ["deadletter"], idle_ms=200))]
+        plan_topic = [codec.decode_record(r) for r in asyncio.run(read_all(cfg, ["plan"], idle_ms=200))]
+        announced = [e for e in plan_topic if isinstance(e, NamedPersonAssigned)]
         assert any(isinstance(d, DeadLetter) and d.stage == "projector" and d.original == poison[2] for d in letters)
         live = store.digest()
         done = replay_cli(broker.bootstrap, live_url, replay_url, cwd=tmp_path)
@@ -63,6 +66,9 @@ def test_live_read_model_equals_a_replay(kind: str, tmp_path: Path, request: pyt
         rated = connection.execute(select(assessments.c.comment)).scalars().all()
         facts = connection.execute(select(released_facts.c.child_id, released_facts.c.basis)).all()
     assert counts["children"] == CHILDREN
+    # Every child's named person was announced once per change (each has a BHV listing, then a school).
+    assert len({e.child_id for e in announced}) == CHILDREN
+    assert len({e.event_id for e in announced}) == len(announced) == counts["named_person_history"]
     assert len(plans) == len([c for c in range(CHILDREN) if c % 3 == 1]) and {p for (p,) in plans} == {"open"}
     assert all(t and t.startswith("Beslut") for t in texts) and all(r == "Behöver stöd i läsning" for r in rated)
     # Withdrawn consents (every fifth child with one) leave nothing of theirs behind: purged.
