@@ -13,32 +13,15 @@ from connectors.base import Connector, Fact, MappingError, SourceRecord, SourceU
 from schemas.codec import Codec
 from schemas.deadletter import DeadLetter
 from schemas.events import Basis, Category, HealthVisitRecorded
-from schemas.sealing import ChildErased, SealedBox, Sealer
+from schemas.sealing import SealedBox, Sealer
 from services.ingest.runner import Backoff, ConnectorRunner, Outgoing
+from tests.support.keys import MemoryKeyStore
 
 T0 = dt.datetime(2026, 5, 1, 9, 0, tzinfo=dt.UTC)
 FAST = Backoff(initial_s=0.0, max_s=0.0)
 
 
-class FakeKeys:
-    def __init__(self) -> None:
-        self.keys: dict[uuid.UUID, bytes] = {}
-        self.erased: set[uuid.UUID] = set()
-
-    def get_or_create(self, child_id: uuid.UUID) -> bytes:
-        if child_id in self.erased:
-            raise ChildErased(child_id)
-        return self.keys.setdefault(child_id, bytes(range(32)))
-
-    def get(self, child_id: uuid.UUID) -> bytes | None:
-        return self.keys.get(child_id)
-
-    def erase(self, child_id: uuid.UUID) -> bool:
-        self.erased.add(child_id)
-        return self.keys.pop(child_id, None) is not None
-
-    def is_erased(self, child_id: uuid.UUID) -> bool:
-        return child_id in self.erased
+FakeKeys = MemoryKeyStore
 
 
 class FakeIdentities:

@@ -14,9 +14,10 @@ from projections import plan
 from projections.plan import ChildPlan, rejection
 from schemas.codec import Codec
 from schemas.events import Area, Basis, Category, Event, NamedPersonTransferred
-from schemas.sealing import ChildErased, Personal, Sealer, new_data_key
+from schemas.sealing import ChildErased, Personal, Sealer
 from services import plan_service as ps
 from services.plan_service import PlanRejected
+from tests.support.keys import MemoryKeyStore
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -25,27 +26,7 @@ BHV, SOC, SCHOOL = "SE2321000065-BHV0780", "kommun-0780-soc", "skolenhet-0780200
 COMMENT = "Sover dåligt, trivs på förskolan"
 
 
-class Keys:
-    """The ``KeyStore`` contract in a dict."""
-
-    def __init__(self) -> None:
-        self.keys: dict[uuid.UUID, bytes] = {}
-        self.erased: set[uuid.UUID] = set()
-
-    def get_or_create(self, child_id: uuid.UUID) -> bytes:
-        if child_id in self.erased:
-            raise ChildErased(child_id)
-        return self.keys.setdefault(child_id, new_data_key())
-
-    def get(self, child_id: uuid.UUID) -> bytes | None:
-        return self.keys.get(child_id)
-
-    def erase(self, child_id: uuid.UUID) -> bool:
-        self.erased.add(child_id)
-        return self.keys.pop(child_id, None) is not None
-
-    def is_erased(self, child_id: uuid.UUID) -> bool:
-        return child_id in self.erased
+Keys = MemoryKeyStore
 
 
 class Recorder:

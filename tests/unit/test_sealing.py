@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
-from schemas.sealing import ERASED, ChildErased, Personal, Sealer, SealError, new_data_key
+from schemas.sealing import ERASED, ChildErased, Personal, Sealer, SealError
+from tests.support.keys import MemoryKeyStore
 
 PERSONAL = Personal({"personnummer": "201001012383", "name": "Alva Berg"})
 
 
-class FakeKeyStore:
-    """The ``KeyStore`` contract in a dict, with erasure as final as the real one."""
-
-    def __init__(self) -> None:
-        self.keys: dict[UUID, bytes] = {}
-        self.erased: set[UUID] = set()
-
-    def get_or_create(self, child_id: UUID) -> bytes:
-        if child_id in self.erased:
-            raise ChildErased(child_id)
-        return self.keys.setdefault(child_id, new_data_key())
-
-    def get(self, child_id: UUID) -> bytes | None:
-        return self.keys.get(child_id)
-
-    def erase(self, child_id: UUID) -> bool:
-        self.erased.add(child_id)
-        return self.keys.pop(child_id, None) is not None
-
-    def is_erased(self, child_id: UUID) -> bool:
-        return child_id in self.erased
+FakeKeyStore = MemoryKeyStore
 
 
 @pytest.fixture
