@@ -7,21 +7,56 @@ side by side. Scale by starting more workers with the same settings: partitions 
 
 from __future__ import annotations
 
+import asyncio
+
 import faust
 
+from projections.audit_store import AuditStore
 from projections.read_model import ReadModel
 from schemas.codec import Codec
 from schemas.sealing import Sealer
+from services.audit import audit_signing_key_from
 from services.db import make_engine, migrate
+from services import kafka
 from services.kafka import client_options
 from services.keystore import SqlKeyStore, master_key_from
 from services.projection import named_person_config
 from services.settings import Settings
+from services.worker.audit import register_audit
 from services.worker.gate import register_gate
 from services.worker.projector import register_projector
 
-PRODUCER_LINGER_S = 0.005
-PRODUCER_MAX_BATCH_BYTES = 1 << 18
+
+RECOVERY_MARK = b"\"m:recovery\""  # a key no table reads, JSON-encoded as Faust encodes table keys
+
+
+def _changelogs(app: faust.App) -> list[str]:
+    return [table.changelog_topic.get_topic_name() for table in app.tables.values()]
+
+
+async def close_changelog_batches(settings: Settings, topics: list[str]) -> None:
+    """Before Faust recovers its tables, end each changelog partition with a one-record batch.
+
+    Faust stops recovering at the end offset ListOffsets reports. The embedded broker (Tansu
+    0.6) reports the base offset of a partition's last record batch plus one, so the rest of a
+    multi-record last batch -- the newest state -- would be skipped, and the children it
+    described forgotten. A single-record batch at the end makes that answer exact. On Kafka
+    this only adds a record the tables ignore.
+    """
+    producer = kafka.producer(settings, linger_ms=0)
+    consumer = kafka.consumer(settings)
+    await producer.start()
+    await consumer.start()
+    try:
+        existing = await consumer.topics()
+        for topic in topics:
+            if topic not in existing:
+                continue  # first start: nothing to recover
+            for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+                await producer.send_and_wait(topic, b"", key=RECOVERY_MARK, partition=partition)
+    finally:
+        await consumer.stop()
+        await producer.stop()
 
 
 def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
@@ -52,27 +87,27 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         store="memory://",  # state is rebuilt from the changelog topic on start
-        # Faust sends with no linger and 16 KiB batches by default: one produce request per
-        # handful of changelog writes, which throttles the agent (its buffer fills). Batch like
-        # the connectors' producer does.
-        producer_linger=PRODUCER_LINGER_S,
-        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
     )
 
 
 def create_app(settings: Settings, tick_s: float = 60.0) -> faust.App:
-    """The worker: the consent gate (passes sealed data through unopened) and the projector
-    (opens it with the children's keys, so the plan's free text reads in the read model)."""
+    """The worker: the consent gate (passes sealed data through unopened), the projector
+    (opens it with the children's keys, so the plan's free text reads in the read model) and the
+    audit projector (needs nothing sealed; signs checkpoints with the audit key)."""
     app = faust_app(settings, settings.worker_group)
     register_gate(app, Codec(), settings.partitions, tick_s=tick_s)
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     sealing = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
     register_projector(app, settings, sealing, ReadModel(engine, named_person_config(settings)))
+    signer = audit_signing_key_from(settings)
+    audit = AuditStore(engine, signer=signer, checkpoint_every=settings.audit_checkpoint_every)
+    register_audit(app, settings, Codec(), audit, signer)
     return app
 
 
 def run_worker(settings: Settings, tick_s: float = 60.0) -> None:
     app = create_app(settings, tick_s)
+    asyncio.run(close_changelog_batches(settings, [changelog for changelog in _changelogs(app)]))
     # Keep the hub's own (redacting) logging: mode would replace it with its own handlers.
     faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False).execute_from_commandline()

@@ -1,0 +1,137 @@
+"""The audit projector: a Faust agent that appends every read on ``access`` to the hash-chained
+audit log (DESIGN §6 Audit, §9).
+
+* **Writes.** Events are taken in batches; the new entries, any checkpoints that fell due and
+  the positions reached go to the database in one transaction (``AuditStore.append``), off the
+  event loop. Appends are idempotent by event id, so a redelivery after a crash adds nothing.
+* **Redeliveries.** Records at or below a tracked position are skipped before decoding (and
+  counted), so a poison record is not dead-lettered twice either.
+* **Checkpoints.** The store signs one every ``audit_checkpoint_every`` entries as it appends;
+  a timer also signs the head every ``audit_checkpoint_interval_s`` when entries arrived since,
+  so a quiet log's tail does not stay unsigned for long.
+* **Failures.** A record that is not an access event goes to ``deadletter`` with its reason and
+  the stream moves on (Faust would acknowledge a raising handler silently: faust-streaming #315).
+
+The agent never opens sealed fields: the audit entry needs none (an emergency's free-text
+reason stays sealed in the event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from projections.audit_store import AuditStore, AuditTailNotIntact, Position
+from schemas.codec import Codec, DecodeError
+from schemas.events import ChildDataViewed, EmergencyAccessOpened, Event
+from schemas.topics import ACCESS, DEADLETTER
+from services.audit import audit_signing_key_from
+from services.deadletter import dead_letter_for
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+STAGE = "audit"
+BATCH_EVENTS = 1_000
+BATCH_WITHIN_S = 0.5
+NOT_AN_ACCESS_EVENT = "a {name} record is not an access event"
+
+
+class AuditProjector:
+    """The agent's handlers; the log and its positions live in the database, not here."""
+
+    def __init__(self, app: faust.App, codec: Codec, store: AuditStore) -> None:
+        self.codec, self.store = codec, store
+        self.tracked: dict[tuple[str, int], int] = {}
+        self.loaded = False
+        self.redeliveries = 0
+        self.writing = asyncio.Lock()  # appends and checkpoints one at a time, in order
+        self.deadletters = app.topic(DEADLETTER.name, key_type=bytes, value_type=bytes)
+
+    def forget(self) -> None:
+        """Partitions moved: another worker may have logged more; read the positions again."""
+        self.tracked.clear()
+        self.loaded = False
+
+    async def handle(self, events: list[Any]) -> None:
+        if not self.loaded:
+            self.tracked = await asyncio.to_thread(self.store.positions)
+            self.loaded = True
+        accesses: list[Event] = []
+        positions: dict[tuple[str, int], int] = {}
+        skipped = 0
+        for event in events:
+            msg = event.message
+            where = (msg.topic, msg.partition)
+            if msg.offset <= self.tracked.get(where, -1):
+                skipped += 1  # already logged: a redelivery after a crash
+                continue
+            positions[where] = max(msg.offset, positions.get(where, -1))
+            try:
+                accesses.append(self.decode(event.value, msg.topic, msg.partition, msg.offset))
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter
+                await self.dead_letter(msg.key, event.value, msg.topic, msg.partition, msg.offset, exc)
+        if positions:
+            moved = [Position(t, p, o) for (t, p), o in positions.items()]
+            async with self.writing:
+                added = await asyncio.to_thread(self.store.append, accesses, moved)
+            self.tracked.update(positions)
+            if added < len(accesses):
+                log.info("audit.duplicates_absorbed", events=len(accesses) - added)
+        if skipped:
+            self.redeliveries += skipped
+            log.info("audit.redelivered", skipped=skipped, total=self.redeliveries)
+
+    def decode(self, value: bytes | None, topic: str, partition: int, offset: int) -> Event:
+        event = self.codec.decode(value, topic=topic, partition=partition, offset=offset)
+        if not isinstance(event, ChildDataViewed | EmergencyAccessOpened):
+            raise DecodeError(NOT_AN_ACCESS_EVENT.format(name=type(event).__name__), topic=topic,
+                              partition=partition, offset=offset)
+        return event
+
+    async def dead_letter(self, key: bytes | None, value: bytes | None, topic: str, partition: int, offset: int,
+                          exc: Exception) -> None:
+        letter = dead_letter_for(stage=STAGE, error=exc, topic=topic, partition=partition, offset=offset,
+                                 original=value)
+        await self.deadletters.send(key=key, value=self.codec.encode(letter), force=True)
+        log.warning("audit.dead_letter", topic=topic, partition=partition, offset=offset,
+                    error_type=type(exc).__name__)
+
+    async def checkpoint(self, signer: Ed25519PrivateKey) -> None:
+        """Sign the head if entries arrived since the last checkpoint; a broken tail is reported, not signed."""
+        async with self.writing:
+            stats = await asyncio.to_thread(self.store.stats)
+            if not stats.unsigned:
+                return
+            try:
+                await asyncio.to_thread(self.store.checkpoint, signer)
+            except AuditTailNotIntact as exc:
+                log.error("audit.checkpoint_refused", problems=len(exc.problems),
+                          first_seq=exc.problems[0].seq if exc.problems else None)
+
+
+def register_audit(app: faust.App, settings: Settings, codec: Codec, store: AuditStore,
+                   signer: Ed25519PrivateKey | None = None) -> AuditProjector:
+    """The audit agent and its checkpoint timer, on ``app``; the timer signs with ``signer``,
+    by default the key from settings (the one the store signs its every-N checkpoints with)."""
+    signer = signer or audit_signing_key_from(settings)
+    projector = AuditProjector(app, codec, store)
+    source = app.topic(ACCESS.name, key_type=bytes, value_type=bytes)
+
+    @app.agent(source, concurrency=1)
+    async def audit(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
+            await projector.handle(list(events))
+
+    @app.timer(interval=settings.audit_checkpoint_interval_s)
+    async def audit_checkpoint() -> None:
+        await projector.checkpoint(signer)
+
+    @app.on_partitions_revoked.connect
+    async def forget(app: Any, revoked: Any, **kwargs: Any) -> None:
+        projector.forget()
+
+    return projector
