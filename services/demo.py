@@ -185,4 +185,7 @@ def run_demo(settings: Settings) -> bool:
         demo_settings = settings.model_copy(
             update={"kafka_bootstrap": broker.bootstrap, "database_url": fresh_demo_database(settings)}
         )
-        return asyncio.run(_run(demo_settings, console))
+        ok = asyncio.run(_run(demo_settings, console))
+        from services.api.serve import serve_ui  # last stage: the UI, when someone is there to use it
+
+        return ok and serve_ui(demo_settings, console)

@@ -1,0 +1,156 @@
+"""The web service: ``create_app`` wires the JSON API, the pages, auth and the publish port.
+
+No module-level app: ``kronobarn api`` and the tests each build their own. Without an injected
+``publish`` port the lifespan starts an aiokafka producer and stops it on shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import structlog
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from schemas.codec import Codec
+from schemas.sealing import Sealer
+from services.api import errors, sv
+from services.api.auth import TokenVerifier
+from services.api.devlogin import DevIdentityProvider, dev_login_enabled
+from services.api.hub import Hub
+from services.api.orgs import OrgDirectory
+from services.api.publishing import KafkaPublisher, Publish
+from services.api.security import ForeignOrigin, LoginRequired
+from services.api.store import Reader
+from services.db import make_engine, migrate
+from services.keystore import SqlKeyStore, master_key_from
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+NOT_STARTED = "the publish port is not started"
+
+DESCRIPTION = """Barnets plan for Kronoberg: coordinators read and work on the child's plan,
+auditors check who saw what. Every read of child data is logged (`ChildDataViewed`); every
+command answers 202 with the id of the event it published."""
+
+
+async def _not_started(_event: object) -> None:
+    raise ConnectionError(NOT_STARTED)
+
+
+def _verifier(settings: Settings, dev_idp: DevIdentityProvider | None) -> TokenVerifier:
+    return dev_idp.verifier() if dev_idp is not None else TokenVerifier.from_settings(settings)
+
+
+def create_app(settings: Settings, *, publish: Publish | None = None, engine: Engine | None = None,
+               dev_key_file: Path | None = None) -> FastAPI:
+    """The FastAPI app. ``publish`` and ``engine`` are injected by tests; otherwise the app
+    connects to the database now (migrating it) and to Kafka when it starts."""
+    if engine is None:
+        engine = make_engine(settings.resolved_database_url)
+        migrate(engine)
+    codec = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
+    dev_idp = DevIdentityProvider(settings, key_file=dev_key_file) if dev_login_enabled(settings) else None
+    hub = Hub(settings=settings, engine=engine, reader=Reader(engine), publish=publish or _not_started, codec=codec,
+              verifier=_verifier(settings, dev_idp), directory=OrgDirectory.from_settings(settings), dev_idp=dev_idp)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if publish is not None:
+            yield
+            return
+        publisher = KafkaPublisher(settings, codec)
+        await publisher.start()
+        hub.publish = publisher
+        log.info("api.started", dev_login=dev_idp is not None)
+        try:
+            yield
+        finally:
+            hub.publish = _not_started
+            await publisher.stop()
+
+    app = FastAPI(title="kronobarn", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.hub = hub
+    _routes(app, dev_idp is not None)
+    _handlers(app)
+    return app
+
+
+def _routes(app: FastAPI, dev_login: bool) -> None:
+    from services.api import audit_routes, devlogin_routes, pages, routes
+
+    app.include_router(routes.router)
+    app.include_router(audit_routes.router)
+    app.include_router(audit_routes.admin_router)
+    app.include_router(pages.router)
+    if dev_login:
+        app.include_router(devlogin_routes.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/ui", status_code=303)
+
+
+DEFAULT_MESSAGES = {400: sv.INVALID, 401: sv.UNAUTHORISED, 403: sv.FORBIDDEN, 404: sv.NOT_FOUND, 405: sv.INVALID,
+                    422: sv.REJECTED, 503: sv.UNAVAILABLE}
+
+
+def _is_page(request: Request) -> bool:
+    return request.url.path.startswith("/ui") or request.url.path == "/dev/login"
+
+
+def _answer(request: Request, status: int, reasons: list[str], message: str | None = None) -> Response:
+    detail = message or DEFAULT_MESSAGES.get(status, sv.INVALID)
+    if _is_page(request):
+        from services.api.pages import error_page
+
+        return error_page(request, status, detail, sv.translate_all(reasons))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": detail, "reasons": reasons}, status_code=status, headers=headers)
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.ApiError)
+    async def api_error(request: Request, exc: errors.ApiError) -> Response:
+        return _answer(request, exc.status, exc.reasons, exc.message or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        reasons = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()]
+        if _is_page(request):
+            return _answer(request, 404, [])  # a malformed page address is a page that does not exist
+        return _answer(request, 422, reasons)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _answer(request, exc.status_code, [])
+
+    @app.exception_handler(LoginRequired)
+    async def login(request: Request, _exc: LoginRequired) -> Response:
+        if request.app.state.hub.dev_idp is not None:
+            return RedirectResponse("/dev/login", status_code=303)
+        return _answer(request, 401, [])
+
+    @app.exception_handler(ForeignOrigin)
+    async def foreign(request: Request, _exc: ForeignOrigin) -> Response:
+        return _answer(request, 403, [])
+
+    @app.exception_handler(KafkaError)
+    async def kafka_down(request: Request, exc: KafkaError) -> Response:
+        log.error("api.kafka_error", error=type(exc).__name__)
+        return _answer(request, 503, [])
+
+    @app.exception_handler(ValueError)
+    async def bad_value(request: Request, exc: ValueError) -> Response:
+        # A domain error that slipped past validation: the input was wrong, not the server.
+        log.warning("api.unexpected_value_error", error=type(exc).__name__, path=request.url.path)
+        return _answer(request, 400, [])

@@ -1,0 +1,176 @@
+"""The plan as FHIR R4: a Bundle with one CarePlan, a Goal per assessed area, and the Consents.
+
+``fhir.resources`` 8 ships R4B (R4's technical correction; CarePlan, Goal, Consent and Bundle
+are the same resources as in R4), so the resources are built and validated with its R4B
+models. The child is referenced by its pseudonymous id only -- no Patient resource, no
+personnummer -- and organisations by their ids.
+
+Mapping:
+
+* CarePlan: status from the plan (open -> active, closed -> completed); the lead is the
+  author, the participants are contributors; every action is an activity (need as code text,
+  what as description, responsible organisation as performer, due date as the scheduled end),
+  every follow-up an activity too.
+* Goal per assessed area: the area and its SHANARRI indicators (``schemas.shanarri``) as codings,
+  the 1-5 rating in the description, the comment and the child's and guardians' views as notes.
+* Consent per consent: permit provision over its period; recipients as information recipients,
+  source organisations as sources, categories and areas as provision codes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+
+from services.api import sv
+from services.api.models import ConsentOut, PlanView
+
+CHILD_SYSTEM = "urn:kronobarn:child-id"
+ORG_SYSTEM = "urn:kronobarn:organisation-id"
+AREA_SYSTEM = "urn:kronobarn:wellbeing-area"
+SHANARRI_SYSTEM = "urn:girfec:shanarri"
+CATEGORY_SYSTEM = "urn:kronobarn:category"
+PLAN_SYSTEM = "urn:kronobarn:plan-id"
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+LOINC = "http://loinc.org"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+ACTION_STATUS = {"agreed": "scheduled", "completed": "completed"}
+PLAN_STATUS = {"open": "active", "closed": "completed"}
+
+
+def _urn(value: uuid.UUID) -> str:
+    return f"urn:uuid:{value}"
+
+
+def _org(org_id: str, name: str | None = None) -> dict[str, Any]:
+    ref: dict[str, Any] = {"type": "Organization", "identifier": {"system": ORG_SYSTEM, "value": org_id}}
+    if name:
+        ref["display"] = name
+    return ref
+
+
+def _child(child_id: uuid.UUID) -> dict[str, Any]:
+    return {"type": "Patient", "identifier": {"system": CHILD_SYSTEM, "value": str(child_id)}}
+
+
+def _time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def _goals(view: PlanView) -> tuple[list[dict[str, Any]], dict[str, uuid.UUID]]:
+    goals, ids = [], {}
+    for area in view.areas:
+        a = area.assessment
+        if a is None:
+            continue
+        goal_id = uuid.uuid5(view.child_id, f"goal|{area.area.value}")
+        ids[area.area.value] = goal_id
+        notes = [{"text": f"{label}: {text}"} for label, text in
+                 (("Kommentar", a.comment), ("Barnets syn", a.child_view), ("Vårdnadshavarnas syn", a.guardians_view))
+                 if text]
+        goal: dict[str, Any] = {
+            "resourceType": "Goal", "id": str(goal_id), "lifecycleStatus": "active",
+            "category": [{"coding": [{"system": SHANARRI_SYSTEM, "code": i} for i in area.shanarri]}],
+            "description": {
+                "coding": [{"system": AREA_SYSTEM, "code": area.area.value, "display": area.label}],
+                "text": f"{area.label}: bedömt {a.rating} av 5",
+            },
+            "subject": _child(view.child_id), "statusDate": a.assessed_at.date().isoformat(),
+            "expressedBy": _org(a.assessed_by.id, a.assessed_by.name),
+        }
+        if notes:
+            goal["note"] = notes
+        goals.append(goal)
+    return goals, ids
+
+
+def _activities(view: PlanView, goal_ids: dict[str, uuid.UUID]) -> list[dict[str, Any]]:
+    out = []
+    for area in view.areas:
+        for action in area.actions:
+            detail: dict[str, Any] = {
+                "status": ACTION_STATUS.get(action.status, "unknown"),
+                "code": {"coding": [{"system": AREA_SYSTEM, "code": area.area.value, "display": area.label}],
+                         "text": action.need or area.label},
+                "performer": [_org(action.responsible.id, action.responsible.name)],
+            }
+            if action.what:
+                detail["description"] = action.what
+            if action.due_on:
+                detail["scheduledPeriod"] = {"end": action.due_on.isoformat()}
+            if area.area.value in goal_ids:
+                detail["goal"] = [{"reference": _urn(goal_ids[area.area.value])}]
+            out.append({"detail": detail})
+        for follow_up in area.follow_ups:
+            out.append({"detail": _follow_up(follow_up.due_on, follow_up.what, area.label)})
+    for follow_up in view.follow_ups:
+        out.append({"detail": _follow_up(follow_up.due_on, follow_up.what, None)})
+    return out
+
+
+def _follow_up(due_on: dt.date, what: str | None, area_label: str | None) -> dict[str, Any]:
+    label = "Uppföljning" + (f" ({area_label})" if area_label else "")
+    return {"status": "scheduled", "code": {"text": label}, "description": what or label,
+            "scheduledPeriod": {"start": due_on.isoformat()}}
+
+
+def _care_plan(view: PlanView, goal_ids: dict[str, uuid.UUID]) -> dict[str, Any]:
+    assert view.plan is not None
+    plan = view.plan
+    resource: dict[str, Any] = {
+        "resourceType": "CarePlan", "id": str(plan.plan_id),
+        "identifier": [{"system": PLAN_SYSTEM, "value": str(plan.plan_id)}],
+        "status": PLAN_STATUS.get(plan.status, "unknown"), "intent": "plan", "title": "Barnets plan",
+        "description": "Barnets plan enligt Kronobarnsmodellen (Barnens bästa gäller! i Kronoberg)",
+        "subject": _child(view.child_id),
+        "contributor": [_org(p.id, p.name) for p in view.participants],
+        "goal": [{"reference": _urn(g)} for g in goal_ids.values()],
+        "activity": _activities(view, goal_ids),
+    }
+    if plan.opened_at:
+        resource["created"] = _time(plan.opened_at)
+        resource["period"] = {"start": _time(plan.opened_at)} | (
+            {"end": _time(plan.closed_at)} if plan.closed_at else {})
+    if view.lead:
+        resource["author"] = _org(view.lead.id, view.lead.name)
+    for key in ("contributor", "goal", "activity"):
+        if not resource[key]:
+            del resource[key]
+    return resource
+
+
+def _consent(view: PlanView, consent: ConsentOut) -> dict[str, Any]:
+    actors = [{"role": {"coding": [{"system": PARTICIPATION, "code": "IRCP", "display": "information recipient"}]},
+               "reference": _org(r.id, r.name)} for r in consent.recipients]
+    actors += [{"role": {"coding": [{"system": PARTICIPATION, "code": "INF", "display": "informant"}]},
+                "reference": _org(s.id, s.name)} for s in consent.source_organisations or ()]
+    codes = [{"coding": [{"system": CATEGORY_SYSTEM, "code": c.value, "display": sv.CATEGORY[c]}]}
+             for c in consent.categories]
+    codes += [{"coding": [{"system": AREA_SYSTEM, "code": a.value, "display": sv.AREA[a]}]} for a in consent.areas or ()]
+    end = consent.valid_to if consent.withdrawn_at is None else min(consent.valid_to, consent.withdrawn_at)
+    return {
+        "resourceType": "Consent", "id": str(consent.consent_id),
+        "status": "active" if consent.active else "inactive",
+        "scope": {"coding": [{"system": CONSENT_SCOPE, "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": LOINC, "code": "59284-0", "display": "Patient Consent"}]}],
+        "patient": _child(view.child_id), "dateTime": _time(consent.valid_from),
+        "policyRule": {"coding": [{"system": ACT_CODE, "code": "OPTIN"}]},
+        "provision": {"type": "permit", "period": {"start": _time(consent.valid_from), "end": _time(end)},
+                      "actor": actors, "code": codes},
+    }
+
+
+def plan_bundle(view: PlanView, at: dt.datetime) -> dict[str, Any]:
+    """The FHIR R4(B) Bundle of the plan, validated by ``fhir.resources``; as JSON-ready data."""
+    goals, goal_ids = _goals(view)
+    resources = [_care_plan(view, goal_ids), *goals, *(_consent(view, c) for c in view.consents)]
+    bundle = Bundle.model_validate({
+        "resourceType": "Bundle", "id": str(uuid.uuid5(view.child_id, f"bundle|{at.isoformat()}")),
+        "type": "collection", "timestamp": _time(at),
+        "entry": [{"fullUrl": _urn(uuid.UUID(r["id"])), "resource": r} for r in resources],
+    })
+    return bundle.model_dump(mode="json", exclude_none=True)

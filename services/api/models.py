@@ -1,0 +1,359 @@
+"""The JSON API's request and response bodies, as Pydantic models (they make the OpenAPI spec).
+
+Requests bound what a caller may send (lengths, counts, ranges); the domain rules themselves --
+dates in range, organisations well formed, the consent grantors -- stay in the command modules,
+which answer with every reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.events import Area, Category, GrantorRole
+
+ORG_MAX = 64
+CODE_MAX = 40
+LIST_MAX = 50
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+EARLIEST_DAY, LATEST_DAY = EARLIEST.date(), LATEST.date()
+
+OUT_OF_RANGE = "must lie between 1900 and 2200"
+NOT_TEXT = "must be plain text (no control characters)"
+
+
+def _moment(value: dt.datetime) -> dt.datetime:
+    try:
+        moment = value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError(OUT_OF_RANGE) from None
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(OUT_OF_RANGE)
+    return moment
+
+
+def _day(value: dt.date) -> dt.date:
+    if not EARLIEST_DAY <= value < LATEST_DAY:
+        raise ValueError(OUT_OF_RANGE)
+    return value
+
+
+def _text(value: str) -> str:
+    """Text that encodes: no lone surrogates, no control characters but tab and newlines."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(NOT_TEXT) from None
+    if any(ord(ch) < 32 and ch not in "\t\r\n" for ch in value) or "\x7f" in value:
+        raise ValueError(NOT_TEXT)
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_moment)]
+Day = Annotated[dt.date, AfterValidator(_day)]
+Org = Annotated[str, Field(min_length=1, max_length=ORG_MAX), AfterValidator(_text)]
+Code = Annotated[str, Field(min_length=1, max_length=CODE_MAX, pattern=r"^[A-Z0-9_]+$")]
+LongText = Annotated[str, Field(max_length=4_000), AfterValidator(_text)]
+Text = Annotated[str, Field(max_length=2_000), AfterValidator(_text)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors and acknowledgements ---------------------------------------------------------------
+
+class Problem(BaseModel):
+    """Every 4xx/5xx answer: what went wrong, and each reason when there are several."""
+
+    detail: str
+    reasons: list[str] = []
+
+
+class Accepted(BaseModel):
+    """A command became an event; the read model shows it once the projector has applied it."""
+
+    event_id: uuid.UUID
+    event_type: str
+    id: uuid.UUID | None = Field(None, description="the plan, meeting, action, follow-up or consent created")
+    message: str
+
+
+# -- requests ------------------------------------------------------------------------------------
+
+class OpenPlan(Body):
+    consent_ids: list[uuid.UUID] = Field(min_length=1, max_length=LIST_MAX)
+
+
+class RecordMeeting(Body):
+    held_on: Day
+    participant_orgs: list[Org] = Field(min_length=1, max_length=LIST_MAX)
+    lead_org: Org | None = None
+    decisions: LongText
+    notes: LongText | None = None
+
+
+class AssessArea(Body):
+    area: Area
+    rating: int = Field(ge=1, le=5)
+    comment: Text | None = None
+    child_view: Text | None = None
+    guardians_view: Text | None = None
+
+
+class AgreeAction(Body):
+    area: Area
+    need: Text
+    what: Text
+    responsible_org: Org
+    due_on: Day | None = None
+
+
+class CompleteAction(Body):
+    completed_on: Day
+
+
+class ScheduleFollowUp(Body):
+    due_on: Day
+    area: Area | None = None
+    what: Text | None = None
+
+
+class TransferNamedPerson(Body):
+    to_org: Org
+    reason_code: Code
+
+
+class ClosePlan(Body):
+    reason_code: Code
+
+
+class GrantorIn(Body):
+    party_id: uuid.UUID
+    role: GrantorRole
+
+
+class RegisterConsent(Body):
+    grantors: list[GrantorIn] = Field(min_length=1, max_length=10)
+    categories: list[Category] = Field(min_length=1, max_length=3)
+    recipients: list[Org] = Field(min_length=1, max_length=LIST_MAX)
+    valid_from: Moment
+    valid_to: Moment
+    source_organisations: list[Org] | None = Field(None, max_length=LIST_MAX,
+                                                   description="null: every source organisation")
+    areas: list[Area] | None = Field(None, max_length=7, description="null: every area")
+
+
+class WithdrawConsent(Body):
+    party_id: uuid.UUID = Field(description="the grantor who withdraws")
+    role: GrantorRole
+
+
+class OpenEmergencyAccess(Body):
+    reason_code: Code = Field(description="why: e.g. AKUT_FARA, SKYDDSBEDOMNING")
+    days: int = Field(ge=1, le=7, description="how long, at most 7 days")
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+class OrgOut(BaseModel):
+    id: str
+    name: str | None = None
+
+
+class ChildSummary(BaseModel):
+    child_id: uuid.UUID
+    municipality_code: str | None
+    birth_date: dt.date | None
+    unborn: bool
+    named_person: OrgOut | None
+    lead: OrgOut | None
+    plan_status: str | None
+    access: str = Field(description="why the caller sees the child: named_person, lead, participant, emergency")
+
+
+class ChildList(BaseModel):
+    children: list[ChildSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class AssessmentOut(BaseModel):
+    area: Area
+    rating: int
+    assessed_by: OrgOut
+    assessed_at: dt.datetime
+    comment: str | None
+    child_view: str | None
+    guardians_view: str | None
+
+
+class FactOut(BaseModel):
+    fact_event_id: uuid.UUID
+    fact_type: str
+    label: str
+    area: Area | None
+    source: OrgOut
+    category: Category
+    basis: str
+    occurred_at: dt.datetime | None
+    released_at: dt.datetime
+    details: dict[str, str]
+
+
+class ActionOut(BaseModel):
+    action_id: uuid.UUID
+    area: Area
+    need: str | None
+    what: str | None
+    responsible: OrgOut
+    due_on: dt.date | None
+    status: str
+    completed_on: dt.date | None
+
+
+class MeetingOut(BaseModel):
+    meeting_id: uuid.UUID
+    held_on: dt.date
+    participants: list[OrgOut]
+    lead: OrgOut | None
+    decisions: str | None
+    notes: str | None
+
+
+class FollowUpOut(BaseModel):
+    follow_up_id: uuid.UUID
+    area: Area | None
+    due_on: dt.date
+    what: str | None
+
+
+class AreaOut(BaseModel):
+    area: Area
+    label: str
+    shanarri: list[str]
+    assessment: AssessmentOut | None
+    facts: list[FactOut]
+    actions: list[ActionOut]
+    follow_ups: list[FollowUpOut]
+
+
+class ConsentOut(BaseModel):
+    consent_id: uuid.UUID
+    categories: list[Category]
+    recipients: list[OrgOut]
+    source_organisations: list[OrgOut] | None
+    areas: list[Area] | None
+    valid_from: dt.datetime
+    valid_to: dt.datetime
+    withdrawn_at: dt.datetime | None
+    active: bool
+
+
+class PlanInfo(BaseModel):
+    plan_id: uuid.UUID
+    status: str
+    opened_by: OrgOut | None
+    opened_at: dt.datetime | None
+    closed_at: dt.datetime | None
+
+
+class PlanView(BaseModel):
+    child_id: uuid.UUID
+    municipality_code: str | None
+    birth_date: dt.date | None
+    unborn: bool
+    guardians: list[uuid.UUID] = Field(description="pseudonymous party ids from the population register")
+    named_person: OrgOut | None
+    named_person_rule: str
+    lead: OrgOut | None
+    participants: list[OrgOut]
+    plan: PlanInfo | None
+    areas: list[AreaOut] = Field(description="the wheel's seven areas, in the wheel's order")
+    facts_without_area: list[FactOut]
+    meetings: list[MeetingOut]
+    follow_ups: list[FollowUpOut] = Field(description="follow-ups of the whole plan (no area)")
+    consents: list[ConsentOut]
+    access: str
+    read_at: dt.datetime
+
+
+class GapsList(BaseModel):
+    municipality_code: str
+    children: list[ChildSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    event_id: uuid.UUID
+    kind: str
+    occurred_at: dt.datetime
+    viewer_id: str
+    role: str
+    organisation_id: str
+    child_id: uuid.UUID
+    purpose: str
+    parts: list[str]
+    expires_at: dt.datetime | None
+
+
+class AuditLog(BaseModel):
+    child_id: uuid.UUID
+    entries: list[AuditEntryOut]
+
+
+class EmergencyAccessList(BaseModel):
+    entries: list[AuditEntryOut]
+
+
+class HistoryEntryOut(BaseModel):
+    topic: str
+    partition: int
+    offset: int
+    recorded_at: dt.datetime
+    occurred_at: dt.datetime
+    event_id: uuid.UUID
+    type: str
+    source_system: str
+    source_org: str
+    basis: str
+    category: str
+    area: str | None
+    sealed: str = Field(description="none, sealed (not opened here) or erased")
+    fields: dict[str, Any]
+
+
+class History(BaseModel):
+    child_id: uuid.UUID
+    entries: list[HistoryEntryOut]
+
+
+class SeenPlanOut(BaseModel):
+    child_id: uuid.UUID
+    viewer_org: str
+    at: dt.datetime
+    named_person: OrgOut | None
+    named_person_rule: str
+    lead: OrgOut | None
+    participants: list[OrgOut]
+    plan: PlanInfo | None
+    areas: list[AreaOut]
+    facts_without_area: list[FactOut]
+    meetings: list[MeetingOut]
+    follow_ups: list[FollowUpOut]
+    consents: list[ConsentOut]
+
+
+class AdminOverview(BaseModel):
+    """Counts only: an administrator sees no child data."""
+
+    tables: dict[str, int]
+    dev_login: bool

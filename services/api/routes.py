@@ -1,0 +1,149 @@
+"""The coordinators' JSON API: children, the plan, consents, gaps, emergency access, FHIR export.
+
+Handlers are thin: authenticate, hand over to ``reads`` / ``commands``, answer. Every read of
+child data is logged there; every command answers 202 with the event id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.api import commands, errors, fhir, models, publishing, reads
+from services.api.auth import Principal
+from services.api.models import Problem
+from services.api.security import api_principal, hub_of, known_query
+
+ChildId = Annotated[uuid.UUID, Path(description="the child's pseudonymous id")]
+Caller = Annotated[Principal, Depends(api_principal)]
+FHIR_JSON = "application/fhir+json"
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {400: "bad request", 401: "not logged in", 403: "the role may not do this",
+            404: "no such child (or not in the caller's scope)", 422: "refused, with every reason",
+            503: "the event log cannot be reached; nothing was read or written"}
+    return {code: {"model": Problem, "description": text[code]} for code in codes}
+
+
+READ = problems(400, 401, 403, 404, 422, 503)
+WRITE = problems(400, 401, 403, 404, 422, 503)
+LIST = problems(400, 401, 403, 422, 503)
+
+router = APIRouter(tags=["children"], dependencies=[Depends(known_query)])
+
+
+@router.get("/children", response_model=models.ChildList, responses=LIST, summary="Mina barn")
+async def list_children(
+    request: Request, caller: Caller,
+    q: Annotated[str | None, Query(max_length=36, pattern=r"^[0-9a-fA-F-]*$",
+                                   description="prefix of the pseudonymous id")] = None,
+    municipality: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None,
+    has_plan: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=reads.LIST_LIMIT_MAX)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> models.ChildList:
+    """The children in the caller's scope; each child listed is a logged read."""
+    return await reads.list_children(hub_of(request), caller, prefix=q or None, municipality=municipality,
+                                     has_plan=has_plan, limit=limit, offset=offset)
+
+
+@router.get("/children/{child_id}", response_model=models.PlanView, responses=READ, summary="Barnets plan")
+async def get_plan(request: Request, caller: Caller, child_id: ChildId) -> models.PlanView:
+    view, _ = await reads.read_plan(hub_of(request), caller, child_id)
+    return view
+
+
+@router.get("/children/{child_id}/plan.fhir", responses={
+    200: {"description": "FHIR R4 Bundle: CarePlan, Goals, Consents",
+          "content": {FHIR_JSON: {"schema": {"type": "object", "additionalProperties": True}}}}, **READ},
+    response_class=JSONResponse, summary="Barnets plan som FHIR R4")
+async def get_plan_fhir(request: Request, caller: Caller, child_id: ChildId) -> JSONResponse:
+    hub = hub_of(request)
+    loaded = await reads.guard(hub, caller, child_id, reads.Need.READ)
+    if loaded.child.plan_id is None:
+        raise errors.Rejected([errors.NO_PLAN])
+    view, _ = await reads.read_plan(hub, caller, child_id, purpose=publishing.EXPORT, parts=reads.EXPORT_PARTS)
+    return JSONResponse(fhir.plan_bundle(view, hub.now()), media_type=FHIR_JSON)
+
+
+def _post(path: str, summary: str) -> Any:
+    return router.post(path, status_code=202, response_model=models.Accepted, responses=WRITE, summary=summary)
+
+
+@_post("/children/{child_id}/plan", "Öppna plan")
+async def open_plan(request: Request, caller: Caller, child_id: ChildId, body: models.OpenPlan) -> models.Accepted:
+    return await commands.open_plan(hub_of(request), caller, child_id, body)
+
+
+@_post("/children/{child_id}/meetings", "Registrera samverkansmöte")
+async def record_meeting(request: Request, caller: Caller, child_id: ChildId,
+                         body: models.RecordMeeting) -> models.Accepted:
+    return await commands.record_meeting(hub_of(request), caller, child_id, body)
+
+
+@_post("/children/{child_id}/assessments", "Bedöm ett område")
+async def assess_area(request: Request, caller: Caller, child_id: ChildId, body: models.AssessArea) -> models.Accepted:
+    return await commands.assess_area(hub_of(request), caller, child_id, body)
+
+
+@_post("/children/{child_id}/actions", "Besluta insats")
+async def agree_action(request: Request, caller: Caller, child_id: ChildId,
+                       body: models.AgreeAction) -> models.Accepted:
+    return await commands.agree_action(hub_of(request), caller, child_id, body)
+
+
+@_post("/children/{child_id}/actions/{action_id}/complete", "Slutför insats")
+async def complete_action(request: Request, caller: Caller, child_id: ChildId, action_id: uuid.UUID,
+                          body: models.CompleteAction) -> models.Accepted:
+    return await commands.complete_action(hub_of(request), caller, child_id, action_id, body)
+
+
+@_post("/children/{child_id}/follow-ups", "Lägg in uppföljning")
+async def schedule_follow_up(request: Request, caller: Caller, child_id: ChildId,
+                             body: models.ScheduleFollowUp) -> models.Accepted:
+    return await commands.schedule_follow_up(hub_of(request), caller, child_id, body)
+
+
+@_post("/children/{child_id}/named-person/transfer", "Flytta barnensbästa-ansvar")
+async def transfer_named_person(request: Request, caller: Caller, child_id: ChildId,
+                                body: models.TransferNamedPerson) -> models.Accepted:
+    return await commands.transfer_named_person(hub_of(request), caller, child_id, body)
+
+
+@_post("/children/{child_id}/plan/close", "Avsluta plan")
+async def close_plan(request: Request, caller: Caller, child_id: ChildId, body: models.ClosePlan) -> models.Accepted:
+    return await commands.close_plan(hub_of(request), caller, child_id, body)
+
+
+@_post("/children/{child_id}/consents", "Registrera samtycke")
+async def register_consent(request: Request, caller: Caller, child_id: ChildId,
+                           body: models.RegisterConsent) -> models.Accepted:
+    return await commands.register_consent(hub_of(request), caller, child_id, body)
+
+
+@_post("/children/{child_id}/consents/{consent_id}/withdraw", "Återkalla samtycke")
+async def withdraw_consent(request: Request, caller: Caller, child_id: ChildId, consent_id: uuid.UUID,
+                           body: models.WithdrawConsent) -> models.Accepted:
+    return await commands.withdraw_consent(hub_of(request), caller, child_id, consent_id, body)
+
+
+@_post("/children/{child_id}/emergency-access", "Nödöppning")
+async def open_emergency_access(request: Request, caller: Caller, child_id: ChildId,
+                                body: models.OpenEmergencyAccess) -> models.Accepted:
+    """Open emergency access to a child outside the caller's scope: a reason, at most 7 days,
+    logged and listed for the auditors. It lets the caller read, not change, the plan."""
+    return await commands.open_emergency_access(hub_of(request), caller, child_id, body)
+
+
+@router.get("/municipalities/{code}/gaps", response_model=models.GapsList, responses=LIST, summary="Glapplistan")
+async def municipality_gaps(
+    request: Request, caller: Caller, code: Annotated[str, Path(pattern=r"^[0-9]{4}$")],
+    limit: Annotated[int, Query(ge=1, le=reads.LIST_LIMIT_MAX)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> models.GapsList:
+    """Children of the municipality who should have a named person and have none."""
+    return await reads.gaps(hub_of(request), caller, code, limit=limit, offset=offset)

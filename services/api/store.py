@@ -1,0 +1,245 @@
+"""Reading the read model for the web service: rows into plain values, nothing decided here.
+
+Access is decided by ``projections.access`` on what these functions return; the queries only
+narrow what is loaded (a coordinator's candidates, one child's rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, or_, select
+
+from projections.access import ChildScope, EmergencyGrant
+from projections.audit import AuditEntry, AuditKind
+from projections.audit_store import AuditStore
+from projections.consent_rules import ChildStatus
+from projections.consents import Consent, FactRef
+from projections.read_model import (
+    actions,
+    assessments,
+    children,
+    consents,
+    follow_ups,
+    meetings,
+    released_facts,
+)
+from schemas.events import Area, Basis, Category
+
+LIST_CANDIDATES_MAX = 20_000  # rows a coordinator's list may look through
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite returns naive datetimes; everything the hub stores is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _list(text: str | None) -> tuple[str, ...]:
+    return () if not text else tuple(json.loads(text))
+
+
+def _optional_list(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(json.loads(text))
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRow:
+    child_id: uuid.UUID
+    municipality_code: str | None
+    birth_date: dt.date | None
+    unborn: bool
+    guardians: tuple[uuid.UUID, ...]
+    named_person_org: str | None
+    named_person_rule: str
+    named_person_since: dt.date | None
+    on_gaps_list: bool
+    plan_id: uuid.UUID | None
+    plan_status: str | None
+    plan_opened_by: str | None
+    plan_opened_at: dt.datetime | None
+    plan_closed_at: dt.datetime | None
+    lead_org: str | None
+    participants: tuple[str, ...]
+
+    @classmethod
+    def of(cls, row: Any) -> ChildRow:
+        return cls(
+            child_id=uuid.UUID(row.child_id), municipality_code=row.municipality_code, birth_date=row.birth_date,
+            unborn=bool(row.unborn), guardians=tuple(uuid.UUID(g) for g in _list(row.guardians)),
+            named_person_org=row.named_person_org, named_person_rule=row.named_person_rule,
+            named_person_since=row.named_person_since, on_gaps_list=bool(row.on_gaps_list),
+            plan_id=None if row.plan_id is None else uuid.UUID(row.plan_id), plan_status=row.plan_status,
+            plan_opened_by=row.plan_opened_by, plan_opened_at=utc(row.plan_opened_at),
+            plan_closed_at=utc(row.plan_closed_at), lead_org=row.lead_org, participants=_list(row.participants),
+        )
+
+    @property
+    def scope(self) -> ChildScope:
+        return ChildScope(self.child_id, self.named_person_org, self.lead_org, frozenset(self.participants))
+
+    @property
+    def status(self) -> ChildStatus:
+        """What the consent rules need: birth date (None while unborn) and the guardians."""
+        return ChildStatus(self.child_id, None if self.unborn else self.birth_date, frozenset(self.guardians))
+
+    @property
+    def plan_open(self) -> bool:
+        return self.plan_status == "open"
+
+
+@dataclass(frozen=True, slots=True)
+class FactRow:
+    fact_event_id: uuid.UUID
+    child_id: uuid.UUID
+    fact_type: str
+    area: Area | None
+    source_org: str
+    category: Category
+    basis: Basis
+    consent_ids: tuple[uuid.UUID, ...]
+    released_at: dt.datetime
+    fact: bytes
+
+    @property
+    def ref(self) -> FactRef:
+        return FactRef(self.child_id, self.source_org, self.category, self.area, self.basis)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRows:
+    """One child's plan rows, as stored."""
+
+    assessments: list[Any]
+    actions: list[Any]
+    meetings: list[Any]
+    follow_ups: list[Any]
+
+
+class Reader:
+    """The read-model queries of the web service."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.audit = AuditStore(engine)
+
+    def child(self, child_id: uuid.UUID) -> ChildRow | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(children).where(children.c.child_id == str(child_id))).first()
+        return None if row is None else ChildRow.of(row)
+
+    def consents(self, child_id: uuid.UUID) -> list[Consent]:
+        return self.consents_of([child_id]).get(child_id, [])
+
+    def consents_of(self, child_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Consent]]:
+        ids = [str(c) for c in child_ids]
+        out: dict[uuid.UUID, list[Consent]] = {}
+        with self.engine.connect() as c:
+            for first in range(0, len(ids), 500):
+                query = select(consents).where(consents.c.child_id.in_(ids[first:first + 500]))
+                for row in c.execute(query.order_by(consents.c.valid_from, consents.c.consent_id)):
+                    consent = _consent(row)
+                    out.setdefault(consent.child_id, []).append(consent)
+        return out
+
+    def facts(self, child_id: uuid.UUID) -> list[FactRow]:
+        query = select(released_facts).where(released_facts.c.child_id == str(child_id))
+        with self.engine.connect() as c:
+            found = [_fact(row) for row in c.execute(query)]
+        return sorted(found, key=lambda f: (f.released_at, str(f.fact_event_id)))
+
+    def plan_rows(self, child_id: uuid.UUID) -> PlanRows:
+        cid = str(child_id)
+        with self.engine.connect() as c:
+            return PlanRows(
+                assessments=c.execute(select(assessments).where(assessments.c.child_id == cid)).all(),
+                actions=c.execute(select(actions).where(actions.c.child_id == cid)
+                                  .order_by(actions.c.due_on, actions.c.action_id)).all(),
+                meetings=c.execute(select(meetings).where(meetings.c.child_id == cid)
+                                   .order_by(meetings.c.held_on.desc(), meetings.c.meeting_id)).all(),
+                follow_ups=c.execute(select(follow_ups).where(follow_ups.c.child_id == cid)
+                                     .order_by(follow_ups.c.due_on, follow_ups.c.follow_up_id)).all(),
+            )
+
+    def candidates(self, org: str, extra: Sequence[uuid.UUID], *, prefix: str | None = None,
+                   municipality: str | None = None, has_plan: bool | None = None) -> list[ChildRow]:
+        """Children that may be in ``org``'s scope (named person, lead, participant, or ``extra``:
+        emergency grants), narrowed by the search; the caller decides with the access rules."""
+        c = children.c
+        like = '%"' + org.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
+        reach = [c.named_person_org == org, c.lead_org == org, c.participants.like(like, escape="\\")]
+        if extra:
+            reach.append(c.child_id.in_([str(x) for x in extra]))
+        query = select(children).where(or_(*reach))
+        if prefix:
+            query = query.where(c.child_id.startswith(prefix.lower(), autoescape=True))
+        if municipality:
+            query = query.where(c.municipality_code == municipality)
+        if has_plan is not None:
+            query = query.where(c.plan_status == "open") if has_plan else query.where(
+                or_(c.plan_status.is_(None), c.plan_status != "open"))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(c.child_id).limit(LIST_CANDIDATES_MAX)).all()
+        return [ChildRow.of(r) for r in rows]
+
+    def gaps(self, municipality_code: str, limit: int, offset: int) -> tuple[list[ChildRow], int]:
+        from sqlalchemy import func
+
+        where = (children.c.on_gaps_list.is_(True)) & (children.c.municipality_code == municipality_code)
+        with self.engine.connect() as c:
+            total = c.execute(select(func.count()).select_from(children).where(where)).scalar_one()
+            rows = c.execute(select(children).where(where).order_by(children.c.child_id)
+                             .limit(limit).offset(offset)).all()
+        return [ChildRow.of(r) for r in rows], total
+
+    def emergency_grants(self, at: dt.datetime, *, viewer_id: str | None = None,
+                         child_id: uuid.UUID | None = None) -> list[EmergencyGrant]:
+        """Emergency accesses that may be active at ``at``, as the audit projector logged them."""
+        since = at - dt.timedelta(days=7, hours=1)
+        found = []
+        for entry in self.audit.emergency_accesses(since=since):
+            if viewer_id is not None and entry.viewer_id != viewer_id:
+                continue
+            if child_id is not None and entry.child_id != child_id:
+                continue
+            grant = grant_of(entry)
+            if grant is not None and grant.active_at(at):
+                found.append(grant)
+        return found
+
+
+def grant_of(entry: AuditEntry) -> EmergencyGrant | None:
+    if entry.kind is not AuditKind.EMERGENCY or entry.expires_at is None:
+        return None
+    return EmergencyGrant(entry.child_id, entry.viewer_id, entry.organisation_id, utc(entry.occurred_at),
+                          utc(entry.expires_at))  # type: ignore[arg-type]
+
+
+def _consent(row: Any) -> Consent:
+    sources = _optional_list(row.source_organisations)
+    areas = _optional_list(row.areas)
+    return Consent(
+        consent_id=uuid.UUID(row.consent_id), child_id=uuid.UUID(row.child_id),
+        categories=frozenset(Category(c) for c in _list(row.categories)),
+        recipients=frozenset(_list(row.recipients)),
+        valid_from=utc(row.valid_from), valid_to=utc(row.valid_to),  # type: ignore[arg-type]
+        source_organisations=None if sources is None else frozenset(sources),
+        areas=None if areas is None else frozenset(Area(a) for a in areas),
+        withdrawn_at=utc(row.withdrawn_at),
+    )
+
+
+def _fact(row: Any) -> FactRow:
+    return FactRow(
+        fact_event_id=uuid.UUID(row.fact_event_id), child_id=uuid.UUID(row.child_id), fact_type=row.fact_type,
+        area=None if row.area is None else Area(row.area), source_org=row.source_org,
+        category=Category(row.category), basis=Basis(row.basis),
+        consent_ids=tuple(uuid.UUID(c) for c in _list(row.consent_ids)), released_at=utc(row.released_at),  # type: ignore[arg-type]
+        fact=bytes(row.fact),
+    )

@@ -1,0 +1,172 @@
+"""Building the plan's response models from read-model rows or from a folded plan.
+
+The same ``areas`` assembly serves the live plan (rows of the read model) and the auditors'
+"plan as organisation X saw it" (a ``ChildPlan`` folded up to T), so both look alike.
+Facts reach here only after ``projections.access.visible_facts`` has filtered them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from projections.consents import Consent
+from projections.plan import AREAS, ChildPlan
+from schemas.codec import Codec, DecodeError
+from schemas.events import Area, Category, Event
+from schemas.shanarri import SHANARRI
+from services.api import sv
+from services.api.models import (
+    ActionOut,
+    AreaOut,
+    AssessmentOut,
+    ConsentOut,
+    FactOut,
+    FollowUpOut,
+    MeetingOut,
+    OrgOut,
+    PlanInfo,
+)
+from services.api.orgs import OrgDirectory
+from services.api.store import PlanRows, utc
+
+
+class FactLike(Protocol):
+    fact_event_id: uuid.UUID
+    fact_type: str
+    area: Area | None
+    source_org: str
+    category: Category
+    basis: Any
+    released_at: dt.datetime
+    fact: bytes
+
+
+@dataclass(frozen=True)
+class PlanParts:
+    assessments: list[AssessmentOut]
+    actions: list[ActionOut]
+    meetings: list[MeetingOut]
+    follow_ups: list[FollowUpOut]
+
+
+def org(directory: OrgDirectory, org_id: str | None) -> OrgOut | None:
+    return None if org_id is None else OrgOut(id=org_id, name=directory.name(org_id))
+
+
+def orgs(directory: OrgDirectory, ids: Iterable[str]) -> list[OrgOut]:
+    return [OrgOut(id=i, name=directory.name(i)) for i in ids]
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
+
+
+def fact_out(fact: FactLike, directory: OrgDirectory, codec: Codec) -> FactOut:
+    """A released fact with its provenance; its own date and fields come from its bytes."""
+    occurred: dt.datetime | None = None
+    details: dict[str, str] = {}
+    try:
+        event = codec.decode(fact.fact)
+    except (DecodeError, ValueError, TypeError):
+        event = None
+    if isinstance(event, Event):
+        occurred = utc(event.envelope.occurred_at)
+        for f in dataclasses.fields(event):
+            if f.name != "envelope":
+                value = getattr(event, f.name)
+                if value is not None and not isinstance(value, bytes):
+                    details[f.name] = _plain(value)
+    return FactOut(
+        fact_event_id=fact.fact_event_id, fact_type=fact.fact_type, label=sv.FACT.get(fact.fact_type, fact.fact_type),
+        area=fact.area, source=OrgOut(id=fact.source_org, name=directory.name(fact.source_org)),
+        category=fact.category, basis=str(getattr(fact.basis, "value", fact.basis)), occurred_at=occurred,
+        released_at=utc(fact.released_at), details=details,  # type: ignore[arg-type]
+    )
+
+
+def consent_out(consent: Consent, at: dt.datetime, directory: OrgDirectory) -> ConsentOut:
+    return ConsentOut(
+        consent_id=consent.consent_id, categories=sorted(consent.categories),
+        recipients=orgs(directory, sorted(consent.recipients)),
+        source_organisations=None if consent.source_organisations is None
+        else orgs(directory, sorted(consent.source_organisations)),
+        areas=None if consent.areas is None else [a for a in AREAS if a in consent.areas],
+        valid_from=consent.valid_from, valid_to=consent.valid_to, withdrawn_at=consent.withdrawn_at,
+        active=consent.active_at(at),
+    )
+
+
+# -- from the read model's rows -------------------------------------------------------------------
+
+def parts_of_rows(rows: PlanRows, directory: OrgDirectory) -> PlanParts:
+    return PlanParts(
+        assessments=[AssessmentOut(
+            area=Area(r.area), rating=r.rating, assessed_by=org(directory, r.assessed_by_org),
+            assessed_at=utc(r.assessed_at), comment=r.comment, child_view=r.child_view,
+            guardians_view=r.guardians_view) for r in rows.assessments],
+        actions=[ActionOut(
+            action_id=uuid.UUID(r.action_id), area=Area(r.area), need=r.need, what=r.what,
+            responsible=org(directory, r.responsible_org), due_on=r.due_on, status=r.status,
+            completed_on=r.completed_on) for r in rows.actions],
+        meetings=[MeetingOut(
+            meeting_id=uuid.UUID(r.meeting_id), held_on=r.held_on,
+            participants=orgs(directory, json.loads(r.participant_orgs or "[]")), lead=org(directory, r.lead_org),
+            decisions=r.decisions, notes=r.notes) for r in rows.meetings],
+        follow_ups=[FollowUpOut(
+            follow_up_id=uuid.UUID(r.follow_up_id), area=None if r.area is None else Area(r.area), due_on=r.due_on,
+            what=r.what) for r in rows.follow_ups],
+    )
+
+
+# -- from a folded plan (time travel) ------------------------------------------------------------
+
+def parts_of_plan(plan: ChildPlan, directory: OrgDirectory) -> PlanParts:
+    meetings = sorted(plan.meetings.values(), key=lambda m: (m.held_on, str(m.meeting_id)), reverse=True)
+    return PlanParts(
+        assessments=[AssessmentOut(
+            area=a.area, rating=a.rating, assessed_by=org(directory, a.assessed_by_org), assessed_at=utc(a.assessed_at),
+            comment=a.comment, child_view=a.child_view, guardians_view=a.guardians_view)
+            for a in plan.assessments.values()],
+        actions=[ActionOut(
+            action_id=a.action_id, area=a.area, need=a.need, what=a.what, responsible=org(directory, a.responsible_org),
+            due_on=a.due_on, status=a.status, completed_on=a.completed_on)
+            for a in sorted(plan.actions.values(), key=lambda a: (a.due_on or dt.date.max, str(a.action_id)))],
+        meetings=[MeetingOut(
+            meeting_id=m.meeting_id, held_on=m.held_on, participants=orgs(directory, m.participant_orgs),
+            lead=org(directory, m.lead_org), decisions=m.decisions, notes=m.notes) for m in meetings],
+        follow_ups=[FollowUpOut(follow_up_id=f.follow_up_id, area=f.area, due_on=f.due_on, what=f.what)
+                    for f in sorted(plan.follow_ups.values(), key=lambda f: (f.due_on, str(f.follow_up_id)))],
+    )
+
+
+def plan_info(plan_id: uuid.UUID | None, status: str | None, opened_by: str | None, opened_at: dt.datetime | None,
+              closed_at: dt.datetime | None, directory: OrgDirectory) -> PlanInfo | None:
+    if plan_id is None or status is None:
+        return None
+    return PlanInfo(plan_id=plan_id, status=status, opened_by=org(directory, opened_by), opened_at=utc(opened_at),
+                    closed_at=utc(closed_at))
+
+
+# -- the wheel's areas -----------------------------------------------------------------------------
+
+def areas(parts: PlanParts, facts: Sequence[FactOut]) -> tuple[list[AreaOut], list[FactOut], list[FollowUpOut]]:
+    """The seven areas in the wheel's order; facts and follow-ups without an area apart."""
+    latest = {a.area: a for a in parts.assessments}
+    out = [AreaOut(
+        area=area, label=sv.AREA[area], shanarri=list(SHANARRI[area]), assessment=latest.get(area),
+        facts=[f for f in facts if f.area == area], actions=[a for a in parts.actions if a.area == area],
+        follow_ups=[f for f in parts.follow_ups if f.area == area]) for area in AREAS]
+    return out, [f for f in facts if f.area is None], [f for f in parts.follow_ups if f.area is None]

@@ -1,0 +1,387 @@
+"""The web service on a real (SQLite) read model: the plan view, commands to their topics,
+consents with the registry's reasons, withdrawal purging facts, emergency access, FHIR export,
+auth and the auditors' views."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from fhir.resources.R4B.bundle import Bundle
+
+from schemas.events import (
+    ConsentGranted,
+    ConsentWithdrawn,
+    EmergencyAccessOpened,
+    GrantorRole,
+    MeetingHeld,
+    PlanOpened,
+)
+from schemas.topics import topic_for
+from services.api.devlogin import dev_users
+from services.settings import Settings
+from tests.conftest import DATABASES
+from tests.support.api import (
+    ADMINISTRATOR,
+    AUDITOR,
+    BHV,
+    COORDINATOR_BHV,
+    COORDINATOR_OUTSIDE,
+    COORDINATOR_SCHOOL,
+    COORDINATOR_SOC,
+    OUTSIDER,
+    SOC,
+    Harness,
+    harness,
+)
+
+
+@pytest.fixture(params=DATABASES)
+def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """The county on SQLite, and on PostgreSQL when ``KRONOBARN_TEST_POSTGRES_URL`` is set."""
+    url = None if request.param == "sqlite" else request.getfixturevalue("postgres_schema")()
+    made = harness(tmp_path, url=url)
+    yield made
+    made.app.state.hub.engine.dispose()
+
+
+@pytest.fixture
+def client(h: Harness) -> TestClient:
+    return TestClient(h.app)
+
+
+def test_the_plan_view_holds_the_named_person_lead_wheel_facts_actions_meetings_follow_ups(
+        h: Harness, client: TestClient) -> None:
+    r = client.get(f"/children/{h.county.a}", headers=h.headers(COORDINATOR_BHV))
+    assert r.status_code == 200, r.text
+    view = r.json()
+    assert view["named_person"]["id"] == BHV and view["named_person"]["name"] == "Barnavårdscentralen Växjö"
+    assert view["lead"]["id"] == SOC and view["access"] == "named_person"
+    assert {p["id"] for p in view["participants"]} == {BHV, SOC}
+    assert [a["area"] for a in view["areas"]] == ["care", "health", "learning", "safety", "relationships", "home",
+                                                 "development"]
+    health = view["areas"][1]
+    assert health["shanarri"] == ["healthy"] and health["label"] == "hälsa"
+    assert health["assessment"]["rating"] == 2 and health["assessment"]["child_view"] == "Jag är trött"
+    assert health["assessment"]["guardians_view"] == "Vi oroar oss"
+    assert health["actions"][0]["what"] == "Sömnrådgivning" and health["actions"][0]["status"] == "agreed"
+    facts = {f["fact_type"]: f for a in view["areas"] for f in a["facts"]}
+    assert set(facts) == {"HealthVisitRecorded", "InvestigationOpened", "AbsenceSummarised"}
+    assert facts["HealthVisitRecorded"]["source"]["id"] == BHV and facts["HealthVisitRecorded"]["occurred_at"]
+    assert facts["HealthVisitRecorded"]["details"]
+    assert view["meetings"][0]["decisions"] == "Socialtjänsten leder planen."
+    assert view["follow_ups"][0]["what"] == "Uppföljning av sömnen"
+    assert view["consents"][0]["active"] is True
+    [viewed] = h.publish.views
+    assert (viewed.viewer_id, viewed.role, viewed.organisation_id, viewed.child_id) == (
+        COORDINATOR_BHV.subject, "coordinator", BHV, h.county.a)
+    assert viewed.purpose == "care-planning" and "facts" in viewed.parts and topic_for(viewed).name == "access"
+
+
+def test_a_participant_sees_only_what_consent_covers_and_outsiders_get_404(h: Harness, client: TestClient) -> None:
+    soc = client.get(f"/children/{h.county.a}", headers=h.headers(COORDINATOR_SOC)).json()
+    assert soc["access"] == "lead"
+    # The school is a consent recipient but not in the plan: not in its scope.
+    for who in (COORDINATOR_SCHOOL, COORDINATOR_OUTSIDE):
+        r = client.get(f"/children/{h.county.a}", headers=h.headers(who))
+        assert r.status_code == 404 and r.json() == {"detail": "Hittades inte.", "reasons": []}
+    assert client.get(f"/children/{uuid.uuid4()}", headers=h.headers(COORDINATOR_BHV)).status_code == 404
+    # The school opened D's plan under a HEALTH consent: it sees BHV's health visit through it.
+    d = client.get(f"/children/{h.county.d}", headers=h.headers(COORDINATOR_SCHOOL)).json()
+    assert d["access"] == "named_person" and [f["fact_type"] for a in d["areas"] for f in a["facts"]] == [
+        "HealthVisitRecorded"]
+
+
+def test_my_children_lists_the_scope_and_searches(h: Harness, client: TestClient) -> None:
+    mine = client.get("/children", headers=h.headers(COORDINATOR_BHV)).json()
+    assert {c["child_id"] for c in mine["children"]} == {str(h.county.a)}  # B, C, D have other named persons
+    soc = client.get("/children", headers=h.headers(COORDINATOR_SOC)).json()
+    assert [c["access"] for c in soc["children"]] == ["lead"]
+    assert client.get("/children", params={"has_plan": "false"}, headers=h.headers(COORDINATOR_BHV)).json()["total"] == 0
+    prefix = str(h.county.a)[:6]
+    assert client.get("/children", params={"q": prefix}, headers=h.headers(COORDINATOR_BHV)).json()["total"] == 1
+    assert client.get("/children", params={"municipality": "0781"},
+                      headers=h.headers(COORDINATOR_BHV)).json()["total"] == 0
+    assert client.get("/children", headers=h.headers(AUDITOR)).status_code == 403
+
+
+def test_each_command_publishes_one_event_to_its_topic_and_answers_202(h: Harness, client: TestClient) -> None:
+    a, today = h.county.a, dt.date.today()
+    head = h.headers(COORDINATOR_BHV)
+    calls = [
+        ("meetings", {"held_on": today.isoformat(), "participant_orgs": [BHV, SOC], "lead_org": BHV,
+                      "decisions": "BVC leder"}, "MeetingHeld"),
+        ("assessments", {"area": "home", "rating": 4, "child_view": "Bra hemma"}, "AreaAssessed"),
+        ("actions", {"area": "home", "need": "Stöd", "what": "Boendestöd", "responsible_org": SOC}, "ActionAgreed"),
+        (f"actions/{h.county.action_a}/complete", {"completed_on": today.isoformat()}, "ActionCompleted"),
+        ("follow-ups", {"due_on": (today + dt.timedelta(days=10)).isoformat()}, "FollowUpScheduled"),
+        ("named-person/transfer", {"to_org": SOC, "reason_code": "BARNET_TRYGGT"}, "NamedPersonTransferred"),
+        ("plan/close", {"reason_code": "MAL_UPPNADDA"}, "PlanClosed"),
+    ]
+    for path, body, kind in calls:
+        before = len(h.publish.events)
+        r = client.post(f"/children/{a}/{path}", json=body, headers=head)
+        assert r.status_code == 202, (path, r.text)
+        [event] = h.publish.events[before:]
+        assert type(event).__name__ == kind and r.json()["event_id"] == str(event.event_id)
+        assert topic_for(event).name == "plan" and event.envelope.source.organisation_id == BHV
+        assert r.json()["message"] == "Registrerat – visas när det har behandlats."
+    meeting = h.publish.of(MeetingHeld)[0]
+    assert meeting.envelope.sealed.fields["decisions"] == "BVC leder"  # type: ignore[union-attr]
+
+
+def test_domain_refusals_are_422_with_every_reason(h: Harness, client: TestClient) -> None:
+    head = h.headers(COORDINATOR_BHV)
+    r = client.post(f"/children/{h.county.a}/meetings", headers=head, json={
+        "held_on": "2001-01-01", "participant_orgs": [BHV, BHV], "lead_org": "kommun-0999-x", "decisions": " "})
+    assert r.status_code == 422
+    reasons = r.json()["reasons"]
+    assert len(reasons) == 4 and any("more than 366 days back" in x for x in reasons)
+    r = client.post(f"/children/{h.county.a}/assessments", headers=head, json={"area": "moon", "rating": 9})
+    assert r.status_code == 422 and r.json()["reasons"]
+    r = client.post(f"/children/{h.county.a}/plan", headers=head, json={"consent_ids": [str(h.county.consent_a)]})
+    assert r.status_code == 422 and r.json()["reasons"] == ["the child already has an open plan"]
+    r = client.post(f"/children/{h.county.a}/actions/{uuid.uuid4()}/complete", headers=head,
+                    json={"completed_on": dt.date.today().isoformat()})
+    assert r.status_code == 404
+    assert not h.publish.events
+
+
+def test_opening_a_plan_checks_the_consents(h: Harness, client: TestClient) -> None:
+    head = h.headers(COORDINATOR_BHV)
+    h.world.apply([_closing(h)])
+    r = client.post(f"/children/{h.county.a}/plan", headers=head, json={"consent_ids": [str(uuid.uuid4())]})
+    assert r.status_code == 422 and "is not one of this child's" in r.json()["reasons"][0]
+    r = client.post(f"/children/{h.county.a}/plan", headers=head, json={"consent_ids": [str(h.county.consent_a)]})
+    assert r.status_code == 202
+    [opened] = h.publish.of(PlanOpened)
+    assert opened.consent_ids == (h.county.consent_a,) and str(opened.plan_id) == r.json()["id"]
+
+
+def _closing(h: Harness):  # type: ignore[no-untyped-def]
+    from schemas.events import Basis
+    from tests.support.history import event
+
+    return event("PlanClosed", h.county.a, 99, basis=Basis.CONSENT, org=BHV, at=h.county.now - dt.timedelta(days=1),
+                 plan_id=h.county.plan_a, reason_code="ANNAT")
+
+
+def test_consent_registration_gives_the_registrys_reasons_and_publishes_to_consent(h: Harness,
+                                                                                   client: TestClient) -> None:
+    head, a = h.headers(COORDINATOR_BHV), h.county.a
+    g1, g2 = h.county.guardians(a)
+    body = {"grantors": [{"party_id": str(g1), "role": "GUARDIAN"}], "categories": ["HEALTH"], "recipients": [SOC],
+            "valid_from": h.county.now.isoformat(), "valid_to": (h.county.now + dt.timedelta(days=30)).isoformat()}
+    r = client.post(f"/children/{a}/consents", headers=head, json=body)
+    assert r.status_code == 422 and r.json()["reasons"] == [f"guardian {g2} has not granted"]
+    body["grantors"].append({"party_id": str(g2), "role": "GUARDIAN"})
+    r = client.post(f"/children/{a}/consents", headers=head, json=body)
+    assert r.status_code == 202, r.text
+    [granted] = h.publish.of(ConsentGranted)
+    assert topic_for(granted).name == "consent" and granted.recipients == (SOC,)
+    r = client.post(f"/children/{a}/consents/{h.county.consent_a}/withdraw", headers=head,
+                    json={"party_id": str(uuid.uuid4()), "role": "GUARDIAN"})
+    assert r.status_code == 422 and r.json()["reasons"] == ["only a required grantor can withdraw this consent"]
+    r = client.post(f"/children/{a}/consents/{uuid.uuid4()}/withdraw", headers=head,
+                    json={"party_id": str(g1), "role": "GUARDIAN"})
+    assert r.status_code == 404
+
+
+def test_after_withdrawal_is_projected_the_facts_it_covered_are_gone_from_the_api_and_the_page(
+        h: Harness, client: TestClient) -> None:
+    a, head = h.county.a, h.headers(COORDINATOR_SOC)
+    cookie = {"kronobarn_token": h.token(COORDINATOR_SOC)}
+    before = client.get(f"/children/{a}", headers=head).json()
+    shown = {f["fact_type"] for ar in before["areas"] for f in ar["facts"]}
+    assert shown == {"HealthVisitRecorded", "InvestigationOpened", "AbsenceSummarised"}
+    page = client.get(f"/ui/children/{a}", cookies=cookie).text
+    assert "Besök i hälso- och sjukvården" in page and "Frånvaro" in page
+    g1, _ = h.county.guardians(a)
+    r = client.post(f"/children/{a}/consents/{h.county.consent_a}/withdraw", headers=head,
+                    json={"party_id": str(g1), "role": GrantorRole.GUARDIAN.value})
+    assert r.status_code == 202
+    [withdrawal] = h.publish.of(ConsentWithdrawn)
+    assert topic_for(withdrawal).name == "consent"
+    h.world.withdraw(a, h.county.consent_a, h.county.now)  # the gate revokes, the projector purges
+    after = client.get(f"/children/{a}", headers=head).json()
+    assert [f for ar in after["areas"] for f in ar["facts"]] == [] and after["facts_without_area"] == []
+    assert after["consents"][0]["active"] is False
+    page = client.get(f"/ui/children/{a}", cookies=cookie).text
+    assert "Besök i hälso- och sjukvården" not in page and "Frånvaro" not in page and "Utredning inledd" not in page
+    # The lead still sees the plan itself (lead needs no consent) -- but no released fact.
+    assert after["access"] == "lead" and after["meetings"]
+
+
+def test_emergency_access_opens_reading_for_its_coordinator_and_is_listed_for_auditors(tmp_path: Path) -> None:
+    h = harness(tmp_path, applying=True)  # access events reach the audit store, as the audit projector does
+    client, a = TestClient(h.app), h.county.a
+    head = h.headers(COORDINATOR_OUTSIDE)
+    assert client.get(f"/children/{a}", headers=head).status_code == 404
+    assert client.post(f"/children/{a}/emergency-access", headers=head,
+                       json={"reason_code": "AKUT_FARA", "days": 8}).status_code == 422
+    r = client.post(f"/children/{a}/emergency-access", headers=head, json={"reason_code": "AKUT_FARA", "days": 2})
+    assert r.status_code == 202
+    [opened] = h.publish.of(EmergencyAccessOpened)
+    assert topic_for(opened).name == "access" and opened.reason_code == "AKUT_FARA"
+    assert opened.expires_at - opened.envelope.occurred_at == dt.timedelta(days=2)
+    view = client.get(f"/children/{a}", headers=head)
+    assert view.status_code == 200 and view.json()["access"] == "emergency"
+    assert {f["fact_type"] for ar in view.json()["areas"] for f in ar["facts"]}  # the covered facts, lawfully
+    assert h.publish.views[-1].purpose == "emergency"
+    assert client.post(f"/children/{a}/assessments", headers=head, json={"area": "home", "rating": 3}).status_code == 403
+    assert [c["access"] for c in client.get("/children", headers=head).json()["children"]] == ["emergency"]
+    assert h.publish.views[-1].purpose == "emergency" and h.publish.views[-1].parts == ("summary",)
+    # Another coordinator of the same organisation has no emergency access.
+    other = h.headers(type(COORDINATOR_OUTSIDE)("someone-else", COORDINATOR_OUTSIDE.role, OUTSIDER))
+    assert client.get(f"/children/{a}", headers=other).status_code == 404
+    listed = client.get("/audit/emergency-access", headers=h.headers(AUDITOR)).json()["entries"]
+    assert [(e["child_id"], e["viewer_id"], e["purpose"]) for e in listed] == [
+        (str(a), COORDINATOR_OUTSIDE.subject, "AKUT_FARA")]
+    assert client.post(f"/children/{uuid.uuid4()}/emergency-access", headers=head,
+                       json={"reason_code": "AKUT_FARA", "days": 1}).status_code == 404
+
+
+def test_the_fhir_export_is_a_valid_r4_bundle_with_a_care_plan_goals_and_consents(h: Harness,
+                                                                                  client: TestClient) -> None:
+    r = client.get(f"/children/{h.county.a}/plan.fhir", headers=h.headers(COORDINATOR_BHV))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/fhir+json")
+    bundle = Bundle.model_validate(r.json())
+    kinds = [e.resource.get_resource_type() for e in bundle.entry]
+    assert kinds == ["CarePlan", "Goal", "Consent"]
+    care_plan = bundle.entry[0].resource
+    assert care_plan.status == "active" and care_plan.intent == "plan" and care_plan.author.identifier.value == SOC
+    assert care_plan.activity[0].detail.description == "Sömnrådgivning"
+    goal = bundle.entry[1].resource
+    assert {c.code for c in goal.category[0].coding} == {"healthy"} and "2 av 5" in goal.description.text
+    assert bundle.entry[2].resource.provision.period.end
+    assert h.publish.views[-1].purpose == "export"
+    assert client.get(f"/children/{h.county.c}/plan.fhir", headers=h.headers(COORDINATOR_BHV)).status_code == 404
+
+
+def test_gaps_list_for_the_municipalitys_coordinators(h: Harness, client: TestClient) -> None:
+    r = client.get("/municipalities/0780/gaps", headers=h.headers(COORDINATOR_BHV))
+    assert r.status_code == 200 and [c["child_id"] for c in r.json()["children"]] == [str(h.county.c)]
+    assert [v.child_id for v in h.publish.views] == [h.county.c]
+    assert client.get("/municipalities/0781/gaps", headers=h.headers(COORDINATOR_BHV)).status_code == 403
+    assert client.get("/municipalities/0780/gaps", headers=h.headers(AUDITOR)).status_code == 403
+
+
+def test_authentication_failures_are_401_with_a_message_and_pages_redirect_to_login(h: Harness,
+                                                                                     client: TestClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic abc"}):
+        r = client.get("/children", headers=headers)
+        assert r.status_code == 401 and r.json()["detail"] and r.json()["reasons"]
+        assert r.headers["www-authenticate"] == "Bearer"
+    r = client.get(f"/ui/children/{h.county.a}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/dev/login"
+    # The JSON API never takes the cookie.
+    assert client.get("/children", cookies={"kronobarn_token": h.token(COORDINATOR_BHV)}).status_code == 401
+
+
+def test_dev_login_sets_an_http_only_lax_cookie(h: Harness, client: TestClient) -> None:
+    page = client.get("/dev/login")
+    assert page.status_code == 200 and "dev-auditor" in page.text and 'for="u-dev-auditor"' in page.text
+    subject = next(u.subject for u in dev_users() if u.organisation_id == BHV)
+    r = client.post("/dev/login", data={"subject": subject}, follow_redirects=False)
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"]
+    assert "kronobarn_token=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert client.post("/dev/login", data={"subject": "nobody"}, follow_redirects=False).status_code == 404
+    r = client.post("/dev/login", data={"subject": subject}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+
+
+def test_dev_login_does_not_exist_when_disabled(tmp_path: Path) -> None:
+    from services.api.app import create_app
+    from services.db import make_engine, migrate
+
+    settings = Settings(_env_file=None, dev_login=False, jwks_url="https://idp.example/jwks",  # type: ignore[call-arg]
+                        jwt_issuer="https://idp.example")
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    migrate(engine)
+
+    async def publish(_event: object) -> None: ...
+
+    client = TestClient(create_app(settings, publish=publish, engine=engine))
+    assert client.get("/dev/login").status_code == 404 and client.post("/dev/token", json={}).status_code == 404
+    r = client.get("/ui/children", follow_redirects=False)
+    assert r.status_code == 401 and "logga in" in r.text.lower()
+
+
+def test_a_form_posted_from_another_site_is_refused(h: Harness, client: TestClient) -> None:
+    cookie = {"kronobarn_token": h.token(COORDINATOR_BHV)}
+    r = client.post(f"/ui/children/{h.county.a}/assessments", cookies=cookie, data={"area": "home", "rating": "3"},
+                    headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    assert r.status_code == 403 and not h.publish.events
+
+
+def test_roles_see_only_their_own_pages(h: Harness, client: TestClient) -> None:
+    for who, allowed, denied in ((AUDITOR, "/ui/audit", f"/ui/children/{h.county.a}"),
+                                 (ADMINISTRATOR, "/ui/admin", "/ui/audit"),
+                                 (COORDINATOR_BHV, "/ui/children", "/ui/admin")):
+        cookie = {"kronobarn_token": h.token(who)}
+        assert client.get(allowed, cookies=cookie).status_code == 200
+        assert client.get(denied, cookies=cookie).status_code == 403
+    assert client.get("/admin/overview", headers=h.headers(ADMINISTRATOR)).json()["tables"]["children"] == 4
+
+
+class FakeHistory:
+    """Stands in for ``services.history`` (which reads the event log), with its real types."""
+
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+        self.calls: list[tuple[str, object]] = []
+
+    async def child_history(self, settings: Settings, codec: object, child_id: uuid.UUID) -> list:  # type: ignore[type-arg]
+        from services.history import HistoryEntry
+
+        self.calls.append(("history", child_id))
+        events = [e for e in self.h.county.events() if e.child_id == child_id]
+        return [HistoryEntry(topic_for(e).name, 0, n, e.envelope.recorded_at, type(e).__name__, e)
+                for n, e in enumerate(events)]
+
+    async def plan_as_seen(self, settings: Settings, codec: object, child_id: uuid.UUID, viewer_org: str,
+                           at: dt.datetime):  # type: ignore[no-untyped-def]
+        from projections.named_person import assignment
+        from projections.plan import visible_facts
+        from services.history import SeenPlan
+        from services.projection import named_person_config
+
+        self.calls.append(("as-seen", (child_id, viewer_org, at)))
+        state = self.h.world.states[child_id]
+        active = tuple(c for c in state.consents.of_child(child_id) if c.active_at(at))
+        named = assignment(state.life, at.date(), named_person_config(settings))
+        return SeenPlan(child_id, viewer_org, at, state, named, active,
+                        tuple(visible_facts(state.plan, viewer_org, at, active)))
+
+
+def test_auditors_read_history_and_the_plan_as_an_organisation_saw_it(h: Harness, client: TestClient) -> None:
+    fake = FakeHistory(h)
+    h.app.state.hub.history = fake
+    head, a = h.headers(AUDITOR), h.county.a
+    history = client.get(f"/audit/children/{a}/history", headers=head)
+    assert history.status_code == 200, history.text
+    types = [e["type"] for e in history.json()["entries"]]
+    assert "ChildRegistered" in types and "MeetingHeld" in types
+    meeting = next(e for e in history.json()["entries"] if e["type"] == "MeetingHeld")
+    assert meeting["sealed"] in ("opened", "sealed") and meeting["fields"]["lead_org"] == SOC
+    at = h.county.now.isoformat()
+    seen = client.get(f"/audit/children/{a}/as-seen", params={"org": SOC, "at": at}, headers=head)
+    assert seen.status_code == 200, seen.text
+    body = seen.json()
+    assert body["viewer_org"] == SOC and body["lead"]["id"] == SOC and body["named_person"]["id"] == BHV
+    assert {f["fact_type"] for ar in body["areas"] for f in ar["facts"]} == {
+        "HealthVisitRecorded", "InvestigationOpened", "AbsenceSummarised"}
+    log = client.get(f"/audit/children/{a}/log", headers=head)
+    assert log.status_code == 200
+    assert [v.purpose for v in h.publish.views] == ["audit", "audit", "audit"]
+    assert [v.parts[0] for v in h.publish.views] == ["history", "plan-as-seen", "audit-log"]
+    for path in (f"/ui/audit/children/{a}/history", f"/ui/audit/children/{a}/as-seen?org={SOC}&at={at[:16]}",
+                 f"/ui/audit/children/{a}/log", "/ui/audit/emergency-access"):
+        r = client.get(path, cookies={"kronobarn_token": h.token(AUDITOR)})
+        assert r.status_code == 200, path
+    assert client.get(f"/audit/children/{a}/history", headers=h.headers(COORDINATOR_BHV)).status_code == 403
