@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 from uuid import UUID
 
 from projections.consents import Consent, FactRef, visible
+from projections.records import replace
 from schemas.events import (
     ActionAgreed,
     ActionCompleted,

@@ -322,6 +322,24 @@ def readmodel_digest(
 
 
 @app.command()
+def api(
+    host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="listen port")] = 8080,
+) -> None:
+    """Serve the web service: the JSON API (OpenAPI at /openapi.json), the Swedish pages under /ui,
+    and in dev the dev login at /dev/login."""
+    import uvicorn
+
+    from services.api.app import create_app
+    from services.api.devlogin import DEFAULT_KEY_FILE
+
+    settings = _settings()
+    # No access log: paths carry children's pseudonymous ids, and the audit log records every read.
+    uvicorn.run(create_app(settings, dev_key_file=DEFAULT_KEY_FILE), host=host, port=port, log_level="warning",
+                access_log=False)
+
+
+@app.command()
 def demo() -> None:
     """Run the hub on its embedded defaults and show the backbone working end to end."""
     from services.demo import run_demo
@@ -336,11 +354,15 @@ def bench(
     repeats: Annotated[int, typer.Option(help="repeats; the best of each side counts")] = 3,
     bootstrap: Annotated[str | None, typer.Option(help="existing cluster; default a private embedded broker")] = None,
     county: Annotated[int, typer.Option(help="children in the scale case (0 skips it)")] = 45_000,
+    postgres: Annotated[str | None, typer.Option(
+        help="PostgreSQL URL for the replay bench; a schema is made for the run and dropped after "
+             "[KRONOBARN_TEST_POSTGRES_URL]")] = None,
 ) -> None:
     """Benchmarks: ratios against baselines measured in the same run (DESIGN §8)."""
     from services.bench.run import run_bench
 
-    run_bench(_settings(), events=events, repeats=repeats, bootstrap=bootstrap, county_children=county)
+    run_bench(_settings(), events=events, repeats=repeats, bootstrap=bootstrap, county_children=county,
+              postgres=postgres)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     audit_signing_key: SecretStr | None = Field(
         None, description="base64 raw 32-byte Ed25519 private key that signs audit-log checkpoints"
     )
+    audit_checkpoint_every: int = Field(1_000, ge=1, description="the audit projector signs a checkpoint every N entries")
+    audit_checkpoint_interval_s: float = Field(
+        300.0, gt=0, description="and at least this often (seconds) when entries arrived since the last one"
+    )
 
     # Authentication of API callers: RS256 bearer JWTs from the county's identity provider.
     jwks_url: str | None = Field(None, description="JWKS URL of the identity provider (required in production)")
@@ -57,6 +61,14 @@ class Settings(BaseSettings):
     jwt_org_claim: str = Field("org", min_length=1, description="the claim that carries the caller's organisation id")
     dev_login: bool | None = Field(
         None, description="dev identity provider for the demo; default on in dev, never on in production"
+    )
+
+    # The web service (``kronobarn api``).
+    org_directory: Path | None = Field(
+        None, description="JSON file of organisation names and municipalities; dev default: the synthetic county"
+    )
+    api_cookie_secure: bool | None = Field(
+        None, description="mark the login cookie Secure (HTTPS only); default on in production"
     )
 
     # Demo only.
