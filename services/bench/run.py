@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import asdict
 from collections.abc import Iterator
+from dataclasses import asdict
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,14 +13,28 @@ from rich.table import Table
 
 from services import kafka
 from services.bench.codec import CodecBench
-from services.bench.county import ScaleRow, county_scale
 from services.bench.connector import connector_rows
+from services.bench.county import ScaleRow, county_scale
 from services.bench.gate import gate_rows
 from services.bench.plan_page import plan_page_latency
-from services.bench.replay import SCALE_PER_CHILD, ReplayScale, replay_rows, replay_scale
-from services.bench.report import Latency, Row, print_latencies, print_table, save, wide_console
+from services.bench.replay import (
+    SCALE_PER_CHILD,
+    ReplayScale,
+    replay_rows,
+    replay_scale,
+)
+from services.bench.report import (
+    Latency,
+    Row,
+    print_latencies,
+    print_table,
+    save,
+    wide_console,
+)
 from services.broker import EmbeddedBroker, free_port
 from services.settings import Settings
+
+GATE_FACTS = 20_000  # the gate runs near 2k facts/s: enough for a stable rate, short enough to repeat
 
 
 @contextlib.contextmanager
@@ -38,7 +52,7 @@ async def _all_cases(settings: Settings, events: int, repeats: int, progress: Pr
     await kafka.create_topics(settings)
     rows = await CodecBench(settings, events, repeats, progress).run()
     rows += await connector_rows(settings, events, repeats, progress)
-    gate, latencies = await gate_rows(settings, events // 2, repeats, progress)
+    gate, latencies = await gate_rows(settings, min(events // 2, GATE_FACTS), repeats, progress)
     latencies.append(await plan_page_latency(settings, progress))
     replay = await replay_rows(settings, events, repeats, progress, postgres)
     return rows + gate + replay, latencies

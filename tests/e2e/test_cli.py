@@ -104,6 +104,8 @@ def test_bench_prints_ratios_and_writes_json(tmp_path: Path) -> None:
     result = json.loads((tmp_path / "var" / "bench" / "LATEST.json").read_text())
     measures = {row["measure"]: row for row in result["rows"]}
     assert {"encode (in memory)", "decode (in memory)", "produce", "consume", "consume + decode"} <= set(measures)
+    assert {"consent gate", "replay → SQLite"} <= set(measures)  # the gate on its own broker
+    assert any(lat["measure"].startswith("intake → shared") for lat in result["latencies"])
     for row in measures.values():
         assert row["baseline_rate"] > 0 and row["candidate_rate"] > 0
         assert row["ratio"] == row["candidate_rate"] / row["baseline_rate"]
