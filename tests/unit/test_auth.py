@@ -49,6 +49,14 @@ COORDINATOR = Principal("dev-coordinator-kommun-0780-soc", Role.COORDINATOR, "ko
 NOW = dt.datetime.now(dt.UTC)
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """Each test's tokens are timed from when it runs, not from when the module was imported:
+    in the whole suite that can be many minutes apart, longer than a token lives."""
+    global NOW
+    NOW = dt.datetime.now(dt.UTC)
+
+
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
