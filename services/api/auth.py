@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +33,8 @@ REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 JWKS_CACHE_S = 300.0  # how long a fetched key set is trusted before it is fetched again
 JWKS_COOLDOWN_S = 30.0  # at most one refetch per this long for unknown key ids
 JWKS_TIMEOUT_S = 5.0
+VERIFIED_CACHE_S = 60.0  # a verified token is trusted again for this long (never past its expiry)
+VERIFIED_CACHE_SIZE = 4_096
 
 MISSING_TOKEN = "no bearer token"
 NOT_BEARER = "authorization is not a bearer token"
@@ -134,9 +140,14 @@ class AuthConfig:
 class TokenVerifier:
     """Turns a bearer token into a ``Principal``, or raises ``AuthError``."""
 
-    def __init__(self, config: AuthConfig, keys: SigningKeys) -> None:
+    def __init__(self, config: AuthConfig, keys: SigningKeys, *, clock: Callable[[], float] = time.time) -> None:
         self._config = config
         self._keys = keys
+        self._clock = clock
+        # Token -> (principal, trusted until): a page load brings the same token many times and
+        # an RS256 check per request is most of what authentication costs.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenVerifier:
@@ -161,6 +172,20 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         if not token:
             raise AuthError(MISSING_TOKEN)
+        now = self._clock()
+        with self._lock:
+            hit = self._verified.get(token)
+            if hit is not None and now < hit[1]:
+                self._verified.move_to_end(token)
+                return hit[0]
+        principal, expires = self._verify(token)
+        with self._lock:
+            self._verified[token] = (principal, min(now + VERIFIED_CACHE_S, expires + self._config.leeway_s))
+            while len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -174,7 +199,7 @@ class TokenVerifier:
         if key.key_type != "RSA":
             raise AuthError(UNKNOWN_KEY_ID)  # a JWKS entry of another kind never verifies RS256
         claims = self._decode(token, key)
-        return self._principal(claims)
+        return self._principal(claims), float(claims["exp"])
 
     def _decode(self, token: str, key: PyJWK) -> dict[str, Any]:
         config = self._config

@@ -6,14 +6,17 @@ port (the auditors' reading of the event log) can be replaced on ``hub.history``
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from schemas.codec import Codec
 from services.api.auth import TokenVerifier
@@ -72,5 +75,20 @@ class Hub:
         return self.clock()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking database work off the event loop."""
-        return await run_in_threadpool(fn, *args)
+        """Run blocking database work off the event loop, in the request's context (log fields).
+
+        The hub's own pool rather than anyio's: a plan page is one trip, and anyio's per-call
+        bookkeeping cost as much as some of the queries."""
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(_pool(), functools.partial(context.run, fn, *args))
+
+
+_POOL: ThreadPoolExecutor | None = None
+DB_THREADS = 8  # enough to keep the database busy; more only queue on the interpreter lock
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="kronobarn-db")
+    return _POOL

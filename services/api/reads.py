@@ -23,7 +23,7 @@ from services.api import errors, publishing, views
 from services.api.auth import Principal
 from services.api.hub import Hub
 from services.api.models import ChildList, ChildSummary, GapsList, PlanView
-from services.api.store import ChildRow
+from services.api.store import ChildReads, ChildRow
 
 log = structlog.get_logger(__name__)
 
@@ -53,12 +53,13 @@ def require_role(principal: Principal, need: Need) -> None:
         raise errors.Forbidden()
 
 
-def _load(hub: Hub, principal: Principal, child_id: uuid.UUID, need: Need, at: dt.datetime) -> Loaded:
+def _decide(hub: Hub, reads: ChildReads, principal: Principal, child_id: uuid.UUID, need: Need,
+            at: dt.datetime) -> Loaded:
     require_role(principal, need)
-    row = hub.reader.child(child_id)
+    row = reads.child(child_id)
     if row is None:
         raise errors.NotFound()
-    consents = hub.reader.consents(child_id)
+    consents = reads.consents(child_id)
     decision = access.decide(principal, need, row.scope, consents, (), at)
     if decision.outcome is access.Outcome.NOT_FOUND and need is not Need.EMERGENCY:
         # Only now look for an emergency access: the common case needs no audit-log query.
@@ -69,6 +70,11 @@ def _load(hub: Hub, principal: Principal, child_id: uuid.UUID, need: Need, at: d
     if not decision.allowed:
         raise errors.NotFound()
     return Loaded(row, consents, decision)
+
+
+def _load(hub: Hub, principal: Principal, child_id: uuid.UUID, need: Need, at: dt.datetime) -> Loaded:
+    with hub.reader.reading() as reads:
+        return _decide(hub, reads, principal, child_id, need, at)
 
 
 async def guard(hub: Hub, principal: Principal, child_id: uuid.UUID, need: Need) -> Loaded:
@@ -94,12 +100,12 @@ async def record_reads(hub: Hub, principal: Principal, child_ids: Sequence[uuid.
 
 # -- a child's plan ---------------------------------------------------------------------------------
 
-def _plan_view(hub: Hub, principal: Principal, loaded: Loaded, at: dt.datetime) -> PlanView:
+def _plan_view(hub: Hub, reads: ChildReads, principal: Principal, loaded: Loaded, at: dt.datetime) -> PlanView:
     row, directory = loaded.child, hub.directory
-    facts = access.visible_facts(hub.reader.facts(row.child_id), principal.organisation_id, at, loaded.consents,
+    facts = access.visible_facts(reads.facts(row.child_id), principal.organisation_id, at, loaded.consents,
                                  row.named_person_org, loaded.decision)
     fact_views = [views.fact_out(f, directory, hub.fact_codec) for f in facts]
-    parts = views.parts_of_rows(hub.reader.plan_rows(row.child_id), directory)
+    parts = views.parts_of_rows(reads.plan_rows(row.child_id), directory)
     areas, loose, plan_follow_ups = views.areas(parts, fact_views)
     return PlanView(
         child_id=row.child_id, municipality_code=row.municipality_code, birth_date=row.birth_date,
@@ -114,11 +120,18 @@ def _plan_view(hub: Hub, principal: Principal, loaded: Loaded, at: dt.datetime) 
     )
 
 
+def _plan_of(hub: Hub, principal: Principal, child_id: uuid.UUID, at: dt.datetime) -> tuple[PlanView, Loaded]:
+    """Decide and load on one connection, in one trip off the event loop."""
+    with hub.reader.reading() as reads:
+        loaded = _decide(hub, reads, principal, child_id, Need.READ, at)
+        return _plan_view(hub, reads, principal, loaded, at), loaded
+
+
 async def read_plan(hub: Hub, principal: Principal, child_id: uuid.UUID, *, purpose: str | None = None,
                     parts: Sequence[str] = PLAN_PARTS) -> tuple[PlanView, Loaded]:
     """The child's plan as the caller may see it now, and the read logged."""
-    loaded = await guard(hub, principal, child_id, Need.READ)
-    view = await hub.run(_plan_view, hub, principal, loaded, hub.now())
+    require_role(principal, Need.READ)
+    view, loaded = await hub.run(_plan_of, hub, principal, child_id, hub.now())
     why = publishing.EMERGENCY if loaded.decision.emergency else (purpose or publishing.CARE_PLANNING)
     await record_reads(hub, principal, [child_id], why, parts)
     return view, loaded

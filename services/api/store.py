@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Connection, Engine, bindparam, or_, select
 
 from projections.access import ChildScope, EmergencyGrant
 from projections.audit import AuditEntry, AuditKind
@@ -122,16 +123,29 @@ class PlanRows:
     follow_ups: list[Any]
 
 
-class Reader:
-    """The read-model queries of the web service."""
+# Built once: a statement object keeps its compiled form and cache key, so a plan page's
+# queries cost only their execution.
+_CHILD = select(children).where(children.c.child_id == bindparam("cid"))
+_CONSENTS = (select(consents).where(consents.c.child_id.in_(bindparam("cids", expanding=True)))
+             .order_by(consents.c.valid_from, consents.c.consent_id))
+_FACTS = select(released_facts).where(released_facts.c.child_id == bindparam("cid"))
+_ASSESSMENTS = select(assessments).where(assessments.c.child_id == bindparam("cid"))
+_ACTIONS = (select(actions).where(actions.c.child_id == bindparam("cid"))
+            .order_by(actions.c.due_on, actions.c.action_id))
+_MEETINGS = (select(meetings).where(meetings.c.child_id == bindparam("cid"))
+             .order_by(meetings.c.held_on.desc(), meetings.c.meeting_id))
+_FOLLOW_UPS = (select(follow_ups).where(follow_ups.c.child_id == bindparam("cid"))
+               .order_by(follow_ups.c.due_on, follow_ups.c.follow_up_id))
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.audit = AuditStore(engine)
+
+class ChildReads:
+    """One child's queries on one open connection: a page asks several and pays for one."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
 
     def child(self, child_id: uuid.UUID) -> ChildRow | None:
-        with self.engine.connect() as c:
-            row = c.execute(select(children).where(children.c.child_id == str(child_id))).first()
+        row = self.c.execute(_CHILD, {"cid": str(child_id)}).first()
         return None if row is None else ChildRow.of(row)
 
     def consents(self, child_id: uuid.UUID) -> list[Consent]:
@@ -140,32 +154,57 @@ class Reader:
     def consents_of(self, child_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Consent]]:
         ids = [str(c) for c in child_ids]
         out: dict[uuid.UUID, list[Consent]] = {}
-        with self.engine.connect() as c:
-            for first in range(0, len(ids), 500):
-                query = select(consents).where(consents.c.child_id.in_(ids[first:first + 500]))
-                for row in c.execute(query.order_by(consents.c.valid_from, consents.c.consent_id)):
-                    consent = _consent(row)
-                    out.setdefault(consent.child_id, []).append(consent)
+        for first in range(0, len(ids), 500):
+            for row in self.c.execute(_CONSENTS, {"cids": ids[first:first + 500]}):
+                consent = _consent(row)
+                out.setdefault(consent.child_id, []).append(consent)
         return out
 
     def facts(self, child_id: uuid.UUID) -> list[FactRow]:
-        query = select(released_facts).where(released_facts.c.child_id == str(child_id))
-        with self.engine.connect() as c:
-            found = [_fact(row) for row in c.execute(query)]
+        found = [_fact(row) for row in self.c.execute(_FACTS, {"cid": str(child_id)})]
         return sorted(found, key=lambda f: (f.released_at, str(f.fact_event_id)))
 
     def plan_rows(self, child_id: uuid.UUID) -> PlanRows:
-        cid = str(child_id)
+        cid = {"cid": str(child_id)}
+        return PlanRows(
+            assessments=self.c.execute(_ASSESSMENTS, cid).all(),
+            actions=self.c.execute(_ACTIONS, cid).all(),
+            meetings=self.c.execute(_MEETINGS, cid).all(),
+            follow_ups=self.c.execute(_FOLLOW_UPS, cid).all(),
+        )
+
+
+class Reader:
+    """The read-model queries of the web service."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.audit = AuditStore(engine)
+
+    @contextmanager
+    def reading(self) -> Iterator[ChildReads]:
         with self.engine.connect() as c:
-            return PlanRows(
-                assessments=c.execute(select(assessments).where(assessments.c.child_id == cid)).all(),
-                actions=c.execute(select(actions).where(actions.c.child_id == cid)
-                                  .order_by(actions.c.due_on, actions.c.action_id)).all(),
-                meetings=c.execute(select(meetings).where(meetings.c.child_id == cid)
-                                   .order_by(meetings.c.held_on.desc(), meetings.c.meeting_id)).all(),
-                follow_ups=c.execute(select(follow_ups).where(follow_ups.c.child_id == cid)
-                                     .order_by(follow_ups.c.due_on, follow_ups.c.follow_up_id)).all(),
-            )
+            yield ChildReads(c)
+
+    def child(self, child_id: uuid.UUID) -> ChildRow | None:
+        with self.reading() as r:
+            return r.child(child_id)
+
+    def consents(self, child_id: uuid.UUID) -> list[Consent]:
+        with self.reading() as r:
+            return r.consents(child_id)
+
+    def consents_of(self, child_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Consent]]:
+        with self.reading() as r:
+            return r.consents_of(child_ids)
+
+    def facts(self, child_id: uuid.UUID) -> list[FactRow]:
+        with self.reading() as r:
+            return r.facts(child_id)
+
+    def plan_rows(self, child_id: uuid.UUID) -> PlanRows:
+        with self.reading() as r:
+            return r.plan_rows(child_id)
 
     def candidates(self, org: str, extra: Sequence[uuid.UUID], *, prefix: str | None = None,
                    municipality: str | None = None, has_plan: bool | None = None) -> list[ChildRow]:

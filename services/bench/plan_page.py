@@ -2,7 +2,8 @@
 
 The read model is the synthetic county (``plan_county``, 45,000 children by default) in a
 SQLite file in a temporary directory. The web service is the real one,
-``services.api.app.create_app``, served by uvicorn from a background thread, with the dev
+``services.api.app.create_app``, served by uvicorn in ``SERVERS`` processes accepting on one
+socket (``plan_server``; replicas behind one address, as in production), with the dev
 identity provider and a publish port that drops the access events (the bench measures the
 page, not Kafka).
 
@@ -17,17 +18,20 @@ quarter of the rate comes first. Target: p99 ≤ 100 ms.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
 import random
+import socket
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+import httpx
 from rich.progress import Progress
 from sqlalchemy import Engine, select
 
@@ -35,11 +39,9 @@ from projections.read_model import children as children_table
 from services.api.devlogin import DevIdentityProvider, dev_users
 from services.bench.plan_county import fill_read_model
 from services.bench.report import Latency
-from services.broker import free_port
 from services.db import make_engine, migrate
-from services.http_server import BackgroundServer
 from services.settings import Settings
-from services.worker.process import running
+from services.worker.process import hub_env, running
 
 RATE = 200  # requests per second
 SECONDS = 20.0
@@ -51,18 +53,42 @@ SEED = 8080
 FAILED = "{failed} of {sent} plan-page requests failed (first: {first}); the bench measures only answered pages"
 LOAD_FAILED = "the load generator exited with code {code}; its log: {log}"
 TOO_SLOW = "the load generator did not finish within {timeout:.0f} s (the server fell far behind); its log: {log}"
+SERVERS = 2  # one per core: the interpreter lock would hold one process to one core
+SERVER_START_S = 60.0
+SERVER_DID_NOT_START = "the plan-page servers did not answer within {timeout:.0f} s; a log: {log}"
 NO_SCOPE = "no dev coordinator has a child in scope in the synthetic county"
 
 
-async def _drop(*_args: Any, **_kwargs: Any) -> None:
-    """The publish port: access events are not the subject here."""
+@contextlib.contextmanager
+def serving(settings: Settings, key_file: Path, tmp: Path, servers: int = SERVERS) -> Iterator[str]:
+    """``servers`` processes of the web service accepting on one listening socket; yields its URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    env = hub_env(settings, dev_login="true", bench_dev_key_file=str(key_file))
+    args = [sys.executable, "-m", "services.bench.plan_server", str(listener.fileno())]
+    with contextlib.ExitStack() as stack:
+        procs = [stack.enter_context(running(args, env, tmp / f"server-{n}.log", "a plan-page server", pass_fds=(listener.fileno(),)))
+                 for n in range(servers)]
+        listener.close()  # the servers hold it now
+        deadline = time.monotonic() + SERVER_START_S
+        while not _answers(url):
+            for proc in procs:
+                proc.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError(SERVER_DID_NOT_START.format(timeout=SERVER_START_S, log=procs[0].log))
+            time.sleep(0.2)
+        yield url
 
 
-def plan_app(settings: Settings, engine: Engine, key_file: Path) -> Any:
-    """The web service under test, trusting the dev login key in ``key_file``."""
-    from services.api.app import create_app
-
-    return create_app(settings, publish=_drop, engine=engine, dev_key_file=key_file)
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url + "/openapi.json", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _requests(engine: Engine, identity: DevIdentityProvider, count: int) -> list[tuple[str, str]]:
@@ -121,11 +147,11 @@ async def plan_page_latency(settings: Settings, progress: Progress, *, children:
             identity = DevIdentityProvider(dev, key_file=key_file)  # creates the key the app then loads
             warm_up = _requests(engine, identity, WARM_UP_REQUESTS)
             measured = _requests(engine, identity, total)
-            with BackgroundServer(plan_app(dev, engine, key_file), port=free_port()) as server:
+            with serving(dev, key_file, Path(tmp)) as url:
                 progress.update(task, description="plan page: warm-up")
-                await _load(server.url, warm_up, rate / 4, Path(tmp))
+                await _load(url, warm_up, rate / 4, Path(tmp))
                 progress.update(task, description=f"plan page: {rate:,.0f} requests/s for {seconds:.0f} s")
-                latencies, failures = await _load(server.url, measured, rate, Path(tmp))
+                latencies, failures = await _load(url, measured, rate, Path(tmp))
         finally:
             engine.dispose()
     refused = [f for f in failures if f.startswith("HTTP")]

@@ -15,17 +15,17 @@ from projections.audit_store import AuditStore
 from projections.read_model import ReadModel
 from schemas.codec import Codec
 from schemas.sealing import Sealer
+from services import kafka
 from services.audit import audit_signing_key_from
 from services.db import make_engine, migrate
-from services import kafka
 from services.kafka import client_options
 from services.keystore import SqlKeyStore, master_key_from
 from services.projection import named_person_config
 from services.settings import Settings
+from services.worker import diagnostics
 from services.worker.audit import register_audit
 from services.worker.gate import register_gate
 from services.worker.projector import register_projector
-
 
 RECOVERY_MARK = b"\"m:recovery\""  # a key no table reads, JSON-encoded as Faust encodes table keys
 
@@ -103,6 +103,11 @@ def create_app(settings: Settings, tick_s: float = 60.0) -> faust.App:
     signer = audit_signing_key_from(settings)
     audit = AuditStore(engine, signer=signer, checkpoint_every=settings.audit_checkpoint_every)
     register_audit(app, settings, Codec(), audit, signer)
+
+    @app.task
+    async def diagnostics_on_usr1() -> None:
+        diagnostics.install(app)
+
     return app
 
 

@@ -32,11 +32,13 @@ from schemas.topics import ACCESS, DEADLETTER
 from services.audit import audit_signing_key_from
 from services.deadletter import dead_letter_for
 from services.settings import Settings
+from services.worker.continuity import Continuity
 
 log = structlog.get_logger(__name__)
 STAGE = "audit"
 BATCH_EVENTS = 1_000
 BATCH_WITHIN_S = 0.5
+WATCH_INTERVAL_S = 5.0
 NOT_AN_ACCESS_EVENT = "a {name} record is not an access event"
 
 
@@ -44,22 +46,30 @@ class AuditProjector:
     """The agent's handlers; the log and its positions live in the database, not here."""
 
     def __init__(self, app: faust.App, codec: Codec, store: AuditStore) -> None:
-        self.codec, self.store = codec, store
+        self.app, self.codec, self.store = app, codec, store
         self.tracked: dict[tuple[str, int], int] = {}
         self.loaded = False
         self.redeliveries = 0
         self.writing = asyncio.Lock()  # appends and checkpoints one at a time, in order
         self.deadletters = app.topic(DEADLETTER.name, key_type=bytes, value_type=bytes)
+        self.continuity = Continuity(STAGE)
 
     def forget(self) -> None:
         """Partitions moved: another worker may have logged more; read the positions again."""
         self.tracked.clear()
         self.loaded = False
+        self.continuity.reset()
 
-    async def handle(self, events: list[Any]) -> None:
+    def last(self, topic: str, partition: int) -> int:
+        return self.tracked.get((topic, partition), -1)
+
+    async def load(self) -> None:
         if not self.loaded:
             self.tracked = await asyncio.to_thread(self.store.positions)
             self.loaded = True
+
+    async def handle(self, events: list[Any]) -> None:
+        await self.load()
         accesses: list[Event] = []
         positions: dict[tuple[str, int], int] = {}
         skipped = 0
@@ -69,6 +79,8 @@ class AuditProjector:
             if msg.offset <= self.tracked.get(where, -1):
                 skipped += 1  # already logged: a redelivery after a crash
                 continue
+            if not self.continuity.admit(msg.topic, msg.partition, msg.offset, positions.get(where, self.last(*where))):
+                continue  # past a hole: the partition is read again from the hole
             positions[where] = max(msg.offset, positions.get(where, -1))
             try:
                 accesses.append(self.decode(event.value, msg.topic, msg.partition, msg.offset))
@@ -84,6 +96,16 @@ class AuditProjector:
         if skipped:
             self.redeliveries += skipped
             log.info("audit.redelivered", skipped=skipped, total=self.redeliveries)
+        if self.continuity.holes:
+            await self.continuity.repair(self.app.consumer)
+
+    async def watch(self) -> None:
+        """The timer's look for stalled partitions, and the seeks for any hole found."""
+        consumer = self.app.consumer
+        await self.load()
+        mine = [tp for tp in consumer.assignment() if tp.topic == ACCESS.name]
+        self.continuity.stalled(mine, consumer.highwater, self.last)
+        await self.continuity.repair(consumer)
 
     def decode(self, value: bytes | None, topic: str, partition: int, offset: int) -> Event:
         event = self.codec.decode(value, topic=topic, partition=partition, offset=offset)
@@ -129,6 +151,10 @@ def register_audit(app: faust.App, settings: Settings, codec: Codec, store: Audi
     @app.timer(interval=settings.audit_checkpoint_interval_s)
     async def audit_checkpoint() -> None:
         await projector.checkpoint(signer)
+
+    @app.timer(interval=WATCH_INTERVAL_S)
+    async def audit_watch() -> None:
+        await projector.watch()
 
     @app.on_partitions_revoked.connect
     async def forget(app: Any, revoked: Any, **kwargs: Any) -> None:

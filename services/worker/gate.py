@@ -32,7 +32,15 @@ import structlog
 from aiokafka.partitioner import murmur2
 
 from projections.consents import FactRef, consent_of
-from projections.gate import Output, Release, Revoke, RouteStatutory, on_consent, on_fact, settle
+from projections.gate import (
+    Output,
+    Release,
+    Revoke,
+    RouteStatutory,
+    on_consent,
+    on_fact,
+    settle,
+)
 from schemas.codec import Codec
 from schemas.events import (
     Basis,
@@ -57,6 +65,7 @@ from schemas.topics import (
     STATUTORY_SOCIAL,
 )
 from services.deadletter import dead_letter_for
+from services.worker.continuity import Continuity
 from services.worker.gate_state import ChildRecord, dumps, loads
 
 log = structlog.get_logger(__name__)
@@ -64,6 +73,7 @@ STAGE = "gate"
 GATE_NAMESPACE = uuid.UUID("3f6b0c1e-9a24-4d8e-b7c5-1e2d3a4b5c6d")
 UNKNOWN_CONSENT = "withdrawal of a consent the gate has not seen"
 TICK_TOPIC = "kronobarn-gate-tick"
+WATCH_INTERVAL_S = 5.0
 SOURCES = (INTAKE_HEALTH.name, INTAKE_SCHOOL.name, INTAKE_SOCIAL.name, INTAKE_POPULATION.name, CONSENT.name)
 
 
@@ -85,11 +95,27 @@ class Gate:
         # Decoded records of the children this worker owns; the table (and its changelog) stays
         # the truth, this only saves decoding a child's record again for each of its events.
         self.records: dict[str, ChildRecord] = {}
+        # The last offset handled per partition since the assignment, to see holes and stalls.
+        self.last: dict[tuple[str, int], int] = {}
+        self.continuity = Continuity(STAGE)
 
     def forget(self) -> None:
         """Partitions moved: what is held in memory may be stale or no longer ours."""
         self.reconciled.clear()
         self.records.clear()
+        self.last.clear()
+        self.continuity.reset()
+
+    def admit(self, topic: str, partition: int, offset: int) -> bool:
+        where = (topic, partition)
+        last = self.last.get(where, -1)
+        if not self.continuity.admit(topic, partition, offset, last):
+            return False
+        self.last[where] = max(offset, last)
+        return True
+
+    def last_of(self, topic: str, partition: int) -> int:
+        return self.last.get((topic, partition), -1)
 
     # -- the table ------------------------------------------------------------------------
 
@@ -251,6 +277,9 @@ def register_gate(app: faust.App, codec: Codec, partitions: int, tick_s: float =
     async def gate_agent(stream: Any) -> None:
         async for message in stream.events():
             msg = message.message
+            if not gate.admit(msg.topic, msg.partition, msg.offset):
+                await gate.continuity.repair(app.consumer)
+                continue  # past a hole: the partition is read again from the hole
             try:
                 await gate.handle(message.value, msg.topic, msg.partition, msg.offset)
             except Exception as exc:  # never let Faust ack a failure silently
@@ -262,6 +291,14 @@ def register_gate(app: faust.App, codec: Codec, partitions: int, tick_s: float =
         for tp in app.consumer.assignment():
             if tp.topic == TICK_TOPIC:
                 await ticks.send(value=b"tick", partition=tp.partition)
+
+    @app.timer(interval=WATCH_INTERVAL_S)
+    async def gate_watch() -> None:
+        # Only partitions with a record handled since the assignment: where a fresh one should
+        # start is Faust's committed offset, which this agent does not hold.
+        known = [tp for tp in app.consumer.assignment() if (tp.topic, tp.partition) in gate.last]
+        gate.continuity.stalled(known, app.consumer.highwater, gate.last_of)
+        await gate.continuity.repair(app.consumer)
 
     @app.on_partitions_revoked.connect
     async def forget(app: Any, revoked: Any, **kwargs: Any) -> None:

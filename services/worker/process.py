@@ -23,12 +23,13 @@ DIED = "{what} exited with code {code}; its log: {log}"
 class ChildProcess:
     """One process with its log; ``check`` raises if it has died."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, what: str) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, what: str,
+                 pass_fds: tuple[int, ...] = ()) -> None:
         self.log, self.what = log, what
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as out:
             self.proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, pass_fds=pass_fds)
 
     def check(self) -> None:
         if self.proc.poll() is not None:
@@ -64,8 +65,9 @@ def kronobarn_command(*args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def running(args: list[str], env: dict[str, str], log: Path, what: str) -> Iterator[ChildProcess]:
-    process = ChildProcess(args, env, log, what)
+def running(args: list[str], env: dict[str, str], log: Path, what: str,
+            pass_fds: tuple[int, ...] = ()) -> Iterator[ChildProcess]:
+    process = ChildProcess(args, env, log, what, pass_fds)
     try:
         yield process
     finally:

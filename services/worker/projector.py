@@ -34,11 +34,13 @@ from schemas.topics import DEADLETTER, PLAN
 from services.deadletter import dead_letter_for
 from services.projection import CONSUMER, TOPICS, Projection, end_offsets, rebuild
 from services.settings import Settings
+from services.worker.continuity import Continuity
 
 log = structlog.get_logger(__name__)
 STAGE = "projector"
 BATCH_EVENTS = 2_000
 BATCH_WITHIN_S = 0.5
+WATCH_INTERVAL_S = 5.0
 
 
 class Projector:
@@ -52,6 +54,8 @@ class Projector:
         self.deadletters = app.topic(DEADLETTER.name, key_type=bytes, value_type=bytes)
         self.plan = app.topic(PLAN.name, key_type=bytes, value_type=bytes)
         self.announced: dict[Any, set[Any]] = {}  # child -> ids of NamedPersonAssigned published
+        self.app = app
+        self.continuity = Continuity(STAGE)
 
     async def load(self, partition: int) -> None:
         """Bring one partition's children into memory, up to what the read model holds."""
@@ -73,6 +77,7 @@ class Projector:
         self.loaded.clear()
         self.tracked.clear()
         self.announced.clear()
+        self.continuity.reset()
 
     def _assignments(self, child: Any) -> list[Any]:
         state = self.projection.states[child]
@@ -89,13 +94,18 @@ class Projector:
 
     async def handle(self, events: list[Any]) -> None:
         skipped = 0
+        seen: dict[tuple[str, int], int] = {}  # the last offset admitted per partition, poison too
         for event in events:
             msg = event.message
+            where = (msg.topic, msg.partition)
             if msg.partition not in self.loaded:
                 await self.load(msg.partition)
-            if msg.offset <= self.tracked.get((msg.topic, msg.partition), -1):
+            if msg.offset <= self.tracked.get(where, -1):
                 skipped += 1  # already in the read model: a redelivery after a crash
                 continue
+            if not self.continuity.admit(msg.topic, msg.partition, msg.offset, seen.get(where, self.tracked.get(where, -1))):
+                continue  # past a hole: the partition is read again from the hole
+            seen[where] = msg.offset
             try:
                 self.projection.apply_record(msg.topic, msg.partition, msg.offset, event.value)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter
@@ -110,6 +120,23 @@ class Projector:
         if skipped:
             self.redeliveries += skipped
             log.info("projector.redelivered", skipped=skipped, total=self.redeliveries)
+        if self.continuity.holes:
+            await self.continuity.repair(self.app.consumer)
+
+    async def watch(self) -> None:
+        """The timer's look for stalled partitions (loaded ones by what is in memory, the rest by
+        the read model's positions), and the seeks for any hole found."""
+        consumer = self.app.consumer
+        mine = [tp for tp in consumer.assignment() if tp.topic in TOPICS]
+        stored = {} if all(tp.partition in self.loaded for tp in mine) else \
+            await asyncio.to_thread(self.store.positions, CONSUMER)
+
+        def last(topic: str, partition: int) -> int:
+            held = self.tracked if partition in self.loaded else stored
+            return held.get((topic, partition), -1)
+
+        self.continuity.stalled(mine, consumer.highwater, last)
+        await self.continuity.repair(consumer)
 
     async def flush(self, batch: Any) -> None:
         if not batch.positions:
@@ -133,6 +160,10 @@ def register_projector(app: faust.App, settings: Settings, codec: Codec, store: 
     async def refresh() -> None:
         """Rows that depend on the date (the named person turns with age) are rewritten daily-ish."""
         await projector.flush(projector.projection.everyone())
+
+    @app.timer(interval=WATCH_INTERVAL_S)
+    async def projector_watch() -> None:
+        await projector.watch()
 
     @app.on_partitions_revoked.connect
     async def forget(app: Any, revoked: Any, **kwargs: Any) -> None:

@@ -414,3 +414,49 @@ def test_bad_authorization_headers_are_rejected(verifier: TokenVerifier, header:
     with pytest.raises(AuthError) as caught:
         verifier.verify_authorization(header)
     assert caught.value.reason == reason
+
+
+# --- the verified-token cache ----------------------------------------------------------------
+
+
+class CountingKeys:
+    """The provider's keys, counting lookups: a lookup means the token was verified afresh."""
+
+    def __init__(self, provider: DevIdentityProvider) -> None:
+        self.inner, self.lookups = provider.keys(), 0
+
+    def signing_key(self, kid: str) -> jwt.PyJWK:
+        self.lookups += 1
+        return self.inner.signing_key(kid)
+
+
+def test_a_verified_token_is_trusted_again_without_a_second_signature_check(provider: DevIdentityProvider) -> None:
+    keys = CountingKeys(provider)
+    clock = [NOW.timestamp()]
+    verifier = TokenVerifier(AuthConfig(DEV_ISSUER, "kronobarn"), keys, clock=lambda: clock[0])
+    token = signed(provider, claims())
+    assert verifier.verify(token) == verifier.verify(token) == Principal("u-1", Role.COORDINATOR, "kommun-0780-soc")
+    assert keys.lookups == 1
+    clock[0] += auth.VERIFIED_CACHE_S + 1  # trust runs out: checked again
+    verifier.verify(token)
+    assert keys.lookups == 2
+
+
+def test_a_cached_token_is_never_trusted_past_its_expiry(provider: DevIdentityProvider) -> None:
+    keys = CountingKeys(provider)
+    clock = [NOW.timestamp()]
+    verifier = TokenVerifier(AuthConfig(DEV_ISSUER, "kronobarn", leeway_s=0), keys, clock=lambda: clock[0])
+    token = signed(provider, claims(exp=NOW + dt.timedelta(seconds=10)))
+    verifier.verify(token)
+    clock[0] += 9
+    verifier.verify(token)
+    assert keys.lookups == 1
+    clock[0] += 2  # inside the cache's minute but past exp: the cache no longer answers for it
+    verifier.verify(token)  # (PyJWT's own clock has not reached exp, so the fresh check passes)
+    assert keys.lookups == 2
+
+
+def test_rejected_tokens_are_not_cached(provider: DevIdentityProvider, verifier: TokenVerifier) -> None:
+    token = signed(provider, claims(aud="another"))
+    for _ in range(2):
+        assert rejected(verifier, token).reason == auth.WRONG_AUDIENCE
