@@ -330,13 +330,14 @@ def api(
     and in dev the dev login at /dev/login."""
     import uvicorn
 
-    from services.api.app import create_app
+    from services.api.app import create_app, settle_heap
     from services.api.devlogin import DEFAULT_KEY_FILE
 
     settings = _settings()
+    web = create_app(settings, dev_key_file=DEFAULT_KEY_FILE)
+    settle_heap()
     # No access log: paths carry children's pseudonymous ids, and the audit log records every read.
-    uvicorn.run(create_app(settings, dev_key_file=DEFAULT_KEY_FILE), host=host, port=port, log_level="warning",
-                access_log=False)
+    uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command()

@@ -84,7 +84,7 @@ class Hub:
 
 
 _POOL: ThreadPoolExecutor | None = None
-DB_THREADS = 8  # enough to keep the database busy; more only queue on the interpreter lock
+DB_THREADS = 2  # SQL here is short; more threads only queue on the interpreter lock and stretch the tail
 
 
 def _pool() -> ThreadPoolExecutor:

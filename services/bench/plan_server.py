@@ -40,6 +40,9 @@ def main(fd: int) -> None:
     # socket(fileno=) reads the family off the socket; uvicorn's own fd= takes it for a Unix
     # socket, so the event loop leaves Nagle on and every answer waits out a delayed ACK.
     listener = socket.socket(fileno=fd)
+    from services.api.app import settle_heap
+
+    settle_heap()
     # No access log: paths carry children's ids. uvloop and httptools when installed.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[listener])
