@@ -45,8 +45,8 @@ NOT_AN_ACCESS_EVENT = "a {name} record is not an access event"
 class AuditProjector:
     """The agent's handlers; the log and its positions live in the database, not here."""
 
-    def __init__(self, app: faust.App, codec: Codec, store: AuditStore) -> None:
-        self.app, self.codec, self.store = app, codec, store
+    def __init__(self, app: faust.App, settings: Settings, codec: Codec, store: AuditStore) -> None:
+        self.app, self.settings, self.codec, self.store = app, settings, codec, store
         self.tracked: dict[tuple[str, int], int] = {}
         self.loaded = False
         self.redeliveries = 0
@@ -73,19 +73,16 @@ class AuditProjector:
         accesses: list[Event] = []
         positions: dict[tuple[str, int], int] = {}
         skipped = 0
-        for event in events:
-            msg = event.message
-            where = (msg.topic, msg.partition)
-            if msg.offset <= self.tracked.get(where, -1):
+        for key, value, topic, partition, offset in await self.continuity.fill(self.settings, events, self.last):
+            where = (topic, partition)
+            if offset <= self.tracked.get(where, -1):
                 skipped += 1  # already logged: a redelivery after a crash
                 continue
-            if not self.continuity.admit(msg.topic, msg.partition, msg.offset, positions.get(where, self.last(*where))):
-                continue  # past a hole: the partition is read again from the hole
-            positions[where] = max(msg.offset, positions.get(where, -1))
+            positions[where] = max(offset, positions.get(where, -1))
             try:
-                accesses.append(self.decode(event.value, msg.topic, msg.partition, msg.offset))
+                accesses.append(self.decode(value, topic, partition, offset))
             except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter
-                await self.dead_letter(msg.key, event.value, msg.topic, msg.partition, msg.offset, exc)
+                await self.dead_letter(key, value, topic, partition, offset, exc)
         if positions:
             moved = [Position(t, p, o) for (t, p), o in positions.items()]
             async with self.writing:
@@ -96,8 +93,6 @@ class AuditProjector:
         if skipped:
             self.redeliveries += skipped
             log.info("audit.redelivered", skipped=skipped, total=self.redeliveries)
-        if self.continuity.holes:
-            await self.continuity.repair(self.app.consumer)
 
     async def watch(self) -> None:
         """The timer's look for stalled partitions, and the seeks for any hole found."""
@@ -140,13 +135,14 @@ def register_audit(app: faust.App, settings: Settings, codec: Codec, store: Audi
     """The audit agent and its checkpoint timer, on ``app``; the timer signs with ``signer``,
     by default the key from settings (the one the store signs its every-N checkpoints with)."""
     signer = signer or audit_signing_key_from(settings)
-    projector = AuditProjector(app, codec, store)
+    projector = AuditProjector(app, settings, codec, store)
     source = app.topic(ACCESS.name, key_type=bytes, value_type=bytes)
 
     @app.agent(source, concurrency=1)
     async def audit(stream: Any) -> None:
         async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
-            await projector.handle(list(events))
+            with projector.continuity.busy():
+                await projector.handle(list(events))
 
     @app.timer(interval=settings.audit_checkpoint_interval_s)
     async def audit_checkpoint() -> None:

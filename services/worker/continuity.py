@@ -9,28 +9,79 @@ all while its partitions held more (the fetch positions stood at the end of the 
 An agent that tracks the last offset it handled per partition can see both. The topics the
 worker reads have no compaction and no transactions, so their offsets are contiguous:
 
-* **A hole.** A record further on than the next offset is refused (``admit`` says no, the
-  agent skips it without moving its position) and the partition is sought back to the hole.
-* **A stall.** A partition whose high watermark lies beyond the last handled offset, with no
-  progress over two looks, is sought back to the next offset too.
+* **A hole.** A record further on than the next offset (``hole``).
+* **A stall.** When the whole worker has been idle between two looks (no agent handling a
+  record, none given one), a partition whose high watermark lies beyond the last handled
+  offset, with no progress since the previous look, is sought back to the next offset. An
+  agent that is slow, or starved because another agent's queue is full, is never taken for
+  stalled: Faust feeds all agents from one consumer.
 
-Each hole is sought at most ``MAX_SEEKS`` times; after that it is logged as an error and
-accepted (the log start may have moved past it), so the agent never loops forever.
+A hole seen while handling a record is better filled at once: ``backfill`` reads the missing
+offsets with a plain consumer, and the agent handles them, in order, before the record that
+showed the hole. A seek alone races with records Faust is still delivering from before it (the
+gate saw its seeks undone that way under load), so it is kept for stalls, where nothing is
+being delivered.
+
+A stalled partition is sought back at most ``MAX_SEEKS`` times from the same offset, so an
+agent never loops on it; each seek is logged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import structlog
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
 from faust.types import TP
+
+from services import kafka
+from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 MAX_SEEKS = 3
 SEEK_SETTLE_S = 10.0  # how long a seek may take to bring the hole's first record
+BACKFILL_TIMEOUT_S = 20.0
+BACKFILL_SHORT = "the broker gave {got} of the {want} records at {topic}[{partition}] {start}..{stop}"
+
+
+Item = tuple[bytes | None, bytes | None, str, int, int]  # key, value, topic, partition, offset
+
+
+class BackfillShort(Exception):
+    """The broker did not give all the missing records in time."""
+
+
+async def backfill(settings: Settings, topic: str, partition: int, start: int, stop: int) -> list[ConsumerRecord]:
+    """The records at offsets ``start`` up to (not including) ``stop`` of one partition, in order."""
+    tp = TopicPartition(topic, partition)
+    reader = kafka.consumer(settings)
+    await reader.start()
+    try:
+        reader.assign([tp])
+        reader.seek(tp, start)
+        found: list[ConsumerRecord] = []
+        deadline = time.monotonic() + BACKFILL_TIMEOUT_S
+        while (not found or found[-1].offset < stop - 1) and time.monotonic() < deadline:
+            batch = await reader.getmany(tp, timeout_ms=500)
+            found += [r for r in batch.get(tp, []) if start <= r.offset < stop]
+        if not found or found[-1].offset < stop - 1:
+            raise BackfillShort(BACKFILL_SHORT.format(got=len(found), want=stop - start, topic=topic,
+                                                      partition=partition, start=start, stop=stop - 1))
+        return found
+    finally:
+        await reader.stop()
+
+
+class _Activity:
+    """The worker's agents together: a stall is only a stall when none of them is fed."""
+
+    admitted = 0
+    handling = 0
 
 
 class Continuity:
@@ -38,11 +89,20 @@ class Continuity:
 
     def __init__(self, agent: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.agent, self.clock = agent, clock
-        self.holes: dict[tuple[str, int], int] = {}  # partition -> first offset missing
+        self.holes: dict[tuple[str, int], int] = {}  # stalled partition -> offset to seek to
         self.pending: dict[tuple[str, int], float] = {}  # partition -> when its seek may be retried
         self.seeks: dict[tuple[tuple[str, int], int], int] = {}  # (partition, hole) -> seeks made
         self.looked: dict[tuple[str, int], int] = {}  # partition -> last offset at the previous look
-        self.refused = 0
+        self.admitted_at_look = -1  # the worker's count of records offered, at the previous look
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Around the agent's handler: while any runs, nothing is taken for a stall."""
+        _Activity.handling += 1
+        try:
+            yield
+        finally:
+            _Activity.handling -= 1
 
     def reset(self) -> None:
         """Partitions moved: holes and looks belong to the old assignment (seek counts stay)."""
@@ -50,34 +110,54 @@ class Continuity:
         self.pending.clear()
         self.looked.clear()
 
-    def admit(self, topic: str, partition: int, offset: int, last: int) -> bool:
-        """Whether a record at ``offset`` may be handled after ``last`` (the last offset handled
-        in that partition, -1 for none). Redeliveries (at or below ``last``) are admitted: the
-        agent recognises them itself."""
+    def hole(self, topic: str, partition: int, offset: int, last: int) -> int | None:
+        """The first missing offset if a record at ``offset`` comes past a hole after ``last``
+        (the last offset handled, -1 for none), else None; redeliveries (at or below ``last``)
+        are no hole, the agent recognises them itself. Counts the record as offered."""
+        _Activity.admitted += 1
         where = (topic, partition)
+        if offset == last + 1:
+            self.holes.pop(where, None)  # a stalled partition moving again
+            self.pending.pop(where, None)
         if last < 0 or offset <= last + 1:
-            if offset == last + 1:
-                self.holes.pop(where, None)
-                self.pending.pop(where, None)
-            return True
-        if self.seeks.get((where, last + 1), 0) >= MAX_SEEKS:
-            log.error("stream.hole_accepted", agent=self.agent, topic=topic, partition=partition,
-                      missing_from=last + 1, missing_to=offset - 1)
-            self.holes.pop(where, None)
-            return True
-        self.holes[where] = last + 1
-        self.refused += 1
-        return False
+            return None
+        log.warning("stream.hole", agent=self.agent, topic=topic, partition=partition, missing_from=last + 1,
+                    missing_to=offset - 1)
+        return last + 1
+
+    async def fill(self, settings: Settings, events: Iterable[Any], last_of: Callable[[str, int], int]) -> list[Item]:
+        """A batch of Faust events as plain records, any hole before a record filled from the
+        broker so the agent sees its partitions without gaps. ``last_of`` gives the last offset
+        handled per partition before this batch."""
+        out: list[Item] = []
+        seen: dict[tuple[str, int], int] = {}
+        for event in events:
+            msg = event.message
+            where = (msg.topic, msg.partition)
+            last = seen.get(where, last_of(*where))
+            start = self.hole(msg.topic, msg.partition, msg.offset, last)
+            if start is not None:
+                try:
+                    missing = await backfill(settings, msg.topic, msg.partition, start, msg.offset)
+                except BackfillShort as exc:
+                    log.error("stream.backfill_short", agent=self.agent, reason=str(exc))
+                    missing = []
+                out += [(r.key, r.value, r.topic, r.partition, r.offset) for r in missing]
+            out.append((msg.key, event.value, msg.topic, msg.partition, msg.offset))
+            seen[where] = max(msg.offset, last)
+        return out
 
     def stalled(self, assignment: Iterable[TP], highwater: Callable[[TP], int | None],
                 last_of: Callable[[str, int], int]) -> None:
         """Look at each partition once: behind its high watermark with no progress since the
-        previous look makes it a hole at the next offset."""
+        previous look, while the agent was idle, makes it a hole at the next offset."""
+        idle = _Activity.handling == 0 and _Activity.admitted == self.admitted_at_look
+        self.admitted_at_look = _Activity.admitted
         for tp in assignment:
             where = (tp.topic, tp.partition)
             last, high = last_of(tp.topic, tp.partition), highwater(tp)
             behind = high is not None and last + 1 < high
-            if behind and self.looked.get(where) == last and where not in self.holes:
+            if idle and behind and self.looked.get(where) == last and where not in self.holes:
                 self.holes[where] = last + 1
                 log.warning("stream.stalled", agent=self.agent, topic=tp.topic, partition=tp.partition,
                             next_offset=last + 1, highwater=high)
@@ -95,5 +175,5 @@ class Continuity:
             self.seeks[(where, start)] = made + 1
             self.pending[where] = now + SEEK_SETTLE_S
             log.warning("stream.refetch", agent=self.agent, topic=where[0], partition=where[1], from_offset=start,
-                        attempt=made + 1, refused=self.refused)
+                        attempt=made + 1)
             await consumer.seek(TP(where[0], where[1]), start)

@@ -65,7 +65,8 @@ from schemas.topics import (
     STATUTORY_SOCIAL,
 )
 from services.deadletter import dead_letter_for
-from services.worker.continuity import Continuity
+from services.settings import Settings
+from services.worker.continuity import BackfillShort, Continuity, backfill
 from services.worker.gate_state import ChildRecord, dumps, loads
 
 log = structlog.get_logger(__name__)
@@ -106,13 +107,15 @@ class Gate:
         self.last.clear()
         self.continuity.reset()
 
-    def admit(self, topic: str, partition: int, offset: int) -> bool:
+    def hole(self, topic: str, partition: int, offset: int, committed: int | None = None) -> int | None:
+        """The first missing offset if this record comes past a hole: after the last one handled
+        in its partition, or, for the first since the assignment, after Faust's committed offset."""
+        last = self.last.get((topic, partition), -1 if committed is None else committed - 1)
+        return self.continuity.hole(topic, partition, offset, last)
+
+    def handled(self, topic: str, partition: int, offset: int) -> None:
         where = (topic, partition)
-        last = self.last.get(where, -1)
-        if not self.continuity.admit(topic, partition, offset, last):
-            return False
-        self.last[where] = max(offset, last)
-        return True
+        self.last[where] = max(offset, self.last.get(where, -1))
 
     def last_of(self, topic: str, partition: int) -> int:
         return self.last.get((topic, partition), -1)
@@ -268,23 +271,43 @@ class Gate:
         return kind(envelope=envelope, **fields)
 
 
-def register_gate(app: faust.App, codec: Codec, partitions: int, tick_s: float = 60.0) -> Any:
-    gate = Gate(app, codec, partitions)
-    ticks = app.topic(TICK_TOPIC, key_type=bytes, value_type=bytes, partitions=partitions, internal=True)
+def committed_offset(app: faust.App, tp: Any) -> int | None:
+    """The offset Faust sought ``tp`` to on assignment (its committed position), if there was a
+    commit. Faust keeps no public accessor; a version without the attribute just gives None."""
+    committed = getattr(app.consumer, "_committed_offset", {}).get(tp)
+    return committed if isinstance(committed, int) and committed > 0 else None
+
+
+def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: float = 60.0) -> Any:
+    gate = Gate(app, codec, settings.partitions)
+    ticks = app.topic(TICK_TOPIC, key_type=bytes, value_type=bytes, partitions=settings.partitions, internal=True)
     source = app.topic(*SOURCES, TICK_TOPIC, key_type=bytes, value_type=bytes)
 
     @app.agent(source, concurrency=1)
     async def gate_agent(stream: Any) -> None:
+        async def one(key: bytes | None, value: bytes, topic: str, partition: int, offset: int) -> None:
+            with gate.continuity.busy():
+                try:
+                    await gate.handle(value, topic, partition, offset)
+                except Exception as exc:  # noqa: BLE001 - never let Faust ack a failure silently
+                    gate.records.clear()  # a failed handler may have changed a record it never saved
+                    await gate.dead_letter(key, value, topic, partition, offset, exc)
+            gate.handled(topic, partition, offset)
+
         async for message in stream.events():
             msg = message.message
-            if not gate.admit(msg.topic, msg.partition, msg.offset):
-                await gate.continuity.repair(app.consumer)
-                continue  # past a hole: the partition is read again from the hole
-            try:
-                await gate.handle(message.value, msg.topic, msg.partition, msg.offset)
-            except Exception as exc:  # never let Faust ack a failure silently
-                gate.records.clear()  # a failed handler may have changed a record it never saved
-                await gate.dead_letter(message.key, message.value, msg.topic, msg.partition, msg.offset, exc)
+            start = gate.hole(msg.topic, msg.partition, msg.offset, committed_offset(app, msg.tp))
+            if start is not None:
+                # The missing records first, in order; they share this record's partition, so
+                # its table writes go to the right changelog partition.
+                try:
+                    missing = await backfill(settings, msg.topic, msg.partition, start, msg.offset)
+                except BackfillShort as exc:
+                    log.error("gate.backfill_short", reason=str(exc))
+                    missing = []
+                for record in missing:
+                    await one(record.key, record.value, record.topic, record.partition, record.offset)
+            await one(message.key, message.value, msg.topic, msg.partition, msg.offset)
 
     @app.timer(interval=tick_s)
     async def expire() -> None:

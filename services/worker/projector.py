@@ -79,6 +79,9 @@ class Projector:
         self.announced.clear()
         self.continuity.reset()
 
+    def last(self, topic: str, partition: int) -> int:
+        return self.tracked.get((topic, partition), -1)
+
     def _assignments(self, child: Any) -> list[Any]:
         state = self.projection.states[child]
         return assigned_events(child, state.life, self.store.config, dt.datetime.now(dt.UTC).date())
@@ -94,25 +97,20 @@ class Projector:
 
     async def handle(self, events: list[Any]) -> None:
         skipped = 0
-        seen: dict[tuple[str, int], int] = {}  # the last offset admitted per partition, poison too
-        for event in events:
-            msg = event.message
-            where = (msg.topic, msg.partition)
-            if msg.partition not in self.loaded:
-                await self.load(msg.partition)
-            if msg.offset <= self.tracked.get(where, -1):
+        for event in events:  # rebuild what is not in memory before the positions are read
+            if event.message.partition not in self.loaded:
+                await self.load(event.message.partition)
+        for key, value, topic, partition, offset in await self.continuity.fill(self.settings, events, self.last):
+            if offset <= self.tracked.get((topic, partition), -1):
                 skipped += 1  # already in the read model: a redelivery after a crash
                 continue
-            if not self.continuity.admit(msg.topic, msg.partition, msg.offset, seen.get(where, self.tracked.get(where, -1))):
-                continue  # past a hole: the partition is read again from the hole
-            seen[where] = msg.offset
             try:
-                self.projection.apply_record(msg.topic, msg.partition, msg.offset, event.value)
+                self.projection.apply_record(topic, partition, offset, value)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter
-                letter = dead_letter_for(stage=STAGE, error=exc, topic=msg.topic, partition=msg.partition,
-                                         offset=msg.offset, original=event.value)
-                await self.deadletters.send(key=msg.key, value=self.codec.encode(letter), force=True)
-                log.warning("projector.dead_letter", topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                letter = dead_letter_for(stage=STAGE, error=exc, topic=topic, partition=partition,
+                                         offset=offset, original=value)
+                await self.deadletters.send(key=key, value=self.codec.encode(letter), force=True)
+                log.warning("projector.dead_letter", topic=topic, partition=partition, offset=offset,
                             error_type=type(exc).__name__)
         batch = self.projection.take_batch()
         await self.flush(batch)
@@ -120,8 +118,6 @@ class Projector:
         if skipped:
             self.redeliveries += skipped
             log.info("projector.redelivered", skipped=skipped, total=self.redeliveries)
-        if self.continuity.holes:
-            await self.continuity.repair(self.app.consumer)
 
     async def watch(self) -> None:
         """The timer's look for stalled partitions (loaded ones by what is in memory, the rest by
@@ -154,7 +150,8 @@ def register_projector(app: faust.App, settings: Settings, codec: Codec, store: 
     @app.agent(source, concurrency=1)
     async def project(stream: Any) -> None:
         async for events in stream.take_events(BATCH_EVENTS, within=BATCH_WITHIN_S):
-            await projector.handle(list(events))
+            with projector.continuity.busy():
+                await projector.handle(list(events))
 
     @app.timer(interval=refresh_s)
     async def refresh() -> None:

@@ -106,6 +106,8 @@ def test_bench_prints_ratios_and_writes_json(tmp_path: Path) -> None:
     assert {"encode (in memory)", "decode (in memory)", "produce", "consume", "consume + decode"} <= set(measures)
     assert {"consent gate", "replay → SQLite"} <= set(measures)  # the gate on its own broker
     assert any(lat["measure"].startswith("intake → shared") for lat in result["latencies"])
+    [page] = [lat for lat in result["latencies"] if lat["measure"].startswith("plan page")]
+    assert page["samples"] == page["rate"] * 20 and 0 < page["p50_ms"] <= page["p99_ms"]  # every request answered
     for row in measures.values():
         assert row["baseline_rate"] > 0 and row["candidate_rate"] > 0
         assert row["ratio"] == row["candidate_rate"] / row["baseline_rate"]
