@@ -8,10 +8,8 @@ side by side. Scale by starting more workers with the same settings: partitions 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from projections.audit_store import AuditStore
 from projections.read_model import ReadModel
@@ -72,25 +70,6 @@ def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
                                  ssl_context=context, mechanism=mechanism)
 
 
-# Faust fixes the consumer's fetch wait at 1.5 s. A broker that answers a fetch only when the wait
-# is over, not as soon as there is data (the embedded Tansu broker measurably does), then adds
-# up to that much to every hop; on Kafka, which answers at once, a shorter wait only means more
-# requests while a partition is idle.
-FETCH_MAX_WAIT_MS = 100
-
-
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when it starts its fetcher
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> _ConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
 def faust_app(settings: Settings, app_id: str) -> faust.App:
     """A Faust app configured the hub's way, with no agents yet (the bench's bare agent uses it too)."""
     brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")]
@@ -109,7 +88,6 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
         topic_replication_factor=settings.replication_factor,
         store="memory://",  # state is rebuilt from the changelog topic on start
     )
-    app.transport.Consumer = _Consumer
     return app
 
 

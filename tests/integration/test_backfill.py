@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from services import kafka
 from services.settings import Settings
 from services.worker.continuity import BackfillShort, Continuity, backfill
