@@ -43,7 +43,7 @@ LATENCY_RATE = 1_000  # facts per second
 LATENCY_SECONDS = 10
 LATENCY_TARGET_MS = 1_000.0
 LATENCY_DRAIN_S = 60.0
-LOST = "{missing} of {sent} facts did not reach shared within {wait:.0f} s of the last send"
+LATE = "({late:,} still on the way {wait:.0f} s after the last send, counted as of then: the gate fell behind)"
 POLL_S = 0.02
 START_TIMEOUT_S = 120.0
 TOO_SLOW = "{what} did not finish within {timeout:.0f} s; its log: {log}"
@@ -102,8 +102,10 @@ async def _gate_rate(facts: int, process: ChildProcess, watcher: TopicWatcher) -
     return (watcher.count - 1) / max(watcher.last - watcher.first, 1e-9)
 
 
-async def _latency(settings: Settings, codec: Codec, children: int) -> list[float]:
-    """Publish facts at ``LATENCY_RATE`` and time each one's arrival on ``shared``."""
+async def _latency(settings: Settings, codec: Codec, children: int) -> tuple[list[float], int]:
+    """Publish facts at ``LATENCY_RATE`` and time each one's arrival on ``shared``; also how many
+    had not arrived when the wait ran out. Those count with the time they had waited by then (a
+    lower bound), so a gate that cannot keep up shows as latency above target, not as a crash."""
     sent: dict[uuid.UUID, float] = {}
     arrived: dict[uuid.UUID, float] = {}
 
@@ -130,9 +132,8 @@ async def _latency(settings: Settings, codec: Codec, children: int) -> list[floa
                 await asyncio.sleep(0.1)
     finally:
         await producer.stop()
-    if len(arrived) < len(sent):
-        raise RuntimeError(LOST.format(missing=len(sent) - len(arrived), sent=len(sent), wait=LATENCY_DRAIN_S))
-    return [(arrived[i] - sent[i]) * 1000 for i in sent]
+    gave_up = time.time()
+    return [(arrived.get(i, gave_up) - sent[i]) * 1000 for i in sent], len(sent) - len(arrived)
 
 
 async def gate_rows(settings: Settings, events: int, repeats: int, progress: Progress) -> tuple[list[Row], list[Latency]]:
@@ -155,6 +156,7 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
     progress.advance(task)
     bare, gate = [], []
     latencies: list[float] = []
+    late = 0
     tmp = RESULTS_DIR / "logs"  # kept, so a failure's log can be read afterwards
     async with TopicWatcher(settings, [SHARED.name]) as watcher:
         for r in range(repeats):
@@ -165,12 +167,14 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
                 gate.append(await _gate_rate(events, process, watcher))
                 progress.advance(task)
                 if r == repeats - 1:  # caught up: measure latency on this worker
-                    latencies = await _latency(settings, codec, children)
+                    latencies, late = await _latency(settings, codec, children)
                     process.check()
                     progress.advance(task)
     p = statistics.quantiles(latencies, n=100) if len(latencies) >= 100 else [float("nan")] * 99
     rows = [Row("consent gate", "bare Faust agent, same topics", max(bare),
                 "kronobarn worker (fold, changelog table, release)", max(gate), 0.8)]
-    lat = [Latency(f"intake → shared, {len(latencies):,} facts", LATENCY_RATE, len(latencies), p[49], p[98],
-                   LATENCY_TARGET_MS)]
+    label = f"intake → shared, {len(latencies):,} facts"
+    if late:
+        label += " " + LATE.format(late=late, wait=LATENCY_DRAIN_S)
+    lat = [Latency(label, LATENCY_RATE, len(latencies), p[49], p[98], LATENCY_TARGET_MS)]
     return rows, lat

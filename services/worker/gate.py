@@ -110,8 +110,10 @@ class Gate:
     def hole(self, topic: str, partition: int, offset: int, committed: int | None = None) -> int | None:
         """The first missing offset if this record comes past a hole: after the last one handled
         in its partition, or, for the first since the assignment, after Faust's committed offset."""
-        last = self.last.get((topic, partition), -1 if committed is None else committed - 1)
-        return self.continuity.hole(topic, partition, offset, last)
+        where = (topic, partition)
+        if where not in self.last and committed is not None:
+            self.last[where] = committed - 1  # so a redelivery before it does not lower the mark
+        return self.continuity.hole(topic, partition, offset, self.last.get(where, -1))
 
     def handled(self, topic: str, partition: int, offset: int) -> None:
         where = (topic, partition)

@@ -22,7 +22,7 @@ from tests.support.gate import Workers
 from tests.support.history import county_history
 from tests.support.projector import caught_up, hub, publish, replay_cli
 
-CHILDREN = 8_500  # about 83k events published; with the gate's releases 100k+ records to project
+CHILDREN = 9_800  # about 96k events published; with the gate's releases about 110k records to project
 MIN_PROJECTED = 100_000
 KILLS = 10
 PROGRESS_BETWEEN_KILLS = 2_000  # offsets the projector must have written between two kills
