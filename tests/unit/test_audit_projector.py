@@ -10,6 +10,7 @@ from projections.audit_store import Position
 from schemas.codec import Codec
 from schemas.deadletter import DeadLetter
 from services.samples import sample_event
+from services.settings import Settings
 from services.worker.audit import AuditProjector
 
 CODEC = Codec()
@@ -75,7 +76,7 @@ def viewed(n: int) -> bytes:
 
 def test_a_batch_is_appended_once_with_the_highest_offset_per_partition() -> None:
     store, app = FakeStore(), FakeApp()
-    agent = AuditProjector(app, CODEC, store)  # type: ignore[arg-type]
+    agent = AuditProjector(app, Settings(_env_file=None), CODEC, store)  # type: ignore[arg-type]
     asyncio.run(agent.handle([record(0, 0, viewed(1)), record(1, 5, viewed(2)), record(0, 1, viewed(3))]))
     assert store.calls == 1 and len(store.logged) == 3
     assert store.tracked == {("access", 0): 1, ("access", 1): 5}
@@ -83,7 +84,7 @@ def test_a_batch_is_appended_once_with_the_highest_offset_per_partition() -> Non
 
 def test_poison_is_dead_lettered_and_its_position_still_moves() -> None:
     store, app = FakeStore(), FakeApp()
-    agent = AuditProjector(app, CODEC, store)  # type: ignore[arg-type]
+    agent = AuditProjector(app, Settings(_env_file=None), CODEC, store)  # type: ignore[arg-type]
     wrong = CODEC.encode(sample_event("ChildMoved", seed=1))
     asyncio.run(agent.handle([record(0, 0, b"\xc3\x01garbage"), record(0, 1, wrong), record(0, 2, viewed(1))]))
     letters = [CODEC.decode(value) for _, value in app.topic_.sent]
@@ -95,7 +96,7 @@ def test_poison_is_dead_lettered_and_its_position_still_moves() -> None:
 def test_records_at_or_below_the_tracked_position_are_skipped_after_a_restart() -> None:
     store = FakeStore(tracked={("access", 0): 1})
     app = FakeApp()
-    agent = AuditProjector(app, CODEC, store)  # type: ignore[arg-type]
+    agent = AuditProjector(app, Settings(_env_file=None), CODEC, store)  # type: ignore[arg-type]
     asyncio.run(agent.handle([record(0, 0, b"poison seen before"), record(0, 1, viewed(1)), record(0, 2, viewed(2))]))
     assert app.topic_.sent == []  # the poison was dead-lettered before the crash, not again
     assert len(store.logged) == 1 and agent.redeliveries == 2
@@ -103,6 +104,6 @@ def test_records_at_or_below_the_tracked_position_are_skipped_after_a_restart() 
 
 def test_a_batch_of_only_redeliveries_writes_nothing() -> None:
     store = FakeStore(tracked={("access", 0): 9})
-    agent = AuditProjector(FakeApp(), CODEC, store)  # type: ignore[arg-type]
+    agent = AuditProjector(FakeApp(), Settings(_env_file=None), CODEC, store)  # type: ignore[arg-type]
     asyncio.run(agent.handle([record(0, 3, viewed(1))]))
     assert store.calls == 0
