@@ -186,21 +186,9 @@ class Reader:
         with self.engine.connect() as c:
             yield ChildReads(c)
 
-    def child(self, child_id: uuid.UUID) -> ChildRow | None:
-        with self.reading() as r:
-            return r.child(child_id)
-
-    def consents(self, child_id: uuid.UUID) -> list[Consent]:
-        with self.reading() as r:
-            return r.consents(child_id)
-
     def consents_of(self, child_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Consent]]:
         with self.reading() as r:
             return r.consents_of(child_ids)
-
-    def facts(self, child_id: uuid.UUID) -> list[FactRow]:
-        with self.reading() as r:
-            return r.facts(child_id)
 
     def plan_rows(self, child_id: uuid.UUID) -> PlanRows:
         with self.reading() as r:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
 import sys
 from typing import Any
 
@@ -19,8 +20,6 @@ MAX_DEPTH = 40
 
 def install(app: Any) -> None:
     """Register the handler; call from a task running on the worker's loop."""
-    import signal
-
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump, app)
 
 

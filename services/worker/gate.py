@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -107,12 +108,12 @@ class Gate:
         self.last.clear()
         self.continuity.reset()
 
-    def hole(self, topic: str, partition: int, offset: int, committed: int | None = None) -> int | None:
+    def hole(self, topic: str, partition: int, offset: int, committed: Callable[[], int | None]) -> int | None:
         """The first missing offset if this record comes past a hole: after the last one handled
         in its partition, or, for the first since the assignment, after Faust's committed offset."""
         where = (topic, partition)
-        if where not in self.last and committed is not None:
-            self.last[where] = committed - 1  # so a redelivery before it does not lower the mark
+        if where not in self.last and (start := committed()) is not None:
+            self.last[where] = start - 1  # so a redelivery before it does not lower the mark
         return self.continuity.hole(topic, partition, offset, self.last.get(where, -1))
 
     def handled(self, topic: str, partition: int, offset: int) -> None:
@@ -298,7 +299,7 @@ def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: floa
 
         async for message in stream.events():
             msg = message.message
-            start = gate.hole(msg.topic, msg.partition, msg.offset, committed_offset(app, msg.tp))
+            start = gate.hole(msg.topic, msg.partition, msg.offset, lambda tp=msg.tp: committed_offset(app, tp))
             if start is not None:
                 # The missing records first, in order; they share this record's partition, so
                 # its table writes go to the right changelog partition.
