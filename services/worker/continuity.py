@@ -10,11 +10,20 @@ An agent that tracks the last offset it handled per partition can see both. The 
 worker reads have no compaction and no transactions, so their offsets are contiguous:
 
 * **A hole.** A record further on than the next offset (``hole``).
-* **A stall.** When the whole worker has been idle between two looks (no agent handling a
-  record, none given one), a partition whose high watermark lies beyond the last handled
-  offset, with no progress since the previous look, is sought back to the next offset. An
-  agent that is slow, or starved because another agent's queue is full, is never taken for
-  stalled: Faust feeds all agents from one consumer.
+* **A stall.** When the agent has been idle between two looks (not handling a record, given
+  none), a partition whose high watermark lies beyond the last handled offset, with no
+  progress since the previous look, is sought back to the next offset. Idleness is the
+  agent's own: the worker as a whole is rarely idle (the gate's ticks alone keep it busy),
+  and a stalled audit log must not wait for quiet on the intake topics. An agent starved
+  because another agent's queue is full (Faust feeds all agents from one consumer) can be
+  taken for stalled; the seek then costs a refetch and nothing else: Faust drops the records
+  it re-reads below its read offset, and the agents skip redeliveries by offset.
+
+Where Faust loses them (faust-streaming 0.15, ``Consumer._drain_messages``): a record whose
+delivery races ``suspend_flow`` (set when a rebalance revokes partitions) is dropped, and its
+offset still becomes the partition's read offset; a fetch batch still being drained when the
+new assignment seeks to the committed offsets raises that read offset again, and Faust then
+drops the re-read records below it as already seen.
 
 A hole seen while handling a record is better filled at once: ``backfill`` reads the missing
 offsets with a plain consumer, and the agent handles them, in order, before the record that
@@ -77,13 +86,6 @@ async def backfill(settings: Settings, topic: str, partition: int, start: int, s
         await reader.stop()
 
 
-class _Activity:
-    """The worker's agents together: a stall is only a stall when none of them is fed."""
-
-    admitted = 0
-    handling = 0
-
-
 class Continuity:
     """Per-partition hole and stall detection for one agent, named ``agent`` in the logs."""
 
@@ -93,16 +95,18 @@ class Continuity:
         self.pending: dict[tuple[str, int], float] = {}  # partition -> when its seek may be retried
         self.seeks: dict[tuple[tuple[str, int], int], int] = {}  # (partition, hole) -> seeks made
         self.looked: dict[tuple[str, int], int] = {}  # partition -> last offset at the previous look
-        self.admitted_at_look = -1  # the worker's count of records offered, at the previous look
+        self.admitted = 0  # records offered to the agent so far
+        self.handling = 0  # handlers of the agent running now
+        self.admitted_at_look = -1  # ``admitted`` at the previous look
 
     @contextlib.contextmanager
     def busy(self) -> Iterator[None]:
-        """Around the agent's handler: while any runs, nothing is taken for a stall."""
-        _Activity.handling += 1
+        """Around the agent's handler: while it runs, nothing is taken for a stall."""
+        self.handling += 1
         try:
             yield
         finally:
-            _Activity.handling -= 1
+            self.handling -= 1
 
     def reset(self) -> None:
         """Partitions moved: holes and looks belong to the old assignment (seek counts stay)."""
@@ -114,7 +118,7 @@ class Continuity:
         """The first missing offset if a record at ``offset`` comes past a hole after ``last``
         (the last offset handled, -1 for none), else None; redeliveries (at or below ``last``)
         are no hole, the agent recognises them itself. Counts the record as offered."""
-        _Activity.admitted += 1
+        self.admitted += 1
         where = (topic, partition)
         if offset == last + 1:
             self.holes.pop(where, None)  # a stalled partition moving again
@@ -151,8 +155,8 @@ class Continuity:
                 last_of: Callable[[str, int], int]) -> None:
         """Look at each partition once: behind its high watermark with no progress since the
         previous look, while the agent was idle, makes it a hole at the next offset."""
-        idle = _Activity.handling == 0 and _Activity.admitted == self.admitted_at_look
-        self.admitted_at_look = _Activity.admitted
+        idle = self.handling == 0 and self.admitted == self.admitted_at_look
+        self.admitted_at_look = self.admitted
         for tp in assignment:
             where = (tp.topic, tp.partition)
             last, high = last_of(tp.topic, tp.partition), highwater(tp)

@@ -61,10 +61,12 @@ def _consumer(out: io.StringIO, consumer: Any) -> None:
                   f"in_flight={getattr(fetcher, '_in_flight', '?')}\n")
     subscription = getattr(getattr(inner, "_subscription", None), "subscription", None)
     assignment = getattr(subscription, "assignment", None)
+    read = getattr(consumer, "_read_offset", {})  # Faust's: the last offset it passed on, per partition
     for tp in sorted(getattr(assignment, "tps", ())):
         state = assignment.state_value(tp)
         position = getattr(state, "_position", None) if state.has_valid_position else None
-        out.write(f"  {tp.topic}[{tp.partition}] position={position} paused={state.paused}\n")
+        out.write(f"  {tp.topic}[{tp.partition}] position={position} highwater={state.highwater} "
+                  f"faust_read={read.get(tp)} paused={state.paused}\n")
     loop = getattr(thread, "thread_loop", None)
     if loop is not None:
         _tasks(out, asyncio.all_tasks(loop), "consumer thread: ")

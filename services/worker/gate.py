@@ -31,6 +31,7 @@ from typing import Any
 import faust
 import structlog
 from aiokafka.partitioner import murmur2
+from faust.types import TP
 
 from projections.consents import FactRef, consent_of
 from projections.gate import (
@@ -318,12 +319,19 @@ def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: floa
             if tp.topic == TICK_TOPIC:
                 await ticks.send(value=b"tick", partition=tp.partition)
 
+    read = {*SOURCES, TICK_TOPIC}
+
+    def last_or_committed(topic: str, partition: int) -> int:
+        # A partition with no record handled since the assignment starts at Faust's commit.
+        if (topic, partition) in gate.last:
+            return gate.last_of(topic, partition)
+        committed = committed_offset(app, TP(topic, partition))
+        return committed - 1 if committed is not None else -1
+
     @app.timer(interval=WATCH_INTERVAL_S)
     async def gate_watch() -> None:
-        # Only partitions with a record handled since the assignment: where a fresh one should
-        # start is Faust's committed offset, which this agent does not hold.
-        known = [tp for tp in app.consumer.assignment() if (tp.topic, tp.partition) in gate.last]
-        gate.continuity.stalled(known, app.consumer.highwater, gate.last_of)
+        mine = [tp for tp in app.consumer.assignment() if tp.topic in read]
+        gate.continuity.stalled(mine, app.consumer.highwater, last_or_committed)
         await gate.continuity.repair(app.consumer)
 
     @app.on_partitions_revoked.connect

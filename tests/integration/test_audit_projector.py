@@ -121,7 +121,8 @@ def test_every_access_is_logged_once_and_the_log_verifies(tmp_path: Path) -> Non
             asyncio.run(send(cfg, codec, events[half:]))
             workers.start()
             ends = access_end(cfg)
-            assert wait_for(lambda: all(store.positions().get(k, -1) >= v for k, v in ends.items()), 180, workers)
+            caught_up = wait_for(lambda: all(store.positions().get(k, -1) >= v for k, v in ends.items()), 180, workers)
+            assert caught_up, f"logged to {store.positions()}, the log ends at {ends}:\n{workers.dump()}"
             assert wait_for(lambda: store.stats().unsigned == 0, 30, workers), "the timer signed no checkpoint"
             print(f"logged {killed_at} before kill -9; redeliveries absorbed after it: {redeliveries(workers.logs[-1])}")
         letters = [codec.decode_record(r) for r in asyncio.run(read_all(cfg, ["deadletter"], idle_ms=200))]

@@ -146,6 +146,16 @@ class Workers:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=10)
 
+    def dump(self, settle_s: float = 3.0) -> str:
+        """Ask every live worker for its ``kill -USR1`` dump (await chains and partition state,
+        no values) and return the newest log's tail, for a failed wait to show what was stuck."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGUSR1)
+        time.sleep(settle_s)
+        lines = self.logs[-1].read_text(errors="replace").splitlines() if self.logs else []
+        return "\n".join(lines[-400:])
+
     def alive(self) -> bool:
         return any(p.poll() is None for p in self.procs)
 

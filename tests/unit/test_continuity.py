@@ -57,6 +57,19 @@ async def test_an_idle_agent_behind_its_high_watermark_is_sought_back() -> None:
     assert consumer.seeks == [(tp, 261)]
 
 
+async def test_another_agent_kept_busy_does_not_hide_a_stall() -> None:
+    """The gate's ticks keep the worker busy all the time; the audit agent's stall still shows."""
+    audit, gate, consumer = Continuity("audit"), Continuity("gate"), Consumer()
+    tp = TP("access", 1)
+    for offset in range(3):
+        with gate.busy():
+            assert gate.hole("kronobarn-gate-tick", 0, offset, offset - 1) is None
+            stall(audit, {1: 264}, {tp: 411})
+    assert audit.holes == {("access", 1): 265}
+    await audit.repair(consumer)
+    assert consumer.seeks == [(tp, 265)]
+
+
 async def test_a_stall_is_sought_once_per_settle_and_at_most_max_seeks_times() -> None:
     now = [0.0]
     c, consumer = Continuity("test", clock=lambda: now[0]), Consumer()
