@@ -32,6 +32,9 @@ class Settings(BaseSettings):
 
     # Stream workers: their consumer group, also the prefix of their tables' changelog topics.
     worker_group: str = Field("kronobarn", min_length=1, description="consumer group of `kronobarn worker`")
+    worker_fetch_wait_ms: int = Field(100, ge=1, le=30_000, description=(
+        "longest a worker's fetch waits for records (Faust fixes 1,500; the embedded broker always "
+        "waits it out, so it is the floor of intake → shared latency)"))
 
     # Embedded broker (dev and tests only).
     broker_host: str = "127.0.0.1"

@@ -26,7 +26,10 @@ from services.worker import diagnostics
 from services.worker.audit import register_audit
 from services.worker.gate import register_gate
 from services.worker.projector import register_projector
+from services.worker.transport import HubApp
 
+PRODUCER_BATCH_BYTES = 1 << 18  # as services.kafka's producers
+PRODUCER_REQUEST_BYTES = 1 << 20  # Kafka's default message.max.bytes is about this
 RECOVERY_MARK = b"\"m:recovery\""  # a key no table reads, JSON-encoded as Faust encodes table keys
 
 
@@ -73,8 +76,9 @@ def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
 def faust_app(settings: Settings, app_id: str) -> faust.App:
     """A Faust app configured the hub's way, with no agents yet (the bench's bare agent uses it too)."""
     brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")]
-    app = faust.App(
+    app = HubApp(
         app_id,
+        fetch_wait_ms=settings.worker_fetch_wait_ms,
         broker=brokers,
         broker_credentials=credentials(settings),
         key_serializer="raw",
@@ -87,6 +91,10 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         store="memory://",  # state is rebuilt from the changelog topic on start
+        # aiokafka keeps one batch per partition in flight; Faust's 16 KiB batches held only a
+        # few of the gate's child records each, so its changelog writes waited on round trips.
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        producer_max_request_size=PRODUCER_REQUEST_BYTES,
     )
     return app
 

@@ -65,16 +65,37 @@ def _fact_from(child: UUID, d: list[Any]) -> Fact:
                                         Basis(basis)), seq)
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+# A fact's JSON never changes (event id, ref and place in line are fixed once it is held), and
+# a child's record is written again with every event: without this, encoding the whole list of
+# its released facts each time was a tenth of the gate's worker.
+_FRAGMENTS: dict[tuple[UUID, int, tuple[UUID, ...] | None], str] = {}
+FRAGMENTS_KEPT = 200_000
+
+
+def _fragment(f: Fact, ids: tuple[UUID, ...] | None = None) -> str:
+    """A held fact's JSON, or (with ``ids``) a released fact's with the consents covering it."""
+    key = (f.event_id, f.seq, ids)
+    found = _FRAGMENTS.get(key)
+    if found is None:
+        if len(_FRAGMENTS) >= FRAGMENTS_KEPT:
+            _FRAGMENTS.clear()
+        found = _json(_fact(f) if ids is None else [_fact(f), [str(i) for i in ids]])
+        _FRAGMENTS[key] = found
+    return found
+
+
 def dumps(child: UUID, record: ChildRecord) -> bytes:
+    """The record as the JSON object ``loads`` reads, put together from cached fact fragments."""
     g = record.gate
-    return json.dumps({
-        "c": [_consent(c) for c in g.consents],
-        "h": [_fact(f) for f in g.held],
-        "r": [[_fact(f), [str(i) for i in ids]] for f, ids in g.released],
-        "n": g.next_seq,
-        "a": record.applied,
-        "v": {str(k): [str(i) for i in v] for k, v in record.revoked.items()},
-    }, separators=(",", ":")).encode()
+    held = ",".join(_fragment(f) for f in g.held)
+    released = ",".join(_fragment(f, ids) for f, ids in g.released)
+    revoked = {str(k): [str(i) for i in v] for k, v in record.revoked.items()}
+    return (f'{{"c":{_json([_consent(c) for c in g.consents])},"h":[{held}],"r":[{released}],'
+            f'"n":{g.next_seq},"a":{_json(record.applied)},"v":{_json(revoked)}}}').encode()
 
 
 def loads(child: UUID, data: bytes | None) -> ChildRecord:

@@ -1,0 +1,57 @@
+"""The gate's per-child record in its table: what ``dumps`` writes, ``loads`` reads back whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+from projections.consents import Consent, FactRef
+from projections.gate import ChildGate, Fact
+from schemas.events import Area, Basis, Category
+from services.worker import gate_state
+from services.worker.gate_state import ChildRecord, dumps, loads
+
+T0 = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+CHILD = uuid.UUID(int=7, version=4)
+
+
+def record() -> ChildRecord:
+    consents = (
+        Consent(uuid.UUID(int=100, version=4), CHILD, frozenset({Category.HEALTH, Category.SCHOOL}),
+                frozenset({"skola-1"}), T0, T0 + dt.timedelta(days=30)),
+        Consent(uuid.UUID(int=101, version=4), CHILD, frozenset({Category.HEALTH}), frozenset({"bvc-1", "skola-2"}),
+                T0, T0 + dt.timedelta(days=3), frozenset({"bvc-1"}), frozenset({Area.HEALTH}),
+                T0 + dt.timedelta(days=1)),
+    )
+    facts = [Fact(uuid.UUID(int=n + 1, version=4), FactRef(CHILD, "bvc-1", Category.HEALTH,
+                                                           None if n == 2 else Area.HEALTH, Basis.CONSENT), n)
+             for n in range(5)]
+    gate = ChildGate(consents=consents, held=(facts[3], facts[4]),
+                     released=((facts[0], (consents[0].consent_id,)),
+                               (facts[1], (consents[0].consent_id, consents[1].consent_id)), (facts[2], ())),
+                     next_seq=5)
+    return ChildRecord(gate, {"intake.health": 41, "consent": 3},
+                       {facts[3].event_id: (consents[1].consent_id,)})
+
+
+def test_a_record_reads_back_as_it_was_written() -> None:
+    assert loads(CHILD, dumps(CHILD, record())) == record()
+    assert loads(CHILD, dumps(CHILD, ChildRecord())) == ChildRecord()
+    assert loads(CHILD, None) == ChildRecord()
+
+
+def test_the_cached_fragments_make_the_same_json_as_encoding_it_whole() -> None:
+    gate_state._FRAGMENTS.clear()
+    first = dumps(CHILD, record())
+    again = dumps(CHILD, record())  # now from the fragments
+    assert first == again
+    assert json.loads(again)["r"][1][1] == [str(uuid.UUID(int=100, version=4)), str(uuid.UUID(int=101, version=4))]
+    assert len(gate_state._FRAGMENTS) == 5
+
+
+def test_the_fragment_cache_stays_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(gate_state, "FRAGMENTS_KEPT", 3)
+    gate_state._FRAGMENTS.clear()
+    assert loads(CHILD, dumps(CHILD, record())) == record()
+    assert len(gate_state._FRAGMENTS) <= 3

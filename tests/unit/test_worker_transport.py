@@ -1,0 +1,15 @@
+"""The worker's Faust consumer waits at most ``worker_fetch_wait_ms`` for a fetch (Faust fixes 1,500)."""
+
+from __future__ import annotations
+
+from services.settings import Settings
+from services.worker.app import faust_app
+
+
+async def test_the_worker_consumer_takes_the_configured_fetch_wait() -> None:
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", worker_fetch_wait_ms=70, _env_file=None)  # type: ignore[call-arg]
+    app = faust_app(settings, "test-transport")
+    thread = app.consumer._new_consumer_thread()
+    consumer = thread._create_worker_consumer(app.transport)  # built, not started: no broker needed
+    assert consumer._fetch_max_wait_ms == 70
+    assert Settings(kafka_bootstrap="127.0.0.1:1", _env_file=None).worker_fetch_wait_ms == 100  # type: ignore[call-arg]
