@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.settings import Settings, get_settings
+from services.worker.roles import Role
 
 if TYPE_CHECKING:
     from projections.audit_store import AuditStore
@@ -252,11 +253,14 @@ def standin(
 @app.command()
 def worker(
     tick: Annotated[float, typer.Option(help="seconds between consent-expiry sweeps")] = 60.0,
+    role: Annotated[Role, typer.Option(
+        help="all: every agent; gate: the consent gate; read: the projector and the audit projector. "
+             "Under load run gate and read workers, never beside all ones")] = Role.ALL,
 ) -> None:
-    """Run a stream worker: the consent gate and the projector. Start more to scale; partitions are the unit."""
+    """Run a stream worker: the consent gate and the projectors. Start more to scale; partitions are the unit."""
     from services.worker.app import run_worker
 
-    run_worker(_settings(), tick_s=tick)
+    run_worker(_settings(), tick_s=tick, role=role)
 
 
 BAD_UNTIL = "--until must be an ISO 8601 timestamp with a time zone, e.g. 2026-11-01T12:00:00+00:00; got {value!r}"

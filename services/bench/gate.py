@@ -1,4 +1,6 @@
-"""Gate benchmark: ``kronobarn worker`` against a bare Faust agent on the same topics (DESIGN §8).
+"""Gate benchmark: ``kronobarn worker --role gate`` against a bare Faust agent on the same topics
+(DESIGN §8). The gate runs as it does in a hub under load, in a worker of its own: beside the
+projector (``--role all``) it shares one Faust consumer with it, and waits on its batches.
 
 Both run as their own processes, built by the same ``faust_app``, over the same preloaded
 records: one consent per child, then facts that the consents cover, so every fact is released.
@@ -7,8 +9,7 @@ records: one consent per child, then facts that the consents cover, so every fac
   is timed from outside, by polling the end offsets of ``shared`` every few milliseconds, from
   its first release to its last. Each run gets a fresh consumer group, so both read the same
   records from offset 0. Target: gate ≥ 0.8 × bare agent.
-* **Latency.** With the last gate worker caught up (its projector too, so the latency is the
-  steady state, not the throughput run's backlog worked off), new facts are published at a fixed rate
+* **Latency.** With the last gate worker caught up, new facts are published at a fixed rate
   (1,000/s) and each one's time from publish to its ``FactReleased`` on ``shared`` is taken.
   Target: p99 ≤ 1 s.
 """
@@ -27,15 +28,12 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from projections.read_model import ReadModel
 from schemas.codec import Codec
 from schemas.events import Area, Basis, Category, FactReleased
 from schemas.topics import SHARED, key_for, topic_for
 from services import kafka
 from services.bench.report import RESULTS_DIR, Latency, Row
 from services.broker import EmbeddedBroker, free_port
-from services.db import make_engine
-from services.projection import CONSUMER, end_offsets, named_person_config
 from services.samples import scoped_fact, scoped_grant
 from services.settings import Settings
 from services.watch import TopicWatcher
@@ -106,25 +104,6 @@ async def _gate_rate(facts: int, process: ChildProcess, watcher: TopicWatcher) -
     return (watcher.count - 1) / max(watcher.last - watcher.first, 1e-9)
 
 
-async def _projector_caught_up(settings: Settings, process: ChildProcess) -> None:
-    """Wait for the worker's projector to have read model rows for every release so far: the
-    latency is measured in the steady state at the offered rate, not while the same worker
-    still works off the throughput run's backlog."""
-    store = ReadModel(make_engine(settings.resolved_database_url), named_person_config(settings))
-    deadline = time.monotonic() + START_TIMEOUT_S
-    try:
-        while time.monotonic() < deadline:
-            ends = await end_offsets(settings)
-            done = store.positions(CONSUMER)
-            if all(done.get((tp.topic, tp.partition), -1) >= end - 1 for tp, end in ends.items() if end):
-                return
-            process.check()
-            await asyncio.sleep(0.5)
-        raise RuntimeError(TOO_SLOW.format(what="the worker's projector", timeout=START_TIMEOUT_S, log=process.log))
-    finally:
-        store.engine.dispose()
-
-
 async def _latency(settings: Settings, codec: Codec, children: int) -> tuple[list[float], int]:
     """Publish facts at ``LATENCY_RATE`` and time each one's arrival on ``shared``; also how many
     had not arrived when the wait ran out. Those count with the time they had waited by then (a
@@ -186,17 +165,16 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
             bare.append(await _bare_rate(settings, len(records), tmp))
             progress.advance(task)
             fresh = settings.model_copy(update={"worker_group": f"bench-gate-{uuid.uuid4().hex[:8]}"})
-            with worker(fresh, tmp / f"gate-{r}.log") as process:
+            with worker(fresh, tmp / f"gate-{r}.log", role="gate") as process:
                 gate.append(await _gate_rate(events, process, watcher))
                 progress.advance(task)
                 if r == repeats - 1:  # caught up: measure latency on this worker
-                    await _projector_caught_up(settings, process)
                     latencies, late = await _latency(settings, codec, children)
                     process.check()
                     progress.advance(task)
     p = statistics.quantiles(latencies, n=100) if len(latencies) >= 100 else [float("nan")] * 99
     rows = [Row("consent gate", "bare Faust agent, same topics", max(bare),
-                "kronobarn worker (fold, changelog table, release)", max(gate), 0.8)]
+                "kronobarn worker --role gate (fold, changelog table, release)", max(gate), 0.8)]
     label = f"intake → shared, {len(latencies):,} facts"
     if late:
         label += " " + LATE.format(late=late, wait=LATENCY_DRAIN_S)

@@ -26,6 +26,7 @@ from services.worker import diagnostics
 from services.worker.audit import register_audit
 from services.worker.gate import register_gate
 from services.worker.projector import register_projector
+from services.worker.roles import Role, group_for
 from services.worker.transport import HubApp
 
 PRODUCER_BATCH_BYTES = 1 << 18  # as services.kafka's producers
@@ -99,19 +100,21 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
     return app
 
 
-def create_app(settings: Settings, tick_s: float = 60.0) -> faust.App:
+def create_app(settings: Settings, tick_s: float = 60.0, role: Role = Role.ALL) -> faust.App:
     """The worker: the consent gate (passes sealed data through unopened), the projector
     (opens it with the children's keys, so the plan's free text reads in the read model) and the
-    audit projector (needs nothing sealed; signs checkpoints with the audit key)."""
-    app = faust_app(settings, settings.worker_group)
-    register_gate(app, Codec(), settings, tick_s=tick_s)
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    sealing = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
-    register_projector(app, settings, sealing, ReadModel(engine, named_person_config(settings)))
-    signer = audit_signing_key_from(settings)
-    audit = AuditStore(engine, signer=signer, checkpoint_every=settings.audit_checkpoint_every)
-    register_audit(app, settings, Codec(), audit, signer)
+    audit projector (needs nothing sealed; signs checkpoints with the audit key), or some of them."""
+    app = faust_app(settings, group_for(settings, role))
+    if role is not Role.READ:
+        register_gate(app, Codec(), settings, tick_s=tick_s)
+    if role is not Role.GATE:
+        engine = make_engine(settings.resolved_database_url)
+        migrate(engine)
+        sealing = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
+        register_projector(app, settings, sealing, ReadModel(engine, named_person_config(settings)))
+        signer = audit_signing_key_from(settings)
+        audit = AuditStore(engine, signer=signer, checkpoint_every=settings.audit_checkpoint_every)
+        register_audit(app, settings, Codec(), audit, signer)
 
     @app.task
     async def diagnostics_on_usr1() -> None:
@@ -120,8 +123,8 @@ def create_app(settings: Settings, tick_s: float = 60.0) -> faust.App:
     return app
 
 
-def run_worker(settings: Settings, tick_s: float = 60.0) -> None:
-    app = create_app(settings, tick_s)
+def run_worker(settings: Settings, tick_s: float = 60.0, role: Role = Role.ALL) -> None:
+    app = create_app(settings, tick_s, role)
     asyncio.run(close_changelog_batches(settings, [changelog for changelog in _changelogs(app)]))
     # Keep the hub's own (redacting) logging: mode would replace it with its own handlers.
     faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False).execute_from_commandline()

@@ -52,6 +52,7 @@ def hub_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KRONOBARN_")}
     env |= {"KRONOBARN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "KRONOBARN_PARTITIONS": str(settings.partitions),
             "KRONOBARN_WORKER_GROUP": settings.worker_group, "KRONOBARN_LOG_LEVEL": "WARNING",
+            "KRONOBARN_WORKER_FETCH_WAIT_MS": str(settings.worker_fetch_wait_ms),
             "KRONOBARN_DATABASE_URL": settings.resolved_database_url, "KRONOBARN_ENV": settings.env}
     for name in ("master_key", "identity_secret", "audit_signing_key"):
         secret = getattr(settings, name, None)
@@ -74,6 +75,8 @@ def running(args: list[str], env: dict[str, str], log: Path, what: str,
         process.stop()
 
 
-def worker(settings: Settings, log: Path, tick_s: float = 60.0) -> contextlib.AbstractContextManager[ChildProcess]:
-    """A ``kronobarn worker`` in ``settings.worker_group``, stopped on exit."""
-    return running(kronobarn_command("worker", "--tick", str(tick_s)), hub_env(settings), log, "the gate worker")
+def worker(settings: Settings, log: Path, tick_s: float = 60.0,
+           role: str = "all") -> contextlib.AbstractContextManager[ChildProcess]:
+    """A ``kronobarn worker --role ROLE`` on ``settings``' broker and groups, stopped on exit."""
+    return running(kronobarn_command("worker", "--tick", str(tick_s), "--role", role), hub_env(settings), log,
+                   f"the {role} worker")

@@ -131,11 +131,12 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, role: str = "all") -> subprocess.Popen[bytes]:
         log = self.cwd / f"worker-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as out:
-            proc = subprocess.Popen([KRONOBARN, "worker", "--tick", str(self.tick_s)], env=self.env, cwd=self.cwd,
+            proc = subprocess.Popen([KRONOBARN, "worker", "--tick", str(self.tick_s), "--role", role], env=self.env,
+                                    cwd=self.cwd,
                                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.procs.append(proc)
         return proc
