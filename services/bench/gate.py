@@ -38,6 +38,7 @@ from services.samples import scoped_fact, scoped_grant
 from services.settings import Settings
 from services.watch import TopicWatcher
 from services.worker.process import ChildProcess, hub_env, running, worker
+from services.worker.roles import Role
 
 FACTS_PER_CHILD = 25
 ORG = "SE2321000065-BHV0780"
@@ -165,7 +166,7 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
             bare.append(await _bare_rate(settings, len(records), tmp))
             progress.advance(task)
             fresh = settings.model_copy(update={"worker_group": f"bench-gate-{uuid.uuid4().hex[:8]}"})
-            with worker(fresh, tmp / f"gate-{r}.log", role="gate") as process:
+            with worker(fresh, tmp / f"gate-{r}.log", role=Role.GATE) as process:
                 gate.append(await _gate_rate(events, process, watcher))
                 progress.advance(task)
                 if r == repeats - 1:  # caught up: measure latency on this worker

@@ -125,6 +125,6 @@ def create_app(settings: Settings, tick_s: float = 60.0, role: Role = Role.ALL) 
 
 def run_worker(settings: Settings, tick_s: float = 60.0, role: Role = Role.ALL) -> None:
     app = create_app(settings, tick_s, role)
-    asyncio.run(close_changelog_batches(settings, [changelog for changelog in _changelogs(app)]))
+    asyncio.run(close_changelog_batches(settings, _changelogs(app)))
     # Keep the hub's own (redacting) logging: mode would replace it with its own handlers.
     faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False).execute_from_commandline()

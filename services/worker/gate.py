@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -114,12 +113,11 @@ class Gate:
         self.last.clear()
         self.continuity.reset()
 
-    def hole(self, topic: str, partition: int, offset: int, committed: Callable[[], int | None]) -> int | None:
-        """The first missing offset if this record comes past a hole: after the last one handled
-        in its partition, or, for the first since the assignment, after Faust's committed offset."""
+    def hole(self, topic: str, partition: int, offset: int) -> int | None:
+        """The first missing offset if this record comes past a hole (see ``last_of``)."""
         where = (topic, partition)
-        if where not in self.last and (start := committed()) is not None:
-            self.last[where] = start - 1  # so a redelivery before it does not lower the mark
+        if where not in self.last and (mark := self.last_of(topic, partition)) >= 0:
+            self.last[where] = mark  # so a redelivery before the committed offset does not lower it
         return self.continuity.hole(topic, partition, offset, self.last.get(where, -1))
 
     def handled(self, topic: str, partition: int, offset: int) -> None:
@@ -127,7 +125,13 @@ class Gate:
         self.last[where] = max(offset, self.last.get(where, -1))
 
     def last_of(self, topic: str, partition: int) -> int:
-        return self.last.get((topic, partition), -1)
+        """The last offset handled in a partition since the assignment; for one with none yet,
+        the offset before Faust's committed one, where it starts (-1: none committed)."""
+        found = self.last.get((topic, partition))
+        if found is not None:
+            return found
+        committed = committed_offset(self.app, TP(topic, partition))
+        return committed - 1 if committed is not None else -1
 
     # -- the table ------------------------------------------------------------------------
 
@@ -319,7 +323,7 @@ def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: floa
 
         async for message in stream.events():
             msg = message.message
-            start = gate.hole(msg.topic, msg.partition, msg.offset, lambda tp=msg.tp: committed_offset(app, tp))
+            start = gate.hole(msg.topic, msg.partition, msg.offset)
             if start is not None:
                 # The missing records first, in order; they share this record's partition, so
                 # its table writes go to the right changelog partition.
@@ -340,17 +344,10 @@ def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: floa
 
     read = {*SOURCES, TICK_TOPIC}
 
-    def last_or_committed(topic: str, partition: int) -> int:
-        # A partition with no record handled since the assignment starts at Faust's commit.
-        if (topic, partition) in gate.last:
-            return gate.last_of(topic, partition)
-        committed = committed_offset(app, TP(topic, partition))
-        return committed - 1 if committed is not None else -1
-
     @app.timer(interval=WATCH_INTERVAL_S)
     async def gate_watch() -> None:
         mine = [tp for tp in app.consumer.assignment() if tp.topic in read]
-        gate.continuity.stalled(mine, app.consumer.highwater, last_or_committed)
+        gate.continuity.stalled(mine, app.consumer.highwater, gate.last_of)
         await gate.continuity.repair(app.consumer)
 
     @app.on_partitions_revoked.connect

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from services.settings import Settings
+from services.worker.roles import Role
 
 STOP_TIMEOUT_S = 20.0
 DIED = "{what} exited with code {code}; its log: {log}"
@@ -76,7 +77,7 @@ def running(args: list[str], env: dict[str, str], log: Path, what: str,
 
 
 def worker(settings: Settings, log: Path, tick_s: float = 60.0,
-           role: str = "all") -> contextlib.AbstractContextManager[ChildProcess]:
+           role: Role = Role.ALL) -> contextlib.AbstractContextManager[ChildProcess]:
     """A ``kronobarn worker --role ROLE`` on ``settings``' broker and groups, stopped on exit."""
     return running(kronobarn_command("worker", "--tick", str(tick_s), "--role", role), hub_env(settings), log,
                    f"the {role} worker")

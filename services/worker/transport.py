@@ -17,33 +17,26 @@ from faust.transport.drivers import aiokafka as driver
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
-    fetch_wait_ms = 1_500
-
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # Read when the consumer starts its fetcher; Faust passes no way to set it.
-        consumer._fetch_max_wait_ms = self.fetch_wait_ms
+        consumer._fetch_max_wait_ms = self.app.fetch_wait_ms
         return consumer
 
 
-def _consumer_class(fetch_wait_ms: int) -> type[driver.Consumer]:
-    thread = type("ConsumerThread", (_ConsumerThread,), {"fetch_wait_ms": fetch_wait_ms})
-
-    class Consumer(driver.Consumer):
-        def _new_consumer_thread(self) -> Any:
-            return thread(self, loop=self.loop, beacon=self.beacon)
-
-    return Consumer
+class _Consumer(driver.Consumer):
+    def _new_consumer_thread(self) -> Any:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
 class HubApp(faust.App):
     """A Faust app whose consumer waits at most ``fetch_wait_ms`` for a fetch to fill."""
 
     def __init__(self, *args: Any, fetch_wait_ms: int, **kwargs: Any) -> None:
-        self._fetch_wait_ms = fetch_wait_ms
+        self.fetch_wait_ms = fetch_wait_ms
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> Any:
         transport = super()._new_transport()
-        transport.Consumer = _consumer_class(self._fetch_wait_ms)
+        transport.Consumer = _Consumer
         return transport

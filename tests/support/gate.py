@@ -136,8 +136,7 @@ class Workers:
         self.logs.append(log)
         with log.open("wb") as out:
             proc = subprocess.Popen([KRONOBARN, "worker", "--tick", str(self.tick_s), "--role", role], env=self.env,
-                                    cwd=self.cwd,
-                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                    cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.procs.append(proc)
         return proc
 
