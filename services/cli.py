@@ -282,32 +282,29 @@ def _until(value: str | None) -> dt.datetime | None:
 def replay(
     until: Annotated[str | None, typer.Option(help="rebuild as the read model stood at this moment (ISO 8601)")] = None,
     into: Annotated[str | None, typer.Option(help="database URL to rebuild into [KRONOBARN_DATABASE_URL]")] = None,
+    jobs: Annotated[int | None, typer.Option(
+        min=1, help="processes, each rebuilding a share of the partitions (default: one per core, up to the "
+                    "partition count, for a log of 50,000 records or more; else 1)")] = None,
 ) -> None:
     """Rebuild the read model from offset 0 with the same folds as the live projector."""
-    from services.replay import progress_bar
+    from services.keystore import sealing_codec
+    from services.replay import processes, progress_bar
     from services.replay import replay as run_replay
+    from services.replay_jobs import ReplayError
 
     moment = _until(until)
     settings = _settings()
-    with progress_bar() as progress:
-        stats = asyncio.run(run_replay(settings, _sealing_codec(settings), into or settings.resolved_database_url,
-                                       moment, progress))
+    try:
+        with progress_bar() as progress:
+            stats = asyncio.run(run_replay(settings, sealing_codec, into or settings.resolved_database_url, moment,
+                                           progress, jobs))
+    except ReplayError as exc:
+        typer.echo(f"replay failed: {exc}", err=True)
+        raise typer.Exit(1) from None
     rate = stats.records / stats.seconds if stats.seconds else 0.0
     typer.echo(f"replayed {stats.records:,} records ({stats.applied:,} applied, {stats.after_until:,} after --until, "
                f"{stats.failed:,} unreadable) into {stats.children:,} children, {stats.rows:,} rows "
-               f"in {stats.seconds:.1f} s ({rate:,.0f} records/s)")
-
-
-def _sealing_codec(settings: Settings):  # type: ignore[no-untyped-def]
-    """A codec that opens sealed fields with the hub's key store (erased children read ERASED)."""
-    from schemas.codec import Codec
-    from schemas.sealing import Sealer
-    from services.db import make_engine, migrate
-    from services.keystore import SqlKeyStore, master_key_from
-
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    return Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
+               f"in {stats.seconds:.1f} s ({rate:,.0f} records/s, {processes(stats.jobs)})")
 
 
 @readmodel_app.command("digest")

@@ -37,7 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from schemas.sealing import KEY_BYTES, NONCE_BYTES, ChildErased, new_data_key
+from schemas.codec import Codec
+from schemas.sealing import KEY_BYTES, NONCE_BYTES, ChildErased, Sealer, new_data_key
+from services.db import make_engine, migrate
 from services.settings import Settings
 from services.tables import child_keys, erased_children
 
@@ -149,6 +151,16 @@ class SqlKeyStore:
             return self._wrapper.decrypt(nonce, sealed_key, child_id.bytes)
         except InvalidTag as exc:
             raise KeyUnwrapError(UNWRAP_FAILED.format(child_id=child_id)) from exc
+
+
+def sealing_codec(settings: Settings, engine: Engine | None = None) -> Codec:
+    """A codec that opens sealed fields with the hub's key store (erased children read ERASED).
+    Without an ``engine`` it connects to the hub's database (migrating it). Module-level, so a
+    replay's helper processes can be handed it."""
+    if engine is None:
+        engine = make_engine(settings.resolved_database_url)
+        migrate(engine)
+    return Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
 
 
 def master_key_from(settings: Settings) -> bytes:

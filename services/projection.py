@@ -54,6 +54,8 @@ class Projection:
     until: dt.datetime | None = None  # replay: only events the hub had recorded by then
     applied: int = 0
     skipped: int = 0  # events recorded after ``until``
+    seen: int = 0  # records read (kept by the reader: ``apply_record`` may raise)
+    failed: int = 0  # records that are not events (counted by the reader)
 
     def apply_record(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
         """Fold one record; raises ``DecodeError`` / ``ValueError`` for a record that is not one."""

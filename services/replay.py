@@ -5,6 +5,11 @@ it finds when it starts, folds every record in memory with the same ``child_stat
 live projector uses, then writes the children in batched inserts (thousands of rows per
 commit) with the positions reached, so a live projector can carry on from a replayed database.
 
+The topics are keyed by child and co-partitioned (DESIGN §3), so partition *p* of every topic
+holds the same children: a share of the partition numbers is a share of the children. A large
+log is rebuilt by several processes at once, one share each (``services.replay_jobs``); this
+process folds and writes the first share itself.
+
 ``until`` keeps only events the hub had recorded by then (``envelope.recorded_at``) and
 evaluates the named person and every consent interval on that moment: the read model as it
 stood, for auditors' time travel.
@@ -12,23 +17,39 @@ stood, for auditors' time travel.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
+import os
 import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from multiprocessing.connection import Connection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
+from aiokafka import TopicPartition
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from sqlalchemy import Engine, event
 
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec, DecodeError
-from services.db import MEMORY_DATABASES, make_engine, migrate
+from services.db import MEMORY_DATABASES, SQLITE_IMMEDIATE, make_engine, migrate
 from services.projection import CONSUMER, Projection, end_offsets, named_person_config, read_partitions
+from services.replay_jobs import Helpers, wait_until_cleared
 from services.settings import Settings
 
+log = structlog.get_logger(__name__)
+
 WRITE_CHILDREN = 2_000  # children per transaction: well over 1,000 rows each
+# Below this many records a second process costs more (about a second to start) than it saves.
+PARALLEL_FROM = 50_000
+NOT_COPARTITIONED = "replay.one_process"
+
+CodecFactory = Callable[[Settings], Codec]  # module-level, so a helper process can rebuild it
+Share = dict[TopicPartition, int]  # partitions and their end offsets
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +62,169 @@ class ReplayStats:
     rows: int
     read_s: float
     write_s: float
+    jobs: int = 1
 
     @property
     def seconds(self) -> float:
         return self.read_s + self.write_s
 
 
-async def replay(settings: Settings, codec: Codec, into_url: str, until: dt.datetime | None = None,
-                 progress: Progress | None = None) -> ReplayStats:
+@dataclass(frozen=True, slots=True)
+class ShareStats:
+    """What one share's fold and write came to."""
+
+    records: int
+    applied: int
+    after_until: int
+    failed: int
+    children: int
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One helper's share of a replay: everything it needs, picklable."""
+
+    settings: Settings
+    codec_for: CodecFactory
+    into_url: str
+    until: dt.datetime | None
+    at: dt.datetime
+    bulk: bool
+    share: tuple[tuple[str, int, int], ...]  # (topic, partition, end offset)
+
+
+async def replay(settings: Settings, codec_for: CodecFactory, into_url: str, until: dt.datetime | None = None,
+                 progress: Progress | None = None, jobs: int | None = None) -> ReplayStats:
+    """Rebuild the read model in ``into_url`` with ``jobs`` processes (default ``jobs_for``),
+    each folding and writing one share of the partitions."""
+    with _no_cyclic_gc():
+        engine = make_engine(into_url, execution_options={SQLITE_IMMEDIATE: True})
+        bulk = _bulk_load(engine)
+        try:
+            ends = await end_offsets(settings)
+            shares = split(ends, jobs_for(ends) if jobs is None else jobs)
+            at = until or dt.datetime.now(dt.UTC)
+            their_jobs = [(_partitions(share), Job(settings, codec_for, into_url, until, at, bulk,
+                                                   tuple((tp.topic, tp.partition, end) for tp, end in share.items())))
+                          for share in shares[1:]]
+            # The helpers' interpreters start while this one migrates and clears the tables.
+            with Helpers(_helper_main, their_jobs, sum(ends.values()), progress) as helpers:
+                migrate(engine)
+                store = ReadModel(engine, named_person_config(settings))
+                store.clear()
+                helpers.cleared()
+                started = time.monotonic()
+                own = await fold_share(settings, codec_for(settings), shares[0], until, helpers.read)
+                helpers.folded(len(own.states))
+                ours = write_share(store, own, shares[0], until, at, helpers.written)
+                del own  # written: let its memory go while the helpers finish
+                theirs = await helpers.finish()
+                read_s, total = helpers.read_done_at - started, time.monotonic() - started
+            if bulk:
+                _make_durable(engine)
+        finally:
+            engine.dispose()
+    parts = [ours, *theirs]
+    return ReplayStats(
+        records=sum(p.records for p in parts), applied=sum(p.applied for p in parts),
+        after_until=sum(p.after_until for p in parts), failed=sum(p.failed for p in parts),
+        children=sum(p.children for p in parts), rows=sum(p.rows for p in parts),
+        read_s=read_s, write_s=total - read_s, jobs=len(shares),
+    )
+
+
+def _helper_main(connection: Connection, job: Job) -> None:
+    """A helper process: fold and write one share, reporting to the parent (``Helpers``)."""
+    try:
+        asyncio.run(_helper(connection, job))
+    except BaseException as exc:  # noqa: BLE001 - whatever it was, the parent must hear of it
+        with suppress(OSError):
+            connection.send(("failed", f"{type(exc).__name__}: {exc}"))
+        raise SystemExit(1) from None
+
+
+async def _helper(connection: Connection, job: Job) -> None:
+    with _no_cyclic_gc():
+        engine = make_engine(job.into_url, execution_options={SQLITE_IMMEDIATE: True})
+        if job.bulk:
+            no_sync(engine)
+        try:
+            share = {TopicPartition(topic, partition): end for topic, partition, end in job.share}
+            projection = await fold_share(job.settings, job.codec_for(job.settings), share, job.until,
+                                          lambda n: connection.send(("read", n)))
+            connection.send(("folded", len(projection.states)))
+            wait_until_cleared(connection)
+            store = ReadModel(engine, named_person_config(job.settings))
+            stats = write_share(store, projection, share, job.until, job.at, lambda n: connection.send(("written", n)))
+            connection.send(("done", stats))
+        finally:
+            engine.dispose()
+
+
+def _partitions(share: Share) -> str:
+    return "partitions " + ", ".join(str(p) for p in sorted({tp.partition for tp in share}))
+
+
+def jobs_for(ends: Mapping[TopicPartition, int]) -> int:
+    """One process per core (up to the partition count) for a log of ``PARALLEL_FROM`` records
+    or more; one below that."""
+    if sum(ends.values()) < PARALLEL_FROM:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, len({tp.partition for tp in ends})))
+
+
+def split(ends: Mapping[TopicPartition, int], jobs: int) -> list[Share]:
+    """``jobs`` shares of the partition numbers (every topic's partition *p* in the same share).
+
+    Only co-partitioned topics can be split so: with differing partition counts a child's
+    records would not share a partition number across topics, and all goes in one share."""
+    numbers = sorted({tp.partition for tp in ends})
+    counts = {topic: sum(1 for tp in ends if tp.topic == topic) for topic in {tp.topic for tp in ends}}
+    if jobs > 1 and len(set(counts.values())) > 1:
+        log.warning(NOT_COPARTITIONED, partitions=counts)
+        jobs = 1
+    jobs = max(1, min(jobs, len(numbers) or 1))
+    shares: list[Share] = [{} for _ in range(jobs)]
+    for tp, end in ends.items():
+        shares[numbers.index(tp.partition) % jobs][tp] = end
+    return shares
+
+
+async def fold_share(settings: Settings, codec: Codec, share: Share, until: dt.datetime | None,
+                     advance: Callable[[int], None]) -> Projection:
+    """Every record of the share folded into children's states, in memory."""
+    projection = Projection(codec, until=until)
+    async for records in read_partitions(settings, share):
+        for r in records:
+            try:
+                projection.apply_record(r.topic, r.partition, r.offset, r.value)
+            except (DecodeError, ValueError):
+                projection.failed += 1  # a poison record: the live projector dead-lettered it
+        projection.seen += len(records)
+        advance(len(records))
+    return projection
+
+
+def write_share(store: ReadModel, projection: Projection, share: Share, until: dt.datetime | None, at: dt.datetime,
+                advance: Callable[[int], None]) -> ShareStats:
+    """The share's children in transactions of ``WRITE_CHILDREN``; the last one also records the
+    share's positions, for a full replay only (one up to ``until`` must not be carried on from)."""
+    states = list(projection.states.items())
+    positions = {(tp.topic, tp.partition): end - 1 for tp, end in share.items() if end > 0}
+    rows = 0
+    for first in range(0, max(len(states), 1), WRITE_CHILDREN):
+        chunk = dict(states[first:first + WRITE_CHILDREN])
+        last = first + WRITE_CHILDREN >= len(states)
+        tracked = positions if last and until is None else {}
+        rows += store.write(Batch(chunk, tracked), CONSUMER, at, fresh=True)
+        advance(len(chunk))
+    return ShareStats(projection.seen, projection.applied, projection.skipped, projection.failed, len(states), rows)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
     # The fold keeps every child's state, so the heap only grows while reading, and the cyclic
     # collector would walk all of it again and again to find nothing (immutable states form no
     # cycles): a quarter of the replay's time in the bench, more as the county grows. It is off
@@ -56,46 +232,9 @@ async def replay(settings: Settings, codec: Codec, into_url: str, until: dt.date
     # collects as usual after.
     collecting = gc.isenabled()
     gc.disable()
-    engine = make_engine(into_url)
-    bulk = _bulk_load(engine)
     try:
-        migrate(engine)
-        store = ReadModel(engine, named_person_config(settings))
-        store.clear()
-        ends = await end_offsets(settings)
-        total = sum(ends.values())
-        projection = Projection(codec, until=until)
-        task = progress.add_task("reading the log", total=total) if progress else None
-        started, seen, failed = time.monotonic(), 0, 0
-        async for records in read_partitions(settings, ends):
-            for r in records:
-                try:
-                    projection.apply_record(r.topic, r.partition, r.offset, r.value)
-                except (DecodeError, ValueError):
-                    failed += 1  # a poison record: the live projector dead-lettered it
-            seen += len(records)
-            if progress and task is not None:
-                progress.update(task, completed=seen)
-        read_s = time.monotonic() - started
-        at = until or dt.datetime.now(dt.UTC)
-        states = list(projection.states.items())
-        write = progress.add_task("writing the read model", total=len(states)) if progress else None
-        started, rows = time.monotonic(), 0
-        positions = {(tp.topic, tp.partition): end - 1 for tp, end in ends.items() if end > 0}
-        for first in range(0, max(len(states), 1), WRITE_CHILDREN):
-            chunk = dict(states[first:first + WRITE_CHILDREN])
-            last = first + WRITE_CHILDREN >= len(states)
-            # Positions only for a full replay: one up to ``until`` must not be carried on from.
-            tracked = positions if last and until is None else {}
-            rows += store.write(Batch(chunk, tracked), CONSUMER, at, fresh=True)
-            if progress and write is not None:
-                progress.update(write, advance=len(chunk))
-        if bulk:
-            _make_durable(engine)
-        return ReplayStats(seen, projection.applied, projection.skipped, failed, len(states), rows, read_s,
-                           time.monotonic() - started)
+        yield
     finally:
-        engine.dispose()
         if collecting:
             gc.enable()
 
@@ -110,8 +249,12 @@ def _bulk_load(engine: Engine) -> bool:
     if engine.dialect.name != "sqlite" or database in MEMORY_DATABASES or database.startswith("file:") \
             or Path(database).exists():
         return False
-    event.listen(engine, "connect", _no_sync)
+    no_sync(engine)
     return True
+
+
+def no_sync(engine: Engine) -> None:
+    event.listen(engine, "connect", _no_sync)
 
 
 def _no_sync(dbapi_connection: Any, _record: Any) -> None:
@@ -126,6 +269,16 @@ def _make_durable(engine: Engine) -> None:
         raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]  # synced
     finally:
         raw.close()
+
+
+def processes(jobs: int) -> str:
+    return "1 process" if jobs == 1 else f"{jobs} processes"
+
+
+def plain_codec(settings: Settings) -> Codec:
+    """A codec without a key store: sealed fields stay sealed (the bench's logs carry none)."""
+    del settings
+    return Codec()
 
 
 def progress_bar() -> Progress:

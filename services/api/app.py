@@ -20,8 +20,6 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from schemas.codec import Codec
-from schemas.sealing import Sealer
 from services.api import errors, sv
 from services.api.auth import TokenVerifier
 from services.api.devlogin import DevIdentityProvider, dev_login_enabled
@@ -31,7 +29,7 @@ from services.api.publishing import KafkaPublisher, Publish
 from services.api.security import ForeignOrigin, LoginRequired
 from services.api.store import Reader
 from services.db import make_engine, migrate
-from services.keystore import SqlKeyStore, master_key_from
+from services.keystore import sealing_codec
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -58,7 +56,7 @@ def create_app(settings: Settings, *, publish: Publish | None = None, engine: En
     if engine is None:
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
-    codec = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
+    codec = sealing_codec(settings, engine)
     dev_idp = DevIdentityProvider(settings, key_file=dev_key_file) if dev_login_enabled(settings) else None
     hub = Hub(settings=settings, engine=engine, reader=Reader(engine), publish=publish or _not_started, codec=codec,
               verifier=_verifier(settings, dev_idp), directory=OrgDirectory.from_settings(settings), dev_idp=dev_idp)

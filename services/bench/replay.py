@@ -78,7 +78,7 @@ from services import kafka
 from services.bench.report import Row
 from services.db import make_engine, normalise_url
 from services.projection import end_offsets
-from services.replay import ReplayStats, replay
+from services.replay import ReplayStats, plain_codec, processes, replay
 from services.samples import sample_event, scoped_grant
 from services.settings import Settings
 
@@ -399,16 +399,17 @@ async def replay_rows(settings: Settings, events: int, repeats: int, progress: P
             seen, seconds = await bare_read(settings, ends, codec)
             bare.append(seen / seconds)
             progress.advance(task)
-            stats = await replay(settings, Codec(), f"sqlite:///{Path(tmp) / f'replay-{r}.db'}")
+            stats = await replay(settings, plain_codec, f"sqlite:///{Path(tmp) / f'replay-{r}.db'}")
             ours["sqlite"].append(stats.records / stats.seconds)
             progress.advance(task)
             if pg:
                 with PostgresSchema(pg) as url:
-                    stats = await replay(settings, Codec(), url)
+                    stats = await replay(settings, plain_codec, url)
                 ours["postgres"].append(stats.records / stats.seconds)
                 progress.advance(task)
-    baseline = "getmany + fastavro (bare)"
-    candidate = "kronobarn replay (decode, fold, write)"
+    baseline = "getmany + fastavro (bare, one process)"
+    # The replay shares the partitions out among processes (one per core, ``jobs_for``).
+    candidate = f"kronobarn replay (decode, fold, write; {processes(stats.jobs)})"
     rows = [Row("replay → SQLite", baseline, max(bare), candidate, max(ours["sqlite"]), 0.5, "records/s")]
     if pg:
         rows.append(Row("replay → PostgreSQL", baseline, max(bare), candidate, max(ours["postgres"]), 0.3,
@@ -428,8 +429,9 @@ class ReplayScale:
     generate_s: float  # generating and publishing the log, not part of the rebuild
     read_s: float
     write_s: float
-    peak_rss_mib: float  # of the replay process alone
+    peak_rss_mib: float  # the replay's processes: the main one's peak plus its helpers' (an upper bound)
     broker_peak_rss_mib: float | None  # the embedded broker holding the log in memory
+    jobs: int = 1  # the replay's processes
 
     @property
     def seconds(self) -> float:
@@ -437,7 +439,9 @@ class ReplayScale:
 
 
 def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak plus the largest peak among its finished children (the replay's helper)."""
+    own, helpers = (resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return (own + helpers) / 1024
 
 
 def _process_peak_mib(pid: int | None) -> float | None:
@@ -472,16 +476,17 @@ def replay_scale(settings: Settings, children: int, events: int, progress: Progr
         result = json.loads(out.read_text())
         broker_peak = _process_peak_mib(broker.pid)
     return ReplayScale(children, result["records"], result["rows"], generate_s, result["read_s"], result["write_s"],
-                       result["peak_rss_mib"], broker_peak)
+                       result["peak_rss_mib"], broker_peak, result["jobs"])
 
 
 def _main(into: str, out: Path) -> None:
-    """The scale case's child process: one replay, its stats and this process's peak RSS."""
+    """The scale case's child process: one replay, its stats and its processes' peak RSS."""
     from services.settings import get_settings
 
-    stats: ReplayStats = asyncio.run(replay(get_settings(), Codec(), into))
+    stats: ReplayStats = asyncio.run(replay(get_settings(), plain_codec, into))
     out.write_text(json.dumps({"records": stats.records, "rows": stats.rows, "read_s": stats.read_s,
-                               "write_s": stats.write_s, "peak_rss_mib": _peak_rss_mib()}))
+                               "write_s": stats.write_s, "peak_rss_mib": _peak_rss_mib(),
+                               "jobs": stats.jobs}))
 
 
 if __name__ == "__main__":

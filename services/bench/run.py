@@ -32,6 +32,7 @@ from services.bench.report import (
     wide_console,
 )
 from services.broker import EmbeddedBroker, free_port
+from services.replay import processes
 from services.settings import Settings
 
 GATE_FACTS = 20_000  # the gate runs near 2k facts/s: enough for a stable rate, short enough to repeat
@@ -90,7 +91,8 @@ def run_bench(settings: Settings, *, events: int, repeats: int, bootstrap: str |
 
 
 def _print_replay_scale(r: ReplayScale, console: Console) -> None:
-    table = Table(title=f"Scale: replay of a log of {r.children:,} children into SQLite (a fresh file)")
+    table = Table(title=f"Scale: replay of a log of {r.children:,} children into SQLite (a fresh file, "
+                        f"{processes(r.jobs)})")
     for col in ("records", "read + fold (s)", "write (s)", "seconds", "records/s", "rows written", "peak RSS (MiB)",
                 "broker peak RSS (MiB)"):
         table.add_column(col, justify="right")
@@ -98,5 +100,5 @@ def _print_replay_scale(r: ReplayScale, console: Console) -> None:
     table.add_row(f"{r.records:,}", f"{r.read_s:.1f}", f"{r.write_s:.1f}", f"{r.seconds:.1f}",
                   f"{r.records / r.seconds:,.0f}", f"{r.rows:,}", f"{r.peak_rss_mib:,.0f}", broker)
     console.print(table)
-    console.print(f"Generating and publishing the log took {r.generate_s:.0f} s (not timed). Peak RSS is the replay "
-                  "process's own; the embedded broker holds the log in memory.")
+    console.print(f"Generating and publishing the log took {r.generate_s:.0f} s (not timed). Peak RSS adds up the peaks of "
+                  "the replay's processes; the embedded broker holds the log in memory.")

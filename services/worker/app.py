@@ -14,12 +14,11 @@ import faust
 from projections.audit_store import AuditStore
 from projections.read_model import ReadModel
 from schemas.codec import Codec
-from schemas.sealing import Sealer
 from services import kafka
 from services.audit import audit_signing_key_from
 from services.db import make_engine, migrate
 from services.kafka import client_options
-from services.keystore import SqlKeyStore, master_key_from
+from services.keystore import sealing_codec
 from services.projection import named_person_config
 from services.settings import Settings
 from services.worker import diagnostics
@@ -110,7 +109,7 @@ def create_app(settings: Settings, tick_s: float = 60.0, role: Role = Role.ALL) 
     if role is not Role.GATE:
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
-        sealing = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
+        sealing = sealing_codec(settings, engine)
         register_projector(app, settings, sealing, ReadModel(engine, named_person_config(settings)))
         signer = audit_signing_key_from(settings)
         audit = AuditStore(engine, signer=signer, checkpoint_every=settings.audit_checkpoint_every)

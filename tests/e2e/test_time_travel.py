@@ -114,7 +114,9 @@ def test_replay_until_gives_the_read_model_as_it_stood(tmp_path: Path) -> None:
         seen = []
         for n, moment in enumerate(moments):
             into = f"sqlite:///{tmp_path / f'at-{n}.db'}"
-            done = replay_cli(broker.bootstrap, live_url, into, "--until", moment.isoformat(), cwd=tmp_path)
+            # Two processes, as for a large log: each evaluates its share at the same moment.
+            done = replay_cli(broker.bootstrap, live_url, into, "--until", moment.isoformat(), "--jobs", "2",
+                              cwd=tmp_path)
             assert done.returncode == 0, done.stdout + done.stderr
             print(moment.isoformat(), done.stdout.strip().splitlines()[-1])
             seen.append(_view(into))
@@ -134,3 +136,9 @@ def test_until_needs_a_time_zone(tmp_path: Path) -> None:
     done = replay_cli("127.0.0.1:1", f"sqlite:///{tmp_path / 'hub.db'}", f"sqlite:///{tmp_path / 'x.db'}",
                       "--until", "2026-11-01T12:00:00", cwd=tmp_path)
     assert done.returncode == 2 and "time zone" in done.stderr
+
+
+def test_jobs_must_be_positive(tmp_path: Path) -> None:
+    done = replay_cli("127.0.0.1:1", f"sqlite:///{tmp_path / 'hub.db'}", f"sqlite:///{tmp_path / 'x.db'}",
+                      "--jobs", "0", cwd=tmp_path)
+    assert done.returncode == 2 and "--jobs" in done.stderr

@@ -54,7 +54,7 @@ def test_live_read_model_equals_a_replay(kind: str, tmp_path: Path, request: pyt
         announced = [e for e in plan_topic if isinstance(e, NamedPersonAssigned)]
         assert any(isinstance(d, DeadLetter) and d.stage == "projector" and d.original == poison[2] for d in letters)
         live = store.digest()
-        done = replay_cli(broker.bootstrap, live_url, replay_url, cwd=tmp_path)
+        done = replay_cli(broker.bootstrap, live_url, replay_url, "--jobs", "2", cwd=tmp_path)  # as a large log
         assert done.returncode == 0, done.stdout + done.stderr
         print(done.stdout.strip().splitlines()[-1])
         _, _, replayed = hub(replay_url)
