@@ -15,7 +15,7 @@ beyond the state has to be persisted for the check to survive a restart.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 from projections.consents import Consent, FactRef, covering
@@ -57,10 +57,19 @@ class ChildGate:
     held: tuple[Fact, ...] = ()
     released: tuple[tuple[Fact, tuple[UUID, ...]], ...] = ()
     next_seq: int = 0
+    # The ids of every held and released fact: every event asks, and scanning both lists made
+    # each fact cost more the more facts its child had. Derived, so not compared; ``replace``
+    # carries it over, and ``on_fact``, the only place a fact joins, extends it.
+    known: frozenset[UUID] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.known is None:
+            ids = {f.event_id for f in self.held} | {f.event_id for f, _ in self.released}
+            object.__setattr__(self, "known", frozenset(ids))
 
     def knows(self, event_id: UUID) -> bool:
         """Whether a CONSENT or STATUTORY fact is already held or released here."""
-        return any(f.event_id == event_id for f in self.held) or any(f.event_id == event_id for f, _ in self.released)
+        return event_id in self.known  # type: ignore[operator]  # set by __post_init__
 
 
 def _ids(consents: list[Consent]) -> tuple[UUID, ...]:
@@ -74,7 +83,7 @@ def on_fact(state: ChildGate, event_id: UUID, ref: FactRef, now: dt.datetime) ->
     if state.knows(event_id):
         return state, []  # a redelivery: already decided
     fact = Fact(event_id, ref, state.next_seq)
-    state = replace(state, next_seq=state.next_seq + 1)
+    state = replace(state, next_seq=state.next_seq + 1, known=state.known | {event_id})  # type: ignore[operator]
     out: list[Output] = []
     if ref.basis is Basis.STATUTORY:
         out.append(RouteStatutory(fact))

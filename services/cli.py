@@ -359,12 +359,15 @@ def bench(
     postgres: Annotated[str | None, typer.Option(
         help="PostgreSQL URL for the replay bench; a schema is made for the run and dropped after "
              "[KRONOBARN_TEST_POSTGRES_URL]")] = None,
+    records_per_child: Annotated[int | None, typer.Option(
+        min=1, help="records per child in the replay scale case, 40 by default (222 gives DESIGN's 10M for "
+                    "45,000 children: some 14 minutes more, and 17 GB of memory)")] = None,
 ) -> None:
     """Benchmarks: ratios against baselines measured in the same run (DESIGN §8)."""
     from services.bench.run import run_bench
 
     run_bench(_settings(), events=events, repeats=repeats, bootstrap=bootstrap, county_children=county,
-              postgres=postgres)
+              postgres=postgres, scale_per_child=records_per_child)
 
 
 if __name__ == "__main__":

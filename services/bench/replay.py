@@ -88,10 +88,10 @@ SEND_CHUNK = 5_000
 FETCH = {"max_partition_fetch_bytes": 8 << 20, "fetch_max_bytes": 64 << 20}  # as services.projection reads
 T0 = dt.datetime(2025, 9, 1, 8, 0, tzinfo=dt.UTC)  # the log's first day
 # The scale case's records per child. DESIGN §8 asks for 45,000 children and 10M records
-# (about 220 each); on this 2-core machine 1.8M records take 1.5-2 minutes to rebuild (and a
-# minute to generate) and 1.9 GB of memory, so 10M would take a quarter of an hour and some 11 GB
-# (plus 5 GB for the embedded broker's copy of the log): 45,000 children at the average 40 is
-# what fits a bench run.
+# (about 220 each). On this 2-core machine, with two replay processes, 10M records took 6.5
+# minutes to generate and 6.5 to rebuild, 11 GB for the replay and 5.3 GB for the embedded
+# broker's copy of the log; 45,000 children at the average 40 (1.8M) is what fits every bench
+# run. ``kronobarn bench --records-per-child 222`` runs the full size.
 SCALE_PER_CHILD = PER_CHILD
 NO_POSTGRES = "replay → PostgreSQL skipped: no PostgreSQL URL (--postgres or KRONOBARN_TEST_POSTGRES_URL)"
 POSTGRES_ENV = "KRONOBARN_TEST_POSTGRES_URL"

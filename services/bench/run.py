@@ -60,7 +60,8 @@ async def _all_cases(settings: Settings, events: int, repeats: int, progress: Pr
 
 
 def run_bench(settings: Settings, *, events: int, repeats: int, bootstrap: str | None,
-              county_children: int = 0, postgres: str | None = None) -> list[Row]:
+              county_children: int = 0, postgres: str | None = None,
+              scale_per_child: int | None = None) -> list[Row]:
     console = wide_console()
     with _broker_for(settings, bootstrap) as bench_settings:
         columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
@@ -81,7 +82,8 @@ def run_bench(settings: Settings, *, events: int, repeats: int, bootstrap: str |
     rebuilt: ReplayScale | None = None
     if county_children:
         with Progress(*columns, console=console, transient=True) as progress:
-            rebuilt = replay_scale(settings, county_children, county_children * SCALE_PER_CHILD, progress)
+            per_child = scale_per_child or SCALE_PER_CHILD
+            rebuilt = replay_scale(settings, county_children, county_children * per_child, progress)
         _print_replay_scale(rebuilt, console)
     path = save(rows, {"events": events, "repeats": repeats,
                        "county_scale": [asdict(r) for r in scale],

@@ -26,6 +26,9 @@ class ChildRecord:
     gate: ChildGate = field(default_factory=ChildGate)
     applied: dict[str, int] = field(default_factory=dict)
     revoked: dict[UUID, tuple[UUID, ...]] = field(default_factory=dict)
+    # The JSON of the held and the released list as last written, with the lists it was made
+    # from: a new fact joins at the end, so the next write appends one fragment (``_joined``).
+    written: dict[str, tuple[tuple[Any, ...], str]] = field(default_factory=dict, repr=False, compare=False)
 
     def is_applied(self, topic: str, offset: int) -> bool:
         return self.applied.get(topic, -1) >= offset
@@ -88,11 +91,29 @@ def _fragment(f: Fact, ids: tuple[UUID, ...] | None = None) -> str:
     return found
 
 
+def _joined(record: ChildRecord, name: str, items: tuple[Any, ...], fragment: Any) -> str:
+    """``",".join(map(fragment, items))``, from the last write's when ``items`` extends its list."""
+    last = record.written.get(name)
+    if last is not None and last[0] is items:
+        return last[1]
+    if last is not None and len(items) > len(last[0]) and items[:len(last[0])] == last[0]:
+        more = ",".join(map(fragment, items[len(last[0]):]))
+        joined = f"{last[1]},{more}" if last[0] else more
+    else:
+        joined = ",".join(map(fragment, items))
+    record.written[name] = (items, joined)
+    return joined
+
+
+def _released(item: tuple[Fact, tuple[UUID, ...]]) -> str:
+    return _fragment(*item)
+
+
 def dumps(child: UUID, record: ChildRecord) -> bytes:
     """The record as the JSON object ``loads`` reads, put together from cached fact fragments."""
     g = record.gate
-    held = ",".join(_fragment(f) for f in g.held)
-    released = ",".join(_fragment(f, ids) for f, ids in g.released)
+    held = _joined(record, "h", g.held, _fragment)
+    released = _joined(record, "r", g.released, _released)
     revoked = {str(k): [str(i) for i in v] for k, v in record.revoked.items()}
     return (f'{{"c":{_json([_consent(c) for c in g.consents])},"h":[{held}],"r":[{released}],'
             f'"n":{g.next_seq},"a":{_json(record.applied)},"v":{_json(revoked)}}}').encode()

@@ -137,3 +137,13 @@ def test_released_set_always_equals_what_visibility_allows(steps: list) -> None:
     allowed = {eid for eid, f in facts.items() if covering(f, now, g.consents)}
     assert released_now(g) == allowed
     assert {f.event_id for f in g.held} == set(facts) - allowed
+
+
+def test_the_known_ids_follow_every_fact_through_hold_release_and_revoke() -> None:
+    g, _ = on_consent(ChildGate(), consent(1, end=5), T0)
+    for n in range(1, 5):
+        g, _ = on_fact(g, uuid.UUID(int=n), ref(), T0)
+    g, _ = settle(g, T0 + dt.timedelta(days=6))  # the consent has ended: all back to held
+    rebuilt = ChildGate(g.consents, g.held, g.released, g.next_seq)  # known derived from the lists
+    assert g.known == rebuilt.known == frozenset(uuid.UUID(int=n) for n in range(1, 5))
+    assert all(g.knows(uuid.UUID(int=n)) for n in range(1, 5)) and not g.knows(uuid.UUID(int=5))

@@ -55,3 +55,27 @@ def test_the_fragment_cache_stays_bounded(monkeypatch) -> None:  # type: ignore[
     gate_state._FRAGMENTS.clear()
     assert loads(CHILD, dumps(CHILD, record())) == record()
     assert len(gate_state._FRAGMENTS) <= 3
+
+
+def _fresh(r: ChildRecord) -> ChildRecord:
+    """The same record without what its last writes remembered."""
+    return ChildRecord(r.gate, dict(r.applied), dict(r.revoked))
+
+
+def test_a_record_written_again_and_again_makes_the_json_of_a_first_write() -> None:
+    from projections.gate import on_consent, on_fact
+
+    r = record()
+    consent = r.gate.consents[0]
+    steps = 0
+    for n in range(6):  # facts join: held (no area covered) or released at the end of their list
+        fact = FactRef(CHILD, "bvc-1", Category.HEALTH, Area.HEALTH if n % 2 else None, Basis.CONSENT)
+        r.gate, _ = on_fact(r.gate, uuid.UUID(int=1000 + n, version=4), fact, T0)
+        assert dumps(CHILD, r) == dumps(CHILD, _fresh(r))
+        steps += 1
+    # A withdrawal moves released facts back to held: both lists change in the middle.
+    r.gate, out = on_consent(r.gate, Consent(consent.consent_id, CHILD, consent.categories, consent.recipients,
+                                              consent.valid_from, consent.valid_to, withdrawn_at=T0), T0)
+    assert out and dumps(CHILD, r) == dumps(CHILD, _fresh(r))
+    assert dumps(CHILD, r) == dumps(CHILD, r)  # unchanged lists: the last write's JSON as it was
+    assert loads(CHILD, dumps(CHILD, r)) == _fresh(r) and steps == 6
