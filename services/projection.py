@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -54,8 +54,8 @@ class Projection:
     until: dt.datetime | None = None  # replay: only events the hub had recorded by then
     applied: int = 0
     skipped: int = 0  # events recorded after ``until``
-    seen: int = 0  # records read (kept by the reader: ``apply_record`` may raise)
-    failed: int = 0  # records that are not events (counted by the reader)
+    seen: int = 0  # records read (counted by ``rebuild``: ``apply_record`` may raise)
+    failed: int = 0  # records that are not events (counted by ``rebuild``)
 
     def apply_record(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
         """Fold one record; raises ``DecodeError`` / ``ValueError`` for a record that is not one."""
@@ -132,17 +132,22 @@ async def end_offsets(settings: Settings, topics: tuple[str, ...] = TOPICS,
     return await kafka.end_offsets(settings, parts) if parts else {}
 
 
-async def rebuild(projection: Projection, settings: Settings, ends: Mapping[TopicPartition, int]) -> int:
-    """Fold the given ranges into ``projection`` without writing; records that fail are skipped
-    (they went to the dead letters when first seen). Returns how many records were read."""
+async def rebuild(projection: Projection, settings: Settings, ends: Mapping[TopicPartition, int],
+                  advance: Callable[[int], None] | None = None) -> int:
+    """Fold the given ranges into ``projection`` without writing; records that fail are counted
+    in ``projection.failed`` and skipped (they went to the dead letters when first seen).
+    ``advance`` hears of each batch read. Returns how many records were read."""
     started, seen = time.monotonic(), 0
     async for records in read_partitions(settings, ends):
         for r in records:
-            seen += 1
             try:
                 projection.apply_record(r.topic, r.partition, r.offset, r.value)
             except (DecodeError, ValueError):
-                continue
+                projection.failed += 1
+        seen += len(records)
+        if advance:
+            advance(len(records))
+    projection.seen += seen
     log.info("projector.rebuilt", records=seen, seconds=round(time.monotonic() - started, 1))
     return seen
 

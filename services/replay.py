@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine, event
 
 from projections.read_model import Batch, ReadModel
-from schemas.codec import Codec, DecodeError
+from schemas.codec import Codec
 from services.db import MEMORY_DATABASES, SQLITE_IMMEDIATE, make_engine, migrate
-from services.projection import CONSUMER, Projection, end_offsets, named_person_config, read_partitions
+from services.projection import CONSUMER, Projection, end_offsets, named_person_config, rebuild
 from services.replay_jobs import Helpers, wait_until_cleared
 from services.settings import Settings
 
@@ -53,32 +53,30 @@ Share = dict[TopicPartition, int]  # partitions and their end offsets
 
 
 @dataclass(frozen=True, slots=True)
-class ReplayStats:
+class ShareStats:
+    """What the fold and write of one share (or, summed, of the whole log) came to."""
+
     records: int
     applied: int
     after_until: int
     failed: int
     children: int
     rows: int
-    read_s: float
-    write_s: float
+
+    @classmethod
+    def total(cls, parts: list[ShareStats]) -> ShareStats:
+        return cls(*(sum(getattr(p, f.name) for p in parts) for f in fields(cls)))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayStats(ShareStats):
+    read_s: float = 0.0
+    write_s: float = 0.0
     jobs: int = 1
 
     @property
     def seconds(self) -> float:
         return self.read_s + self.write_s
-
-
-@dataclass(frozen=True, slots=True)
-class ShareStats:
-    """What one share's fold and write came to."""
-
-    records: int
-    applied: int
-    after_until: int
-    failed: int
-    children: int
-    rows: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +123,9 @@ async def replay(settings: Settings, codec_for: CodecFactory, into_url: str, unt
                 _make_durable(engine)
         finally:
             engine.dispose()
-    parts = [ours, *theirs]
-    return ReplayStats(
-        records=sum(p.records for p in parts), applied=sum(p.applied for p in parts),
-        after_until=sum(p.after_until for p in parts), failed=sum(p.failed for p in parts),
-        children=sum(p.children for p in parts), rows=sum(p.rows for p in parts),
-        read_s=read_s, write_s=total - read_s, jobs=len(shares),
-    )
+    summed = ShareStats.total([ours, *theirs])
+    return ReplayStats(**{f.name: getattr(summed, f.name) for f in fields(ShareStats)},
+                       read_s=read_s, write_s=total - read_s, jobs=len(shares))
 
 
 def _helper_main(connection: Connection, job: Job) -> None:
@@ -196,14 +190,7 @@ async def fold_share(settings: Settings, codec: Codec, share: Share, until: dt.d
                      advance: Callable[[int], None]) -> Projection:
     """Every record of the share folded into children's states, in memory."""
     projection = Projection(codec, until=until)
-    async for records in read_partitions(settings, share):
-        for r in records:
-            try:
-                projection.apply_record(r.topic, r.partition, r.offset, r.value)
-            except (DecodeError, ValueError):
-                projection.failed += 1  # a poison record: the live projector dead-lettered it
-        projection.seen += len(records)
-        advance(len(records))
+    await rebuild(projection, settings, share, advance)
     return projection
 
 
