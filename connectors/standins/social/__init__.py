@@ -135,8 +135,8 @@ def simulate(data_dir: Path, county: County, n: int) -> None:
     with engine.begin() as c:
         for _ in range(n):
             child = county.child(rng.randrange(county.children))
-            if child.person is None:
-                continue
+            while child.person is None:  # an unborn child has no case file; every report must land
+                child = county.child(rng.randrange(county.children))
             c.execute(reports.insert().values(
                 id=f"ORO-{child.municipality_code}-{child.index:06d}-{now.timestamp():.6f}", version=1,
                 updated_at=now, personnummer=child.person.personnummer,
