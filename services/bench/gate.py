@@ -11,7 +11,8 @@ records: one consent per child, then facts that the consents cover, so every fac
   records from offset 0. Target: gate ≥ 0.8 × bare agent.
 * **Latency.** With the last gate worker caught up, new facts are published at a fixed rate
   (1,000/s) and each one's time from publish to its ``FactReleased`` on ``shared`` is taken.
-  Target: p99 ≤ 1 s.
+  Target: p99 ≤ 1 s. The cores the broker, the gate worker and the bench itself used while the
+  facts were sent are reported with it: on 2 cores they decide the tail.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +34,7 @@ from schemas.codec import Codec
 from schemas.events import Area, Basis, Category, FactReleased
 from schemas.topics import SHARED, key_for, topic_for
 from services import kafka
+from services.bench.cpu import CpuMeter
 from services.bench.report import RESULTS_DIR, Latency, Row
 from services.broker import EmbeddedBroker, free_port
 from services.samples import scoped_fact, scoped_grant
@@ -105,10 +108,11 @@ async def _gate_rate(facts: int, process: ChildProcess, watcher: TopicWatcher) -
     return (watcher.count - 1) / max(watcher.last - watcher.first, 1e-9)
 
 
-async def _latency(settings: Settings, codec: Codec, children: int) -> tuple[list[float], int]:
+async def _latency(settings: Settings, codec: Codec, children: int, meter: CpuMeter) -> tuple[list[float], int, dict[str, float]]:
     """Publish facts at ``LATENCY_RATE`` and time each one's arrival on ``shared``; also how many
-    had not arrived when the wait ran out. Those count with the time they had waited by then (a
-    lower bound), so a gate that cannot keep up shows as latency above target, not as a crash."""
+    had not arrived when the wait ran out, and the cores ``meter``'s processes used while the
+    facts were sent. Late facts count with the time they had waited by then (a lower bound), so
+    a gate that cannot keep up shows as latency above target, not as a crash."""
     sent: dict[uuid.UUID, float] = {}
     arrived: dict[uuid.UUID, float] = {}
 
@@ -122,6 +126,7 @@ async def _latency(settings: Settings, codec: Codec, children: int) -> tuple[lis
     await producer.start()
     try:
         async with TopicWatcher(settings, [SHARED.name], on_record=on_record):
+            meter.start()
             start = time.monotonic()
             for n in range(0, total, per_step):
                 await asyncio.sleep(max(0.0, start + n / LATENCY_RATE - time.monotonic()))
@@ -130,13 +135,14 @@ async def _latency(settings: Settings, codec: Codec, children: int) -> tuple[lis
                     fact = scoped_fact(child, 10_000_000 + i, ORG, Category.HEALTH, Area.HEALTH, Basis.CONSENT)
                     sent[fact.event_id] = time.time()
                     await producer.send(topic_for(fact).name, codec.encode(fact), key=key_for(fact))
+            cores = meter.cores()
             deadline = time.monotonic() + LATENCY_DRAIN_S
             while len(arrived) < len(sent) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
     finally:
         await producer.stop()
     gave_up = time.time()
-    return [(arrived.get(i, gave_up) - sent[i]) * 1000 for i in sent], len(sent) - len(arrived)
+    return [(arrived.get(i, gave_up) - sent[i]) * 1000 for i in sent], len(sent) - len(arrived), cores
 
 
 async def gate_rows(settings: Settings, events: int, repeats: int, progress: Progress) -> tuple[list[Row], list[Latency]]:
@@ -147,10 +153,11 @@ async def gate_rows(settings: Settings, events: int, repeats: int, progress: Pro
         private = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap,
                                               "database_url": f"sqlite:///{Path(tmp) / 'bench-hub.db'}"})
         await kafka.create_topics(private)
-        return await _gate_rows(private, events, repeats, progress)
+        return await _gate_rows(private, events, repeats, progress, broker.pid)
 
 
-async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Progress) -> tuple[list[Row], list[Latency]]:
+async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Progress,
+                     broker_pid: int | None) -> tuple[list[Row], list[Latency]]:
     task = progress.add_task("gate bench", total=2 * repeats + 2)
     codec = Codec()
     records = _records(events, codec)
@@ -160,6 +167,7 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
     bare, gate = [], []
     latencies: list[float] = []
     late = 0
+    cores: dict[str, float] = {}
     tmp = RESULTS_DIR / "logs"  # kept, so a failure's log can be read afterwards
     async with TopicWatcher(settings, [SHARED.name]) as watcher:
         for r in range(repeats):
@@ -170,7 +178,9 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
                 gate.append(await _gate_rate(events, process, watcher))
                 progress.advance(task)
                 if r == repeats - 1:  # caught up: measure latency on this worker
-                    latencies, late = await _latency(settings, codec, children)
+                    meter = CpuMeter({"broker": broker_pid, "gate worker": process.proc.pid,
+                                      "bench load and watchers": os.getpid()})
+                    latencies, late, cores = await _latency(settings, codec, children, meter)
                     process.check()
                     progress.advance(task)
     p = statistics.quantiles(latencies, n=100) if len(latencies) >= 100 else [float("nan")] * 99
@@ -179,5 +189,5 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
     label = f"intake → shared, {len(latencies):,} facts"
     if late:
         label += " " + LATE.format(late=late, wait=LATENCY_DRAIN_S)
-    lat = [Latency(label, LATENCY_RATE, len(latencies), p[49], p[98], LATENCY_TARGET_MS)]
+    lat = [Latency(label, LATENCY_RATE, len(latencies), p[49], p[98], LATENCY_TARGET_MS, cores)]
     return rows, lat

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+from services.bench.cpu import describe
 
 RESULTS_DIR = Path("var") / "bench"
 
@@ -45,6 +48,8 @@ class Latency:
     p50_ms: float
     p99_ms: float
     target_p99_ms: float
+    # Cores each process used while the load was offered (``bench.cpu``), where measured.
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def verdict(self) -> str:
@@ -60,6 +65,9 @@ def print_latencies(title: str, rows: list[Latency], console: Console | None = N
         table.add_row(r.measure, f"{r.rate:,.0f}/s", f"{r.samples:,}", f"{r.p50_ms:,.1f} ms", f"{r.p99_ms:,.1f} ms",
                       f"≤ {r.target_p99_ms:,.0f} ms", r.verdict)
     console.print(table)
+    for r in rows:
+        if r.cpu:
+            console.print(f"{r.measure.split(',')[0]}: CPU while offered, {describe(r.cpu, cpus())}")
 
 
 def print_table(title: str, rows: list[Row], console: Console | None = None) -> None:
@@ -93,7 +101,7 @@ def save(rows: list[Row], meta: dict[str, object], directory: Path = RESULTS_DIR
     path = directory / "LATEST.json"
     record = {
         "measured_at": datetime.now(UTC).isoformat(),
-        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        "machine": {"python": platform.python_version(), "cpus": cpus()},
         **meta,
         "rows": [asdict(r) | {"ratio": r.ratio, "verdict": r.verdict} for r in rows],
         "latencies": [asdict(r) | {"verdict": r.verdict} for r in latencies or []],
@@ -102,7 +110,5 @@ def save(rows: list[Row], meta: dict[str, object], directory: Path = RESULTS_DIR
     return path
 
 
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
+def cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -105,7 +105,9 @@ def test_bench_prints_ratios_and_writes_json(tmp_path: Path) -> None:
     measures = {row["measure"]: row for row in result["rows"]}
     assert {"encode (in memory)", "decode (in memory)", "produce", "consume", "consume + decode"} <= set(measures)
     assert {"consent gate", "replay → SQLite"} <= set(measures)  # the gate on its own broker
-    assert any(lat["measure"].startswith("intake → shared") for lat in result["latencies"])
+    [gate] = [lat for lat in result["latencies"] if lat["measure"].startswith("intake → shared")]
+    assert {"broker", "gate worker"} <= set(gate["cpu"]) and gate["cpu"]["gate worker"] > 0  # who had the cores
+    assert "intake → shared: CPU while offered, broker" in done.stdout
     [page] = [lat for lat in result["latencies"] if lat["measure"].startswith("plan page")]
     assert page["samples"] == page["rate"] * 20 and 0 < page["p50_ms"] <= page["p99_ms"]  # every request answered
     for row in measures.values():
