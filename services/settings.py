@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     worker_fetch_wait_ms: int = Field(100, ge=1, le=30_000, description=(
         "longest a worker's fetch waits for records (Faust fixes 1,500; the embedded broker always "
         "waits it out, so it is the floor of intake → shared latency)"))
+    worker_linger_ms: int = Field(20, ge=0, le=1_000, description=(
+        "how long a worker's producer gathers records into one batch (Faust's default is 0: a "
+        "batch per record or few, and each batch is one more entry every reader of the topic pages through)"))
 
     # Embedded broker (dev and tests only).
     broker_host: str = "127.0.0.1"

@@ -67,9 +67,14 @@ class TopicWatcher:
             await asyncio.sleep(0.2)
         return False
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def stop(self) -> None:
+        """Stop following (also on leaving the ``async with``; a second call does nothing)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
         await self.consumer.stop()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

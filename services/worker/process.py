@@ -54,6 +54,7 @@ def hub_env(settings: Settings, **extra: str) -> dict[str, str]:
     env |= {"KRONOBARN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "KRONOBARN_PARTITIONS": str(settings.partitions),
             "KRONOBARN_WORKER_GROUP": settings.worker_group, "KRONOBARN_LOG_LEVEL": "WARNING",
             "KRONOBARN_WORKER_FETCH_WAIT_MS": str(settings.worker_fetch_wait_ms),
+            "KRONOBARN_WORKER_LINGER_MS": str(settings.worker_linger_ms),
             "KRONOBARN_DATABASE_URL": settings.resolved_database_url, "KRONOBARN_ENV": settings.env}
     for name in ("master_key", "identity_secret", "audit_signing_key"):
         secret = getattr(settings, name, None)
