@@ -182,7 +182,7 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
                     # second watcher polling shared would take broker time from the gate.
                     await watcher.stop()
                     meter = CpuMeter({"broker": broker_pid, "gate worker": process.proc.pid,
-                                      "bench load and watchers": os.getpid()})
+                                      "bench load and watcher": os.getpid()})
                     latencies, late, cores = await _latency(settings, codec, children, meter)
                     process.check()
                     progress.advance(task)
