@@ -160,13 +160,17 @@ def _partitions(share: Share) -> str:
     return "partitions " + ", ".join(str(p) for p in sorted({tp.partition for tp in share}))
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the platform has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def jobs_for(ends: Mapping[TopicPartition, int]) -> int:
     """One process per core (up to the partition count) for a log of ``PARALLEL_FROM`` records
     or more; one below that."""
     if sum(ends.values()) < PARALLEL_FROM:
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, len({tp.partition for tp in ends})))
+    return max(1, min(usable_cores(), len({tp.partition for tp in ends})))
 
 
 def split(ends: Mapping[TopicPartition, int], jobs: int) -> list[Share]:

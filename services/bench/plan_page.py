@@ -40,6 +40,7 @@ from services.api.devlogin import DevIdentityProvider, dev_users
 from services.bench.plan_county import fill_read_model
 from services.bench.report import Latency
 from services.db import make_engine, migrate
+from services.replay import usable_cores
 from services.settings import Settings
 from services.worker.process import hub_env, running
 
@@ -160,7 +161,7 @@ async def plan_page_latency(settings: Settings, progress: Progress, *, children:
     q = statistics.quantiles(latencies, n=100)
     # The target is absolute, so say how busy the machine was: other work competes for the cores.
     measure = (f"plan page GET /children/{{id}}, {children:,} children "
-               f"(load avg {load_before:.1f} on {len(os.sched_getaffinity(0))} cpus"
+               f"(load avg {load_before:.1f} on {usable_cores()} cpus"
                + (f"; {len(failures)} transport errors" if failures else "") + ")")
     return Latency(measure, rate, len(latencies), q[49], q[98], TARGET_P99_MS)
 

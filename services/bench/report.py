@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.bench.cpu import describe
+from services.replay import usable_cores
 
 RESULTS_DIR = Path("var") / "bench"
 
@@ -67,7 +67,7 @@ def print_latencies(title: str, rows: list[Latency], console: Console | None = N
     console.print(table)
     for r in rows:
         if r.cpu:
-            console.print(f"{r.measure.split(',')[0]}: CPU while offered, {describe(r.cpu, cpus())}")
+            console.print(f"{r.measure.split(',')[0]}: CPU while offered, {describe(r.cpu, usable_cores())}")
 
 
 def print_table(title: str, rows: list[Row], console: Console | None = None) -> None:
@@ -101,7 +101,7 @@ def save(rows: list[Row], meta: dict[str, object], directory: Path = RESULTS_DIR
     path = directory / "LATEST.json"
     record = {
         "measured_at": datetime.now(UTC).isoformat(),
-        "machine": {"python": platform.python_version(), "cpus": cpus()},
+        "machine": {"python": platform.python_version(), "cpus": usable_cores()},
         **meta,
         "rows": [asdict(r) | {"ratio": r.ratio, "verdict": r.verdict} for r in rows],
         "latencies": [asdict(r) | {"verdict": r.verdict} for r in latencies or []],
@@ -109,6 +109,3 @@ def save(rows: list[Row], meta: dict[str, object], directory: Path = RESULTS_DIR
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
 
-
-def cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
