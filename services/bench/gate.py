@@ -7,8 +7,11 @@ records: one consent per child, then facts that the consents cover, so every fac
 
 * **Throughput.** The bare agent (``bare_agent``) times its own first and last event. The gate
   is timed from outside, by polling the end offsets of ``shared`` every few milliseconds, from
-  its first release to its last. Each run gets a fresh consumer group, so both read the same
-  records from offset 0. Target: gate ≥ 0.8 × bare agent.
+  its first release to its last. Each run gets a fresh consumer group, so each reads the same
+  records from offset 0. Target: gate ≥ 0.8 × bare agent. The floor agent (``bare_agent
+  --floor``) is timed like the bare one: it does only what any gate must (decode each record,
+  encode and send one ``FactReleased`` per fact), so ``floor ÷ bare`` bounds ``gate ÷ bare``
+  here and ``gate ÷ floor`` is what the gate's own work costs.
 * **Latency.** With the last gate worker caught up, new facts are published at a fixed rate
   (1,000/s) and each one's time from publish to its ``FactReleased`` on ``shared`` is taken.
   Target: p99 ≤ 1 s. The cores the broker, the gate worker and the bench itself used while the
@@ -32,7 +35,7 @@ from rich.progress import Progress
 
 from schemas.codec import Codec
 from schemas.events import Area, Basis, Category, FactReleased
-from schemas.topics import SHARED, key_for, topic_for
+from schemas.topics import SHARED, Topic, key_for, topic_for
 from services import kafka
 from services.bench.cpu import CpuMeter
 from services.bench.report import RESULTS_DIR, Latency, Row
@@ -53,6 +56,8 @@ LATE = "({late:,} still on the way {wait:.0f} s after the last send, counted as 
 POLL_S = 0.02
 START_TIMEOUT_S = 120.0
 TOO_SLOW = "{what} did not finish within {timeout:.0f} s; its log: {log}"
+FLOOR = Topic("bench.gate-floor", (FactReleased,), "the floor agent's releases (bench only)")
+FLOOR_SHORT = "the floor agent sent {sent:,} releases for {facts:,} facts; its log: {log}"
 
 
 def _records(events: int, codec: Codec) -> list[tuple[str, bytes, bytes]]:
@@ -81,18 +86,24 @@ async def _publish(settings: Settings, records: list[tuple[str, bytes, bytes]]) 
         await producer.stop()
 
 
-async def _bare_rate(settings: Settings, expect: int, tmp: Path) -> float:
-    out = tmp / f"bare-{uuid.uuid4().hex[:8]}.json"
-    args = [sys.executable, "-m", "services.bench.bare_agent", f"bench-bare-{uuid.uuid4().hex[:8]}", str(expect), str(out)]
-    with running(args, hub_env(settings), tmp / "bare.log", "the bare Faust agent") as process:
+async def _agent_rate(settings: Settings, expect: int, tmp: Path, facts: int | None = None) -> float:
+    """The bare agent's rate, or with ``facts`` the floor agent's, which must send one release per fact."""
+    what = "the bare Faust agent" if facts is None else "the floor agent"
+    out = tmp / f"agent-{uuid.uuid4().hex[:8]}.json"
+    args = [sys.executable, "-m", "services.bench.bare_agent", f"bench-agent-{uuid.uuid4().hex[:8]}", str(expect),
+            str(out)] + ([] if facts is None else ["--floor", FLOOR.name])
+    log = tmp / ("bare.log" if facts is None else "floor.log")
+    with running(args, hub_env(settings), log, what) as process:
         deadline = time.monotonic() + START_TIMEOUT_S + expect / 1_000
         while not out.exists():
             process.check()
             if time.monotonic() > deadline:
-                raise RuntimeError(TOO_SLOW.format(what="the bare Faust agent", timeout=deadline, log=process.log))
+                raise RuntimeError(TOO_SLOW.format(what=what, timeout=deadline, log=process.log))
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.05)  # the file is written in one call; let it land
     timing = json.loads(out.read_text())
+    if facts is not None and timing["sent"] != facts:
+        raise RuntimeError(FLOOR_SHORT.format(sent=timing["sent"], facts=facts, log=log))
     return (timing["events"] - 1) / (timing["last"] - timing["first"])
 
 
@@ -153,25 +164,30 @@ async def gate_rows(settings: Settings, events: int, repeats: int, progress: Pro
         private = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap,
                                               "database_url": f"sqlite:///{Path(tmp) / 'bench-hub.db'}"})
         await kafka.create_topics(private)
+        await kafka.create_topics(private, [FLOOR])
         return await _gate_rows(private, events, repeats, progress, broker.pid)
 
 
 async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Progress,
                      broker_pid: int | None) -> tuple[list[Row], list[Latency]]:
-    task = progress.add_task("gate bench", total=2 * repeats + 2)
+    task = progress.add_task("gate bench", total=3 * repeats + 2)
     codec = Codec()
     records = _records(events, codec)
     children = max(1, events // FACTS_PER_CHILD)
     await _publish(settings, records)
     progress.advance(task)
-    bare, gate = [], []
+    bare: list[float] = []
+    floor: list[float] = []
+    gate: list[float] = []
     latencies: list[float] = []
     late = 0
     cores: dict[str, float] = {}
     tmp = RESULTS_DIR / "logs"  # kept, so a failure's log can be read afterwards
     async with TopicWatcher(settings, [SHARED.name]) as watcher:
         for r in range(repeats):
-            bare.append(await _bare_rate(settings, len(records), tmp))
+            bare.append(await _agent_rate(settings, len(records), tmp))
+            progress.advance(task)
+            floor.append(await _agent_rate(settings, len(records), tmp, facts=events))
             progress.advance(task)
             fresh = settings.model_copy(update={"worker_group": f"bench-gate-{uuid.uuid4().hex[:8]}"})
             with worker(fresh, tmp / f"gate-{r}.log", role=Role.GATE) as process:
@@ -187,8 +203,12 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
                     process.check()
                     progress.advance(task)
     p = statistics.quantiles(latencies, n=100) if len(latencies) >= 100 else [float("nan")] * 99
-    rows = [Row("consent gate", "bare Faust agent, same topics", max(bare),
-                "kronobarn worker --role gate (fold, changelog table, release)", max(gate), 0.8)]
+    gate_worker = "kronobarn worker --role gate (fold, changelog table, release)"
+    floor_agent = "floor agent: decode, one FactReleased per fact, no state"
+    rows = [Row("consent gate", "bare Faust agent, same topics", max(bare), gate_worker, max(gate), 0.8),
+            Row("gate I/O floor (caps the gate's ratio)", "bare Faust agent, same topics", max(bare),
+                floor_agent, max(floor)),
+            Row("consent gate over its I/O floor", floor_agent, max(floor), gate_worker, max(gate))]
     label = f"intake → shared, {len(latencies):,} facts"
     if late:
         label += " " + LATE.format(late=late, wait=LATENCY_DRAIN_S)

@@ -261,9 +261,9 @@ class Gate:
                     error_type=type(exc).__name__)
 
     def directory_release(self, event: Event, value: bytes, now: dt.datetime) -> Event:
-        return self._envelope(FactReleased, FactRef.of(event), event.event_id, "directory", now,
-                              fact_event_id=event.event_id, fact_type=type(event).__name__, consent_ids=(),
-                              fact=value)
+        return gate_event(FactReleased, FactRef.of(event), event.event_id, "directory", now,
+                          fact_event_id=event.event_id, fact_type=type(event).__name__, consent_ids=(),
+                          fact=value)
 
     def output_event(self, output: Output, now: dt.datetime) -> Event:
         fact = output.fact
@@ -271,31 +271,32 @@ class Gate:
         assert blob, "a held or released fact keeps its bytes"
         if isinstance(output, Release):
             ids = output.consent_ids
-            return self._envelope(FactReleased, fact.ref, fact.event_id, "|".join(str(i) for i in ids), now,
-                                  fact_event_id=fact.event_id, fact_type=self.codec.type_name(blob),
-                                  consent_ids=ids, fact=blob)
+            return gate_event(FactReleased, fact.ref, fact.event_id, "|".join(str(i) for i in ids), now,
+                              fact_event_id=fact.event_id, fact_type=self.codec.type_name(blob),
+                              consent_ids=ids, fact=blob)
         if isinstance(output, Revoke):
-            return self._envelope(ReleaseRevoked, fact.ref, fact.event_id,
-                                  "revoked|" + "|".join(str(i) for i in output.ended_consent_ids), now,
-                                  fact_event_id=fact.event_id, ended_consent_ids=output.ended_consent_ids)
+            return gate_event(ReleaseRevoked, fact.ref, fact.event_id,
+                              "revoked|" + "|".join(str(i) for i in output.ended_consent_ids), now,
+                              fact_event_id=fact.event_id, ended_consent_ids=output.ended_consent_ids)
         original = self.codec.decode(blob)
         assert isinstance(original, ReportOfConcernReceived)
-        return self._envelope(ReportOfConcernRouted, fact.ref, fact.event_id, "routed", now,
-                              municipality_code=original.municipality_code, report_event_id=fact.event_id,
-                              report=blob)
+        return gate_event(ReportOfConcernRouted, fact.ref, fact.event_id, "routed", now,
+                          municipality_code=original.municipality_code, report_event_id=fact.event_id,
+                          report=blob)
 
-    @staticmethod
-    def _envelope(kind: type[Event], ref: FactRef, fact_id: uuid.UUID, version: str, now: dt.datetime,
-                  **fields: Any) -> Event:
-        """Output ids are uuid5 of kind, fact and decision, so a re-published decision keeps its id."""
-        envelope = Envelope(
-            event_id=uuid.uuid5(GATE_NAMESPACE, f"{kind.__name__}|{fact_id}|{version}"),
-            type=kind.__name__, child_id=ref.child_id, occurred_at=now, recorded_at=now,
-            source=Source("gate", ref.source_org, str(fact_id), version),
-            basis=ref.basis, category=ref.category,  # the fact's own, so readers can judge visibility
-            area=ref.area,
-        )
-        return kind(envelope=envelope, **fields)
+
+def gate_event(kind: type[Event], ref: FactRef, fact_id: uuid.UUID, version: str, now: dt.datetime,
+               **fields: Any) -> Event:
+    """One of the gate's outputs about a fact. Output ids are uuid5 of kind, fact and decision,
+    so a re-published decision keeps its id."""
+    envelope = Envelope(
+        event_id=uuid.uuid5(GATE_NAMESPACE, f"{kind.__name__}|{fact_id}|{version}"),
+        type=kind.__name__, child_id=ref.child_id, occurred_at=now, recorded_at=now,
+        source=Source("gate", ref.source_org, str(fact_id), version),
+        basis=ref.basis, category=ref.category,  # the fact's own, so readers can judge visibility
+        area=ref.area,
+    )
+    return kind(envelope=envelope, **fields)
 
 
 def committed_offset(app: faust.App, tp: Any) -> int | None:

@@ -105,6 +105,11 @@ def test_bench_prints_ratios_and_writes_json(tmp_path: Path) -> None:
     measures = {row["measure"]: row for row in result["rows"]}
     assert {"encode (in memory)", "decode (in memory)", "produce", "consume", "consume + decode"} <= set(measures)
     assert {"consent gate", "replay → SQLite"} <= set(measures)  # the gate on its own broker
+    # The floor agent sits between the bare agent and the gate, measured in the same run.
+    floor, over = measures["gate I/O floor (caps the gate's ratio)"], measures["consent gate over its I/O floor"]
+    assert floor["baseline_rate"] == measures["consent gate"]["baseline_rate"]
+    assert over["baseline_rate"] == floor["candidate_rate"]
+    assert over["candidate_rate"] == measures["consent gate"]["candidate_rate"]
     [gate] = [lat for lat in result["latencies"] if lat["measure"].startswith("intake → shared")]
     assert {"broker", "gate worker"} <= set(gate["cpu"]) and gate["cpu"]["gate worker"] > 0  # who had the cores
     assert "intake → shared: CPU while offered, broker" in done.stdout
