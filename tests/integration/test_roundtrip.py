@@ -70,8 +70,12 @@ async def test_connector_publisher_partitions_like_send(kafka_settings: Settings
     try:
         keys = [f"child-{i}".encode() for i in range(40)]
         sent = {k: (await producer.send_and_wait(topic, b"via-send", key=k)).partition for k in keys}
-        await KafkaPublisher(producer).publish([Outgoing(topic, k, b"via-batch", k) for k in keys])
+        publisher = KafkaPublisher(producer)
+        await publisher.publish([Outgoing(topic, k, b"via-batch", k) for k in keys])
+        await publisher.publish([Outgoing(topic, k, b"via-batch-again", k) for k in keys])  # remembered places
     finally:
         await producer.stop()
-    batched = {r.key: r.partition for r in await read_all(kafka_settings, [topic]) if r.value == b"via-batch"}
-    assert batched == sent and len(set(sent.values())) > 1
+    records = await read_all(kafka_settings, [topic])
+    batched = {r.key: r.partition for r in records if r.value == b"via-batch"}
+    again = {r.key: r.partition for r in records if r.value == b"via-batch-again"}
+    assert batched == sent == again and len(set(sent.values())) > 1
