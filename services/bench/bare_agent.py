@@ -9,9 +9,10 @@ how many outputs it sent, to ``OUT`` as JSON.
 
 * **bare** -- does nothing with an event: what Faust's own delivery costs.
 * **floor** (``--floor TOPIC``) -- decodes every record and sends one encoded ``FactReleased``
-  per fact to ``TOPIC``, as the gate does for a covered fact, but keeps no state and checks no
-  consent. No gate that reads facts and releases them can be faster, so ``gate ÷ floor`` is the
-  gate's own overhead and ``floor ÷ bare`` the ceiling of ``gate ÷ bare`` on this machine.
+  per fact to ``TOPIC``, built as the gate passes on a directory fact
+  (``worker.gate.released_as_is``), but keeps no state and checks no consent. No gate that
+  reads facts and releases them can be faster, so ``gate ÷ floor`` is the gate's own overhead
+  and ``floor ÷ bare`` the ceiling of ``gate ÷ bare`` on this machine.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from typing import Any
 
 import faust
 
-from projections.consents import FactRef
 from schemas.codec import Codec
-from schemas.events import ConsentGranted, ConsentWithdrawn, FactReleased
+from schemas.events import ConsentGranted, ConsentWithdrawn
 from services.logging import configure_logging
 from services.settings import get_settings
 from services.worker.app import faust_app
-from services.worker.gate import SOURCES, gate_event
+from services.worker.gate import SOURCES, released_as_is
 
 
 def release(codec: Codec, value: bytes) -> bytes | None:
@@ -39,11 +39,7 @@ def release(codec: Codec, value: bytes) -> bytes | None:
     event = codec.decode(value)
     if isinstance(event, (ConsentGranted, ConsentWithdrawn)):
         return None
-    now = dt.datetime.now(dt.UTC)
-    released = gate_event(FactReleased, FactRef.of(event), event.event_id, "floor", now,
-                           fact_event_id=event.event_id, fact_type=type(event).__name__, consent_ids=(),
-                           fact=value)
-    return codec.encode(released)
+    return codec.encode(released_as_is(event, value, "floor", dt.datetime.now(dt.UTC)))
 
 
 def main(group: str, expect: int, out: Path, floor: str | None) -> None:

@@ -35,7 +35,7 @@ from rich.progress import Progress
 
 from schemas.codec import Codec
 from schemas.events import Area, Basis, Category, FactReleased
-from schemas.topics import SHARED, Topic, key_for, topic_for
+from schemas.topics import ALL_TOPICS, SHARED, Topic, key_for, topic_for
 from services import kafka
 from services.bench.cpu import CpuMeter
 from services.bench.report import RESULTS_DIR, Latency, Row
@@ -165,8 +165,7 @@ async def gate_rows(settings: Settings, events: int, repeats: int, progress: Pro
     with EmbeddedBroker(port=free_port()) as broker, tempfile.TemporaryDirectory() as tmp:
         private = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap,
                                               "database_url": f"sqlite:///{Path(tmp) / 'bench-hub.db'}"})
-        await kafka.create_topics(private)
-        await kafka.create_topics(private, [FLOOR])
+        await kafka.create_topics(private, [*ALL_TOPICS, FLOOR])
         return await _gate_rows(private, events, repeats, progress, broker.pid)
 
 

@@ -182,7 +182,7 @@ class Gate:
             record.gate, outputs = on_consent(record.gate, replace(known, withdrawn_at=event.envelope.occurred_at), now)
         elif event.envelope.basis is Basis.DIRECTORY:
             outputs = []  # passed on as it comes; a repeat keeps its event id
-            await self.publish(child, [self.directory_release(event, value, now)])
+            await self.publish(child, [released_as_is(event, value, "directory", now)])
         else:
             # Whether the fact is new is read from the record, never from its stored bytes: a
             # crash can persist the bytes without the record that refers to them.
@@ -218,7 +218,7 @@ class Gate:
         """An event already folded in, seen again after a crash: its outputs may never have gone
         out, so re-publish the child's current decisions once, and a directory fact's release."""
         if event is not None and event.envelope.basis is Basis.DIRECTORY:
-            await self.publish(child, [self.directory_release(event, value or b"", now)])
+            await self.publish(child, [released_as_is(event, value or b"", "directory", now)])
         if child in self.reconciled:
             return
         self.reconciled.add(child)
@@ -260,11 +260,6 @@ class Gate:
         log.warning("gate.dead_letter", topic=topic, partition=partition, offset=offset,
                     error_type=type(exc).__name__)
 
-    def directory_release(self, event: Event, value: bytes, now: dt.datetime) -> Event:
-        return gate_event(FactReleased, FactRef.of(event), event.event_id, "directory", now,
-                          fact_event_id=event.event_id, fact_type=type(event).__name__, consent_ids=(),
-                          fact=value)
-
     def output_event(self, output: Output, now: dt.datetime) -> Event:
         fact = output.fact
         blob = self.blob(fact.event_id)
@@ -297,6 +292,12 @@ def gate_event(kind: type[Event], ref: FactRef, fact_id: uuid.UUID, version: str
         area=ref.area,
     )
     return kind(envelope=envelope, **fields)
+
+
+def released_as_is(event: Event, value: bytes, version: str, now: dt.datetime) -> Event:
+    """``FactReleased`` for the fact ``value`` as it came, under no consent (a directory fact)."""
+    return gate_event(FactReleased, FactRef.of(event), event.event_id, version, now,
+                      fact_event_id=event.event_id, fact_type=type(event).__name__, consent_ids=(), fact=value)
 
 
 def committed_offset(app: faust.App, tp: Any) -> int | None:
