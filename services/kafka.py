@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from schemas.topics import ALL_TOPICS, Topic
+from services.kafka_producer import TopicTrackingProducer
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,7 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
 def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     """Acks from all in-sync replicas; small linger so pages batch without adding latency.
+    It keeps the metadata of every topic it writes to (``services.kafka_producer``).
 
     Idempotence stays off: Tansu answers InitProducerId with an unknown error, and duplicates
     from a retried send are absorbed downstream by the deterministic event ids (DESIGN §4).
@@ -63,7 +65,7 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "linger_ms": 5,
         "max_batch_size": 1 << 18,
     }
-    return AIOKafkaProducer(**(options | overrides))
+    return TopicTrackingProducer(**(options | overrides))
 
 
 def consumer(settings: Settings, *topics: str, group_id: str | None = None, **overrides: Any) -> AIOKafkaConsumer:

@@ -13,11 +13,14 @@ worker reads have no compaction and no transactions, so their offsets are contig
 * **A stall.** When the agent has been idle between two looks (not handling a record, given
   none), a partition whose high watermark lies beyond the last handled offset, with no
   progress since the previous look, is sought back to the next offset. Idleness is the
-  agent's own: the worker as a whole is rarely idle (the gate's ticks alone keep it busy),
-  and a stalled audit log must not wait for quiet on the intake topics. An agent starved
-  because another agent's queue is full (Faust feeds all agents from one consumer) can be
-  taken for stalled; the seek then costs a refetch and nothing else: Faust drops the records
-  it re-reads below its read offset, and the agents skip redeliveries by offset.
+  agent's own: the worker as a whole is rarely idle, and a stalled audit log must not wait
+  for quiet on the intake topics. Records of the agent's own ``background`` topics (the
+  gate's clock ticks, one a second in the tests) do not count as work: otherwise they would
+  keep the agent from ever looking idle, and a lost consent record would wait for good. An
+  agent starved because another agent's queue is full (Faust feeds all agents from one
+  consumer) can be taken for stalled; the seek then costs a refetch and nothing else: Faust
+  drops the records it re-reads below its read offset, and the agents skip redeliveries by
+  offset.
 
 Where Faust loses them (faust-streaming 0.15, ``Consumer._drain_messages``): a record whose
 delivery races ``suspend_flow`` (set when a rebalance revokes partitions) is dropped, and its
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -59,6 +63,14 @@ BACKFILL_SHORT = "the broker gave {got} of the {want} records at {topic}[{partit
 
 
 Item = tuple[bytes | None, bytes | None, str, int, int]  # key, value, topic, partition, offset
+
+
+_LIVE: weakref.WeakSet[Continuity] = weakref.WeakSet()
+
+
+def live_continuities() -> list[Continuity]:
+    """The agents' trackers in this process, for the ``kill -USR1`` dump."""
+    return sorted(_LIVE, key=lambda c: c.agent)
 
 
 class BackfillShort(Exception):
@@ -89,8 +101,10 @@ async def backfill(settings: Settings, topic: str, partition: int, start: int, s
 class Continuity:
     """Per-partition hole and stall detection for one agent, named ``agent`` in the logs."""
 
-    def __init__(self, agent: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, agent: str, clock: Callable[[], float] = time.monotonic,
+                 background: Iterable[str] = ()) -> None:
         self.agent, self.clock = agent, clock
+        self.background = frozenset(background)  # topics whose records are no sign of work
         self.holes: dict[tuple[str, int], int] = {}  # stalled partition -> offset to seek to
         self.pending: dict[tuple[str, int], float] = {}  # partition -> when its seek may be retried
         self.seeks: dict[tuple[tuple[str, int], int], int] = {}  # (partition, hole) -> seeks made
@@ -98,6 +112,7 @@ class Continuity:
         self.admitted = 0  # records offered to the agent so far
         self.handling = 0  # handlers of the agent running now
         self.admitted_at_look = -1  # ``admitted`` at the previous look
+        _LIVE.add(self)
 
     @contextlib.contextmanager
     def busy(self) -> Iterator[None]:
@@ -117,8 +132,10 @@ class Continuity:
     def hole(self, topic: str, partition: int, offset: int, last: int) -> int | None:
         """The first missing offset if a record at ``offset`` comes past a hole after ``last``
         (the last offset handled, -1 for none), else None; redeliveries (at or below ``last``)
-        are no hole, the agent recognises them itself. Counts the record as offered."""
-        self.admitted += 1
+        are no hole, the agent recognises them itself. Counts the record as offered, unless
+        it is from a background topic."""
+        if topic not in self.background:
+            self.admitted += 1
         where = (topic, partition)
         if offset == last + 1:
             self.holes.pop(where, None)  # a stalled partition moving again

@@ -100,7 +100,7 @@ class Gate:
         self.records: dict[str, ChildRecord] = {}
         # The last offset handled per partition since the assignment, to see holes and stalls.
         self.last: dict[tuple[str, int], int] = {}
-        self.continuity = Continuity(STAGE)
+        self.continuity = Continuity(STAGE, background={TICK_TOPIC})
 
     @property
     def producer(self) -> Any:

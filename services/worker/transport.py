@@ -1,4 +1,6 @@
-"""Faust's Kafka transport with the consumer's fetch wait made a setting.
+"""Faust's Kafka transport with the consumer's fetch wait made a setting, and a producer that
+keeps the metadata of every topic it writes to (``services.kafka_producer``: without it, a
+gate output could stay queued after the first tick).
 
 Faust (faust-streaming 0.15) creates its worker consumer with ``fetch_max_wait_ms=1500`` fixed.
 A Kafka broker answers a fetch as soon as there is data, so the wait only matters when a
@@ -15,6 +17,8 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as driver
 
+from services.kafka_producer import TopicTrackingProducer
+
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
@@ -29,8 +33,15 @@ class _Consumer(driver.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+class _Producer(driver.Producer):
+    @property
+    def _producer_type(self) -> Any:
+        return TopicTrackingProducer
+
+
 class HubApp(faust.App):
-    """A Faust app whose consumer waits at most ``fetch_wait_ms`` for a fetch to fill."""
+    """A Faust app whose consumer waits at most ``fetch_wait_ms`` for a fetch to fill, and whose
+    producer keeps the metadata of every topic it writes to."""
 
     def __init__(self, *args: Any, fetch_wait_ms: int, **kwargs: Any) -> None:
         self.fetch_wait_ms = fetch_wait_ms
@@ -39,4 +50,5 @@ class HubApp(faust.App):
     def _new_transport(self) -> Any:
         transport = super()._new_transport()
         transport.Consumer = _Consumer
+        transport.Producer = _Producer
         return transport

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import replace
@@ -21,9 +17,9 @@ from services import kafka
 from services.broker import EmbeddedBroker, free_port
 from services.samples import sample_event
 from services.settings import Settings
+from tests.support.gate import Workers
 from tests.support.kafka import read_all
 
-KRONOBARN = str(Path(sys.executable).with_name("kronobarn"))
 CHILD = uuid.uuid4()
 NOW = dt.datetime.now(dt.UTC)
 
@@ -55,7 +51,8 @@ async def _send(settings: Settings, codec: Codec, events: list) -> None:  # type
         await producer.stop()
 
 
-def _wait_for(settings: Settings, topic: str, codec: Codec, predicate, timeout: float = 60.0) -> list:  # type: ignore[no-untyped-def]
+def _wait_for(settings: Settings, topic: str, codec: Codec, predicate, workers: Workers,  # type: ignore[no-untyped-def]
+              timeout: float = 60.0) -> list:  # type: ignore[type-arg]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [e for e in (codec.decode_record(r) for r in asyncio.run(read_all(settings, [topic], idle_ms=200)))
@@ -63,7 +60,11 @@ def _wait_for(settings: Settings, topic: str, codec: Codec, predicate, timeout: 
         if found:
             return found
         time.sleep(0.5)
-    raise AssertionError(f"nothing matching on {topic} within {timeout} s")
+    raise AssertionError(f"nothing matching on {topic} within {timeout} s; the worker's log:\n{workers.dump()}")
+
+
+def _about(kind: str, fact):  # type: ignore[no-untyped-def]
+    return lambda e: type(e).__name__ == kind and e.fact_event_id == fact.event_id
 
 
 def _once(events: list) -> list:  # type: ignore[type-arg]
@@ -80,38 +81,32 @@ def test_gate_holds_releases_revokes_and_routes(tmp_path: Path) -> None:
     with EmbeddedBroker(port=free_port()) as broker:
         settings = Settings(kafka_bootstrap=broker.bootstrap)
         asyncio.run(kafka.create_topics(settings))
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("KRONOBARN_")},
-               "KRONOBARN_KAFKA_BOOTSTRAP": broker.bootstrap}
-        worker = subprocess.Popen([KRONOBARN, "worker", "--tick", "1"], env=env, cwd=tmp_path,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        workers = Workers(broker.bootstrap, tmp_path, tick_s=1.0)
+        workers.start()
         try:
             asyncio.run(_send(settings, codec, [visit, report]))
-            routed = _wait_for(settings, "statutory.social", codec, lambda e: e.report_event_id == report.event_id)
+            routed = _wait_for(settings, "statutory.social", codec, lambda e: e.report_event_id == report.event_id,
+                              workers)
             assert routed[0].municipality_code == report.municipality_code
             shared = asyncio.run(read_all(settings, ["shared"], idle_ms=300))
             assert not [r for r in shared if codec.decode_record(r).fact_event_id == visit.event_id]  # held
 
             asyncio.run(_send(settings, codec, [_consent(consent_id)]))
-            [released] = _once(_wait_for(settings, "shared", codec,
-                                         lambda e: type(e).__name__ == "FactReleased" and e.fact_event_id == visit.event_id))
+            [released] = _once(_wait_for(settings, "shared", codec, _about("FactReleased", visit), workers))
             assert released.consent_ids == (consent_id,) and codec.decode(released.fact) == visit
             assert not [e for e in (codec.decode_record(r) for r in asyncio.run(read_all(settings, ["shared"])))
                         if getattr(e, "fact_event_id", None) == report.event_id]  # social scope not granted
 
             asyncio.run(_send(settings, codec, [_consent(consent_id, withdraw=True)]))
-            [revoked] = _once(_wait_for(settings, "shared", codec,
-                                        lambda e: type(e).__name__ == "ReleaseRevoked" and e.fact_event_id == visit.event_id))
+            [revoked] = _once(_wait_for(settings, "shared", codec, _about("ReleaseRevoked", visit), workers))
             assert revoked.ended_consent_ids == (consent_id,)
 
             asyncio.run(_produce_raw(settings, b"\x00\x01 not avro"))
-            [letter] = _wait_for(settings, "deadletter", codec, lambda e: isinstance(e, DeadLetter) and e.stage == "gate")
+            [letter] = _wait_for(settings, "deadletter", codec, lambda e: isinstance(e, DeadLetter) and e.stage == "gate",
+                                 workers)
             assert "magic" in letter.reason and letter.original == b"\x00\x01 not avro"
         finally:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            workers.stop()
 
 
 async def _produce_raw(settings: Settings, value: bytes) -> None:

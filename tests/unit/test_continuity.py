@@ -70,6 +70,25 @@ async def test_another_agent_kept_busy_does_not_hide_a_stall() -> None:
     assert consumer.seeks == [(tp, 265)]
 
 
+async def test_the_agents_own_ticks_do_not_hide_its_stall() -> None:
+    """The gate gets a tick a second in the tests; a consent record it lost must still show."""
+    gate, consumer = Continuity("gate", background={"kronobarn-gate-tick"}), Consumer()
+    tp = TP("consent", 3)
+    for offset in range(3):
+        with gate.busy():
+            assert gate.hole("kronobarn-gate-tick", 3, offset, offset - 1) is None
+        stall(gate, {3: 0}, {tp: 2})
+    assert gate.holes == {("consent", 3): 1}
+    await gate.repair(consumer)
+    assert consumer.seeks == [(tp, 1)]
+
+    counted = Continuity("gate")  # without the background topic, the ticks look like work
+    for offset in range(3):
+        counted.hole("kronobarn-gate-tick", 3, offset, offset - 1)
+        stall(counted, {3: 0}, {tp: 2})
+    assert not counted.holes
+
+
 async def test_a_stall_is_sought_once_per_settle_and_at_most_max_seeks_times() -> None:
     now = [0.0]
     c, consumer = Continuity("test", clock=lambda: now[0]), Consumer()
