@@ -39,24 +39,22 @@ class TopicTrackingProducer(AIOKafkaProducer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self._on_done: dict[str, Callable[[asyncio.Future[Any]], None]] = {}  # per topic written
 
-    def track(self, topic: str) -> Callable[[asyncio.Future[Any]], None]:
-        on_done = self._on_done.get(topic)
-        if on_done is None:
+    def track(self, topic: str) -> None:
+        if topic not in self._on_done:
             self.client.add_topic(topic)  # at most one metadata request, in the background
-            on_done = self._on_done[topic] = delivery_watch(topic)
-        return on_done
+            self._on_done[topic] = delivery_watch(topic)
+
+    def _watched(self, topic: str, future: asyncio.Future[Any]) -> asyncio.Future[Any]:
+        future.add_done_callback(self._on_done[topic])
+        return future
 
     async def send(self, topic: str, *args: Any, **kwargs: Any) -> Any:
-        on_done = self.track(topic)
-        future = await super().send(topic, *args, **kwargs)
-        future.add_done_callback(on_done)
-        return future
+        self.track(topic)
+        return self._watched(topic, await super().send(topic, *args, **kwargs))
 
     async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
-        on_done = self.track(topic)
-        future = await super().send_batch(batch, topic, partition=partition)
-        future.add_done_callback(on_done)
-        return future
+        self.track(topic)
+        return self._watched(topic, await super().send_batch(batch, topic, partition=partition))
 
 
 def delivery_watch(topic: str) -> Callable[[asyncio.Future[Any]], None]:

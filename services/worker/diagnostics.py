@@ -5,8 +5,9 @@ thread); each agent's own chain (its task shows only Faust's wrapper) with the o
 handled per partition at its last stall check; the producer's queued batches and the topics
 its metadata covers; and where the consumer stands per partition: Faust's paused and active
 partitions, aiokafka's fetch positions and buffered records. Function names, line numbers,
-topic names, counts and offsets only, never a value, so no personal data leaves this way. Faust and aiokafka
-internals are read with defaults: a version that moved them gives a shorter dump, not a crash.
+topic names, counts and offsets only, never a value, so no personal data leaves this way.
+Faust and aiokafka internals are read with defaults: a version that moved them gives a shorter
+dump, not a crash.
 """
 
 from __future__ import annotations

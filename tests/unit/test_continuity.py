@@ -35,6 +35,19 @@ def stall(c: Continuity, last: dict[int, int], high: dict[TP, int]) -> None:
     c.stalled(list(high), high.get, lambda _t, p: last[p])
 
 
+def tick(gate: Continuity, partition: int, offset: int) -> None:
+    """The gate handles one of its clock ticks."""
+    with gate.busy():
+        assert gate.hole("kronobarn-gate-tick", partition, offset, offset - 1) is None
+
+
+async def assert_sought(c: Continuity, consumer: Consumer, tp: TP, offset: int) -> None:
+    """The stall is found at ``offset`` and the repair seeks ``tp`` there, once."""
+    assert c.holes == {(tp.topic, tp.partition): offset}
+    await c.repair(consumer)
+    assert consumer.seeks == [(tp, offset)]
+
+
 async def test_an_idle_agent_behind_its_high_watermark_is_sought_back() -> None:
     c, consumer = Continuity("test"), Consumer()
     tp, other = TP("access", 0), TP("access", 3)
@@ -52,9 +65,7 @@ async def test_an_idle_agent_behind_its_high_watermark_is_sought_back() -> None:
     stall(c, last, high)
     assert not c.holes  # the agent was given records since the last look: not idle
     stall(c, last, high)
-    assert c.holes == {("access", 0): 261}
-    await c.repair(consumer)
-    assert consumer.seeks == [(tp, 261)]
+    await assert_sought(c, consumer, tp, 261)
 
 
 async def test_another_agent_kept_busy_does_not_hide_a_stall() -> None:
@@ -63,11 +74,9 @@ async def test_another_agent_kept_busy_does_not_hide_a_stall() -> None:
     tp = TP("access", 1)
     for offset in range(3):
         with gate.busy():
-            assert gate.hole("kronobarn-gate-tick", 0, offset, offset - 1) is None
+            tick(gate, 0, offset)
             stall(audit, {1: 264}, {tp: 411})
-    assert audit.holes == {("access", 1): 265}
-    await audit.repair(consumer)
-    assert consumer.seeks == [(tp, 265)]
+    await assert_sought(audit, consumer, tp, 265)
 
 
 async def test_the_agents_own_ticks_do_not_hide_its_stall() -> None:
@@ -75,12 +84,9 @@ async def test_the_agents_own_ticks_do_not_hide_its_stall() -> None:
     gate, consumer = Continuity("gate", background={"kronobarn-gate-tick"}), Consumer()
     tp = TP("consent", 3)
     for offset in range(3):
-        with gate.busy():
-            assert gate.hole("kronobarn-gate-tick", 3, offset, offset - 1) is None
+        tick(gate, 3, offset)
         stall(gate, {3: 0}, {tp: 2})
-    assert gate.holes == {("consent", 3): 1}
-    await gate.repair(consumer)
-    assert consumer.seeks == [(tp, 1)]
+    await assert_sought(gate, consumer, tp, 1)
 
     counted = Continuity("gate")  # without the background topic, the ticks look like work
     for offset in range(3):
