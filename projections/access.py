@@ -78,7 +78,7 @@ TRANSFER_GROUNDS = frozenset({Ground.NAMED_PERSON, Ground.LEAD})
 
 
 class Viewer(Protocol):
-    """A caller, as the access rules see it (``services.api.auth.Principal`` is one)."""
+    """A caller, as the access rules see it (``services.api.auth.tokens.Principal`` is one)."""
 
     @property
     def subject(self) -> str: ...

@@ -149,7 +149,7 @@ class AuditStats:
 
 
 class AuditStore:
-    """The hash-chained audit log on SQLite or PostgreSQL (run ``services.db.migrate`` first).
+    """The hash-chained audit log on SQLite or PostgreSQL (run ``services.sql.db.migrate`` first).
 
     With a ``signer``, ``append`` signs a checkpoint whenever ``checkpoint_every`` entries have
     gone unsigned; ``checkpoint`` signs the head on demand.

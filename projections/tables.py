@@ -1,6 +1,6 @@
 """The one SQLAlchemy ``MetaData`` for every table the hub owns, and the read-model tables.
 
-Runtime tables (``services.tables``) and the read-model and audit tables (``projections``)
+Runtime tables (``services.sql.schema``) and the read-model and audit tables (``projections``)
 all hang off this ``metadata``, so one comparison against the migrated database
 (``tests/integration/test_keystore.py``) keeps every migration honest. Defining tables does no
 I/O: nothing connects at import time.

@@ -62,7 +62,7 @@ def broker(
     port: Annotated[int | None, typer.Option(help="listen port [KRONOBARN_BROKER_PORT]")] = None,
 ) -> None:
     """Run the embedded Kafka-protocol broker (dev only; data lives in memory)."""
-    from services.broker import run_forever
+    from services.kafka.broker import run_forever
 
     settings = _settings()
     run_forever(settings, host or settings.broker_host, port or settings.broker_port)
@@ -73,7 +73,7 @@ def topics_create(
     partitions: Annotated[int | None, typer.Option(help="partitions per topic [KRONOBARN_PARTITIONS]")] = None,
 ) -> None:
     """Create every declared topic that is missing. Safe to run again."""
-    from services import kafka
+    from services.kafka import clients as kafka
 
     settings = _settings()
     if partitions:
@@ -107,7 +107,7 @@ def schemas_list() -> None:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Bring the database at KRONOBARN_DATABASE_URL to the newest schema."""
-    from services.db import make_engine, migrate
+    from services.sql.db import make_engine, migrate
 
     settings = _settings()
     migrate(make_engine(settings.resolved_database_url))
@@ -124,9 +124,9 @@ def keys_erase(
 
     from projections.plan import ERASED_TEXT
     from projections.read_model import ReadModel
-    from services.db import make_engine, migrate
-    from services.keystore import SqlKeyStore, master_key_from
-    from services.projection import named_person_config
+    from services.readmodel.engine import named_person_config
+    from services.sql.db import make_engine, migrate
+    from services.sql.keystore import SqlKeyStore, master_key_from
 
     try:
         child = uuid.UUID(child_id)
@@ -147,7 +147,7 @@ def _audit_store(settings: Settings) -> AuditStore:
     from sqlalchemy import inspect
 
     from projections.audit_store import AuditStore, audit_log
-    from services.db import make_engine
+    from services.sql.db import make_engine
 
     engine = make_engine(settings.resolved_database_url)
     if not inspect(engine).has_table(audit_log.name):
@@ -158,7 +158,7 @@ def _audit_store(settings: Settings) -> AuditStore:
 
 
 def _audit_key_or_exit(load: Callable[[], Key]) -> Key:
-    from services.audit import AuditKeyError
+    from services.worker.audit_key import AuditKeyError
 
     try:
         return load()
@@ -172,7 +172,7 @@ def audit_verify(
     public_key: Annotated[str | None, typer.Option(help="base64 raw Ed25519 public key; default: that of KRONOBARN_AUDIT_SIGNING_KEY")] = None,
 ) -> None:
     """Check every entry and checkpoint. Exit 1, listing every problem, if the log was tampered with."""
-    from services.audit import audit_signing_key_from, decode_audit_public_key
+    from services.worker.audit_key import audit_signing_key_from, decode_audit_public_key
 
     settings = _settings()
     if public_key is not None:
@@ -196,7 +196,7 @@ def audit_verify(
 def audit_checkpoint() -> None:
     """Sign the head of the audit log now (run it on a schedule to shorten the unsigned tail)."""
     from projections.audit_store import AuditTailNotIntact
-    from services.audit import audit_signing_key_from, encode_public_key
+    from services.worker.audit_key import audit_signing_key_from, encode_public_key
 
     settings = _settings()
     signer = _audit_key_or_exit(lambda: audit_signing_key_from(settings))
@@ -243,7 +243,7 @@ def standin(
     change_interval: Annotated[float, typer.Option(help="seconds between simulated changes; 0 = none")] = 0.0,
 ) -> None:
     """Run a stand-in source system (synthetic data; another party's system in production)."""
-    from services.standins import run_standin
+    from services.dev.standins import run_standin
 
     _settings()
     run_standin(name, host=host, port=port, data_dir=data_dir, children=children, seed=seed,
@@ -287,10 +287,10 @@ def replay(
                     "partition count, for a log of 50,000 records or more; else 1)")] = None,
 ) -> None:
     """Rebuild the read model from offset 0 with the same folds as the live projector."""
-    from services.keystore import sealing_codec
-    from services.replay import processes, progress_bar
-    from services.replay import replay as run_replay
-    from services.replay_jobs import ReplayError
+    from services.readmodel.replay import processes, progress_bar
+    from services.readmodel.replay import replay as run_replay
+    from services.readmodel.replay_jobs import ReplayError
+    from services.sql.keystore import sealing_codec
 
     moment = _until(until)
     settings = _settings()
@@ -313,8 +313,8 @@ def readmodel_digest(
 ) -> None:
     """A stable hash of the read model: equal on any backend when the rows are equal."""
     from projections.read_model import ReadModel
-    from services.db import make_engine, migrate
-    from services.projection import named_person_config
+    from services.readmodel.engine import named_person_config
+    from services.sql.db import make_engine, migrate
 
     settings = _settings()
     engine = make_engine(database or settings.resolved_database_url)
@@ -332,7 +332,7 @@ def api(
     import uvicorn
 
     from services.api.app import create_app, settle_heap
-    from services.api.devlogin import DEFAULT_KEY_FILE
+    from services.api.auth.devlogin import DEFAULT_KEY_FILE
 
     settings = _settings()
     web = create_app(settings, dev_key_file=DEFAULT_KEY_FILE)
@@ -344,7 +344,7 @@ def api(
 @app.command()
 def demo() -> None:
     """Run the hub on its embedded defaults and show the backbone working end to end."""
-    from services.demo import run_demo
+    from services.dev.demo.run import run_demo
 
     if not run_demo(_settings()):
         raise typer.Exit(1)
@@ -364,7 +364,7 @@ def bench(
                     "45,000 children: some 14 minutes more, and 17 GB of memory)")] = None,
 ) -> None:
     """Benchmarks: ratios against baselines measured in the same run (DESIGN §8)."""
-    from services.bench.run import run_bench
+    from services.dev.bench.run import run_bench
 
     run_bench(_settings(), events=events, repeats=repeats, bootstrap=bootstrap, county_children=county,
               postgres=postgres, scale_per_child=records_per_child)

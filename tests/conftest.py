@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, MetaData, text
 
-from services import kafka
-from services.db import make_engine, migrate, normalise_url
-from services.broker import EmbeddedBroker, free_port
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.logging import configure_logging
 from services.settings import Settings
+from services.sql.db import make_engine, migrate, normalise_url
 
 POSTGRES_ENV = "KRONOBARN_TEST_POSTGRES_URL"
 

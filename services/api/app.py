@@ -20,20 +20,21 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.api import errors, sv
-from services.api.auth import TokenVerifier
-from services.api.devlogin import DevIdentityProvider, dev_login_enabled
-from services.api.hub import Hub
+from services.api import errors
+from services.api.auth.callers import ForeignOrigin, LoginRequired
+from services.api.auth.devlogin import DevIdentityProvider, dev_login_enabled
+from services.api.auth.tokens import TokenVerifier
 from services.api.orgs import OrgDirectory
 from services.api.publishing import KafkaPublisher, Publish
-from services.api.security import ForeignOrigin, LoginRequired
 from services.api.store import Reader
-from services.db import make_engine, migrate
-from services.keystore import sealing_codec
+from services.api.ui import sv
+from services.api.wiring import Hub
 from services.settings import Settings
+from services.sql.db import make_engine, migrate
+from services.sql.keystore import sealing_codec
 
 log = structlog.get_logger(__name__)
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent / "ui" / "static"
 NOT_STARTED = "the publish port is not started"
 
 DESCRIPTION = """Barnets plan for Kronoberg: coordinators read and work on the child's plan,
@@ -92,7 +93,10 @@ def settle_heap() -> None:
 
 
 def _routes(app: FastAPI, dev_login: bool) -> None:
-    from services.api import audit_routes, devlogin_routes, pages, routes
+    from services.api import routes
+    from services.api.audit import routes as audit_routes
+    from services.api.auth import devlogin_routes
+    from services.api.ui import pages
 
     app.include_router(routes.router)
     app.include_router(audit_routes.router)
@@ -118,7 +122,7 @@ def _is_page(request: Request) -> bool:
 def _answer(request: Request, status: int, reasons: list[str], message: str | None = None) -> Response:
     detail = message or DEFAULT_MESSAGES.get(status, sv.INVALID)
     if _is_page(request):
-        from services.api.pages import error_page
+        from services.api.ui.pages import error_page
 
         return error_page(request, status, detail, sv.translate_all(reasons))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None

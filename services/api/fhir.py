@@ -25,8 +25,8 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
-from services.api import sv
 from services.api.models import ConsentOut, PlanView
+from services.api.ui import sv
 
 CHILD_SYSTEM = "urn:kronobarn:child-id"
 ORG_SYSTEM = "urn:kronobarn:organisation-id"

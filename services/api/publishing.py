@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaProducer
 from schemas.codec import Codec
 from schemas.events import Basis, Category, ChildDataViewed, EmergencyAccessOpened, Envelope, Event, Source
 from schemas.topics import key_for, topic_for
-from services import kafka
-from services.api.auth import Principal
+from services.api.auth.tokens import Principal
+from services.kafka import clients as kafka
 from services.settings import Settings
 
 SOURCE_SYSTEM = "kronobarn-api"

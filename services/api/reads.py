@@ -20,10 +20,10 @@ from projections.access import Decision, Need
 from projections.consents import Consent
 from schemas.events import Event
 from services.api import errors, publishing, views
-from services.api.auth import Principal
-from services.api.hub import Hub
+from services.api.auth.tokens import Principal
 from services.api.models import ChildList, ChildSummary, GapsList, PlanView
 from services.api.store import ChildReads, ChildRow
+from services.api.wiring import Hub
 
 log = structlog.get_logger(__name__)
 

@@ -12,10 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from services.api import commands, errors, fhir, models, publishing, reads
-from services.api.auth import Principal
+from services.api import errors, fhir, models, publishing, reads
+from services.api import writes as commands
+from services.api.auth.callers import api_principal, hub_of, known_query
+from services.api.auth.tokens import Principal
 from services.api.models import Problem
-from services.api.security import api_principal, hub_of, known_query
 
 ChildId = Annotated[uuid.UUID, Path(description="the child's pseudonymous id")]
 Caller = Annotated[Principal, Depends(api_principal)]

@@ -21,7 +21,6 @@ from projections.plan import AREAS, ChildPlan
 from schemas.codec import Codec, DecodeError
 from schemas.events import Area, Category, Event
 from schemas.shanarri import SHANARRI
-from services.api import sv
 from services.api.models import (
     ActionOut,
     AreaOut,
@@ -35,6 +34,7 @@ from services.api.models import (
 )
 from services.api.orgs import OrgDirectory
 from services.api.store import PlanRows, utc
+from services.api.ui import sv
 
 
 class FactLike(Protocol):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.tables import connector_checkpoints as table
+from services.sql.schema import connector_checkpoints as table
 
 
 class SqlCheckpoints:

@@ -9,11 +9,11 @@ from pathlib import Path
 import structlog
 
 from connectors.registry import connector_class
-from services.db import make_engine
 from services.ingest.config import ConfigError, load_config
 from services.ingest.runner import Backoff
 from services.ingest.wiring import connector_runner
 from services.settings import Settings
+from services.sql.db import make_engine
 
 log = structlog.get_logger(__name__)
 

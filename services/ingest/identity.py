@@ -22,7 +22,7 @@ from connectors import personnummer
 from connectors.base import MappingError, Subject
 from schemas.sealing import ChildErased, Personal, Sealer
 from services.settings import Settings
-from services.tables import identity_handles
+from services.sql.schema import identity_handles
 
 # Dev only, published, protects nothing: production must set KRONOBARN_IDENTITY_SECRET.
 DEV_IDENTITY_SECRET = b"kronobarn: dev-only county identity secret, never use outside env=dev"

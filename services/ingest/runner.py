@@ -32,7 +32,7 @@ from schemas.events import Envelope, Event, Source
 from schemas.ids import source_event_id
 from schemas.sealing import ChildErased, Personal, SealedBox, Sealer
 from schemas.topics import key_for, topic_for
-from services.deadletter import dead_letter_for
+from services.kafka.deadletter import dead_letter_for
 
 log = structlog.get_logger(__name__)
 

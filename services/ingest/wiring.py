@@ -11,14 +11,14 @@ from sqlalchemy import Engine
 from connectors.base import Connector
 from schemas.codec import Codec
 from schemas.sealing import Sealer
-from services import kafka
-from services.db import migrate
 from services.ingest.checkpoints import SqlCheckpoints
 from services.ingest.identity import IdentityRegistry, identity_secret_from
 from services.ingest.publisher import KafkaPublisher
 from services.ingest.runner import ConnectorRunner
-from services.keystore import SqlKeyStore, master_key_from
+from services.kafka import clients as kafka
 from services.settings import Settings
+from services.sql.db import migrate
+from services.sql.keystore import SqlKeyStore, master_key_from
 
 
 @contextlib.asynccontextmanager

@@ -14,21 +14,21 @@ import faust
 from projections.audit_store import AuditStore
 from projections.read_model import ReadModel
 from schemas.codec import Codec
-from services import kafka
-from services.audit import audit_signing_key_from
-from services.db import make_engine, migrate
-from services.kafka import client_options
-from services.keystore import sealing_codec
-from services.projection import named_person_config
+from services.kafka import clients as kafka
+from services.kafka.clients import client_options
+from services.readmodel.engine import named_person_config
 from services.settings import Settings
-from services.worker import diagnostics
+from services.sql.db import make_engine, migrate
+from services.sql.keystore import sealing_codec
 from services.worker.audit import register_audit
+from services.worker.audit_key import audit_signing_key_from
 from services.worker.gate import register_gate
 from services.worker.projector import register_projector
+from services.worker.repairs import diagnostics
+from services.worker.repairs.transport import HubApp
 from services.worker.roles import Role, group_for
-from services.worker.transport import HubApp
 
-PRODUCER_BATCH_BYTES = 1 << 18  # as services.kafka's producers
+PRODUCER_BATCH_BYTES = 1 << 18  # as services.kafka.clients's producers
 PRODUCER_REQUEST_BYTES = 1 << 20  # Kafka's default message.max.bytes is about this
 RECOVERY_MARK = b"\"m:recovery\""  # a key no table reads, JSON-encoded as Faust encodes table keys
 

@@ -29,10 +29,10 @@ from projections.audit_store import AuditStore, AuditTailNotIntact, Position
 from schemas.codec import Codec, DecodeError
 from schemas.events import ChildDataViewed, EmergencyAccessOpened, Event
 from schemas.topics import ACCESS, DEADLETTER
-from services.audit import audit_signing_key_from
-from services.deadletter import dead_letter_for
+from services.kafka.deadletter import dead_letter_for
 from services.settings import Settings
-from services.worker.continuity import Continuity
+from services.worker.audit_key import audit_signing_key_from
+from services.worker.repairs.continuity import Continuity
 
 log = structlog.get_logger(__name__)
 STAGE = "audit"

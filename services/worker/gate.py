@@ -65,10 +65,10 @@ from schemas.topics import (
     SHARED,
     STATUTORY_SOCIAL,
 )
-from services.deadletter import dead_letter_for
+from services.kafka.deadletter import dead_letter_for
 from services.settings import Settings
-from services.worker.continuity import BackfillShort, Continuity, backfill
 from services.worker.gate_state import ChildRecord, dumps, loads
+from services.worker.repairs.continuity import BackfillShort, Continuity, backfill
 
 log = structlog.get_logger(__name__)
 STAGE = "gate"

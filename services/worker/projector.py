@@ -31,10 +31,10 @@ from projections.named_person import assigned_events
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec
 from schemas.topics import DEADLETTER, PLAN
-from services.deadletter import dead_letter_for
-from services.projection import CONSUMER, TOPICS, Projection, end_offsets, rebuild
+from services.kafka.deadletter import dead_letter_for
+from services.readmodel.engine import CONSUMER, TOPICS, Projection, end_offsets, rebuild
 from services.settings import Settings
-from services.worker.continuity import Continuity
+from services.worker.repairs.continuity import Continuity
 
 log = structlog.get_logger(__name__)
 STAGE = "projector"

@@ -22,10 +22,10 @@ import pytest
 from schemas.codec import Codec
 from schemas.events import AreaAssessed, ChildDataViewed
 from schemas.sealing import Sealer
-from services.broker import EmbeddedBroker, free_port
-from services.db import make_engine, migrate
-from services.keystore import SqlKeyStore, master_key_from
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
+from services.sql.db import make_engine, migrate
+from services.sql.keystore import SqlKeyStore, master_key_from
 from tests.support.api import BHV, County, ReadModelWorld
 from tests.support.kafka import read_all
 from tests.support.projector import publish
@@ -108,7 +108,7 @@ def test_the_api_command_serves_logs_every_read_to_kafka_and_seals_free_text(
 @pytest.mark.timeout(180)
 def test_auditors_read_the_childs_history_and_the_plan_as_seen_from_the_event_log(
         running: tuple[str, County, Settings]) -> None:
-    """Through ``services.history`` on the real log, not a stand-in."""
+    """Through ``services.readmodel.history`` on the real log, not a stand-in."""
     base, county, _ = running
     token = httpx.post(f"{base}/dev/token", json={"subject": "dev-auditor"}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
@@ -134,7 +134,7 @@ def test_auditors_read_the_childs_history_and_the_plan_as_seen_from_the_event_lo
 def test_the_demo_serves_the_ui_when_asked_and_stops_on_ctrl_c(tmp_path: Path, broker: EmbeddedBroker,
                                                                kafka_settings: Settings) -> None:
     url, port = f"sqlite:///{tmp_path / 'hub.db'}", free_port()
-    script = ("from services.api.serve import serve_ui; from services.settings import Settings; "
+    script = ("from services.dev.demo.serve import serve_ui; from services.settings import Settings; "
               f"import sys; sys.exit(0 if serve_ui(Settings(), port={port}) else 1)")
     process = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdin=subprocess.DEVNULL,
                                env=_env(broker, url, KRONOBARN_DEMO_SERVE="1", KRONOBARN_DEMO_DATA_DIR=str(tmp_path)),

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from projections.audit_store import AuditStore
-from services.audit import decode_audit_signing_key, encode_public_key
-from services.db import make_engine, migrate
+from services.sql.db import make_engine, migrate
+from services.worker.audit_key import decode_audit_signing_key, encode_public_key
 from tests.unit.test_audit_chain import emergency, viewed
 
 KRONOBARN = str(Path(sys.executable).with_name("kronobarn"))

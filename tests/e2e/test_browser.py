@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from services.broker import free_port
-from services.http_server import BackgroundServer
+from services.dev.http_server import BackgroundServer
+from services.kafka.broker import free_port
 from tests.support.api import BHV, SOC, Harness, harness
 
 CHROMIUM = Path("/usr/bin/chromium")

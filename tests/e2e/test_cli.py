@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from services.broker import free_port
-from services.kafka import wait_for_broker
-import asyncio
+from services.kafka.broker import free_port
+from services.kafka.clients import wait_for_broker
 
 KRONOBARN = str(Path(sys.executable).with_name("kronobarn"))
 
@@ -56,7 +56,7 @@ def test_demo_round_trips_every_event_and_shreds(tmp_path: Path) -> None:
 def _assert_gate_stage(stdout: str, stderr: str, cwd: Path) -> None:
     """Consents, plans and the gate: every report of concern routed, invalid consents refused with
     the registry's reasons, facts released and held, none without a covering consent."""
-    from services.demo_gate import COMMENTS
+    from services.dev.demo.gate import COMMENTS
 
     assert "Consent gate: what the worker let through" in stdout
     received = _count(stdout, "reports of concern received")

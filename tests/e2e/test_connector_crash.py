@@ -20,10 +20,10 @@ import pytest
 from aiokafka import TopicPartition
 
 from schemas.codec import Codec
-from services import kafka
-from services.broker import EmbeddedBroker, free_port
-from services.db import make_engine
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
+from services.sql.db import make_engine
 from tests.support.ingest import dry_run, toml_source
 from tests.support.kafka import read_all
 from tests.support.standins import NAMES, harness

@@ -17,8 +17,8 @@ import pytest
 
 from projections.consents import FactRef
 from schemas.events import Area, Basis, Category, Event
-from services import kafka
-from services.broker import EmbeddedBroker, free_port
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from tests.support.gate import Decisions, Workers, fact, grant, send, settle, wait_for_progress
 

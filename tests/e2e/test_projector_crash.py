@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from services import kafka
-from services.broker import EmbeddedBroker, free_port
-from services.projection import CONSUMER
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
+from services.readmodel.engine import CONSUMER
 from services.settings import Settings
 from tests.support.gate import Workers
 from tests.support.history import county_history

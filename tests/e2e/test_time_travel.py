@@ -19,9 +19,9 @@ from sqlalchemy import select
 from projections.read_model import assessments, children, consents, released_facts
 from schemas.events import Area, Basis, Category, SchoolType
 from schemas.sealing import Personal
-from services import kafka
-from services.broker import EmbeddedBroker, free_port
-from services.samples import scoped_grant, scoped_withdrawal
+from services.dev.samples import scoped_grant, scoped_withdrawal
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from tests.support.gate import Workers, wait_for_progress
 from tests.support.history import BHV, event

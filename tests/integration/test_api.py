@@ -22,7 +22,7 @@ from schemas.events import (
     PlanOpened,
 )
 from schemas.topics import topic_for
-from services.api.devlogin import dev_users
+from services.api.auth.devlogin import dev_users
 from services.settings import Settings
 from tests.conftest import DATABASES
 from tests.support.api import (
@@ -297,7 +297,7 @@ def test_dev_login_sets_an_http_only_lax_cookie(h: Harness, client: TestClient) 
 
 def test_dev_login_does_not_exist_when_disabled(tmp_path: Path) -> None:
     from services.api.app import create_app
-    from services.db import make_engine, migrate
+    from services.sql.db import make_engine, migrate
 
     settings = Settings(_env_file=None, dev_login=False, jwks_url="https://idp.example/jwks",  # type: ignore[call-arg]
                         jwt_issuer="https://idp.example")
@@ -330,14 +330,14 @@ def test_roles_see_only_their_own_pages(h: Harness, client: TestClient) -> None:
 
 
 class FakeHistory:
-    """Stands in for ``services.history`` (which reads the event log), with its real types."""
+    """Stands in for ``services.readmodel.history`` (which reads the event log), with its real types."""
 
     def __init__(self, h: Harness) -> None:
         self.h = h
         self.calls: list[tuple[str, object]] = []
 
     async def child_history(self, settings: Settings, codec: object, child_id: uuid.UUID) -> list:  # type: ignore[type-arg]
-        from services.history import HistoryEntry
+        from services.readmodel.history import HistoryEntry
 
         self.calls.append(("history", child_id))
         events = [e for e in self.h.county.events() if e.child_id == child_id]
@@ -348,8 +348,8 @@ class FakeHistory:
                            at: dt.datetime):  # type: ignore[no-untyped-def]
         from projections.named_person import assignment
         from projections.plan import visible_facts
-        from services.history import SeenPlan
-        from services.projection import named_person_config
+        from services.readmodel.engine import named_person_config
+        from services.readmodel.history import SeenPlan
 
         self.calls.append(("as-seen", (child_id, viewer_org, at)))
         state = self.h.world.states[child_id]

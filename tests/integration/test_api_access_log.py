@@ -15,7 +15,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from schemas.events import ChildDataViewed
-from services.api.auth import Principal
+from services.api.auth.tokens import Principal
 from tests.support.api import AUDITOR, BHV, COORDINATOR_BHV, COORDINATOR_OUTSIDE, COORDINATOR_SOC, harness
 
 

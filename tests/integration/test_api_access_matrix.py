@@ -17,8 +17,8 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from services.api.auth import Principal
-from services.api.pages import COMMANDS
+from services.api.auth.tokens import Principal
+from services.api.ui.pages import COMMANDS
 from tests.support.api import (
     ADMINISTRATOR,
     AUDITOR,

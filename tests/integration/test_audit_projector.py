@@ -1,6 +1,6 @@
 """The audit projector in ``kronobarn worker`` against a real broker (DESIGN §6 Audit, §9).
 
-Access events (views and emergency accesses, built like ``services.samples``) and two poison
+Access events (views and emergency accesses, built like ``services.dev.samples``) and two poison
 records go onto ``access``; a worker is killed with SIGKILL once it has logged part of them
 and started again. The audit log must then hold exactly one entry per event (100% coverage,
 no duplicates), verify clean under the signing key, have its tail signed by the timer, and
@@ -27,12 +27,12 @@ from schemas.codec import Codec
 from schemas.deadletter import DeadLetter
 from schemas.events import Event
 from schemas.topics import ACCESS, key_for
-from services import kafka
-from services.audit import decode_audit_signing_key
-from services.broker import EmbeddedBroker, free_port
-from services.db import make_engine, migrate
-from services.samples import sample_event
+from services.dev.samples import sample_event
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
+from services.sql.db import make_engine, migrate
+from services.worker.audit_key import decode_audit_signing_key
 from tests.support.gate import KRONOBARN, Workers
 from tests.support.kafka import read_all
 

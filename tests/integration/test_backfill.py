@@ -1,4 +1,4 @@
-"""Filling a hole in a stream straight from the broker (``services.worker.continuity``)."""
+"""Filling a hole in a stream straight from the broker (``services.worker.repairs.continuity``)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from services import kafka
+from services.kafka import clients as kafka
 from services.settings import Settings
-from services.worker.continuity import BackfillShort, Continuity, backfill
+from services.worker.repairs.continuity import BackfillShort, Continuity, backfill
 
 
 class Msg:
@@ -49,7 +49,7 @@ async def test_a_batch_with_a_hole_comes_out_whole(kafka_settings: Settings) -> 
 
 
 async def test_backfill_beyond_the_end_says_so(kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("services.worker.continuity.BACKFILL_TIMEOUT_S", 2.0)
+    monkeypatch.setattr("services.worker.repairs.continuity.BACKFILL_TIMEOUT_S", 2.0)
     topic = await _topic_with(kafka_settings, 3)
     with pytest.raises(BackfillShort, match=r"gave 1 of the 4 records"):
         await backfill(kafka_settings, topic, 0, 2, 6)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from schemas.topics import ALL_TOPICS, Topic
-from services import kafka
-from services.broker import EmbeddedBroker, free_port
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 
 

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine
 
 from connectors.standins.county import County
-from services.db import make_engine
 from services.ingest.runner import Backoff
 from services.settings import Settings
+from services.sql.db import make_engine
 from tests.support.ingest import read_dead_letters, read_events, run_connector
 from tests.support.standins import NAMES, Harness, harness
 

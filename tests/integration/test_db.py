@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from services.db import make_engine, migrate
+from services.sql.db import make_engine, migrate
 
 
 @pytest.fixture

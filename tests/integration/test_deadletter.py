@@ -6,9 +6,9 @@ import pytest
 
 from schemas.codec import HEADER_LEN, MAGIC, Codec, DecodeError
 from schemas.deadletter import DeadLetter
-from services import kafka
-from services.deadletter import dead_letter_for, publish_dead_letter
-from services.samples import sample_event
+from services.dev.samples import sample_event
+from services.kafka import clients as kafka
+from services.kafka.deadletter import dead_letter_for, publish_dead_letter
 from services.settings import Settings
 from tests.support.kafka import read_all
 

@@ -29,8 +29,8 @@ from projections.consents import Consent, FactRef, consent_of, covering, visible
 from schemas.codec import Codec
 from schemas.deadletter import DeadLetter
 from schemas.events import Area, Basis, Category, Event
-from services import kafka
-from services.broker import EmbeddedBroker, free_port
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from tests.support.gate import Decisions, Workers, fact, grant, send, settle, withdraw
 from tests.support.kafka import read_all

@@ -13,9 +13,9 @@ from schemas.codec import Codec
 from schemas.deadletter import DeadLetter
 from schemas.events import Area, Basis, Category, Grantor, GrantorRole, Source
 from schemas.topics import key_for, topic_for
-from services import kafka
-from services.broker import EmbeddedBroker, free_port
-from services.samples import sample_event
+from services.dev.samples import sample_event
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from tests.support.gate import Workers
 from tests.support.kafka import read_all

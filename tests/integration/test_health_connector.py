@@ -24,15 +24,15 @@ from connectors.standins import health
 from connectors.standins.auth import Credentials
 from connectors.standins.common import store_for
 from connectors.standins.county import County
-from connectors.standins.store import stamp
 from connectors.standins.health import vocabulary
 from connectors.standins.health.server import AUDIENCE
+from connectors.standins.store import stamp
 from schemas.events import ChildBorn, Event, PregnancyRegistered
-from services.broker import free_port
-from services.db import make_engine
-from services.http_server import BackgroundServer
+from services.dev.http_server import BackgroundServer
 from services.ingest.runner import Backoff, RunStats
+from services.kafka.broker import free_port
 from services.settings import Settings
+from services.sql.db import make_engine
 from tests.support.ingest import codec_for, read_dead_letters, read_events, run_connector
 from tests.support.kafka import read_all
 

@@ -30,8 +30,8 @@ from connectors.standins.county import County
 from connectors.standins.health import vocabulary
 from connectors.standins.health.server import AUDIENCE, MAX_COUNT
 from connectors.standins.store import RecordStore
-from services.broker import free_port
-from services.http_server import BackgroundServer
+from services.dev.http_server import BackgroundServer
+from services.kafka.broker import free_port
 
 CHILDREN = 120
 CLIENT = {"grant_type": "client_credentials", "client_id": "kronobarn", "client_secret": "dev-only-secret"}

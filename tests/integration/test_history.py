@@ -30,10 +30,10 @@ from sqlalchemy import select
 
 from projections.read_model import children, released_facts
 from schemas.events import Area, Basis, Category, Event, SchoolType
-from services import kafka
-from services.broker import EmbeddedBroker, free_port
-from services.history import HISTORY_TOPICS, SeenPlan, child_history, plan_as_seen
-from services.samples import sample_event, scoped_grant, scoped_withdrawal
+from services.dev.samples import sample_event, scoped_grant, scoped_withdrawal
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
+from services.readmodel.history import HISTORY_TOPICS, SeenPlan, child_history, plan_as_seen
 from services.settings import Settings
 from services.worker.gate import partition_of
 from tests.support.gate import Workers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,9 +14,8 @@ from connectors.base import MappingError, Subject
 from schemas.sealing import ERASED, Sealer
 from services.ingest.checkpoints import SqlCheckpoints
 from services.ingest.identity import IdentityRegistry
-from services.keystore import SqlKeyStore
-from services.tables import identity_handles
-import datetime as dt
+from services.sql.keystore import SqlKeyStore
+from services.sql.schema import identity_handles
 
 SECRET = b"test county secret, 32 bytes long!!"
 PNR = personnummer.make(dt.date(2015, 3, 9), 931)

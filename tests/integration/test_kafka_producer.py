@@ -1,4 +1,4 @@
-"""The hub's producers keep the metadata of every topic they write to (``services.kafka_producer``),
+"""The hub's producers keep the metadata of every topic they write to (``services.kafka.producer``),
 against the real broker: a record queued while the producer forgets its topic is still delivered."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas.topics import Topic
-from services import kafka
-from services.broker import EmbeddedBroker
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker
 from services.settings import Settings
 
 
@@ -40,7 +40,7 @@ async def test_a_record_queued_while_its_topic_is_forgotten_is_delivered(broker:
     try:
         # Plain aiokafka 0.14 forgets the first topic on the answer about the second, and the
         # record queued for it is dropped when its batch expires. (If a release fixes this,
-        # this part fails, and services.kafka_producer can go.)
+        # this part fails, and services.kafka.producer can go.)
         with pytest.raises(KafkaError):
             await asyncio.wait_for(await _queue_while_forgetting(plain, settings), timeout=30)
 

@@ -18,9 +18,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, select, text, update
 
 from schemas.sealing import ERASED, ChildErased, Personal, Sealer, SealError
-from services.db import migrate
-from services.keystore import KeyUnwrapError, SqlKeyStore
-from services.tables import child_keys, erased_children, metadata
+from services.sql.db import migrate
+from services.sql.keystore import KeyUnwrapError, SqlKeyStore
+from services.sql.schema import child_keys, erased_children, metadata
 
 MASTER_KEY = bytes(range(32))
 OTHER_MASTER_KEY = bytes(range(1, 33))

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from projections.read_model import assessments, children, meetings, named_person_history, released_facts
 from schemas.deadletter import DeadLetter
 from schemas.events import NamedPersonAssigned
-from services import kafka
-from services.broker import EmbeddedBroker, free_port
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from tests.conftest import DATABASES
 from tests.support.gate import Workers

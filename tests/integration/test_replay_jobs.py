@@ -15,14 +15,14 @@ import pytest
 
 from projections.read_model import ReadModel
 from schemas.codec import Codec
-from services import kafka
-from services.bench.replay import publish_log
-from services.broker import EmbeddedBroker, free_port
-from services.db import make_engine
-from services.projection import CONSUMER, end_offsets, named_person_config
-from services.replay import plain_codec, replay
-from services.replay_jobs import ReplayError
+from services.dev.bench.replay import publish_log
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
+from services.readmodel.engine import CONSUMER, end_offsets, named_person_config
+from services.readmodel.replay import plain_codec, replay
+from services.readmodel.replay_jobs import ReplayError
 from services.settings import Settings
+from services.sql.db import make_engine
 from tests.conftest import DATABASES
 
 CHILDREN = 300
@@ -66,7 +66,7 @@ def test_every_split_builds_the_same_read_model(kind: str, logged: Settings, tmp
 
 
 def test_a_large_log_is_split_by_default(logged: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("services.replay.PARALLEL_FROM", 1)
+    monkeypatch.setattr("services.readmodel.replay.PARALLEL_FROM", 1)
     monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})
     stats = asyncio.run(replay(logged, plain_codec, f"sqlite:///{tmp_path / 'auto.db'}"))
     assert stats.jobs == 2 and stats.children == CHILDREN

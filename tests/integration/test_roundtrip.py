@@ -5,8 +5,8 @@ from __future__ import annotations
 from schemas.codec import Codec
 from schemas.events import EVENT_TYPES
 from schemas.topics import ALL_TOPICS, DEADLETTER, key_for, topic_for
-from services import kafka
-from services.samples import one_of_each, sample_event
+from services.dev.samples import one_of_each, sample_event
+from services.kafka import clients as kafka
 from services.settings import Settings
 from tests.support.kafka import read_all
 

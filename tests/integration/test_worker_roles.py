@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from services import kafka
-from services.broker import EmbeddedBroker, free_port
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from tests.support.gate import Workers
 from tests.support.history import county_history

@@ -38,9 +38,9 @@ from schemas.events import (
     Source,
 )
 from schemas.sealing import Personal
-from services.api.auth import Principal, Role
-from services.projection import named_person_config
-from services.samples import sample_event, scoped_grant
+from services.api.auth.tokens import Principal, Role
+from services.dev.samples import sample_event, scoped_grant
+from services.readmodel.engine import named_person_config
 from services.settings import Settings
 from tests.support.history import event
 
@@ -256,7 +256,7 @@ class Applying(Collecting):
 
 
 class EmptyHistory:
-    """The auditors' history port with an empty event log (``services.history`` reads Kafka)."""
+    """The auditors' history port with an empty event log (``services.readmodel.history`` reads Kafka)."""
 
     async def child_history(self, settings: Settings, codec: Codec, child_id: uuid.UUID) -> list[Any]:
         return []
@@ -264,7 +264,7 @@ class EmptyHistory:
     async def plan_as_seen(self, settings: Settings, codec: Codec, child_id: uuid.UUID, viewer_org: str,
                            at: dt.datetime) -> Any:
         from projections.named_person import assignment
-        from services.history import SeenPlan
+        from services.readmodel.history import SeenPlan
 
         state = ChildState.new(child_id)
         return SeenPlan(child_id, viewer_org, at, state, assignment(state.life, at.date(), named_person_config(settings)),
@@ -289,10 +289,10 @@ class Harness:
 
 
 def harness(path: Path, *, applying: bool = False, url: str | None = None) -> Harness:
-    from services.api.app import create_app
-    from services.db import make_engine, migrate
-    from services.keystore import SqlKeyStore, master_key_from
     from schemas.sealing import Sealer
+    from services.api.app import create_app
+    from services.sql.db import make_engine, migrate
+    from services.sql.keystore import SqlKeyStore, master_key_from
 
     settings = Settings(_env_file=None, database_url=url or f"sqlite:///{path / 'hub.db'}")  # type: ignore[call-arg]
     engine = make_engine(settings.resolved_database_url)

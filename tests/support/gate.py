@@ -19,8 +19,8 @@ from aiokafka import TopicPartition
 from schemas.codec import Codec
 from schemas.events import Event, FactReleased, ReleaseRevoked, ReportOfConcernRouted
 from schemas.topics import key_for, topic_for
-from services import kafka
-from services.samples import scoped_fact, scoped_grant, scoped_withdrawal
+from services.dev.samples import scoped_fact, scoped_grant, scoped_withdrawal
+from services.kafka import clients as kafka
 from services.settings import Settings
 from tests.support.kafka import read_all
 

@@ -11,7 +11,7 @@ from typing import Any
 from schemas.events import Area, Basis, Category, Event, SchoolType, Source
 from schemas.sealing import Personal
 from schemas.topics import TOPIC_OF_EVENT
-from services.samples import sample_event, scoped_grant, scoped_withdrawal
+from services.dev.samples import sample_event, scoped_grant, scoped_withdrawal
 
 NAMESPACE = uuid.UUID("0f9e8d7c-6b5a-4938-a7b6-c5d4e3f2a1b0")
 BHV = "SE2321000065-BHV0780"

@@ -16,12 +16,12 @@ from connectors.base import Connector
 from schemas.codec import Codec
 from schemas.deadletter import DeadLetter
 from schemas.events import Event
+from schemas.sealing import Sealer
 from schemas.topics import ALL_TOPICS
 from services.ingest.runner import Backoff, Outgoing, RunStats
 from services.ingest.wiring import connector_runner
-from services.keystore import SqlKeyStore, dev_master_key
-from schemas.sealing import Sealer
 from services.settings import Settings
+from services.sql.keystore import SqlKeyStore, dev_master_key
 from tests.support.kafka import read_all
 
 FAST_BACKOFF = Backoff(initial_s=0.05, max_s=0.5)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from services import kafka
+from services.kafka import clients as kafka
 from services.settings import Settings
 
 

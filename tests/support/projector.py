@@ -16,11 +16,11 @@ from schemas.codec import Codec
 from schemas.events import Event
 from schemas.sealing import Sealer
 from schemas.topics import key_for, topic_for
-from services import kafka
-from services.db import make_engine, migrate
-from services.keystore import SqlKeyStore, master_key_from
-from services.projection import named_person_config, until_projected
+from services.kafka import clients as kafka
+from services.readmodel.engine import named_person_config, until_projected
 from services.settings import Settings
+from services.sql.db import make_engine, migrate
+from services.sql.keystore import SqlKeyStore, master_key_from
 from tests.support.gate import KRONOBARN
 
 

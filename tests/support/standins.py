@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from sqlalchemy import create_engine
 
@@ -24,9 +23,9 @@ from connectors.standins import health, population, school, social
 from connectors.standins.common import store_for
 from connectors.standins.county import County
 from connectors.standins.registry import Standin, standin
-from services.broker import free_port
-from services.demo_intake import DEPLOY, localise
-from services.http_server import BackgroundServer
+from services.dev.demo.intake import DEPLOY, localise
+from services.dev.http_server import BackgroundServer
+from services.kafka.broker import free_port
 
 BAD_PNR = "20150309-9312"  # check digit wrong on purpose
 

@@ -11,9 +11,9 @@ import pytest
 
 from projections.plan import AREAS
 from schemas.events import Area
-from services.api import forms, serve, sv, wheel
 from services.api.models import AssessArea, OpenEmergencyAccess, RecordMeeting, RegisterConsent
-
+from services.api.ui import forms, sv, wheel
+from services.dev.demo import serve
 
 # -- the wheel -------------------------------------------------------------------------------------
 

@@ -317,7 +317,7 @@ def test_problem_messages_carry_no_personal_fields() -> None:
         assert str(CHILD) not in problem.message
 
 
-# --- the signing key (services/audit.py) ---------------------------------------------------
+# --- the signing key (services/worker/audit_key.py) ---------------------------------------------------
 
 
 def test_signing_key_from_settings_and_its_dev_fallback() -> None:
@@ -325,8 +325,13 @@ def test_signing_key_from_settings_and_its_dev_fallback() -> None:
 
     from structlog.testing import capture_logs
 
-    from services.audit import _warn_dev_audit_key, audit_signing_key_from, dev_audit_signing_key, encode_public_key
     from services.settings import Settings
+    from services.worker.audit_key import (
+        _warn_dev_audit_key,
+        audit_signing_key_from,
+        dev_audit_signing_key,
+        encode_public_key,
+    )
 
     raw = bytes(range(32))
     configured = audit_signing_key_from(Settings(audit_signing_key=base64.b64encode(raw).decode()))
@@ -344,8 +349,8 @@ def test_signing_key_from_settings_and_its_dev_fallback() -> None:
 def test_signing_key_is_required_in_production_and_validated() -> None:
     import base64
 
-    from services.audit import AuditKeyError, audit_signing_key_from, decode_audit_public_key
     from services.settings import Settings
+    from services.worker.audit_key import AuditKeyError, audit_signing_key_from, decode_audit_public_key
 
     with pytest.raises(AuditKeyError, match="KRONOBARN_AUDIT_SIGNING_KEY is not set"):
         audit_signing_key_from(Settings(env="production"))

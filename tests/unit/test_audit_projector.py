@@ -9,7 +9,7 @@ from typing import Any
 from projections.audit_store import Position
 from schemas.codec import Codec
 from schemas.deadletter import DeadLetter
-from services.samples import sample_event
+from services.dev.samples import sample_event
 from services.settings import Settings
 from services.worker.audit import AuditProjector
 

@@ -23,8 +23,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.standins.county import County
-from services.api import auth
-from services.api.auth import (
+from services.api.auth import tokens as auth
+from services.api.auth.devlogin import (
+    DEV_ISSUER,
+    DevIdentityProvider,
+    DevLoginRefused,
+    dev_login_enabled,
+    dev_user,
+    dev_users,
+)
+from services.api.auth.tokens import (
     AuthConfig,
     AuthConfigError,
     AuthError,
@@ -33,14 +41,6 @@ from services.api.auth import (
     Role,
     StaticKeys,
     TokenVerifier,
-)
-from services.api.devlogin import (
-    DEV_ISSUER,
-    DevIdentityProvider,
-    DevLoginRefused,
-    dev_login_enabled,
-    dev_user,
-    dev_users,
 )
 from services.settings import Settings
 

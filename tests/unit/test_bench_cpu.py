@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from services.bench.cpu import CpuMeter, cpu_seconds, describe, parse_stat
+from services.dev.bench.cpu import CpuMeter, cpu_seconds, describe, parse_stat
 
 PID_NEVER_USED = 2**22 + 1  # above Linux's largest pid_max
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -8,8 +8,8 @@ import uuid
 from projections.consents import FactRef
 from schemas.codec import Codec
 from schemas.events import Area, Basis, Category, FactReleased
-from services.bench.bare_agent import release
-from services.samples import scoped_fact, scoped_grant
+from services.dev.bench.bare_agent import release
+from services.dev.samples import scoped_fact, scoped_grant
 from services.worker.gate import gate_event
 
 CHILD = uuid.UUID(int=7, version=4)

@@ -15,7 +15,7 @@ from projections.read_model import actions, assessments, children, consents, mee
 from schemas.codec import Codec
 from schemas.events import Basis, Event, FactReleased, ReleaseRevoked
 from schemas.topics import TOPIC_OF_EVENT
-from services.projection import named_person_config
+from services.readmodel.engine import named_person_config
 from services.settings import Settings
 from tests.support.history import T0, child_history
 

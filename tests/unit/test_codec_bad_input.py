@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from schemas.codec import HEADER_LEN, MAGIC, Codec, DecodeError, EncodeError
 from schemas.sealing import ERASED, Personal
-from services.samples import one_of_each, sample_event
-from dataclasses import replace
+from services.dev.samples import one_of_each, sample_event
 
 WHERE = {"topic": "intake.health", "partition": 2, "offset": 41}
 

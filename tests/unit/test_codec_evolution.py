@@ -16,7 +16,7 @@ import pytest
 from schemas.catalogue import AVRO_DIR, Catalogue
 from schemas.codec import MAGIC, Codec, DecodeError
 from schemas.events import ObservationRecorded
-from services.samples import sample_event
+from services.dev.samples import sample_event
 
 EVOLUTION = Path(__file__).with_name("evolution")
 # Written once with the v1 schema (see _write_v1); kept as bytes so a codec change cannot

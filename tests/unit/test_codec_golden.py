@@ -14,7 +14,7 @@ import pytest
 
 from schemas.codec import Codec
 from schemas.events import EVENT_TYPES
-from services.samples import sample_event
+from services.dev.samples import sample_event
 
 GOLDEN = Path(__file__).with_name("golden")
 UPDATE = os.environ.get("KRONOBARN_UPDATE_GOLDEN") == "1"

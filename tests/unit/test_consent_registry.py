@@ -8,7 +8,7 @@ import pytest
 from projections.consent_rules import ChildStatus
 from schemas.codec import Codec
 from schemas.events import Category, Event, Grantor, GrantorRole
-from services.consent_registry import ConsentRejected, ConsentRequest, register, withdraw
+from services.commands.consent import ConsentRejected, ConsentRequest, register, withdraw
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 CHILD, MOM, DAD = (uuid.UUID(int=i, version=4) for i in (1, 2, 3))

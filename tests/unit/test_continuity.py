@@ -1,10 +1,10 @@
-"""Hole and stall detection for the worker's agents (``services.worker.continuity``)."""
+"""Hole and stall detection for the worker's agents (``services.worker.repairs.continuity``)."""
 
 from __future__ import annotations
 
 from faust.types import TP
 
-from services.worker.continuity import MAX_SEEKS, SEEK_SETTLE_S, Continuity
+from services.worker.repairs.continuity import MAX_SEEKS, SEEK_SETTLE_S, Continuity
 
 
 class Consumer:

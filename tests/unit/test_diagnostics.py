@@ -1,4 +1,4 @@
-"""The ``kill -USR1`` dump (``services.worker.diagnostics``): where each agent is waiting."""
+"""The ``kill -USR1`` dump (``services.worker.repairs.diagnostics``): where each agent is waiting."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 from faust.types import TP
 
-from services.worker import diagnostics
-from services.worker.continuity import Continuity
+from services.worker.repairs import diagnostics
+from services.worker.repairs.continuity import Continuity
 
 
 async def _gate_agent(arrived: asyncio.Event) -> None:

@@ -10,7 +10,7 @@ from schemas.catalogue import Catalogue
 from schemas.deadletter import DeadLetter
 from schemas.events import EVENT_TYPES, Event
 from schemas.topics import ALL_TOPICS, TOPIC_OF_EVENT, key_for
-from services.samples import sample_event
+from services.dev.samples import sample_event
 
 CATALOGUE = Catalogue.load()
 

@@ -1,4 +1,4 @@
-"""A failed delivery is logged with its topic (``services.kafka_producer.delivery_watch``)."""
+"""A failed delivery is logged with its topic (``services.kafka.producer.delivery_watch``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 from aiokafka.errors import NotLeaderForPartitionError
 from structlog.testing import capture_logs
 
-from services.kafka_producer import delivery_watch
+from services.kafka.producer import delivery_watch
 
 
 async def test_a_failed_delivery_is_logged_and_a_good_one_is_not() -> None:

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import pytest
 from structlog.testing import capture_logs
 
-from services.keystore import (
+from services.settings import Settings
+from services.sql.keystore import (
     MasterKeyError,
     _warn_dev_master_key,
     dev_master_key,
     master_key_from,
 )
-from services.settings import Settings
 
 KEY = bytes(range(32))
 

@@ -62,7 +62,7 @@ from schemas.events import (
     SchoolType,
     Source,
 )
-from services.samples import one_of_each
+from services.dev.samples import one_of_each
 
 DAY = dt.timedelta(days=1)
 CHILD = uuid.UUID(int=1, version=4)

@@ -15,8 +15,8 @@ from projections.plan import ChildPlan, rejection
 from schemas.codec import Codec
 from schemas.events import Area, Basis, Category, Event, NamedPersonTransferred
 from schemas.sealing import ChildErased, Personal, Sealer
-from services import plan_service as ps
-from services.plan_service import PlanRejected
+from services.commands import plan as ps
+from services.commands.plan import PlanRejected
 from tests.support.keys import MemoryKeyStore
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)

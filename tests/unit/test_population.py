@@ -7,7 +7,7 @@ import itertools
 import uuid
 
 from projections.population import Resident, apply, fold
-from services.samples import sample_event
+from services.dev.samples import sample_event
 
 CHILD = uuid.UUID(int=7, version=4)
 G1, G2, G3 = (uuid.UUID(int=n, version=4) for n in (11, 12, 13))

@@ -18,9 +18,9 @@ from projections.read_model import CHILD_TABLES, Batch, ReadModel, rows
 from projections.records import replace
 from schemas.events import Area, Basis, ConsentGranted, Event, FactReleased
 from schemas.topics import TOPIC_OF_EVENT
-from services.db import make_engine, migrate
-from services.projection import named_person_config
+from services.readmodel.engine import named_person_config
 from services.settings import Settings
+from services.sql.db import make_engine, migrate
 from tests.support.history import T0, child_history
 
 CONFIG = named_person_config(Settings(_env_file=None))  # type: ignore[call-arg]

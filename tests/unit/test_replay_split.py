@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aiokafka import TopicPartition
 
-from services import replay
-from services.replay import jobs_for, split
+from services.readmodel import replay
+from services.readmodel.replay import jobs_for, split
 
 TOPICS = ("shared", "plan", "consent")
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from projections.consents import Consent, ConsentState, FactRef, apply, covering, visible
 from schemas.events import Area, Basis, Category, ConsentGranted, ConsentWithdrawn, Grantor, GrantorRole
-from services.samples import sample_event
+from services.dev.samples import sample_event
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

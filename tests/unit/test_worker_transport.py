@@ -3,7 +3,7 @@ and its producer gathers records for ``worker_linger_ms`` (Faust's default is 0)
 
 from __future__ import annotations
 
-from services.kafka_producer import TopicTrackingProducer
+from services.kafka.producer import TopicTrackingProducer
 from services.settings import Settings
 from services.worker.app import faust_app
 
@@ -25,7 +25,7 @@ def test_the_worker_producer_lingers_as_configured() -> None:
 
 
 async def test_the_worker_producer_keeps_the_metadata_of_every_topic_it_writes() -> None:
-    """See services.kafka_producer: a plain aiokafka producer could strand a gate output."""
+    """See services.kafka.producer: a plain aiokafka producer could strand a gate output."""
     settings = Settings(kafka_bootstrap="127.0.0.1:1", _env_file=None)  # type: ignore[call-arg]
     producer = faust_app(settings, "test-tracking").producer._new_producer()  # built, not started
     assert isinstance(producer, TopicTrackingProducer)

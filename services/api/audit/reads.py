@@ -1,0 +1,134 @@
+"""The auditors' views: a child's log extract, emergency accesses, history, the plan as seen at T.
+
+Auditors see these for any child (that is their task) and nothing of the coordinators' pages.
+Each view is itself a logged read (purpose ``audit``). The history and time travel are
+``services.readmodel.history``'s, reached through ``hub.history``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from projections.access import Need
+from projections.audit import AuditEntry
+from schemas.sealing import Erased, Personal
+from services.api import publishing, views
+from services.api.auth.tokens import Principal
+from services.api.models import (
+    AuditEntryOut,
+    AuditLog,
+    EmergencyAccessList,
+    History,
+    HistoryEntryOut,
+    SeenPlanOut,
+)
+from services.api.reads import record_reads, require_role
+from services.api.store import utc
+from services.api.wiring import Hub
+
+LOG_PARTS = ("audit-log",)
+EMERGENCY_PARTS = ("emergency-access-log",)
+HISTORY_PARTS = ("history",)
+AS_SEEN_PARTS = ("plan-as-seen", "facts", "assessments", "actions", "meetings", "follow-ups", "consents")
+
+
+def entry_out(entry: AuditEntry) -> AuditEntryOut:
+    return AuditEntryOut(
+        seq=entry.seq, event_id=entry.event_id, kind=str(entry.kind), occurred_at=utc(entry.occurred_at),
+        viewer_id=entry.viewer_id, role=entry.role, organisation_id=entry.organisation_id, child_id=entry.child_id,
+        purpose=entry.purpose, parts=list(entry.parts), expires_at=utc(entry.expires_at),
+    )
+
+
+async def log_extract(hub: Hub, principal: Principal, child_id: uuid.UUID, since: dt.datetime | None = None,
+                      until: dt.datetime | None = None) -> AuditLog:
+    require_role(principal, Need.AUDIT)
+    entries = await hub.run(hub.reader.audit.extract, child_id, since, until)
+    await record_reads(hub, principal, [child_id], publishing.AUDIT, LOG_PARTS)
+    return AuditLog(child_id=child_id, entries=[entry_out(e) for e in entries])
+
+
+async def emergency_accesses(hub: Hub, principal: Principal, since: dt.datetime | None = None,
+                             until: dt.datetime | None = None) -> EmergencyAccessList:
+    require_role(principal, Need.AUDIT)
+    entries = await hub.run(hub.reader.audit.emergency_accesses, since, until)
+    children = list(dict.fromkeys(e.child_id for e in entries))
+    await record_reads(hub, principal, children, publishing.AUDIT, EMERGENCY_PARTS)
+    return EmergencyAccessList(entries=[entry_out(e) for e in entries])
+
+
+# -- history ------------------------------------------------------------------------------------------
+
+def _value(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        return utc(value).isoformat()  # type: ignore[union-attr]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"{len(value)} bytes"
+    if isinstance(value, tuple | list):
+        return [_value(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def _sealed(sealed: Any) -> str:
+    if sealed is None:
+        return "none"
+    if isinstance(sealed, Erased):
+        return "erased"
+    if isinstance(sealed, Personal):
+        return "opened"
+    return "sealed"
+
+
+def history_entry_out(entry: Any) -> HistoryEntryOut:
+    event, env = entry.event, entry.event.envelope
+    fields = {f.name: _value(getattr(event, f.name)) for f in dataclasses.fields(event) if f.name != "envelope"}
+    return HistoryEntryOut(
+        topic=entry.topic, partition=entry.partition, offset=entry.offset, recorded_at=utc(entry.recorded_at),
+        occurred_at=utc(env.occurred_at), event_id=env.event_id, type=entry.type_name, source_system=env.source.system,
+        source_org=env.source.organisation_id, basis=str(env.basis.value), category=str(env.category.value),
+        area=None if env.area is None else env.area.value, sealed=_sealed(env.sealed), fields=fields,
+    )
+
+
+async def history(hub: Hub, principal: Principal, child_id: uuid.UUID) -> History:
+    """Every event of the child on every topic. Sealed personal data is not opened: the plain
+    codec leaves it sealed (the auditor sees that it is there, not what it says)."""
+    require_role(principal, Need.AUDIT)
+    entries: Sequence[Any] = await hub.history.child_history(hub.settings, hub.fact_codec, child_id)
+    await record_reads(hub, principal, [child_id], publishing.AUDIT, HISTORY_PARTS)
+    return History(child_id=child_id, entries=[history_entry_out(e) for e in entries])
+
+
+async def plan_as_seen(hub: Hub, principal: Principal, child_id: uuid.UUID, viewer_org: str,
+                       at: dt.datetime) -> SeenPlanOut:
+    """The plan as ``viewer_org`` could see it at ``at``: folded from the log up to ``at``, the
+    facts filtered by the one visibility function (``services.readmodel.history.plan_as_seen``)."""
+    require_role(principal, Need.AUDIT)
+    seen = await hub.history.plan_as_seen(hub.settings, hub.codec, child_id, viewer_org, at)
+    await record_reads(hub, principal, [child_id], publishing.AUDIT, AS_SEEN_PARTS)
+    d, state = hub.directory, seen.state
+    plan = state.plan
+    fact_views = [views.fact_out(f, d, hub.fact_codec) for f in seen.facts]
+    parts = views.parts_of_plan(plan, d)
+    areas, loose, plan_follow_ups = views.areas(parts, fact_views)
+    return SeenPlanOut(
+        child_id=child_id, viewer_org=viewer_org, at=at, named_person=views.org(d, seen.named_person.organisation_id),
+        named_person_rule=seen.named_person.rule, lead=views.org(d, plan.lead),
+        participants=views.orgs(d, plan.participants),
+        plan=views.plan_info(plan.plan_id, plan.status, plan.opened_by_org, plan.opened_at, plan.closed_at, d),
+        areas=areas, facts_without_area=loose, meetings=parts.meetings, follow_ups=plan_follow_ups,
+        consents=[views.consent_out(c, at, d) for c in seen.consents],
+    )

@@ -1,0 +1,81 @@
+"""The auditors' JSON API (log extracts, emergency accesses, history, time travel) and the
+administrators' overview (counts only, no child data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from projections.access import Need
+from projections.read_model import DIGEST_TABLES
+from services.api import models
+from services.api.audit import reads as audit_reads
+from services.api.auth.callers import api_principal, hub_of, known_query
+from services.api.auth.devlogin import dev_login_enabled
+from services.api.auth.tokens import Principal
+from services.api.reads import require_role
+from services.api.routes import ChildId, problems
+
+Caller = Annotated[Principal, Depends(api_principal)]
+Since = Annotated[models.Moment | None, Query(description="from this moment (inclusive)")]
+Until = Annotated[models.Moment | None, Query(description="until this moment (exclusive)")]
+AUDIT = problems(400, 401, 403, 422, 503)
+
+router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(known_query)])
+admin_router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Depends(known_query)])
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else value.astimezone(dt.UTC)
+
+
+@router.get("/children/{child_id}/log", response_model=models.AuditLog, responses=AUDIT, summary="Loggutdrag")
+async def log_extract(request: Request, caller: Caller, child_id: ChildId, since: Since = None,
+                      until: Until = None) -> models.AuditLog:
+    """Every logged access to the child's data (who, role, organisation, purpose, parts, when)."""
+    return await audit_reads.log_extract(hub_of(request), caller, child_id, _utc(since), _utc(until))
+
+
+@router.get("/emergency-access", response_model=models.EmergencyAccessList, responses=AUDIT,
+            summary="Nödöppningar")
+async def emergency_accesses(request: Request, caller: Caller, since: Since = None,
+                             until: Until = None) -> models.EmergencyAccessList:
+    """Every emergency access, for review afterwards."""
+    return await audit_reads.emergency_accesses(hub_of(request), caller, _utc(since), _utc(until))
+
+
+@router.get("/children/{child_id}/history", response_model=models.History, responses=AUDIT,
+            summary="Barnets händelsehistorik")
+async def history(request: Request, caller: Caller, child_id: ChildId) -> models.History:
+    """The child's full event history from the log, sealed personal data left sealed."""
+    return await audit_reads.history(hub_of(request), caller, child_id)
+
+
+@router.get("/children/{child_id}/as-seen", response_model=models.SeenPlanOut, responses=AUDIT,
+            summary="Planen som en organisation såg den")
+async def as_seen(request: Request, caller: Caller, child_id: ChildId,
+                  org: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^\S+$")],
+                  at: Annotated[models.Moment, Query(description="the moment")]) -> models.SeenPlanOut:
+    """The plan as organisation ``org`` could see it at ``at`` (time travel)."""
+    moment = _utc(at)
+    assert moment is not None
+    return await audit_reads.plan_as_seen(hub_of(request), caller, child_id, org, moment)
+
+
+@admin_router.get("/overview", response_model=models.AdminOverview, responses=problems(400, 401, 403, 422),
+                  summary="Översikt för administratörer")
+async def overview(request: Request, caller: Caller) -> models.AdminOverview:
+    """Row counts of the read model: no child data."""
+    require_role(caller, Need.ADMIN)
+    hub = hub_of(request)
+    counts = await hub.run(_counts, hub)
+    return models.AdminOverview(tables=counts, dev_login=dev_login_enabled(hub.settings))
+
+
+def _counts(hub: object) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    with hub.engine.connect() as c:  # type: ignore[attr-defined]
+        return {t.name: c.execute(select(func.count()).select_from(t)).scalar_one() for t in DIGEST_TABLES}

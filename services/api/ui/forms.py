@@ -1,0 +1,309 @@
+"""The pages' forms: what each asks (labels in Swedish), and how a posted form becomes the same
+request body the JSON API takes -- so both go through one validation and one command."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from projections.consent_rules import ADULT_AGE, age_on
+from projections.plan import AREAS
+from schemas.events import Category, GrantorRole
+from services.api import models
+from services.api.models import PlanView
+from services.api.ui import sv
+
+
+@dataclass
+class Field:
+    name: str
+    label: str
+    kind: str  # text, textarea, date, select, radio, checkboxes, number
+    options: Sequence[tuple[str, str]] = ()
+    required: bool = False
+    help: str | None = None
+    value: Any = None
+    datalist: Sequence[tuple[str, str]] = ()
+
+    @property
+    def values(self) -> list[str]:
+        if self.value is None:
+            return []
+        return [str(v) for v in self.value] if isinstance(self.value, list | tuple) else [str(self.value)]
+
+
+@dataclass
+class Form:
+    slug: str
+    title: str
+    fields: list[Field]
+    submit: str
+    intro: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def known_orgs(view: PlanView, me: str) -> list[tuple[str, str]]:
+    """Organisations around the child: named person, lead, participants, consent recipients, me."""
+    found: dict[str, str | None] = {}
+    for o in [view.named_person, view.lead, *view.participants]:
+        if o is not None:
+            found.setdefault(o.id, o.name)
+    for c in view.consents:
+        for o in c.recipients:
+            found.setdefault(o.id, o.name)
+    found.setdefault(me, None)
+    return [(k, f"{v} ({k})" if v else k) for k, v in sorted(found.items())]
+
+
+AREA_OPTIONS = [(a.value, sv.AREA[a].capitalize()) for a in AREAS]
+RATING_OPTIONS = [(str(n), label) for n, label in sv.RATING.items()]
+CATEGORY_OPTIONS = [(c.value, sv.CATEGORY[c].capitalize()) for c in (Category.HEALTH, Category.SCHOOL, Category.SOCIAL)]
+
+
+def _consent_label(c: models.ConsentOut) -> str:
+    cats = ", ".join(sv.CATEGORY[x] for x in c.categories)
+    return f"Samtycke {str(c.consent_id)[:8]} – {cats} – till och med {c.valid_to.date().isoformat()}"
+
+
+def grantor_options(view: PlanView) -> list[tuple[str, str]]:
+    out = [(f"{GrantorRole.GUARDIAN.value}:{g}", f"Vårdnadshavare {n} ({str(g)[:8]})")
+           for n, g in enumerate(view.guardians, 1)]
+    if view.birth_date is not None:
+        adult = age_on(view.birth_date, dt.datetime.now(dt.UTC).date()) >= ADULT_AGE
+        role = GrantorRole.YOUNG_PERSON if adult else GrantorRole.CHILD
+        out.append((f"{role.value}:{view.child_id}", "Den unga själv" if adult else "Barnet självt"))
+    return out
+
+
+# -- the forms -----------------------------------------------------------------------------------------
+
+def open_plan(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    options = [(str(c.consent_id), _consent_label(c)) for c in view.consents
+               if c.active and any(r.id == me for r in c.recipients)]
+    return Form("plan", "Öppna plan", [
+        Field("consent_ids", "Samtycken som planen öppnas under", "checkboxes", options, True,
+              "Bara giltiga samtycken där din organisation är mottagare visas.", values.get("consent_ids")),
+    ], "Öppna planen", "En plan öppnas under minst ett samtycke.")
+
+
+def meeting(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    orgs = known_orgs(view, me)
+    return Form("meetings", "Registrera samverkansmöte", [
+        Field("held_on", "Mötesdatum", "date", required=True, value=values.get("held_on", _today())),
+        Field("participant_orgs", "Deltagande organisationer", "checkboxes", orgs, value=values.get("participant_orgs")),
+        Field("other_participants", "Andra deltagande organisationer", "textarea",
+              help="Organisations-id, ett per rad.", value=values.get("other_participants")),
+        Field("lead_org", "Ansvarig för planen efter mötet", "select", [("", "Ingen ändring"), *orgs],
+              help="Måste vara en av deltagarna.", value=values.get("lead_org")),
+        Field("decisions", "Beslut", "textarea", required=True, value=values.get("decisions")),
+        Field("notes", "Anteckningar", "textarea", value=values.get("notes")),
+    ], "Registrera mötet")
+
+
+def assessment(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    return Form("assessments", "Bedöm ett område", [
+        Field("area", "Område", "select", AREA_OPTIONS, True, value=values.get("area")),
+        Field("rating", "Bedömning", "radio", RATING_OPTIONS, True, value=values.get("rating")),
+        Field("comment", "Kommentar", "textarea", value=values.get("comment")),
+        Field("child_view", "Barnets egen syn", "textarea", value=values.get("child_view")),
+        Field("guardians_view", "Vårdnadshavarnas syn", "textarea", value=values.get("guardians_view")),
+    ], "Spara bedömningen")
+
+
+def action(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    return Form("actions", "Besluta insats", [
+        Field("area", "Område", "select", AREA_OPTIONS, True, value=values.get("area")),
+        Field("need", "Behov", "textarea", required=True, value=values.get("need")),
+        Field("what", "Insats (vad ska göras)", "textarea", required=True, value=values.get("what")),
+        Field("responsible_org", "Ansvarig organisation", "text", required=True, help="Organisations-id.",
+              value=values.get("responsible_org", me), datalist=known_orgs(view, me)),
+        Field("due_on", "Klart senast", "date", value=values.get("due_on")),
+    ], "Besluta insatsen")
+
+
+def complete(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    return Form("complete", "Slutför insats", [
+        Field("completed_on", "Slutförd den", "date", required=True, value=values.get("completed_on", _today())),
+    ], "Markera som slutförd")
+
+
+def follow_up(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    return Form("follow-ups", "Lägg in uppföljning", [
+        Field("due_on", "Datum för uppföljning", "date", required=True, value=values.get("due_on")),
+        Field("area", "Område", "select", [("", "Hela planen"), *AREA_OPTIONS], value=values.get("area")),
+        Field("what", "Vad ska följas upp", "textarea", value=values.get("what")),
+    ], "Lägg in uppföljningen")
+
+
+def transfer(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    return Form("transfer", "Flytta barnensbästa-ansvar", [
+        Field("to_org", "Ny barnensbästa-ansvarig organisation", "text", required=True, help="Organisations-id.",
+              value=values.get("to_org"), datalist=known_orgs(view, me)),
+        Field("reason_code", "Skäl", "select", list(sv.TRANSFER_REASONS.items()), True, value=values.get("reason_code")),
+    ], "Flytta ansvaret", "Beslutet gäller till barnets nästa övergång (till exempel skolstart).")
+
+
+def close(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    return Form("close", "Avsluta plan", [
+        Field("reason_code", "Skäl", "select", list(sv.CLOSE_REASONS.items()), True, value=values.get("reason_code")),
+    ], "Avsluta planen")
+
+
+def consent(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    today = dt.datetime.now(dt.UTC).date()
+    return Form("consents", "Registrera samtycke", [
+        Field("grantors", "Vem lämnar samtycket", "checkboxes", grantor_options(view), True,
+              "Alla vårdnadshavare, och barnet från 15 år, måste samtycka.", values.get("grantors")),
+        Field("categories", "Vilka uppgifter", "checkboxes", CATEGORY_OPTIONS, True, value=values.get("categories")),
+        Field("areas", "Vilka områden", "checkboxes", AREA_OPTIONS, help="Inget valt betyder alla områden.",
+              value=values.get("areas")),
+        Field("recipients", "Mottagande organisationer", "checkboxes", known_orgs(view, me),
+              value=values.get("recipients")),
+        Field("other_recipients", "Andra mottagare", "textarea", help="Organisations-id, ett per rad.",
+              value=values.get("other_recipients")),
+        Field("source_organisations", "Från vilka organisationer", "textarea",
+              help="Organisations-id, ett per rad. Tomt betyder alla.", value=values.get("source_organisations")),
+        Field("valid_from", "Gäller från", "date", required=True, value=values.get("valid_from", today.isoformat())),
+        Field("valid_to", "Gäller till och med", "date", required=True,
+              value=values.get("valid_to", (today + dt.timedelta(days=365)).isoformat())),
+    ], "Registrera samtycket")
+
+
+def emergency(values: Mapping[str, Any]) -> Form:
+    return Form("emergency-access", "Nödöppning", [
+        Field("reason_code", "Skäl", "select", list(sv.EMERGENCY_REASONS.items()), True, value=values.get("reason_code")),
+        Field("days", "Hur länge", "select", [(str(n), f"{n} dag" + ("ar" if n > 1 else "")) for n in range(1, 8)],
+              True, "Högst 7 dagar.", values.get("days", "1")),
+    ], "Öppna nödåtkomst",
+        "Nödöppning ger dig läsrätt till barnets plan under en begränsad tid. Den loggas och granskas i efterhand.")
+
+
+# -- posted forms into request bodies ------------------------------------------------------------------------
+
+def form_values(data: FormData) -> dict[str, Any]:
+    """The posted fields as they were, for showing the form again."""
+    out: dict[str, Any] = {}
+    for key in data:
+        items = [v for v in data.getlist(key) if isinstance(v, str)]
+        out[key] = items if len(items) > 1 or key in MULTI else (items[0] if items else "")
+    return out
+
+
+MULTI = {"consent_ids", "participant_orgs", "grantors", "categories", "areas", "recipients"}
+
+
+def _blank(value: Any) -> Any:
+    return None if value in ("", None) else value
+
+
+def _lines(value: Any) -> list[str]:
+    return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+
+
+def _many(values: Mapping[str, Any], key: str) -> list[str]:
+    found = values.get(key) or []
+    return [v for v in (found if isinstance(found, list) else [found]) if v]
+
+
+def _start_of(day: Any) -> Any:
+    if not day:
+        return None
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(str(day)), dt.time(), dt.UTC).isoformat()
+    except ValueError:
+        return day  # let validation say what is wrong
+
+
+def _end_of(day: Any) -> Any:
+    start = _start_of(day)
+    try:
+        return (dt.datetime.fromisoformat(start) + dt.timedelta(days=1)).isoformat() if start else None
+    except (ValueError, TypeError, OverflowError):
+        return start
+
+
+def _grantors(values: Mapping[str, Any]) -> list[dict[str, str]]:
+    out = []
+    for item in _many(values, "grantors"):
+        role, _, party = item.partition(":")
+        out.append({"role": role, "party_id": party})
+    return out
+
+
+BODIES: dict[str, tuple[type[BaseModel], Callable[[Mapping[str, Any]], dict[str, Any]]]] = {
+    "plan": (models.OpenPlan, lambda v: {"consent_ids": _many(v, "consent_ids")}),
+    "meetings": (models.RecordMeeting, lambda v: {
+        "held_on": _blank(v.get("held_on")),
+        "participant_orgs": list(dict.fromkeys(_many(v, "participant_orgs") + _lines(v.get("other_participants")))),
+        "lead_org": _blank(v.get("lead_org")), "decisions": v.get("decisions", ""), "notes": _blank(v.get("notes"))}),
+    "assessments": (models.AssessArea, lambda v: {
+        "area": _blank(v.get("area")), "rating": _blank(v.get("rating")), "comment": _blank(v.get("comment")),
+        "child_view": _blank(v.get("child_view")), "guardians_view": _blank(v.get("guardians_view"))}),
+    "actions": (models.AgreeAction, lambda v: {
+        "area": _blank(v.get("area")), "need": v.get("need", ""), "what": v.get("what", ""),
+        "responsible_org": v.get("responsible_org", ""), "due_on": _blank(v.get("due_on"))}),
+    "complete": (models.CompleteAction, lambda v: {"completed_on": _blank(v.get("completed_on"))}),
+    "follow-ups": (models.ScheduleFollowUp, lambda v: {
+        "due_on": _blank(v.get("due_on")), "area": _blank(v.get("area")), "what": _blank(v.get("what"))}),
+    "transfer": (models.TransferNamedPerson, lambda v: {"to_org": v.get("to_org", ""),
+                                                        "reason_code": v.get("reason_code", "")}),
+    "close": (models.ClosePlan, lambda v: {"reason_code": v.get("reason_code", "")}),
+    "consents": (models.RegisterConsent, lambda v: {
+        "grantors": _grantors(v), "categories": _many(v, "categories"),
+        "recipients": list(dict.fromkeys(_many(v, "recipients") + _lines(v.get("other_recipients")))),
+        "valid_from": _start_of(v.get("valid_from")), "valid_to": _end_of(v.get("valid_to")),
+        "source_organisations": _lines(v.get("source_organisations")) or None, "areas": _many(v, "areas") or None}),
+    "emergency-access": (models.OpenEmergencyAccess, lambda v: {"reason_code": v.get("reason_code", ""),
+                                                                 "days": _blank(v.get("days"))}),
+    "withdraw": (models.WithdrawConsent, lambda v: dict(zip(("role", "party_id"),
+                                                            str(v.get("grantor", "")).partition(":")[::2]))),
+}
+
+FIELD_LABELS = {"held_on": "Mötesdatum", "participant_orgs": "Deltagande organisationer", "lead_org": "Ansvarig",
+                "decisions": "Beslut", "notes": "Anteckningar", "area": "Område", "rating": "Bedömning",
+                "comment": "Kommentar", "child_view": "Barnets egen syn", "guardians_view": "Vårdnadshavarnas syn",
+                "need": "Behov", "what": "Insats", "responsible_org": "Ansvarig organisation", "due_on": "Datum",
+                "completed_on": "Slutförd den", "to_org": "Ny barnensbästa-ansvarig", "reason_code": "Skäl",
+                "consent_ids": "Samtycken", "grantors": "Vem lämnar samtycket", "categories": "Vilka uppgifter",
+                "recipients": "Mottagare", "valid_from": "Gäller från", "valid_to": "Gäller till och med",
+                "source_organisations": "Från vilka organisationer", "areas": "Områden", "days": "Hur länge",
+                "party_id": "Vem återkallar", "role": "Vem återkallar"}
+
+
+def parse(slug: str, values: Mapping[str, Any]) -> BaseModel:
+    """The request body a posted form stands for; ``InvalidForm`` with Swedish reasons if not."""
+    model, build = BODIES[slug]
+    try:
+        return model.model_validate(build(values))
+    except ValidationError as exc:
+        raise InvalidForm(_swedish(exc)) from None
+
+
+def _swedish(exc: ValidationError) -> list[str]:
+    out = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
+        label = FIELD_LABELS.get(loc[0], loc[0]) if loc else "Formuläret"
+        kind = error.get("type", "")
+        if kind in ("missing", "too_short") or (kind.endswith("_type") and error.get("input") in (None, "")):
+            out.append(f"{label}: måste fyllas i")
+        elif kind == "string_too_long" or kind == "too_long":
+            out.append(f"{label}: för långt")
+        else:
+            out.append(f"{label}: ogiltigt värde")
+    return list(dict.fromkeys(out))
+
+
+class InvalidForm(ValueError):
+    def __init__(self, reasons: Iterable[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__("; ".join(self.reasons))

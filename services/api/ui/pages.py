@@ -1,0 +1,345 @@
+"""The Swedish pages under ``/ui``: server-rendered, no JavaScript, one form per command.
+
+Pages read and write through the same ``reads`` and ``commands`` as the JSON API, so every
+page that shows child data is a logged read, and a posted form is one event. A form that is
+accepted redirects back (POST-redirect-GET) with a message; one that is refused is shown again
+with every reason, in Swedish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from projections.access import Need
+from services.api import errors, fhir, publishing, reads
+from services.api import writes as commands
+from services.api.audit import reads as audit_reads
+from services.api.auth.callers import COOKIE, hub_of, page_principal, same_origin
+from services.api.auth.tokens import Principal, Role
+from services.api.models import Moment, PlanView
+from services.api.ui import forms, sv
+from services.api.ui.render import page
+from services.api.wiring import Hub
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+User = Annotated[Principal, Depends(page_principal)]
+ChildId = Annotated[uuid.UUID, Path()]
+FORM_PARTS = ("plan", "named-person", "consents")
+HOME = {Role.COORDINATOR: "/ui/children", Role.AUDITOR: "/ui/audit", Role.ADMINISTRATOR: "/ui/admin"}
+
+Command = Callable[[Hub, Principal, uuid.UUID, Any], Awaitable[Any]]
+COMMANDS: dict[str, tuple[Command, Callable[..., forms.Form], str]] = {
+    "plan": (commands.open_plan, forms.open_plan, "plan"),
+    "meetings": (commands.record_meeting, forms.meeting, "meeting"),
+    "assessments": (commands.assess_area, forms.assessment, "assessment"),
+    "actions": (commands.agree_action, forms.action, "action"),
+    "follow-ups": (commands.schedule_follow_up, forms.follow_up, "follow-up"),
+    "transfer": (commands.transfer_named_person, forms.transfer, "transfer"),
+    "close": (commands.close_plan, forms.close, "closed"),
+}
+
+
+def error_page(request: Request, status: int, detail: str, reasons: list[str]) -> HTMLResponse:
+    return page(request, "error.html", None, status, status_code=status, detail=detail, reasons=reasons)
+
+
+def _back(child_id: uuid.UUID, done: str, path: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/ui/children/{child_id}{path}?klart={done}", status_code=303)
+
+
+# -- home and logout -----------------------------------------------------------------------------------
+
+@router.get("")
+async def home(user: User) -> RedirectResponse:
+    return RedirectResponse(HOME[user.role], status_code=303)
+
+
+@router.post("/logout", dependencies=[Depends(same_origin)])
+async def logout() -> RedirectResponse:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# -- the coordinator's pages ---------------------------------------------------------------------------
+
+@router.get("/children", response_class=HTMLResponse)
+async def my_children(request: Request, user: User,
+                      q: Annotated[str, Query(max_length=36, pattern=r"^[0-9a-fA-F-]*$")] = "",
+                      municipality: Annotated[str, Query(pattern=r"^([0-9]{4})?$")] = "",
+                      plan: Annotated[str, Query(pattern=r"^(|ja|nej)$")] = "",
+                      offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> HTMLResponse:
+    has_plan = {"ja": True, "nej": False}.get(plan)
+    found = await reads.list_children(hub_of(request), user, prefix=q or None, municipality=municipality or None,
+                                      has_plan=has_plan, limit=50, offset=offset)
+    own = hub_of(request).directory.municipality_of(user.organisation_id)
+    return page(request, "children.html", user, found=found, q=q, municipality=municipality, plan=plan,
+                own_municipality=own)
+
+
+@router.get("/children/{child_id}", response_class=HTMLResponse)
+async def plan_page(request: Request, user: User, child_id: ChildId) -> HTMLResponse:
+    view, loaded = await reads.read_plan(hub_of(request), user, child_id)
+    return page(request, "plan.html", user, view=view, emergency=loaded.decision.emergency,
+                ratings={a.area: a.assessment.rating if a.assessment else None for a in view.areas})
+
+
+@router.get("/children/{child_id}/plan.fhir")
+async def plan_fhir(request: Request, user: User, child_id: ChildId) -> JSONResponse:
+    hub = hub_of(request)
+    loaded = await reads.guard(hub, user, child_id, Need.READ)
+    if loaded.child.plan_id is None:
+        raise errors.Rejected([errors.NO_PLAN])
+    view, _ = await reads.read_plan(hub, user, child_id, purpose=publishing.EXPORT, parts=reads.EXPORT_PARTS)
+    return JSONResponse(fhir.plan_bundle(view, hub.now()), media_type="application/fhir+json")
+
+
+async def _form_view(request: Request, user: Principal, child_id: uuid.UUID) -> PlanView:
+    view, _ = await reads.read_plan(hub_of(request), user, child_id, parts=FORM_PARTS)
+    return view
+
+
+def _form_page(request: Request, user: Principal, view: PlanView, form: forms.Form, action: str,
+               status: int = 200) -> HTMLResponse:
+    return page(request, "form.html", user, status, view=view, form=form, action=action)
+
+
+async def _submit(request: Request, user: Principal, child_id: uuid.UUID, slug: str, form_slug: str,
+                  build: Callable[..., forms.Form], run: Callable[[Any], Awaitable[Any]], action: str,
+                  done: str, back: str = "") -> Response:
+    values = forms.form_values(await request.form())
+    try:
+        body = forms.parse(form_slug, values)
+        await run(body)
+    except forms.InvalidForm as exc:
+        reasons = exc.reasons
+    except errors.Rejected as exc:
+        reasons = sv.translate_all(exc.reasons)
+    else:
+        return _back(child_id, done, back)
+    view = await _form_view(request, user, child_id)
+    form = build(view, user.organisation_id, values)
+    form.errors = reasons
+    return _form_page(request, user, view, form, action, status=422)
+
+
+@router.get("/children/{child_id}/actions/{action_id}/complete", response_class=HTMLResponse)
+async def complete_form(request: Request, user: User, child_id: ChildId, action_id: uuid.UUID) -> HTMLResponse:
+    await reads.guard(hub_of(request), user, child_id, Need.WRITE)
+    view = await _form_view(request, user, child_id)
+    return _form_page(request, user, view, forms.complete(view, user.organisation_id, {}),
+                      f"/ui/children/{child_id}/actions/{action_id}/complete")
+
+
+@router.post("/children/{child_id}/actions/{action_id}/complete", dependencies=[Depends(same_origin)])
+async def complete_submit(request: Request, user: User, child_id: ChildId, action_id: uuid.UUID) -> Response:
+    hub = hub_of(request)
+    return await _submit(request, user, child_id, "complete", "complete", forms.complete,
+                         lambda body: commands.complete_action(hub, user, child_id, action_id, body),
+                         f"/ui/children/{child_id}/actions/{action_id}/complete", "completed")
+
+
+# -- consents ------------------------------------------------------------------------------------------
+
+def _consents_page(request: Request, user: Principal, view: PlanView, form: forms.Form,
+                   status: int = 200, withdraw_errors: list[str] | None = None) -> HTMLResponse:
+    return page(request, "consents.html", user, status, view=view, form=form,
+                action=f"/ui/children/{view.child_id}/consents", grantors=forms.grantor_options(view),
+                withdraw_errors=withdraw_errors or [])
+
+
+@router.get("/children/{child_id}/consents", response_class=HTMLResponse)
+async def consents_page(request: Request, user: User, child_id: ChildId) -> HTMLResponse:
+    await reads.guard(hub_of(request), user, child_id, Need.WRITE)
+    view = await _form_view(request, user, child_id)
+    return _consents_page(request, user, view, forms.consent(view, user.organisation_id, {}))
+
+
+@router.post("/children/{child_id}/consents", dependencies=[Depends(same_origin)])
+async def consent_submit(request: Request, user: User, child_id: ChildId) -> Response:
+    hub = hub_of(request)
+    values = forms.form_values(await request.form())
+    try:
+        await commands.register_consent(hub, user, child_id, forms.parse("consents", values))
+    except forms.InvalidForm as exc:
+        reasons = exc.reasons
+    except errors.Rejected as exc:
+        reasons = sv.translate_all(exc.reasons)
+    else:
+        return _back(child_id, "consent", "/consents")
+    view = await _form_view(request, user, child_id)
+    form = forms.consent(view, user.organisation_id, values)
+    form.errors = reasons
+    return _consents_page(request, user, view, form, status=422)
+
+
+@router.post("/children/{child_id}/consents/{consent_id}/withdraw", dependencies=[Depends(same_origin)])
+async def withdraw_submit(request: Request, user: User, child_id: ChildId, consent_id: uuid.UUID) -> Response:
+    hub = hub_of(request)
+    values = forms.form_values(await request.form())
+    try:
+        await commands.withdraw_consent(hub, user, child_id, consent_id, forms.parse("withdraw", values))
+    except forms.InvalidForm as exc:
+        reasons = exc.reasons
+    except errors.Rejected as exc:
+        reasons = sv.translate_all(exc.reasons)
+    else:
+        return _back(child_id, "withdrawn", "/consents")
+    view = await _form_view(request, user, child_id)
+    return _consents_page(request, user, view, forms.consent(view, user.organisation_id, {}), status=422,
+                          withdraw_errors=reasons)
+
+
+# -- emergency access ------------------------------------------------------------------------------------
+
+@router.get("/emergency-access", response_class=HTMLResponse)
+async def emergency_lookup(request: Request, user: User,
+                           child_id: Annotated[uuid.UUID | None, Query()] = None) -> Response:
+    reads.require_role(user, Need.EMERGENCY)
+    if child_id is not None:
+        return RedirectResponse(f"/ui/children/{child_id}/emergency-access", status_code=303)
+    return page(request, "emergency_lookup.html", user)
+
+
+@router.get("/children/{child_id}/emergency-access", response_class=HTMLResponse)
+async def emergency_form(request: Request, user: User, child_id: ChildId) -> HTMLResponse:
+    await reads.guard(hub_of(request), user, child_id, Need.EMERGENCY)  # no child data is shown here
+    return page(request, "emergency.html", user, child_id=child_id, form=forms.emergency({}),
+                action=f"/ui/children/{child_id}/emergency-access")
+
+
+@router.post("/children/{child_id}/emergency-access", dependencies=[Depends(same_origin)])
+async def emergency_submit(request: Request, user: User, child_id: ChildId) -> Response:
+    hub = hub_of(request)
+    values = forms.form_values(await request.form())
+    try:
+        await commands.open_emergency_access(hub, user, child_id, forms.parse("emergency-access", values))
+    except forms.InvalidForm as exc:
+        reasons = exc.reasons
+    except errors.Rejected as exc:
+        reasons = sv.translate_all(exc.reasons)
+    else:
+        return RedirectResponse("/ui/children?klart=emergency", status_code=303)
+    form = forms.emergency(values)
+    form.errors = reasons
+    return page(request, "emergency.html", user, 422, child_id=child_id, form=form,
+                action=f"/ui/children/{child_id}/emergency-access")
+
+
+# -- gaps --------------------------------------------------------------------------------------------------
+
+@router.get("/gaps")
+async def my_gaps(request: Request, user: User) -> Response:
+    reads.require_role(user, Need.LIST)
+    code = hub_of(request).directory.municipality_of(user.organisation_id)
+    if code is None:
+        raise errors.Forbidden(message=sv.NOT_MUNICIPALITY)
+    return RedirectResponse(f"/ui/municipalities/{code}/gaps", status_code=303)
+
+
+@router.get("/municipalities/{code}/gaps", response_class=HTMLResponse)
+async def gaps_page(request: Request, user: User, code: Annotated[str, Path(pattern=r"^[0-9]{4}$")],
+                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> HTMLResponse:
+    found = await reads.gaps(hub_of(request), user, code, limit=50, offset=offset)
+    return page(request, "gaps.html", user, found=found,
+                municipality_name=hub_of(request).directory.municipality_name(code))
+
+
+# -- the auditors' pages ----------------------------------------------------------------------------------
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_home(request: Request, user: User,
+                     child_id: Annotated[uuid.UUID | None, Query()] = None) -> Response:
+    reads.require_role(user, Need.AUDIT)
+    if child_id is not None:
+        return RedirectResponse(f"/ui/audit/children/{child_id}/log", status_code=303)
+    return page(request, "audit_home.html", user)
+
+
+@router.get("/audit/children/{child_id}/log", response_class=HTMLResponse)
+async def audit_log(request: Request, user: User, child_id: ChildId) -> HTMLResponse:
+    found = await audit_reads.log_extract(hub_of(request), user, child_id)
+    return page(request, "audit_log.html", user, found=found, child_id=child_id)
+
+
+@router.get("/audit/emergency-access", response_class=HTMLResponse)
+async def audit_emergency(request: Request, user: User) -> HTMLResponse:
+    found = await audit_reads.emergency_accesses(hub_of(request), user)
+    return page(request, "audit_emergency.html", user, found=found)
+
+
+@router.get("/audit/children/{child_id}/history", response_class=HTMLResponse)
+async def audit_history(request: Request, user: User, child_id: ChildId) -> HTMLResponse:
+    found = await audit_reads.history(hub_of(request), user, child_id)
+    return page(request, "audit_history.html", user, found=found, child_id=child_id)
+
+
+@router.get("/audit/children/{child_id}/as-seen", response_class=HTMLResponse)
+async def audit_as_seen(request: Request, user: User, child_id: ChildId,
+                        org: Annotated[str, Query(max_length=64, pattern=r"^\S*$")] = "",
+                        at: Annotated[str, Query(max_length=40)] = "") -> HTMLResponse:
+    reads.require_role(user, Need.AUDIT)
+    seen, problem = None, None
+    if org and at:
+        moment = _moment(at)
+        if moment is None:
+            problem = "Ange tidpunkten som datum och tid, till exempel 2026-11-01T12:00."
+        else:
+            seen = await audit_reads.plan_as_seen(hub_of(request), user, child_id, org, moment)
+    return page(request, "audit_as_seen.html", user, seen=seen, child_id=child_id, org=org, at=at, problem=problem,
+                ratings={a.area: a.assessment.rating if a.assessment else None for a in seen.areas} if seen else {})
+
+
+def _moment(text: str) -> dt.datetime | None:
+    """A moment typed in a form: ISO 8601, UTC unless it says otherwise, in Moment's range."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    try:
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(Moment).validate_python(moment)
+    except ValueError:
+        return None
+
+
+# -- administration ------------------------------------------------------------------------------------------
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin_home(request: Request, user: User) -> HTMLResponse:
+    reads.require_role(user, Need.ADMIN)
+    from services.api.audit.routes import _counts
+
+    hub = hub_of(request)
+    return page(request, "admin.html", user, counts=await hub.run(_counts, hub))
+
+
+# -- the generic command forms: registered last, so the fixed paths above match first ---------------
+
+@router.get("/children/{child_id}/{slug}/new", response_class=HTMLResponse)
+async def command_form(request: Request, user: User, child_id: ChildId, slug: str) -> HTMLResponse:
+    if slug not in COMMANDS:
+        raise errors.NotFound()
+    await reads.guard(hub_of(request), user, child_id, Need.TRANSFER if slug == "transfer" else Need.WRITE)
+    view = await _form_view(request, user, child_id)
+    build = COMMANDS[slug][1]
+    return _form_page(request, user, view, build(view, user.organisation_id, {}),
+                      f"/ui/children/{child_id}/{slug}")
+
+
+@router.post("/children/{child_id}/{slug}", dependencies=[Depends(same_origin)])
+async def command_submit(request: Request, user: User, child_id: ChildId, slug: str) -> Response:
+    if slug not in COMMANDS:
+        raise errors.NotFound()
+    command, build, done = COMMANDS[slug]
+    hub = hub_of(request)
+    return await _submit(request, user, child_id, slug, slug, build,
+                         lambda body: command(hub, user, child_id, body), f"/ui/children/{child_id}/{slug}", done)

@@ -1,0 +1,185 @@
+"""The Swedish the UI shows: labels, and the domain's reasons translated.
+
+The command modules give their reasons in English, from message templates (module constants).
+``translate`` turns a reason back into its template and fields and formats the Swedish
+template instead; a reason it does not know is shown as it is.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable
+
+from projections import access, consent_rules
+from projections import named_person as np
+from schemas.events import Area, Category, GrantorRole
+from services.api import errors
+from services.commands import consent as consent_registry
+from services.commands import plan as plan_service
+
+AREA = {
+    Area.CARE: "omsorg", Area.HEALTH: "hälsa", Area.LEARNING: "lärande", Area.SAFETY: "trygghet",
+    Area.RELATIONSHIPS: "relationer", Area.HOME: "hem", Area.DEVELOPMENT: "utveckling",
+}
+RATING = {1: "1 – stor oro", 2: "2 – oro", 3: "3 – varken eller", 4: "4 – bra", 5: "5 – mycket bra"}
+CATEGORY = {Category.HEALTH: "hälso- och sjukvård", Category.SCHOOL: "skola", Category.SOCIAL: "socialtjänst",
+            Category.POPULATION: "folkbokföring", Category.PLAN: "planen", Category.CONSENT: "samtycke",
+            Category.ACCESS: "åtkomst"}
+GRANTOR = {GrantorRole.GUARDIAN: "vårdnadshavare", GrantorRole.CHILD: "barnet",
+           GrantorRole.YOUNG_PERSON: "den unga (18 år eller äldre)",
+           GrantorRole.EXPECTANT_PARENT: "blivande förälder"}
+RULE = {
+    np.RULE_NONE: "okänt", np.RULE_UNBORN: "mödrahälsovården (ofött barn)", np.RULE_BHV_LISTED: "BVC där barnet är listat",
+    np.RULE_BHV_HOME: "BVC i hemkommunen", np.RULE_PRINCIPAL: "rektor för skolenheten",
+    np.RULE_KAA: "kommunens aktivitetsansvar (KAA)", np.RULE_TRANSFERRED: "flyttad genom beslut",
+    np.RULE_ENDED_18: "upphört vid 18 år", np.RULE_GAP_BHV: "saknas (ingen BVC)",
+    np.RULE_GAP_SCHOOL: "saknas (ingen skolplacering)", np.RULE_GAP_KAA: "saknas (ingen KAA-funktion)",
+}
+PLAN_STATUS = {"open": "öppen", "closed": "avslutad", None: "ingen plan"}
+ACTION_STATUS = {"agreed": "beslutad", "completed": "slutförd"}
+GROUND = {access.Ground.NAMED_PERSON: "barnensbästa-ansvarig", access.Ground.LEAD: "ansvarig för planen",
+          access.Ground.PARTICIPANT: "deltagare i planen", access.Ground.EMERGENCY: "nödöppning"}
+FACT = {
+    "HealthVisitRecorded": "Besök i hälso- och sjukvården", "ImmunizationRecorded": "Vaccination",
+    "ObservationRecorded": "Observation", "ConditionNoted": "Tillstånd noterat",
+    "AbsenceSummarised": "Frånvaro", "SchoolSupportDecided": "Beslut om stöd i skolan",
+    "ReportOfConcernReceived": "Orosanmälan", "InvestigationOpened": "Utredning inledd",
+    "InvestigationClosed": "Utredning avslutad", "InterventionStarted": "Insats påbörjad",
+    "InterventionEnded": "Insats avslutad", "SchoolPlacementStarted": "Skolplacering påbörjad",
+    "SchoolPlacementEnded": "Skolplacering avslutad", "KaaRegistered": "Registrerad i aktivitetsansvaret",
+    "HealthUnitListed": "Listad på BVC", "PregnancyRegistered": "Graviditet registrerad", "ChildBorn": "Född",
+}
+FIELD = {
+    "unit_id": "enhet", "visit_type": "besökstyp", "visited_on": "datum", "vaccine_code": "vaccin",
+    "dose_number": "dos", "given_on": "datum", "code": "kod", "value": "värde", "unit": "enhet",
+    "observed_on": "datum", "clinical_status": "status", "noted_on": "datum", "school_unit_id": "skolenhet",
+    "period_start": "från", "period_end": "till", "absence_percent": "frånvaro (%)",
+    "unexcused_percent": "ogiltig frånvaro (%)", "support_type": "stöd", "decided_on": "beslutsdatum",
+    "case_id": "ärende", "municipality_code": "kommun", "reporter_category": "anmälare",
+    "received_on": "mottagen", "opened_on": "inledd", "outcome": "utfall", "closed_on": "avslutad",
+    "intervention_id": "insats", "intervention_type": "insatstyp", "started_on": "påbörjad", "ended_on": "avslutad",
+}
+EMERGENCY_REASONS = {
+    "AKUT_FARA": "Akut fara för barnets liv eller hälsa",
+    "SKYDDSBEDOMNING": "Brådskande skyddsbedömning",
+    "AKUT_VARD": "Akut vård där uppgifterna behövs",
+}
+TRANSFER_REASONS = {
+    "BARNET_TRYGGT": "Uppdraget utförs där barnet är och känner sig tryggt",
+    "OVERENSKOMMELSE": "Överenskommelse vid samverkansmöte",
+    "FLYTT": "Barnet har flyttat",
+}
+CLOSE_REASONS = {
+    "MAL_UPPNADDA": "Målen är uppnådda", "BARNET_FLYTTAT": "Barnet har flyttat från länet",
+    "SAMTYCKE_ATERKALLAT": "Samtycket har återkallats", "ANNAT": "Annat skäl",
+}
+
+FLASH = {
+    "plan": "Planen är öppnad.", "meeting": "Samverkansmötet är registrerat.",
+    "assessment": "Bedömningen är registrerad.", "action": "Insatsen är beslutad.",
+    "completed": "Insatsen är markerad som slutförd.", "follow-up": "Uppföljningen är inlagd.",
+    "transfer": "Barnensbästa-ansvaret är flyttat.", "closed": "Planen är avslutad.",
+    "consent": "Samtycket är registrerat.", "withdrawn": "Samtycket är återkallat.",
+    "emergency": "Nödöppningen är registrerad och loggad.",
+}
+PENDING = "Registrerat – visas när det har behandlats."
+
+NOT_FOUND = "Hittades inte."
+FORBIDDEN = "Din roll har inte behörighet till detta."
+UNAUTHORISED = "Du behöver logga in."
+INVALID = "Uppgifterna kunde inte tas emot."
+UNAVAILABLE = "Tjänsten kan inte nås just nu. Försök igen om en stund."
+REJECTED = "Uppgifterna uppfyller inte reglerna."
+NOT_MUNICIPALITY = "Du kan bara se glapplistan för din egen kommun."
+
+# English reason template -> Swedish template, the same fields.
+REASONS: dict[str, str] = {
+    plan_service.NO_ORG: "{field} måste ange en organisation",
+    plan_service.BAD_ORG: "{field} {org!r} är inte ett organisations-id (högst {limit} tecken, inga mellanslag)",
+    plan_service.NO_CONSENT: "en plan öppnas under minst ett samtycke",
+    plan_service.REPEATED_CONSENT: "samtycke {consent_id} anges flera gånger",
+    plan_service.NO_PARTICIPANTS: "ett samverkansmöte behöver minst en deltagande organisation",
+    plan_service.REPEATED_PARTICIPANT: "deltagaren {org!r} anges flera gånger",
+    plan_service.LEAD_NOT_PARTICIPANT: "ansvarig för planen {org!r} är inte bland mötets deltagare",
+    plan_service.BAD_AREA: "området {area!r} finns inte i hjulet ({areas})",
+    plan_service.BAD_RATING: "bedömningen {rating!r} ligger utanför 1–5",
+    plan_service.EMPTY_TEXT: "{field} får inte vara tomt",
+    plan_service.TEXT_TOO_LONG: "{field} har {length} tecken; högst {limit} är tillåtna",
+    plan_service.NOT_TEXT: "{field} måste vara text",
+    plan_service.NOT_A_DATE: "{field} måste vara ett datum",
+    plan_service.IN_FUTURE: "{field} {day} ligger i framtiden",
+    plan_service.TOO_LONG_AGO: "{field} {day} ligger mer än {days} dagar bakåt",
+    plan_service.IN_PAST: "{field} {day} har redan passerat",
+    plan_service.TOO_FAR_AHEAD: "{field} {day} ligger mer än {days} dagar fram",
+    plan_service.BAD_REASON_CODE: "skälkoden {code!r} ska vara 1–{limit} versaler, siffror eller understreck",
+    plan_service.SAME_ORG: "uppdraget kan inte flyttas till den organisation som redan har det",
+    consent_registry.UNKNOWN_CHILD: "folkbokföringen känner inte till barnet",
+    consent_registry.NO_CATEGORY: "ett samtycke måste gälla minst ett av hälso- och sjukvård, skola och socialtjänst",
+    consent_registry.BAD_CATEGORY: "kategorin {category} kan inte omfattas av samtycke",
+    consent_registry.NO_RECIPIENT: "ett samtycke behöver minst en mottagande organisation",
+    consent_registry.BAD_PERIOD: "slutdatum måste ligga efter startdatum",
+    consent_registry.NOT_A_GRANTOR: "bara den som måste lämna samtycket kan återkalla det",
+    consent_rules.GUARDIAN_MISSING: "vårdnadshavare {party} har inte lämnat samtycke",
+    consent_rules.CHILD_MISSING: "barnet ({age} år) har inte lämnat samtycke",
+    consent_rules.YOUNG_PERSON_MISSING: "den unga (18 år eller äldre) måste själv lämna samtycke",
+    consent_rules.EXPECTANT_MISSING: "den blivande föräldern {party} har inte lämnat samtycke",
+    consent_rules.NO_GUARDIANS: "folkbokföringen anger ingen vårdnadshavare för barnet",
+    consent_rules.NO_EXPECTANT: "ingen blivande förälder är känd för det ofödda barnet",
+    consent_rules.NOT_ENTITLED: "{party} kan inte lämna samtycke som {role}",
+    access.NO_REASON: "nödöppning kräver en skälkod (1–{limit} versaler, siffror eller understreck)",
+    access.TOO_LONG: "nödöppning gäller högst {days} dagar",
+    access.TOO_SHORT: "nödöppning måste gälla en positiv tid",
+    errors.NO_PLAN: "barnet har ingen öppen plan",
+    errors.PLAN_ALREADY_OPEN: "barnet har redan en öppen plan",
+    errors.UNKNOWN_CONSENT: "samtycke {consent_id} hör inte till barnet",
+    errors.INACTIVE_CONSENT: "samtycke {consent_id} gäller inte nu",
+    errors.NOT_RECIPIENT: "samtycke {consent_id} anger inte din organisation som mottagare",
+    errors.ALREADY_WITHDRAWN: "samtycket är redan återkallat",
+    errors.CHILD_ERASED: "barnets uppgifter är raderade; inget nytt kan registreras",
+}
+FIELD_NAMES = {"by_org": "din organisation", "participant": "deltagare", "lead_org": "ansvarig för planen",
+               "decisions": "beslut", "notes": "anteckningar", "comment": "kommentar", "child_view": "barnets syn",
+               "guardians_view": "vårdnadshavarnas syn", "need": "behov", "what": "insats", "held_on": "mötesdatum",
+               "due_on": "datum", "completed_on": "slutförd", "to_org": "ny barnensbästa-ansvarig",
+               "from_org": "nuvarande barnensbästa-ansvarig", "responsible_org": "ansvarig organisation"}
+ROLE_NAMES = {r.value: label for r, label in GRANTOR.items()}
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if name is not None:
+            parts.append(f"(?P<{name}>.+?)")
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+_PATTERNS = [(_pattern(en), en, sv) for en, sv in REASONS.items()]
+
+
+def translate(reason: str) -> str:
+    """The Swedish for one English reason built from a known template; else the reason itself."""
+    for pattern, english, swedish in _PATTERNS:
+        match = pattern.match(reason)
+        if match is None:
+            continue
+        values = {k: _swedish_value(k, v) for k, v in match.groupdict().items()}
+        template = swedish.replace("!r}", "}")  # the values are already quoted as they were
+        try:
+            return template.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return reason
+    return reason
+
+
+def _swedish_value(name: str, value: str) -> str:
+    if name == "field":
+        return FIELD_NAMES.get(value, value)
+    if name == "role":
+        return ROLE_NAMES.get(value, value)
+    return value
+
+
+def translate_all(reasons: Iterable[str]) -> list[str]:
+    return [translate(r) for r in reasons]

@@ -1,0 +1,94 @@
+"""Everything a request handler needs, wired once per app by ``create_app`` (one wiring place).
+
+Tests build the app with their own engine and a list-collecting publish port; the history
+port (the auditors' reading of the event log) can be replaced on ``hub.history``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import functools
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Engine
+
+from schemas.codec import Codec
+from services.api.auth.devlogin import DevIdentityProvider
+from services.api.auth.tokens import TokenVerifier
+from services.api.orgs import OrgDirectory
+from services.api.publishing import Publish
+from services.api.store import Reader
+from services.settings import Settings
+
+T = TypeVar("T")
+
+
+class HistoryPort(Protocol):
+    """The auditors' reading of the event log (``services.readmodel.history``)."""
+
+    async def child_history(self, settings: Settings, codec: Codec, child_id: uuid.UUID) -> Any: ...
+
+    async def plan_as_seen(self, settings: Settings, codec: Codec, child_id: uuid.UUID, viewer_org: str,
+                           at: dt.datetime) -> Any: ...
+
+
+class LogHistory:
+    """``services.readmodel.history``, imported when first used (it reads Kafka directly)."""
+
+    async def child_history(self, settings: Settings, codec: Codec, child_id: uuid.UUID) -> Any:
+        from services.readmodel import history
+
+        return await history.child_history(settings, codec, child_id)
+
+    async def plan_as_seen(self, settings: Settings, codec: Codec, child_id: uuid.UUID, viewer_org: str,
+                           at: dt.datetime) -> Any:
+        from services.readmodel import history
+
+        return await history.plan_as_seen(settings, codec, child_id, viewer_org, at)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    engine: Engine
+    reader: Reader
+    publish: Publish
+    codec: Codec  # opens and seals free text with the children's keys
+    verifier: TokenVerifier
+    directory: OrgDirectory
+    dev_idp: DevIdentityProvider | None = None
+    history: HistoryPort = field(default_factory=LogHistory)
+    clock: Callable[[], dt.datetime] = _now
+    fact_codec: Codec = field(default_factory=Codec)  # facts' details: nothing sealed is opened
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking database work off the event loop, in the request's context (log fields).
+
+        The hub's own pool rather than anyio's: a plan page is one trip, and anyio's per-call
+        bookkeeping cost as much as some of the queries."""
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(_pool(), functools.partial(context.run, fn, *args))
+
+
+_POOL: ThreadPoolExecutor | None = None
+DB_THREADS = 2  # SQL here is short; more threads only queue on the interpreter lock and stretch the tail
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="kronobarn-db")
+    return _POOL

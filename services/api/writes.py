@@ -1,0 +1,213 @@
+"""Changing a child's plan and consents: decide access, check against the read model, publish.
+
+What needs the read model is checked here (the plan is open, the consents exist and are
+active, the action is this plan's); what the request alone shows is checked by
+``services.commands.plan`` and ``services.commands.consent``, which give every reason. Each
+accepted command publishes one event and answers with its id: the read model shows it once the
+projector has applied it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from projections import access
+from projections.access import Need
+from projections.consent_rules import ChildStatus
+from schemas.events import Event, Grantor
+from schemas.sealing import ChildErased
+from services.api import errors, models, publishing, reads
+from services.api.auth.tokens import Principal
+from services.api.reads import Loaded
+from services.api.ui import sv
+from services.api.wiring import Hub
+from services.commands import consent as consent_registry
+from services.commands import plan as plan_service
+
+NO_PLAN = errors.NO_PLAN
+PLAN_ALREADY_OPEN = errors.PLAN_ALREADY_OPEN
+UNKNOWN_CONSENT = errors.UNKNOWN_CONSENT
+INACTIVE_CONSENT = errors.INACTIVE_CONSENT
+NOT_RECIPIENT = errors.NOT_RECIPIENT
+ALREADY_WITHDRAWN = errors.ALREADY_WITHDRAWN
+CHILD_ERASED = errors.CHILD_ERASED
+
+
+@dataclass(frozen=True)
+class OneChild:
+    """``ChildStatuses`` for the consent registry, from the child's read-model row."""
+
+    status_of: ChildStatus
+
+    def status(self, child_id: uuid.UUID) -> ChildStatus | None:
+        return self.status_of if child_id == self.status_of.child_id else None
+
+
+def _accepted(event: Event, created: uuid.UUID | None = None) -> models.Accepted:
+    return models.Accepted(event_id=event.event_id, event_type=type(event).__name__, id=created, message=sv.PENDING)
+
+
+async def _run(hub: Hub, command: Callable[..., Awaitable[Event]], *args: Any, **kwargs: Any) -> Event:
+    """Run one domain command with the hub's publish port; its refusals become 422s."""
+    events: list[Event] = []
+
+    async def collect(event: Event) -> None:
+        events.append(event)
+
+    try:
+        built = await command(*args, publish=collect, **kwargs)
+    except (plan_service.PlanRejected, consent_registry.ConsentRejected) as exc:
+        raise errors.Rejected(exc.reasons) from None
+    try:
+        await reads.emit(hub, events)
+    except ChildErased:
+        raise errors.Rejected([CHILD_ERASED]) from None
+    return built
+
+
+async def _open_plan(hub: Hub, principal: Principal, child_id: uuid.UUID) -> tuple[Loaded, uuid.UUID]:
+    loaded = await reads.guard(hub, principal, child_id, Need.WRITE)
+    if not loaded.child.plan_open or loaded.child.plan_id is None:
+        raise errors.Rejected([NO_PLAN])
+    return loaded, loaded.child.plan_id
+
+
+# -- the plan ------------------------------------------------------------------------------------------
+
+async def open_plan(hub: Hub, principal: Principal, child_id: uuid.UUID, body: models.OpenPlan) -> models.Accepted:
+    loaded = await reads.guard(hub, principal, child_id, Need.WRITE)
+    if loaded.child.plan_open:
+        raise errors.Rejected([PLAN_ALREADY_OPEN])
+    now, org = hub.now(), principal.organisation_id
+    known = {c.consent_id: c for c in loaded.consents}
+    reasons = []
+    for consent_id in dict.fromkeys(body.consent_ids):
+        consent = known.get(consent_id)
+        if consent is None:
+            reasons.append(UNKNOWN_CONSENT.format(consent_id=consent_id))
+        elif not consent.active_at(now):
+            reasons.append(INACTIVE_CONSENT.format(consent_id=consent_id))
+        elif org not in consent.recipients:
+            reasons.append(NOT_RECIPIENT.format(consent_id=consent_id))
+    if reasons:
+        raise errors.Rejected(reasons)
+    event = await _run(hub, plan_service.open_plan, child_id, org, body.consent_ids, now=now)
+    return _accepted(event, event.plan_id)  # type: ignore[attr-defined]
+
+
+async def record_meeting(hub: Hub, principal: Principal, child_id: uuid.UUID,
+                         body: models.RecordMeeting) -> models.Accepted:
+    _, plan_id = await _open_plan(hub, principal, child_id)
+    event = await _run(hub, plan_service.record_meeting, child_id, plan_id, principal.organisation_id, body.held_on,
+                       body.participant_orgs, body.lead_org, body.decisions, body.notes, now=hub.now())
+    return _accepted(event, event.meeting_id)  # type: ignore[attr-defined]
+
+
+async def assess_area(hub: Hub, principal: Principal, child_id: uuid.UUID, body: models.AssessArea) -> models.Accepted:
+    _, plan_id = await _open_plan(hub, principal, child_id)
+    event = await _run(hub, plan_service.assess_area, child_id, plan_id, principal.organisation_id, body.area,
+                       body.rating, body.comment, body.child_view, body.guardians_view, now=hub.now())
+    return _accepted(event)
+
+
+async def agree_action(hub: Hub, principal: Principal, child_id: uuid.UUID, body: models.AgreeAction) -> models.Accepted:
+    _, plan_id = await _open_plan(hub, principal, child_id)
+    event = await _run(hub, plan_service.agree_action, child_id, plan_id, principal.organisation_id, body.area,
+                       body.need, body.what, body.responsible_org, body.due_on, now=hub.now())
+    return _accepted(event, event.action_id)  # type: ignore[attr-defined]
+
+
+async def complete_action(hub: Hub, principal: Principal, child_id: uuid.UUID, action_id: uuid.UUID,
+                          body: models.CompleteAction) -> models.Accepted:
+    _, plan_id = await _open_plan(hub, principal, child_id)
+    if not await hub.run(_has_action, hub, child_id, action_id):
+        raise errors.NotFound()
+    event = await _run(hub, plan_service.complete_action, child_id, plan_id, principal.organisation_id, action_id,
+                       body.completed_on, now=hub.now())
+    return _accepted(event, action_id)
+
+
+def _has_action(hub: Hub, child_id: uuid.UUID, action_id: uuid.UUID) -> bool:
+    return any(r.action_id == str(action_id) for r in hub.reader.plan_rows(child_id).actions)
+
+
+async def schedule_follow_up(hub: Hub, principal: Principal, child_id: uuid.UUID,
+                             body: models.ScheduleFollowUp) -> models.Accepted:
+    _, plan_id = await _open_plan(hub, principal, child_id)
+    event = await _run(hub, plan_service.schedule_follow_up, child_id, plan_id, principal.organisation_id,
+                       body.due_on, body.area, body.what, now=hub.now())
+    return _accepted(event, event.follow_up_id)  # type: ignore[attr-defined]
+
+
+async def transfer_named_person(hub: Hub, principal: Principal, child_id: uuid.UUID,
+                                body: models.TransferNamedPerson) -> models.Accepted:
+    loaded = await reads.guard(hub, principal, child_id, Need.TRANSFER)
+    event = await _run(hub, plan_service.transfer_named_person, child_id, principal.organisation_id, body.to_org,
+                       loaded.child.named_person_org, body.reason_code, now=hub.now())
+    return _accepted(event)
+
+
+async def close_plan(hub: Hub, principal: Principal, child_id: uuid.UUID, body: models.ClosePlan) -> models.Accepted:
+    _, plan_id = await _open_plan(hub, principal, child_id)
+    event = await _run(hub, plan_service.close_plan, child_id, plan_id, principal.organisation_id, body.reason_code,
+                       now=hub.now())
+    return _accepted(event, plan_id)
+
+
+# -- consents ------------------------------------------------------------------------------------------
+
+async def register_consent(hub: Hub, principal: Principal, child_id: uuid.UUID,
+                           body: models.RegisterConsent) -> models.Accepted:
+    loaded = await reads.guard(hub, principal, child_id, Need.WRITE)
+    request = consent_registry.ConsentRequest(
+        child_id=child_id, grantors=tuple(Grantor(g.party_id, g.role) for g in body.grantors),
+        categories=tuple(dict.fromkeys(body.categories)), recipients=tuple(dict.fromkeys(body.recipients)),
+        valid_from=body.valid_from, valid_to=body.valid_to,
+        source_organisations=None if body.source_organisations is None else tuple(dict.fromkeys(body.source_organisations)),
+        areas=None if body.areas is None else tuple(dict.fromkeys(body.areas)),
+        registered_by_org=principal.organisation_id,
+    )
+
+    async def register(request: consent_registry.ConsentRequest, *, publish: publishing.Publish,
+                       now: dt.datetime) -> Event:
+        return await consent_registry.register(request, OneChild(loaded.child.status), publish, now)
+
+    event = await _run(hub, register, request, now=hub.now())
+    return _accepted(event, event.consent_id)  # type: ignore[attr-defined]
+
+
+async def withdraw_consent(hub: Hub, principal: Principal, child_id: uuid.UUID, consent_id: uuid.UUID,
+                           body: models.WithdrawConsent) -> models.Accepted:
+    loaded = await reads.guard(hub, principal, child_id, Need.WRITE)
+    consent = next((c for c in loaded.consents if c.consent_id == consent_id), None)
+    if consent is None:
+        raise errors.NotFound()
+    if consent.withdrawn_at is not None:
+        raise errors.Rejected([ALREADY_WITHDRAWN])
+
+    async def withdraw(*, publish: publishing.Publish, now: dt.datetime) -> Event:
+        return await consent_registry.withdraw(child_id, consent_id, Grantor(body.party_id, body.role),
+                                               OneChild(loaded.child.status), publish, principal.organisation_id, now)
+
+    event = await _run(hub, withdraw, now=hub.now())
+    return _accepted(event, consent_id)
+
+
+# -- emergency access ------------------------------------------------------------------------------------
+
+async def open_emergency_access(hub: Hub, principal: Principal, child_id: uuid.UUID,
+                                body: models.OpenEmergencyAccess) -> models.Accepted:
+    """Nödöppning: a reason, at most seven days, logged on ``access`` and listed for auditors."""
+    await reads.guard(hub, principal, child_id, Need.EMERGENCY)
+    duration = dt.timedelta(days=body.days)
+    problems = access.emergency_problems(body.reason_code, duration)
+    if problems:
+        raise errors.Rejected(problems)
+    now = hub.now()
+    event = publishing.emergency_opened(principal, child_id, body.reason_code, now + duration, now)
+    await reads.emit(hub, [event])
+    return _accepted(event)

@@ -1,0 +1,190 @@
+"""``kronobarn demo`` (backbone stage): broker, topics, one event of each type, read back.
+
+Later stages grow this into the full hub; today it proves the backbone end to end on the
+embedded defaults: the Kafka-protocol broker, the topic set, the codec, sealing and the key
+store, then shows crypto-shredding making one child's sealed data read as ERASED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import structlog
+from aiokafka import TopicPartition
+from rich.console import Console
+from rich.table import Table
+
+from schemas.codec import Codec
+from schemas.events import Event
+from schemas.sealing import ERASED, Personal, Sealer
+from schemas.topics import ALL_TOPICS, key_for, topic_for
+from services.dev.bench.report import wide_console
+from services.dev.samples import one_of_each
+from services.kafka import clients as kafka
+from services.kafka.broker import EmbeddedBroker
+from services.settings import Settings
+from services.sql.db import make_engine, migrate
+from services.sql.keystore import SqlKeyStore, master_key_from
+
+log = structlog.get_logger()
+READ_BACK_TIMEOUT_S = 30.0
+MISSING = "read back {got} of {sent} events within {timeout:.0f} s"
+
+# Synthetic identity for the demo child; it exists only inside sealed fields.
+DEMO_IDENTITY = {"given_name": "Testbarn", "family_name": "Demosson", "synthetic": "true"}
+
+
+def _demo_events(child_id: uuid.UUID) -> list[Event]:
+    """One of each type, all about one synthetic child; the registration carries sealed PII."""
+    events = []
+    for event in one_of_each(seed=int(time.time())):
+        sealed = Personal(DEMO_IDENTITY) if type(event).__name__ == "ChildRegistered" else None
+        envelope = replace(event.envelope, child_id=child_id, sealed=sealed)
+        events.append(replace(event, envelope=envelope))
+    return events
+
+
+async def _publish(settings: Settings, codec: Codec, events: list[Event]) -> None:
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send(topic_for(event).name, codec.encode(event), key=key_for(event))
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _read_back(settings: Settings, codec: Codec, wanted: set[uuid.UUID]) -> dict[uuid.UUID, tuple]:
+    consumer = kafka.consumer(settings, enable_auto_commit=False)
+    await consumer.start()
+    found: dict[uuid.UUID, tuple] = {}
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(t.name, p)
+            for t in ALL_TOPICS
+            for p in consumer.partitions_for_topic(t.name) or ()
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + READ_BACK_TIMEOUT_S
+        while wanted - found.keys() and time.monotonic() < deadline:
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                for record in records:
+                    event = codec.decode_record(record)
+                    if isinstance(event, Event) and event.event_id in wanted:
+                        found[event.event_id] = (event, tp, record.offset, len(record.value or b""))
+    finally:
+        await consumer.stop()
+    return found
+
+
+def _summary(events: list[Event], found: dict[uuid.UUID, tuple]) -> Table:
+    table = Table(title="kronobarn demo — one event of each type through the broker")
+    for col in ("event", "topic", "partition", "offset", "bytes", "sealed", "round trip"):
+        table.add_column(col)
+    for sent in events:
+        got, tp, offset, size = found[sent.event_id]
+        sealed = "—" if got.envelope.sealed is None else "opened" if got.envelope.sealed else "erased"
+        table.add_row(
+            type(sent).__name__, tp.topic, str(tp.partition), str(offset), str(size), sealed,
+            "ok" if got == sent else "MISMATCH",
+        )
+    return table
+
+
+async def _run(settings: Settings, console: Console) -> bool:
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    keys = SqlKeyStore(engine, master_key_from(settings))
+    codec = Codec(sealer=Sealer(keys))
+    created = await kafka.create_topics(settings)
+    console.print(f"Topics: {len(ALL_TOPICS)} declared, {len(created)} created, {settings.partitions} partitions each.")
+
+    child_id = uuid.uuid4()
+    events = _demo_events(child_id)
+    await _publish(settings, codec, events)
+    found = await _read_back(settings, codec, {e.event_id for e in events})
+    if len(found) < len(events):
+        console.print(MISSING.format(got=len(found), sent=len(events), timeout=READ_BACK_TIMEOUT_S))
+        return False
+    console.print(_summary(events, found))
+    ok = all(found[e.event_id][0] == e for e in events)
+
+    # Crypto-shredding: erase the child's key; the same bytes now read as ERASED, no crash.
+    keys.erase(child_id, reason_code="DEMO")
+    again = await _read_back(settings, codec, {e.event_id for e in events})
+    registered = next(ev for ev, *_ in again.values() if type(ev).__name__ == "ChildRegistered")
+    shredded = registered.envelope.sealed is ERASED
+    console.print(f"Crypto-shredding: after erasing the child's key its sealed data reads as {registered.envelope.sealed!r}.")
+
+    intake_ok = await _intake(settings, engine, console)
+    gate_ok = await _gate(settings, codec, console)
+    plans_ok = _plans(settings, engine, console, child_id)
+    log.info("demo.finished", events=len(events), round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok,
+             gate_ok=gate_ok, plans_ok=plans_ok)
+    engine.dispose()
+    return ok and shredded and intake_ok and gate_ok and plans_ok
+
+
+async def _intake(settings: Settings, engine, console: Console) -> bool:  # type: ignore[no-untyped-def]
+    """Stage 2: the county's source systems through the connectors into the intake topics."""
+    from connectors.standins.county import County
+    from services.dev.demo.intake import fill_intake, serve_standins
+
+    county = County(children=settings.demo_children)
+    data_dir = Path(settings.demo_data_dir)
+    console.rule(f"Intake: {county.children:,} synthetic children, four source systems")
+    with serve_standins(data_dir, county, console) as ports:
+        stats = await fill_intake(settings, engine, data_dir, ports, console)
+    table = Table(title="Intake topics filled by the connectors")
+    for col in ("connector", "records read", "events published", "dead letters", "retries"):
+        table.add_column(col, justify="left" if col == "connector" else "right")
+    for name, s in stats.items():
+        table.add_row(name, f"{s.records:,}", f"{s.events:,}", f"{s.dead_letters:,}", f"{s.retries:,}")
+    console.print(table)
+    return all(s.events > 0 for s in stats.values())
+
+
+async def _gate(settings: Settings, codec: Codec, console: Console) -> bool:
+    """Stage 3: consents and plans from coordinators, and the consent gate letting through only
+    what they cover."""
+    from services.dev.demo.gate import run_gate_stage
+
+    return (await run_gate_stage(settings, codec, console)).ok
+
+
+def _plans(settings: Settings, engine, console: Console, sample_child: uuid.UUID) -> bool:  # type: ignore[no-untyped-def]
+    """Stage 4: the read model the projector built: named persons, gaps lists, plans."""
+    from projections.read_model import ReadModel
+    from services.dev.demo.readmodel import plans_stage
+    from services.readmodel.engine import named_person_config
+
+    return plans_stage(ReadModel(engine, named_person_config(settings)), console, str(sample_child))
+
+
+def fresh_demo_database(settings: Settings) -> str:
+    """The demo's own hub database, emptied: the embedded broker forgets everything when it
+    stops, so checkpoints and identities from an earlier demo would point into a void."""
+    path = Path(settings.demo_data_dir).parent / "hub.db"
+    for stale in (path, path.with_name("hub.db-wal"), path.with_name("hub.db-shm")):
+        stale.unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def run_demo(settings: Settings) -> bool:
+    console = wide_console()
+    with EmbeddedBroker(settings.broker_host, settings.broker_port) as broker:
+        console.print(f"Broker: Kafka protocol on {broker.bootstrap} (embedded, in memory).")
+        demo_settings = settings.model_copy(
+            update={"kafka_bootstrap": broker.bootstrap, "database_url": fresh_demo_database(settings)}
+        )
+        ok = asyncio.run(_run(demo_settings, console))
+        from services.dev.demo.serve import serve_ui  # last stage: the UI, when someone is there to use it
+
+        return ok and serve_ui(demo_settings, console)

@@ -1,0 +1,56 @@
+"""SQL tables owned by the runtime: key store, identity registry, connector checkpoints.
+
+These Core definitions are the model that ``services/sql/migrations`` must reproduce exactly; a
+test compares a migrated database against this ``metadata`` so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, LargeBinary, String, Table, Text, func
+
+import projections.audit_store  # noqa: F401 - registers the audit tables on the shared metadata
+import projections.read_model  # noqa: F401 - registers the read-model tables on the shared metadata
+from projections.tables import CHILD_ID_LENGTH, metadata
+
+HMAC_HEX_LENGTH = 64  # HMAC-SHA256 as hex
+
+child_keys = Table(
+    "child_keys",
+    metadata,
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True),
+    # The child's data key, AES-256-GCM-wrapped under the master key; never stored in clear.
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# A tombstone makes erasure final: no key may ever be created again for this child.
+erased_children = Table(
+    "erased_children",
+    metadata,
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("reason_code", String(64), nullable=True),
+)
+
+# Source identities -> child_id (DESIGN §5). A handle is a personnummer, or a source-local
+# pregnancy reference for an unborn child; a born child keeps its unborn id, so one child may
+# have several handles. Lookup is by HMAC-SHA256 under the county secret; the handle itself is
+# kept only sealed with the child's own key, so erasing the child shreds it too.
+identity_handles = Table(
+    "identity_handles",
+    metadata,
+    Column("handle_hmac", String(HMAC_HEX_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # PERSONNUMMER or PREGNANCY
+    Column("handle_sealed", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Where each connector resumes: written only after the events before it were acknowledged.
+connector_checkpoints = Table(
+    "connector_checkpoints",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
