@@ -4,20 +4,26 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/kronobarn demo
 
+# The whole suite: unit, integration (real broker, SQLite, PostgreSQL) and end to end.
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The fast lane (under two minutes): the import contracts and the unit tests, no I/O.
+check: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/pytest tests/unit
 
 bench: $(STAMP)
 	$(BIN)/kronobarn bench

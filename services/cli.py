@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -48,7 +49,8 @@ AUDIT_SIGNED = "checkpoint at seq {seq} signed"
 AUDIT_REFUSED = "refusing to sign: the entries since the last checkpoint do not verify"
 
 
-def _settings() -> Settings:
+def command_settings() -> Settings:
+    """The settings of this call, with logging configured from them (every command starts here)."""
     from services.logging import configure_logging
 
     settings = get_settings()
@@ -64,7 +66,7 @@ def broker(
     """Run the embedded Kafka-protocol broker (dev only; data lives in memory)."""
     from services.kafka.broker import run_forever
 
-    settings = _settings()
+    settings = command_settings()
     run_forever(settings, host or settings.broker_host, port or settings.broker_port)
 
 
@@ -75,7 +77,7 @@ def topics_create(
     """Create every declared topic that is missing. Safe to run again."""
     from services.kafka import clients as kafka
 
-    settings = _settings()
+    settings = command_settings()
     if partitions:
         settings = settings.model_copy(update={"partitions": partitions})
     created = asyncio.run(kafka.create_topics(settings))
@@ -109,7 +111,7 @@ def db_migrate() -> None:
     """Bring the database at KRONOBARN_DATABASE_URL to the newest schema."""
     from services.sql.db import make_engine, migrate
 
-    settings = _settings()
+    settings = command_settings()
     migrate(make_engine(settings.resolved_database_url))
     typer.echo("database is at the newest migration")
 
@@ -132,7 +134,7 @@ def keys_erase(
         child = uuid.UUID(child_id)
     except ValueError:
         raise typer.BadParameter(BAD_CHILD_ID.format(value=child_id)) from None
-    settings = _settings()
+    settings = command_settings()
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     store = SqlKeyStore(engine, master_key_from(settings))
@@ -174,7 +176,7 @@ def audit_verify(
     """Check every entry and checkpoint. Exit 1, listing every problem, if the log was tampered with."""
     from services.worker.audit_key import audit_signing_key_from, decode_audit_public_key
 
-    settings = _settings()
+    settings = command_settings()
     if public_key is not None:
         key = _audit_key_or_exit(lambda: decode_audit_public_key(public_key))
     else:
@@ -198,7 +200,7 @@ def audit_checkpoint() -> None:
     from projections.audit_store import AuditTailNotIntact
     from services.worker.audit_key import audit_signing_key_from, encode_public_key
 
-    settings = _settings()
+    settings = command_settings()
     signer = _audit_key_or_exit(lambda: audit_signing_key_from(settings))
     try:
         checkpoint = _audit_store(settings).checkpoint(signer)
@@ -220,7 +222,7 @@ def connector_run(
     """Run one connector: read its source, publish to the intake topics, checkpoint, repeat."""
     from services.ingest.cli import run_connector_command
 
-    raise typer.Exit(run_connector_command(_settings(), name, config, once=once))
+    raise typer.Exit(run_connector_command(command_settings(), name, config, once=once))
 
 
 @connector_app.command("list")
@@ -233,24 +235,6 @@ def connector_list() -> None:
 
 
 @app.command()
-def standin(
-    name: Annotated[str, typer.Argument(help="health, school, social or population")],
-    port: Annotated[int | None, typer.Option(help="HTTP port (default: the stand-in's own)")] = None,
-    host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
-    data_dir: Annotated[Path, typer.Option(help="where the stand-in keeps its storage")] = Path("var/standins"),
-    children: Annotated[int, typer.Option(help="children in the synthetic county")] = 2_000,
-    seed: Annotated[int, typer.Option(help="seed of the synthetic county")] = 20261122,
-    change_interval: Annotated[float, typer.Option(help="seconds between simulated changes; 0 = none")] = 0.0,
-) -> None:
-    """Run a stand-in source system (synthetic data; another party's system in production)."""
-    from services.dev.standins import run_standin
-
-    _settings()
-    run_standin(name, host=host, port=port, data_dir=data_dir, children=children, seed=seed,
-                change_interval_s=change_interval)
-
-
-@app.command()
 def worker(
     tick: Annotated[float, typer.Option(help="seconds between consent-expiry sweeps")] = 60.0,
     role: Annotated[Role, typer.Option(
@@ -260,7 +244,7 @@ def worker(
     """Run a stream worker: the consent gate and the projectors. Start more to scale; partitions are the unit."""
     from services.worker.app import run_worker
 
-    run_worker(_settings(), tick_s=tick, role=role)
+    run_worker(command_settings(), tick_s=tick, role=role)
 
 
 BAD_UNTIL = "--until must be an ISO 8601 timestamp with a time zone, e.g. 2026-11-01T12:00:00+00:00; got {value!r}"
@@ -293,7 +277,7 @@ def replay(
     from services.sql.keystore import sealing_codec
 
     moment = _until(until)
-    settings = _settings()
+    settings = command_settings()
     try:
         with progress_bar() as progress:
             stats = asyncio.run(run_replay(settings, sealing_codec, into or settings.resolved_database_url, moment,
@@ -316,7 +300,7 @@ def readmodel_digest(
     from services.readmodel.engine import named_person_config
     from services.sql.db import make_engine, migrate
 
-    settings = _settings()
+    settings = command_settings()
     engine = make_engine(database or settings.resolved_database_url)
     migrate(engine)
     typer.echo(ReadModel(engine, named_person_config(settings)).digest())
@@ -334,41 +318,22 @@ def api(
     from services.api.app import create_app, settle_heap
     from services.api.auth.devlogin import DEFAULT_KEY_FILE
 
-    settings = _settings()
+    settings = command_settings()
     web = create_app(settings, dev_key_file=DEFAULT_KEY_FILE)
     settle_heap()
     # No access log: paths carry children's pseudonymous ids, and the audit log records every read.
     uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False)
 
 
-@app.command()
-def demo() -> None:
-    """Run the hub on its embedded defaults and show the backbone working end to end."""
-    from services.dev.demo.run import run_demo
+def _plugin_commands() -> None:
+    """Commands that other distributions or rooms add through the ``kronobarn.commands`` entry
+    point group: the development room (``services.dev``: demo, bench, stand-ins) joins this way,
+    so the product never imports it."""
+    for entry in entry_points(group="kronobarn.commands"):
+        entry.load()(app)
 
-    if not run_demo(_settings()):
-        raise typer.Exit(1)
 
-
-@app.command()
-def bench(
-    events: Annotated[int, typer.Option(help="events per measurement")] = 100_000,
-    repeats: Annotated[int, typer.Option(help="repeats; the best of each side counts")] = 3,
-    bootstrap: Annotated[str | None, typer.Option(help="existing cluster; default a private embedded broker")] = None,
-    county: Annotated[int, typer.Option(help="children in the scale case (0 skips it)")] = 45_000,
-    postgres: Annotated[str | None, typer.Option(
-        help="PostgreSQL URL for the replay bench; a schema is made for the run and dropped after "
-             "[KRONOBARN_TEST_POSTGRES_URL]")] = None,
-    records_per_child: Annotated[int | None, typer.Option(
-        min=1, help="records per child in the replay scale case, 40 by default (222 gives DESIGN's 10M for "
-                    "45,000 children: some 14 minutes more, and 17 GB of memory)")] = None,
-) -> None:
-    """Benchmarks: ratios against baselines measured in the same run (DESIGN §8)."""
-    from services.dev.bench.run import run_bench
-
-    run_bench(_settings(), events=events, repeats=repeats, bootstrap=bootstrap, county_children=county,
-              postgres=postgres, scale_per_child=records_per_child)
-
+_plugin_commands()
 
 if __name__ == "__main__":
     app()

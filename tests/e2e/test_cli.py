@@ -56,7 +56,7 @@ def test_demo_round_trips_every_event_and_shreds(tmp_path: Path) -> None:
 def _assert_gate_stage(stdout: str, stderr: str, cwd: Path) -> None:
     """Consents, plans and the gate: every report of concern routed, invalid consents refused with
     the registry's reasons, facts released and held, none without a covering consent."""
-    from services.dev.demo.gate import COMMENTS
+    from services.dev.demo.plans import COMMENTS
 
     assert "Consent gate: what the worker let through" in stdout
     received = _count(stdout, "reports of concern received")

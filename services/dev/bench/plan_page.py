@@ -7,7 +7,7 @@ socket (``plan_server``; replicas behind one address, as in production), with th
 identity provider and a publish port that drops the access events (the bench measures the
 page, not Kafka).
 
-The load is open-loop (``plan_load``, an async httpx client in its own process, so it does not
+The load is open-loop (``plan_load``, an aiohttp client in its own process, so it does not
 share the server's interpreter lock): request *i* is sent at ``start + i / rate`` whether or
 not earlier ones have answered, and its latency is taken from that scheduled moment. Each
 request is for a random child in the scope of a random dev coordinator (a child whose named

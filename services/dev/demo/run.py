@@ -154,7 +154,7 @@ async def _intake(settings: Settings, engine, console: Console) -> bool:  # type
 async def _gate(settings: Settings, codec: Codec, console: Console) -> bool:
     """Stage 3: consents and plans from coordinators, and the consent gate letting through only
     what they cover."""
-    from services.dev.demo.gate import run_gate_stage
+    from services.dev.demo.gate_stage import run_gate_stage
 
     return (await run_gate_stage(settings, codec, console)).ok
 
