@@ -9,6 +9,11 @@ no codec), so here every event is already a plain domain event.
 Each part is order-independent and idempotent on its own, and each event type feeds exactly
 the parts that read it, so a different interleaving of the ``shared``, ``plan`` and ``consent``
 topics -- live or in a replay -- gives an equal state.
+
+``NamedPersonAssigned`` feeds no part. The live projector derives it from ``LIFE_FACTS`` (the
+named person is a pure function of them) and announces it on ``plan``, which it reads back;
+folding it would count a change twice and make the state depend on whether, and when, the
+projector had announced -- which a replay or time travel cannot know.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from schemas.events import (
     Event,
     HealthUnitListed,
     KaaRegistered,
+    NamedPersonAssigned,
     NamedPersonTransferred,
     PregnancyRegistered,
     SchoolPlacementEnded,
@@ -43,6 +49,7 @@ POPULATION_FACTS = (ChildRegistered, CustodyRecorded, ChildMoved, PregnancyRegis
 LIFE_FACTS = (PregnancyRegistered, ChildBorn, ChildRegistered, ChildMoved, HealthUnitListed,
               SchoolPlacementStarted, SchoolPlacementEnded, KaaRegistered, NamedPersonTransferred)
 CONSENT_EVENTS = (ConsentGranted, ConsentWithdrawn)
+ANNOUNCEMENTS = (NamedPersonAssigned,)  # outputs of this fold's named person, never its inputs
 DIRECTORY_FACTS = tuple(dict.fromkeys(POPULATION_FACTS + LIFE_FACTS))
 
 
@@ -69,5 +76,7 @@ def apply(state: ChildState, event: Event) -> ChildState:
         if resident is state.resident and life is state.life:
             return state
         return replace(state, resident=resident, life=life)
+    if isinstance(event, ANNOUNCEMENTS):
+        return state
     after = plan.apply(state.plan, event)
     return state if after is state.plan else replace(state, plan=after)

@@ -156,23 +156,6 @@ class NamedPersonConfig:
         object.__setattr__(self, "kaa_by_municipality", MappingProxyType(dict(self.kaa_by_municipality)))
 
 
-def county_config(
-    codes: Iterable[str],
-    region_org: str = "SE2321000065",
-    school_stage_starts_with: SchoolType = SchoolType.PRESCHOOL_CLASS,
-    placement_grace_days: int = DEFAULT_PLACEMENT_GRACE_DAYS,
-) -> NamedPersonConfig:
-    """The county's config from its id patterns: the region's BHV unit and the municipality's
-    KAA function per municipality code. ``placement_grace_days`` as in ``NamedPersonConfig``."""
-    codes = tuple(codes)
-    return NamedPersonConfig(
-        bhv_by_municipality={code: f"{region_org}-BHV{code}" for code in codes},
-        kaa_by_municipality={code: f"kommun-{code}-kaa" for code in codes},
-        school_stage_starts_with=school_stage_starts_with,
-        placement_grace_days=placement_grace_days,
-    )
-
-
 # -- the facts ----------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True, order=True)

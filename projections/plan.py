@@ -64,14 +64,13 @@ from schemas.events import (
 )
 from schemas.sealing import Erased, Personal, Sealed
 from schemas.shanarri import INDICATORS, SHANARRI
-from schemas.topics import INTAKE_HEALTH, INTAKE_POPULATION, INTAKE_SCHOOL, INTAKE_SOCIAL
 
 __all__ = [
     "ACTION_NEED", "ACTION_WHAT", "AGREED", "AREAS", "ASSESSMENT_CHILD_VIEW", "ASSESSMENT_COMMENT",
     "ASSESSMENT_GUARDIANS_VIEW", "CLOSED", "COMPLETED", "ERASED_TEXT", "FOLLOW_UP_WHAT", "INDICATORS",
     "MEETING_DECISIONS", "MEETING_NOTES", "OPEN", "SEALED_TEXT", "SHANARRI", "Action", "AreaPlan",
-    "Assessment", "ChildPlan", "FollowUp", "Meeting", "ReleasedFact", "Stamp", "apply", "category_of_release",
-    "fold", "rejection", "stamp_of", "text_of", "visible_facts",
+    "Assessment", "ChildPlan", "FollowUp", "Meeting", "ReleasedFact", "Stamp", "apply", "fold", "rejection",
+    "stamp_of", "text_of", "visible_facts",
 ]
 
 # -- the wheel --------------------------------------------------------------------------------
@@ -208,10 +207,13 @@ class FollowUp:
 class ReleasedFact:
     """A source fact the gate released to the plan, with its provenance.
 
-    Source organisation, area and basis are the ``FactReleased`` envelope's, which the gate
-    copies from the fact; the category see ``category_of_release``. The fact's own details, and
-    its own ``occurred_at``, are in ``fact`` -- the source event's single-object Avro bytes, for
-    a reader to decode with the codec. A pure fold has no codec, so nothing here decodes them;
+    Source organisation, category, area and basis are the ``FactReleased`` envelope's, which the
+    gate copies from the fact's own envelope (``FactRef.of``), where the connector classified it
+    (``connectors.classification``: the category of the fact's intake topic). The fold takes
+    them as they are and derives nothing: a release stamped with a category no consent covers
+    (``PLAN``) keeps it, and so fails closed. The fact's own details, and its own
+    ``occurred_at``, are in ``fact`` -- the source event's single-object Avro bytes, for a reader
+    to decode with the codec. A pure fold has no codec, so nothing here decodes them;
     ``released_at`` is the gate's time of this release (the release envelope's ``occurred_at``).
     """
 
@@ -480,32 +482,12 @@ def _follow_up_scheduled(state: ChildPlan, event: FollowUpScheduled) -> ChildPla
 
 # -- the released facts' handlers --------------------------------------------------------------------
 
-_INTAKE_CATEGORY: Mapping[str, Category] = MappingProxyType({
-    cls.__name__: category
-    for topic, category in (
-        (INTAKE_HEALTH, Category.HEALTH), (INTAKE_SCHOOL, Category.SCHOOL),
-        (INTAKE_SOCIAL, Category.SOCIAL), (INTAKE_POPULATION, Category.POPULATION),
-    )
-    for cls in topic.events
-})
-
-
-def category_of_release(event: FactReleased) -> Category:
-    """The released fact's category. The gate stamps its output envelopes PLAN; visibility needs
-    the fact's own category, which is that of its intake topic (as the connectors classify it).
-    An unknown type keeps PLAN, which no consent covers: it fails closed."""
-    stamped = event.envelope.category
-    if stamped is not Category.PLAN:
-        return stamped
-    return _INTAKE_CATEGORY.get(event.fact_type, stamped)
-
-
 def _fact_released(state: ChildPlan, event: FactReleased) -> ChildPlan:
     """A release, or a re-release of the same fact with new consent ids: the latest wins."""
     env = event.envelope
     fact = ReleasedFact(
         fact_event_id=event.fact_event_id, fact_type=event.fact_type, child_id=env.child_id,
-        source_org=env.source.organisation_id, category=category_of_release(event), area=env.area,
+        source_org=env.source.organisation_id, category=env.category, area=env.area,
         basis=env.basis, consent_ids=event.consent_ids, released_at=env.occurred_at, stamp=stamp_of(event),
         fact=event.fact,
     )

@@ -40,6 +40,7 @@ from sqlalchemy import (
 
 from projections.child_state import ChildState
 from projections.named_person import NamedPersonConfig, assignment, history, home_municipality, is_gap
+from projections.plan import ChildPlan
 from projections.tables import CHILD_ID_LENGTH, metadata
 
 ORG = 64
@@ -205,6 +206,25 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig) -> Rows:
             "category": f.category._value_, "basis": f.basis._value_, "consent_ids": _json(f.consent_ids),
             "released_at": f.released_at, "fact": f.fact,
         } for f in p.facts.values()],
+        **plan_rows(p, cid),
+        consents: [{
+            "consent_id": str(c.consent_id), "child_id": cid, "categories": _json(c.categories),
+            "recipients": _json(c.recipients), "source_organisations": _json(c.source_organisations),
+            "areas": _json(c.areas), "valid_from": c.valid_from, "valid_to": c.valid_to,
+            "withdrawn_at": c.withdrawn_at,
+        } for c in state.consents.by_id.values()],
+        named_person_history: [{
+            "child_id": cid, "seq": n, "organisation_id": a.organisation_id, "rule": a.rule, "since": a.since,
+        } for n, a in enumerate(history(state.life, config, day))],
+    }
+    return out
+
+
+def plan_rows(p: ChildPlan, cid: str) -> Rows:
+    """The rows of the plan itself (assessments, actions, meetings, follow-ups), unordered: part
+    of ``rows``, and the one flattening of a plan -- the web service reads a plan folded up to a
+    past moment (auditors' time travel) through these rows too, so it looks as the live page did."""
+    return {
         assessments: [{
             "child_id": cid, "area": a.area.value, "rating": a.rating, "assessed_by_org": a.assessed_by_org,
             "assessed_at": a.assessed_at, "comment": a.comment, "child_view": a.child_view,
@@ -223,17 +243,7 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig) -> Rows:
             "follow_up_id": str(f.follow_up_id), "child_id": cid, "area": None if f.area is None else f.area.value,
             "due_on": f.due_on, "what": f.what,
         } for f in p.follow_ups.values()],
-        consents: [{
-            "consent_id": str(c.consent_id), "child_id": cid, "categories": _json(c.categories),
-            "recipients": _json(c.recipients), "source_organisations": _json(c.source_organisations),
-            "areas": _json(c.areas), "valid_from": c.valid_from, "valid_to": c.valid_to,
-            "withdrawn_at": c.withdrawn_at,
-        } for c in state.consents.by_id.values()],
-        named_person_history: [{
-            "child_id": cid, "seq": n, "organisation_id": a.organisation_id, "rule": a.rule, "since": a.since,
-        } for n, a in enumerate(history(state.life, config, day))],
     }
-    return out
 
 
 @dataclass

@@ -68,6 +68,15 @@ CONSENT = Topic("consent", (ev.ConsentGranted, ev.ConsentWithdrawn), "Consents a
 SHARED = Topic(
     "shared", (ev.FactReleased, ev.ReleaseRevoked), "What the consent gate let through, and took back."
 )
+# ``NamedPersonAssigned`` is on ``plan`` on purpose. It is the hub's own decision about the child
+# (DESIGN §6: every change of named person is announced to the new organisation), next to the
+# ``NamedPersonTransferred`` that can cause it; keyed by child and co-partitioned like the rest.
+# Auditors find it in a child's history (``services.readmodel.history`` reads every child topic),
+# and the logs already written hold it here: another topic would change the contract (one topic
+# per type, ``kronobarn topics list``) and split a child's announcements across two topics.
+# The projector, which publishes it, reads ``plan`` too and skips it (``child_state.ANNOUNCEMENTS``,
+# ``services.readmodel.engine.Projection``): the named person is folded from the facts alone, so
+# the live read model, a replay and time travel agree whether or not an announcement was made.
 PLAN = Topic(
     "plan",
     (

@@ -69,10 +69,13 @@ class Settings(BaseSettings):
         None, description="dev identity provider for the demo; default on in dev, never on in production"
     )
 
-    # The web service (``kronobarn api``).
-    org_directory: Path | None = Field(
-        None, description="JSON file of organisation names and municipalities; dev default: the synthetic county"
+    # The county directory: region, municipalities, organisation units (``services.county``).
+    county_directory: Path | None = Field(
+        None, description=("TOML file of the county's municipalities and organisation units "
+                           "(docs/county-directory.md); dev default: the synthetic county, required in production")
     )
+
+    # The web service (``kronobarn api``).
     api_cookie_secure: bool | None = Field(
         None, description="mark the login cookie Secure (HTTPS only); default on in production"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 from connectors.standins.county import County
@@ -14,9 +15,10 @@ def store_for(data_dir: Path, name: str) -> RecordStore:
 
 
 def label(county: County) -> str:
-    """What a store was filled from; a different county refills it."""
+    """What a store was filled from; a different county (or county directory) refills it."""
+    directory = hashlib.sha256(repr((county.directory.municipalities, county.units)).encode()).hexdigest()[:12]
     return (f"seed={county.seed};children={county.children};as_of={county.as_of.isoformat()};"
-            f"attendance={county.attendance}")
+            f"attendance={county.attendance};directory={directory}")
 
 
 def at(day: dt.date, index: int, hour: int = 8) -> dt.datetime:

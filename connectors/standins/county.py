@@ -7,6 +7,12 @@ a child is, where they live and which school they attend.
 
 The history window is one year ending at ``as_of``. Ages are drawn so the county has children
 aged 0-18 plus unborn children in roughly Kronoberg's proportions.
+
+The organisations are not simulator code: they come from a county directory
+(``schemas.county.CountyDirectory``), by default the synthetic county's checked-in file
+``deploy/county/kronoberg.toml`` (``connectors.standins.directory``). What stays here are the
+simulator's statistical knobs, which no county configures: how children spread over the
+municipalities, how many are unborn or in KAA.
 """
 
 from __future__ import annotations
@@ -16,28 +22,31 @@ import random
 from collections.abc import Iterator
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from connectors import personnummer
+from connectors.standins.directory import synthetic_directory
+from schemas.county import MHV, PRESCHOOL, SCHOOL, UPPER_SECONDARY, CountyDirectory, Organisation
 
-REGION_ORG = "SE2321000065"  # Region Kronoberg's organisation number, used as HSA-id prefix
 DEFAULT_SEED = 20261122
 DEFAULT_CHILDREN = 2_000
 DEFAULT_AS_OF = dt.date(2026, 11, 1)
 
-# SCB municipality codes, names and a rough share of the county's children.
-MUNICIPALITIES: tuple[tuple[str, str, float], ...] = (
-    ("0760", "Uppvidinge", 0.04),
-    ("0761", "Lessebo", 0.04),
-    ("0763", "Tingsryd", 0.06),
-    ("0764", "Alvesta", 0.10),
-    ("0765", "Älmhult", 0.09),
-    ("0767", "Markaryd", 0.05),
-    ("0780", "Växjö", 0.47),
-    ("0781", "Ljungby", 0.15),
-)
-UPPER_SECONDARY_TOWNS = {"0764", "0765", "0780", "0781"}  # others travel to these
+# A rough share of the county's children per SCB municipality code. A statistical knob of the
+# simulator, not county configuration: the hub never needs it (the population register says
+# where a child lives), so it stays out of the county directory. A municipality of a directory
+# that is not listed here gets an equal share, 1 / (number of municipalities).
+CHILD_SHARES: dict[str, float] = {
+    "0760": 0.04,  # Uppvidinge
+    "0761": 0.04,  # Lessebo
+    "0763": 0.06,  # Tingsryd
+    "0764": 0.10,  # Alvesta
+    "0765": 0.09,  # Älmhult
+    "0767": 0.05,  # Markaryd
+    "0780": 0.47,  # Växjö
+    "0781": 0.15,  # Ljungby
+}
 UNBORN_SHARE = 0.04  # ongoing pregnancies relative to children 0-18
 KAA_SHARE = 0.08  # of 16-18-year-olds, outside upper secondary
 
@@ -51,15 +60,9 @@ FAMILY = ("Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson"
           "Lund", "Holm", "Ahmed", "Hassan", "Nyström", "Sandberg")
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """An organisation unit that may produce facts about a child, or be its named person."""
-
-    id: str
-    kind: str  # MHV, BHV, PRESCHOOL, SCHOOL, UPPER_SECONDARY, SOCIAL, KAA
-    name: str
-    municipality_code: str
-    principal_id: str | None = None
+Unit = Organisation  # an organisation unit of the county directory
+NO_UNITS = "the synthetic county needs a {kind} unit in municipality {code}; the directory has none"
+NO_UPPER_SECONDARY = "the synthetic county needs at least one UPPER_SECONDARY unit; the directory has none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,47 +110,57 @@ class County:
     # "monthly" absence summaries (demo default) or "daily" attendance, the volume a real
     # county produces: about 10M events a year for 45,000 children (DESIGN §5).
     attendance: str = "monthly"
+    # The organisations the children meet; the synthetic county's directory by default.
+    directory: CountyDirectory = field(default_factory=synthetic_directory, repr=False)
 
     def __post_init__(self) -> None:
         if self.attendance not in ("monthly", "daily"):
             raise ValueError("attendance is 'monthly' or 'daily'")
         if self.children > CHILD_DAYS * SERIALS:
             raise ValueError(f"at most {CHILD_DAYS * SERIALS} children fit the personnummer space")
+        for code in self.directory.codes:  # what a child's life course draws from
+            for kind in (MHV, PRESCHOOL, SCHOOL):
+                if not self.directory.units_of(kind, code):
+                    raise ValueError(NO_UNITS.format(kind=kind, code=code))
+        if not self.directory.units_of(UPPER_SECONDARY):
+            raise ValueError(NO_UPPER_SECONDARY)
 
     @property
     def window_start(self) -> dt.date:
         return self.as_of - dt.timedelta(days=365)
 
-    @cached_property
+    @property
     def units(self) -> tuple[Unit, ...]:
-        units: list[Unit] = []
-        for code, name, share in MUNICIPALITIES:
-            units.append(Unit(f"{REGION_ORG}-MHV{code}", "MHV", f"Barnmorskemottagningen {name}", code))
-            units.append(Unit(f"{REGION_ORG}-BHV{code}", "BHV", f"Barnavårdscentralen {name}", code))
-            units.append(Unit(f"kommun-{code}-soc", "SOCIAL", f"Socialtjänsten {name}", code))
-            units.append(Unit(f"kommun-{code}-kaa", "KAA", f"KAA {name}", code))
-            for i in range(1, max(2, round(share * 40)) + 1):
-                units.append(_school(code, name, "PRESCHOOL", i, f"Förskolan {name} {i}"))
-            for i in range(1, max(1, round(share * 20)) + 1):
-                units.append(_school(code, name, "SCHOOL", i, f"{name} grundskola {i}"))
-            if code in UPPER_SECONDARY_TOWNS:
-                for i in range(1, max(1, round(share * 8)) + 1):
-                    units.append(_school(code, name, "UPPER_SECONDARY", i, f"{name} gymnasium {i}"))
-        return tuple(units)
+        """The directory's organisation units, in its order (the order the draws depend on)."""
+        return self.directory.organisations
 
     @cached_property
     def unit_by_id(self) -> dict[str, Unit]:
         return {u.id: u for u in self.units}
 
     def units_of(self, kind: str, municipality_code: str | None = None) -> list[Unit]:
-        return [
-            u for u in self.units
-            if u.kind == kind and (municipality_code is None or u.municipality_code == municipality_code)
-        ]
+        return list(self.directory.units_of(kind, municipality_code))
 
     def unit(self, kind: str, municipality_code: str) -> Unit:
         """The one MHV, BHV, SOCIAL or KAA unit of a municipality."""
-        return self.units_of(kind, municipality_code)[0]
+        return self.directory.unit(kind, municipality_code)
+
+    @cached_property
+    def shares(self) -> tuple[float, ...]:
+        """Each municipality's share of the children, in the directory's order."""
+        codes = self.directory.codes
+        return tuple(CHILD_SHARES.get(code, 1 / len(codes)) for code in codes)
+
+    @cached_property
+    def upper_secondary_towns(self) -> frozenset[str]:
+        """Municipalities with an upper-secondary school; the others' pupils travel."""
+        return frozenset(u.municipality_code for u in self.directory.units_of(UPPER_SECONDARY))
+
+    @cached_property
+    def upper_secondary_fallback(self) -> str:
+        """Where pupils of a municipality without an upper-secondary school go: the biggest town."""
+        share = dict(zip(self.directory.codes, self.shares, strict=True))
+        return max(sorted(self.upper_secondary_towns), key=lambda code: share[code])
 
     def child(self, index: int) -> Child:
         return _make_child(self, index, random.Random(f"{self.seed}:child:{index}"))
@@ -159,11 +172,6 @@ class County:
     def rng(self, system: str, index: int) -> random.Random:
         """A private, deterministic random stream per (system, child) for stand-in details."""
         return random.Random(f"{self.seed}:{system}:{index}")
-
-
-def _school(code: str, name: str, kind: str, i: int, label: str) -> Unit:
-    unit_id = f"skolenhet-{code}{ {'PRESCHOOL': 1, 'SCHOOL': 2, 'UPPER_SECONDARY': 3}[kind]}{i:03d}"
-    return Unit(unit_id, kind, label, code, principal_id=f"rektor-{unit_id}")
 
 
 def _person(pnr: str, family: str | None = None) -> Person:
@@ -200,8 +208,8 @@ def _school_end(birth_date: dt.date, age_in_year: int) -> dt.date:
 
 
 def _make_child(county: County, index: int, rng: random.Random) -> Child:
-    codes = [m[0] for m in MUNICIPALITIES]
-    code = rng.choices(codes, weights=[m[2] for m in MUNICIPALITIES])[0]
+    codes = list(county.directory.codes)
+    code = rng.choices(codes, weights=county.shares)[0]
     unborn = rng.random() < UNBORN_SHARE / (1 + UNBORN_SHARE)
     person = None
     if unborn:
@@ -267,8 +275,8 @@ def _placements(
         for moved_on, new_code in moves:
             if start >= moved_on:
                 where = new_code
-        if unit_kind == "UPPER_SECONDARY" and where not in UPPER_SECONDARY_TOWNS:
-            where = "0780"
+        if unit_kind == UPPER_SECONDARY and where not in county.upper_secondary_towns:
+            where = county.upper_secondary_fallback
         unit = rng.choice(county.units_of(unit_kind, where))
         ends = None if end is None or end > county.as_of else end
         out.append(Placement(f"placering-{index}-{n}", school_type, unit.id, start, ends))

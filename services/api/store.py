@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, or_, select
@@ -21,6 +22,7 @@ from projections.audit import AuditEntry, AuditKind
 from projections.audit_store import AuditStore
 from projections.consent_rules import ChildStatus
 from projections.consents import Consent, FactRef
+from projections.plan import ChildPlan
 from projections.read_model import (
     actions,
     assessments,
@@ -28,6 +30,7 @@ from projections.read_model import (
     consents,
     follow_ups,
     meetings,
+    plan_rows,
     released_facts,
 )
 from schemas.events import Area, Basis, Category
@@ -115,12 +118,28 @@ class FactRow:
 
 @dataclass(frozen=True, slots=True)
 class PlanRows:
-    """One child's plan rows, as stored."""
+    """One child's plan rows, as stored: loaded by ``ChildReads.plan_rows``, or ``folded``."""
 
     assessments: list[Any]
     actions: list[Any]
     meetings: list[Any]
     follow_ups: list[Any]
+
+    @classmethod
+    def folded(cls, plan: ChildPlan, child_id: uuid.UUID) -> PlanRows:
+        """A plan folded from the log (auditors' time travel) as the read model would hold it:
+        flattened by ``read_model.plan_rows``, as the projector writes it, and ordered as the
+        queries below load it. Where SQL leaves the order to the backend, PostgreSQL's is taken
+        (an action without a due date after those with one; SQLite would put it first)."""
+        rows = {table: [SimpleNamespace(**r) for r in found]
+                for table, found in plan_rows(plan, str(child_id)).items()}
+        by_id = sorted(rows[meetings], key=lambda r: r.meeting_id)
+        return cls(
+            assessments=rows[assessments],  # queried unordered: one per area
+            actions=sorted(rows[actions], key=lambda r: (r.due_on is None, r.due_on or dt.date.min, r.action_id)),
+            meetings=sorted(by_id, key=lambda r: r.held_on, reverse=True),  # stable: ids ascending within a day
+            follow_ups=sorted(rows[follow_ups], key=lambda r: (r.due_on, r.follow_up_id)),
+        )
 
 
 # Built once: a statement object keeps its compiled form and cache key, so a plan page's

@@ -1,7 +1,9 @@
-"""Building the plan's response models from read-model rows or from a folded plan.
+"""Building the plan's response models from read-model rows.
 
-The same ``areas`` assembly serves the live plan (rows of the read model) and the auditors'
-"plan as organisation X saw it" (a ``ChildPlan`` folded up to T), so both look alike.
+There is one way from a plan to its response: its rows. The live plan reads them from the read
+model; the auditors' "plan as organisation X saw it" folds a ``ChildPlan`` up to T and flattens
+it with the projector's own ``read_model.plan_rows`` (``PlanRows.folded``). Both then go through
+``parts_of_rows`` and ``areas``, so the past looks as the live page did.
 Facts reach here only after ``projections.access.visible_facts`` has filtered them.
 """
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from projections.consents import Consent
-from projections.plan import AREAS, ChildPlan
+from projections.plan import AREAS
 from schemas.codec import Codec, DecodeError
 from schemas.events import Area, Category, Event
 from schemas.shanarri import SHANARRI
@@ -112,6 +114,8 @@ def consent_out(consent: Consent, at: dt.datetime, directory: OrgDirectory) -> C
 # -- from the read model's rows -------------------------------------------------------------------
 
 def parts_of_rows(rows: PlanRows, directory: OrgDirectory) -> PlanParts:
+    """The plan's parts from its rows, in the rows' order: loaded from the read model, or a
+    folded plan's (``PlanRows.folded``)."""
     return PlanParts(
         assessments=[AssessmentOut(
             area=Area(r.area), rating=r.rating, assessed_by=org(directory, r.assessed_by_org),
@@ -128,27 +132,6 @@ def parts_of_rows(rows: PlanRows, directory: OrgDirectory) -> PlanParts:
         follow_ups=[FollowUpOut(
             follow_up_id=uuid.UUID(r.follow_up_id), area=None if r.area is None else Area(r.area), due_on=r.due_on,
             what=r.what) for r in rows.follow_ups],
-    )
-
-
-# -- from a folded plan (time travel) ------------------------------------------------------------
-
-def parts_of_plan(plan: ChildPlan, directory: OrgDirectory) -> PlanParts:
-    meetings = sorted(plan.meetings.values(), key=lambda m: (m.held_on, str(m.meeting_id)), reverse=True)
-    return PlanParts(
-        assessments=[AssessmentOut(
-            area=a.area, rating=a.rating, assessed_by=org(directory, a.assessed_by_org), assessed_at=utc(a.assessed_at),
-            comment=a.comment, child_view=a.child_view, guardians_view=a.guardians_view)
-            for a in plan.assessments.values()],
-        actions=[ActionOut(
-            action_id=a.action_id, area=a.area, need=a.need, what=a.what, responsible=org(directory, a.responsible_org),
-            due_on=a.due_on, status=a.status, completed_on=a.completed_on)
-            for a in sorted(plan.actions.values(), key=lambda a: (a.due_on or dt.date.max, str(a.action_id)))],
-        meetings=[MeetingOut(
-            meeting_id=m.meeting_id, held_on=m.held_on, participants=orgs(directory, m.participant_orgs),
-            lead=org(directory, m.lead_org), decisions=m.decisions, notes=m.notes) for m in meetings],
-        follow_ups=[FollowUpOut(follow_up_id=f.follow_up_id, area=f.area, due_on=f.due_on, what=f.what)
-                    for f in sorted(plan.follow_ups.values(), key=lambda f: (f.due_on, str(f.follow_up_id)))],
     )
 
 

@@ -32,11 +32,12 @@ def register(app: typer.Typer) -> None:
         change_interval: Annotated[float, typer.Option(help="seconds between simulated changes; 0 = none")] = 0.0,
     ) -> None:
         """Run a stand-in source system (synthetic data; another party's system in production)."""
+        from services.county import county_directory
         from services.dev.standins import run_standin
 
-        command_settings()
+        settings = command_settings()
         run_standin(name, host=host, port=port, data_dir=data_dir, children=children, seed=seed,
-                    change_interval_s=change_interval)
+                    change_interval_s=change_interval, directory=county_directory(settings))
 
     @app.command()
     def demo() -> None:

@@ -10,16 +10,19 @@ import structlog
 
 from connectors.standins.county import County
 from connectors.standins.registry import standin
+from schemas.county import CountyDirectory
 
 log = structlog.get_logger(__name__)
 
 
 def run_standin(
     name: str, *, host: str, port: int | None, data_dir: Path, children: int, seed: int,
-    change_interval_s: float = 0.0,
+    change_interval_s: float = 0.0, directory: CountyDirectory | None = None,
 ) -> None:
+    """``directory``: the county's organisations (default: the synthetic county's)."""
     spec = standin(name)
-    county = County(seed=seed, children=children)
+    county = County(seed=seed, children=children) if directory is None else \
+        County(seed=seed, children=children, directory=directory)
     data_dir.mkdir(parents=True, exist_ok=True)
     print(f"{name}: preparing {children:,} synthetic children under {data_dir} ...", flush=True)
     spec.prepare(data_dir, county)

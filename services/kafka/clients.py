@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
@@ -143,30 +143,3 @@ async def wait_for_broker(bootstrap: str, timeout_s: float = 10.0) -> None:
         raise ConnectionError(NOT_REACHABLE.format(bootstrap=bootstrap, timeout=timeout_s)) from exc
     finally:
         await client.close()
-
-
-async def end_offsets(settings: Settings, partitions: Sequence[TopicPartition], timeout_s: float = 10.0) -> dict[TopicPartition, int]:
-    """The offset after the last record of each partition, as a fetch reports it.
-
-    ListOffsets alone is not enough: the embedded broker (Tansu 0.6) answers it with the base
-    offset of the partition's last record batch plus one, which falls short when that batch holds
-    several records. So each non-empty partition is also fetched from just before that answer,
-    and the fetch's high watermark taken. On Kafka both agree.
-    """
-    reader = consumer(settings)
-    await reader.start()
-    try:
-        listed = await reader.end_offsets(list(partitions))
-        probe = [tp for tp in partitions if listed[tp] > 0]
-        if probe:
-            reader.assign(probe)
-            for tp in probe:
-                reader.seek(tp, listed[tp] - 1)
-            deadline = asyncio.get_running_loop().time() + timeout_s
-            while any(reader.highwater(tp) is None for tp in probe):
-                if asyncio.get_running_loop().time() > deadline:
-                    break
-                await reader.getmany(timeout_ms=200)
-        return {tp: max(listed[tp], reader.highwater(tp) or 0) if tp in probe else listed[tp] for tp in partitions}
-    finally:
-        await reader.stop()

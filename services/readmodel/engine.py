@@ -2,33 +2,36 @@
 
 Both read ``shared``, ``plan`` and ``consent`` and fold every record into per-child
 ``ChildState`` with the *same* pure ``child_state.apply``; they differ only in where records
-come from (a Faust stream, or aiokafka ``getmany`` from offset 0) and how often they write.
-A directory release carries its source fact's bytes; they are decoded here (the fold has no
-codec) and the source fact is what the fold sees.
+come from (a Faust stream, or ``services.kafka.offsets.read`` from offset 0) and how often they
+write. A directory release carries its source fact's bytes; they are decoded here (the fold has
+no codec) and the source fact is what the fold sees. The ``NamedPersonAssigned`` announcements
+the live projector publishes on ``plan`` are read and skipped (see ``Projection.apply_record``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 from aiokafka import TopicPartition
-from aiokafka.structs import ConsumerRecord
 
-from connectors.standins.county import MUNICIPALITIES, REGION_ORG
 from projections import child_state
 from projections.child_state import ChildState
-from projections.named_person import NamedPersonConfig, county_config
+from projections.named_person import NamedPersonConfig
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec, DecodeError
-from schemas.events import Basis, Event, FactReleased
+from schemas.county import BHV, KAA, CountyDirectory
+from schemas.events import Basis, Event, FactReleased, NamedPersonAssigned
 from schemas.topics import CONSENT, PLAN, SHARED
-from services.kafka import clients as kafka
+from services.county import county_directory_path, load_county_directory
+from services.kafka import offsets
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -38,9 +41,26 @@ NOT_AN_EVENT = "a {name} record is not a child event"
 
 
 def named_person_config(settings: Settings) -> NamedPersonConfig:
-    """The county's named-person configuration (DESIGN §6); Kronoberg's eight municipalities."""
-    del settings  # one county today; its own setting when a second county joins
-    return county_config((code for code, _, _ in MUNICIPALITIES), region_org=REGION_ORG)
+    """The county's named-person configuration (DESIGN §6), from its directory
+    (``KRONOBARN_COUNTY_DIRECTORY``)."""
+    return _named_person_config_at(county_directory_path(settings))
+
+
+@functools.lru_cache(maxsize=16)
+def _named_person_config_at(path: Path) -> NamedPersonConfig:
+    """Cached per file: the read model's history asks for the config on every request."""
+    return named_person_config_of(load_county_directory(path))
+
+
+def named_person_config_of(directory: CountyDirectory) -> NamedPersonConfig:
+    """Each municipality's BHV and KAA unit, and the county's line and grace days."""
+    grace = {} if directory.placement_grace_days is None else {"placement_grace_days": directory.placement_grace_days}
+    return NamedPersonConfig(
+        bhv_by_municipality=directory.units_by_municipality(BHV),
+        kaa_by_municipality=directory.units_by_municipality(KAA),
+        school_stage_starts_with=directory.school_stage_starts_with,
+        **grace,
+    )
 
 
 @dataclass
@@ -67,6 +87,14 @@ class Projection:
         if self.until is not None and event.envelope.recorded_at > self.until:
             self.skipped += 1
             return
+        if isinstance(event, NamedPersonAssigned):
+            # The live projector's own announcement, read back from ``plan``: derived from facts
+            # folded here, so it is read past, not folded -- not even to bring its child into the
+            # state. It is dated by the change (recorded_at is the change's day), so under
+            # ``until`` it can come before the facts that caused it: folding it would give a
+            # replay or time travel a child the hub did not yet know.
+            self.applied += 1  # counted like any event that leaves the state as it was
+            return
         if isinstance(event, FactReleased) and event.envelope.basis is Basis.DIRECTORY:
             inner = self.codec.decode(event.fact, topic=topic, partition=partition, offset=offset)
             if not isinstance(inner, Event):
@@ -91,54 +119,20 @@ class Projection:
         return Batch(dict(self.states), dict(self.positions))
 
 
-async def read_partitions(settings: Settings, ends: Mapping[TopicPartition, int],
-                          batch: int = 10_000) -> AsyncIterator[list[ConsumerRecord]]:
-    """Every record of the given partitions from offset 0 up to (not including) ``ends``."""
-    wanted = {tp: end for tp, end in ends.items() if end > 0}
-    if not wanted:
-        return
-    consumer = kafka.consumer(settings, max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
-    await consumer.start()
-    try:
-        consumer.assign(list(wanted))
-        await consumer.seek_to_beginning(*wanted)
-        while wanted:
-            got = await consumer.getmany(timeout_ms=1_000, max_records=batch)
-            for tp, records in got.items():
-                end = wanted.get(tp)
-                if end is None:
-                    continue
-                keep = [r for r in records if r.offset < end]
-                if keep:
-                    yield keep
-                if (keep and keep[-1].offset >= end - 1) or (records and records[-1].offset >= end - 1):
-                    del wanted[tp]
-                    consumer.pause(tp)
-    finally:
-        await consumer.stop()
-
-
 async def end_offsets(settings: Settings, topics: tuple[str, ...] = TOPICS,
                       partitions: set[int] | None = None) -> dict[TopicPartition, int]:
-    """The end of each partition of ``topics`` (optionally only the given partition numbers)."""
-    consumer = kafka.consumer(settings)
-    await consumer.start()
-    try:
-        await consumer.topics()
-        parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-                 if partitions is None or p in partitions]
-    finally:
-        await consumer.stop()
-    return await kafka.end_offsets(settings, parts) if parts else {}
+    """The end of each partition of the projection's topics (optionally only the given partition numbers)."""
+    return await offsets.topic_ends(settings, topics, partitions)
 
 
 async def rebuild(projection: Projection, settings: Settings, ends: Mapping[TopicPartition, int],
                   advance: Callable[[int], None] | None = None) -> int:
-    """Fold the given ranges into ``projection`` without writing; records that fail are counted
-    in ``projection.failed`` and skipped (they went to the dead letters when first seen).
-    ``advance`` hears of each batch read. Returns how many records were read."""
+    """Fold the given partitions, from offset 0 up to ``ends``, into ``projection`` without
+    writing; records that fail are counted in ``projection.failed`` and skipped (they went to
+    the dead letters when first seen). ``advance`` hears of each batch read. Returns how many
+    records were read."""
     started, seen = time.monotonic(), 0
-    async for records in read_partitions(settings, ends):
+    async for records in offsets.read(settings, dict.fromkeys(ends, 0), ends, **offsets.BULK):
         for r in records:
             try:
                 projection.apply_record(r.topic, r.partition, r.offset, r.value)

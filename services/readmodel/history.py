@@ -43,11 +43,11 @@ from schemas.topics import (
     SHARED,
     STATUTORY_SOCIAL,
 )
-from services.kafka import clients as kafka
+from services.kafka import offsets
+from services.kafka.partitions import partition_of
 from services.readmodel.engine import TOPICS as PLAN_TOPICS
-from services.readmodel.engine import Projection, named_person_config, read_partitions
+from services.readmodel.engine import Projection, named_person_config
 from services.settings import Settings
-from services.worker.gate import partition_of
 
 log = structlog.get_logger(__name__)
 NAIVE_MOMENT = "the moment needs a time zone: recorded times are UTC"
@@ -138,10 +138,10 @@ async def _child_records(settings: Settings, child_id: uuid.UUID,
                          topics: Sequence[str]) -> AsyncIterator[ConsumerRecord]:
     """The child's records on ``topics``, each topic in log order: its partition only, key-filtered."""
     partition = partition_of(str(child_id), settings.partitions)
-    # ``kafka.end_offsets``, not the consumer's own: the embedded broker's ListOffsets falls short.
-    ends = await kafka.end_offsets(settings, [TopicPartition(t, partition) for t in topics])
+    # ``offsets.end_offsets``, not the consumer's own: the embedded broker's ListOffsets falls short.
+    ends = await offsets.end_offsets(settings, [TopicPartition(t, partition) for t in topics])
     key = str(child_id).encode()
-    async for records in read_partitions(settings, ends):
+    async for records in offsets.read(settings, dict.fromkeys(ends, 0), ends, **offsets.BULK):
         for record in records:
             if record.key == key:
                 yield record

@@ -14,7 +14,6 @@ import faust
 from projections.audit_store import AuditStore
 from projections.read_model import ReadModel
 from schemas.codec import Codec
-from services.kafka import clients as kafka
 from services.kafka.clients import client_options
 from services.readmodel.engine import named_person_config
 from services.settings import Settings
@@ -25,41 +24,12 @@ from services.worker.audit_key import audit_signing_key_from
 from services.worker.gate import register_gate
 from services.worker.projector import register_projector
 from services.worker.repairs import diagnostics
+from services.worker.repairs.changelog import changelogs, close_changelog_batches
 from services.worker.repairs.transport import HubApp
 from services.worker.roles import Role, group_for
 
 PRODUCER_BATCH_BYTES = 1 << 18  # as services.kafka.clients's producers
 PRODUCER_REQUEST_BYTES = 1 << 20  # Kafka's default message.max.bytes is about this
-RECOVERY_MARK = b"\"m:recovery\""  # a key no table reads, JSON-encoded as Faust encodes table keys
-
-
-def _changelogs(app: faust.App) -> list[str]:
-    return [table.changelog_topic.get_topic_name() for table in app.tables.values()]
-
-
-async def close_changelog_batches(settings: Settings, topics: list[str]) -> None:
-    """Before Faust recovers its tables, end each changelog partition with a one-record batch.
-
-    Faust stops recovering at the end offset ListOffsets reports. The embedded broker (Tansu
-    0.6) reports the base offset of a partition's last record batch plus one, so the rest of a
-    multi-record last batch -- the newest state -- would be skipped, and the children it
-    described forgotten. A single-record batch at the end makes that answer exact. On Kafka
-    this only adds a record the tables ignore.
-    """
-    producer = kafka.producer(settings, linger_ms=0)
-    consumer = kafka.consumer(settings)
-    await producer.start()
-    await consumer.start()
-    try:
-        existing = await consumer.topics()
-        for topic in topics:
-            if topic not in existing:
-                continue  # first start: nothing to recover
-            for partition in sorted(consumer.partitions_for_topic(topic) or ()):
-                await producer.send_and_wait(topic, b"", key=RECOVERY_MARK, partition=partition)
-    finally:
-        await consumer.stop()
-        await producer.stop()
 
 
 def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
@@ -128,6 +98,6 @@ def create_app(settings: Settings, tick_s: float = 60.0, role: Role = Role.ALL) 
 
 def run_worker(settings: Settings, tick_s: float = 60.0, role: Role = Role.ALL) -> None:
     app = create_app(settings, tick_s, role)
-    asyncio.run(close_changelog_batches(settings, _changelogs(app)))
+    asyncio.run(close_changelog_batches(settings, changelogs(app)))
     # Keep the hub's own (redacting) logging: mode would replace it with its own handlers.
     faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False).execute_from_commandline()

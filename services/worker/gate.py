@@ -29,7 +29,6 @@ from typing import Any
 
 import faust
 import structlog
-from aiokafka.partitioner import murmur2
 from faust.types import TP
 
 from projections.consents import FactRef, consent_of
@@ -66,6 +65,7 @@ from schemas.topics import (
     STATUTORY_SOCIAL,
 )
 from services.kafka.deadletter import dead_letter_for
+from services.kafka.partitions import partition_of
 from services.settings import Settings
 from services.worker.gate_state import ChildRecord, dumps, loads
 from services.worker.repairs.continuity import BackfillShort, Continuity, backfill
@@ -77,11 +77,6 @@ UNKNOWN_CONSENT = "withdrawal of a consent the gate has not seen"
 TICK_TOPIC = "kronobarn-gate-tick"
 WATCH_INTERVAL_S = 5.0
 SOURCES = (INTAKE_HEALTH.name, INTAKE_SCHOOL.name, INTAKE_SOCIAL.name, INTAKE_POPULATION.name, CONSENT.name)
-
-
-def partition_of(child: str, partitions: int) -> int:
-    """The partition a child's events land in: the Kafka default partitioner on the key."""
-    return (murmur2(child.encode()) & 0x7FFFFFFF) % partitions
 
 
 class Gate:

@@ -12,7 +12,11 @@ SQL read model, in batches.
 * **Named person.** Each change of a child's named person is published as
   ``NamedPersonAssigned`` on ``plan``, for the organisation that takes the task on. The ids are
   deterministic, so a repeat after a crash is recognisable; after a rebuild the changes already
-  announced are not announced again.
+  announced are not announced again. ``plan`` is also an input here, so the announcements come
+  back: the fold reads them past (``Projection.apply_record``) and they only move the positions.
+  The named person in the read model is folded from the facts, never from announcements, so a
+  replay or time travel (which read the same topics, announcements and all) gives the same
+  rows. Why the announcement stays on ``plan``: ``schemas/topics.py``.
 * **Failures.** A record that cannot be folded goes to ``deadletter`` with its reason and the
   stream moves on (Faust would acknowledge a raising handler silently: faust-streaming #315).
 """

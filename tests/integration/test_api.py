@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 
 from schemas.events import (
+    Area,
+    Basis,
     ConsentGranted,
     ConsentWithdrawn,
     EmergencyAccessOpened,
@@ -385,3 +387,28 @@ def test_auditors_read_history_and_the_plan_as_an_organisation_saw_it(h: Harness
         r = client.get(path, cookies={"kronobarn_token": h.token(AUDITOR)})
         assert r.status_code == 200, path
     assert client.get(f"/audit/children/{a}/history", headers=h.headers(COORDINATOR_BHV)).status_code == 403
+
+
+def test_the_plan_as_seen_now_is_built_from_the_same_rows_as_the_live_page(h: Harness) -> None:
+    """Time travel flattens its folded plan with the projector's own ``plan_rows``: at the present
+    it gives the parts the live page builds from the read model, orders included (same-day
+    meetings, participants listed out of order, actions due at different dates)."""
+    from services.api import views
+    from services.api.store import PlanRows
+    from tests.support.history import event
+
+    a, c, at = h.county.a, h.county, h.county.now - dt.timedelta(days=1)
+    h.world.apply([
+        event("MeetingHeld", a, 20 + n, basis=Basis.CONSENT, org=BHV, at=at + dt.timedelta(minutes=n), plan_id=c.plan_a,
+              meeting_id=uuid.uuid5(a, f"same-day-{n}"), held_on=at.date(), participant_orgs=(SOC, "skola-x", BHV),
+              lead_org=None)
+        for n in range(3)
+    ] + [
+        event("ActionAgreed", a, 30, basis=Basis.CONSENT, org=SOC, area=Area.HEALTH, at=at, plan_id=c.plan_a,
+              action_id=uuid.uuid5(a, "sooner"), responsible_org=SOC, due_on=c.now.date() + dt.timedelta(days=7)),
+    ])
+    hub = h.app.state.hub
+    live = views.parts_of_rows(hub.reader.plan_rows(a), hub.directory)
+    folded = views.parts_of_rows(PlanRows.folded(h.world.states[a].plan, a), hub.directory)
+    assert len(live.meetings) == 4 and len(live.actions) == 2
+    assert folded == live

@@ -29,6 +29,7 @@ from schemas.events import Event
 from schemas.topics import ACCESS, key_for
 from services.dev.samples import sample_event
 from services.kafka import clients as kafka
+from services.kafka import offsets
 from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from services.sql.db import make_engine, migrate
@@ -75,7 +76,7 @@ async def send(settings: Settings, codec: Codec, items: list[Event | tuple[str, 
 
 def access_end(settings: Settings) -> dict[tuple[str, int], int]:
     parts = [TopicPartition(ACCESS.name, p) for p in range(settings.partitions)]
-    ends = asyncio.run(kafka.end_offsets(settings, parts))
+    ends = asyncio.run(offsets.end_offsets(settings, parts))
     return {(tp.topic, tp.partition): end - 1 for tp, end in ends.items() if end}
 
 

@@ -33,9 +33,9 @@ from schemas.events import Area, Basis, Category, Event, SchoolType
 from services.dev.samples import sample_event, scoped_grant, scoped_withdrawal
 from services.kafka import clients as kafka
 from services.kafka.broker import EmbeddedBroker, free_port
+from services.kafka.partitions import partition_of
 from services.readmodel.history import HISTORY_TOPICS, SeenPlan, child_history, plan_as_seen
 from services.settings import Settings
-from services.worker.gate import partition_of
 from tests.support.gate import Workers
 from tests.support.history import BHV, SOC, event
 from tests.support.kafka import read_all

@@ -21,6 +21,7 @@ from schemas.events import Event, FactReleased, ReleaseRevoked, ReportOfConcernR
 from schemas.topics import key_for, topic_for
 from services.dev.samples import scoped_fact, scoped_grant, scoped_withdrawal
 from services.kafka import clients as kafka
+from services.kafka import offsets
 from services.settings import Settings
 from tests.support.kafka import read_all
 
@@ -84,7 +85,7 @@ def decisions(settings: Settings) -> Decisions:
 
 async def _output_count(settings: Settings) -> int:
     parts = [TopicPartition(t, p) for t in ("shared", "statutory.social") for p in range(settings.partitions)]
-    return sum((await kafka.end_offsets(settings, parts)).values())
+    return sum((await offsets.end_offsets(settings, parts)).values())
 
 
 def output_count(settings: Settings) -> int:

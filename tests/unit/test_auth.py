@@ -120,12 +120,12 @@ def test_dev_tokens_are_rs256_with_a_key_id(provider: DevIdentityProvider) -> No
 
 def test_dev_users_cover_the_county(provider: DevIdentityProvider) -> None:
     county = County()
-    orgs = {user.organisation_id for user in dev_users(county) if user.role is Role.COORDINATOR}
+    orgs = {user.organisation_id for user in dev_users(county.directory) if user.role is Role.COORDINATOR}
     for kind in ("MHV", "BHV", "SOCIAL", "KAA"):
         assert {unit.id for unit in county.units_of(kind)} <= orgs
     assert {"kommun-0780-soc", "kommun-0764-kaa"} <= orgs
     assert any(org.startswith("skolenhet-") for org in orgs)
-    roles = [user.role for user in dev_users(county)]
+    roles = [user.role for user in dev_users(county.directory)]
     assert roles.count(Role.AUDITOR) == roles.count(Role.ADMINISTRATOR) == 1
     assert dev_user("dev-auditor").role is Role.AUDITOR
     with pytest.raises(KeyError):

@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections.child_state import ChildState, apply
+from projections.named_person import assigned_events
 from projections.read_model import actions, assessments, children, consents, meetings, released_facts, rows
 from schemas.codec import Codec
-from schemas.events import Basis, Event, FactReleased, ReleaseRevoked
+from schemas.events import Basis, Event, FactReleased, NamedPersonAssigned, ReleaseRevoked
 from schemas.topics import TOPIC_OF_EVENT
-from services.readmodel.engine import named_person_config
+from services.readmodel.engine import Projection, named_person_config
 from services.settings import Settings
 from tests.support.history import T0, child_history
 
@@ -96,3 +97,51 @@ def test_a_revoked_release_leaves_no_row() -> None:
     got = rows(_fold(_interleave(_streams(4, withdraw=True), 2)), AT, CONFIG)
     assert "HealthVisitRecorded" not in {f["fact_type"] for f in got[released_facts]}
     assert got[consents][0]["withdrawn_at"] is not None
+
+
+# -- the projector's own announcements ------------------------------------------------------------
+
+def _announcements(c: int) -> list[NamedPersonAssigned]:
+    """What the live projector publishes on ``plan`` for child ``c``: one per named-person change."""
+    state = _fold([e for topic in ("shared", "plan", "consent") for e in _streams(c)[topic]])
+    return assigned_events(state.child_id, state.life, CONFIG, AT.date())
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_announcements_read_back_from_plan_change_nothing(seed: int) -> None:
+    """The projector reads ``plan``, where it announces: its announcements, any number of times
+    and anywhere in the stream, leave the state and the rows as the facts alone make them."""
+    streams, announced = _streams(4), _announcements(4)
+    assert announced  # the child has a named person, so something was announced
+    without = _fold([e for topic in ("shared", "plan", "consent") for e in streams[topic]])
+    echoed = {**streams, "plan": [*announced, *streams["plan"], *announced]}
+    assert _fold(_interleave(echoed, seed)) == without
+    assert all(apply(without, a) is without for a in announced)
+    assert rows(_fold(_interleave(echoed, seed)), AT, CONFIG) == rows(without, AT, CONFIG)
+
+
+def test_the_engine_reads_announcements_past_without_making_a_child() -> None:
+    """An announcement is dated by its change (``recorded_at`` is the change's day), so a replay
+    ``--until`` a moment before the child's facts were recorded still reads it: it must not give
+    the read model a child the hub did not know then, and live it must not mark a child changed."""
+    codec, announced = Codec(), _announcements(4)
+    before_the_facts = T0 - dt.timedelta(hours=1)
+    assert all(a.envelope.recorded_at <= before_the_facts for a in announced)
+    facts = [e for e in _streams(4)["shared"] if e.envelope.sealed is None]
+    records = [("plan", codec.encode(a)) for a in announced] + [("shared", codec.encode(e)) for e in facts]
+
+    then = Projection(codec, until=before_the_facts)
+    for offset, (topic, value) in enumerate(records):
+        then.apply_record(topic, 0, offset, value)
+    assert then.states == {} and then.dirty == set()
+    assert then.positions == {("plan", 0): len(announced) - 1, ("shared", 0): len(records) - 1}  # read, all
+
+    live = Projection(codec)
+    for offset, (topic, value) in enumerate(records[len(announced):]):
+        live.apply_record(topic, 0, offset, value)
+    live.take_batch()
+    for offset, (topic, value) in enumerate(records[:len(announced)], start=100):
+        live.apply_record(topic, 0, offset, value)
+    batch = live.take_batch()
+    assert batch.states == {} and batch.positions[("plan", 0)] == 100 + len(announced) - 1

@@ -37,7 +37,6 @@ from projections.named_person import (
     assigned_events,
     assignment,
     boundaries,
-    county_config,
     eighteenth_birthday,
     gaps,
     history,
@@ -68,6 +67,21 @@ DAY = dt.timedelta(days=1)
 CHILD = uuid.UUID(int=1, version=4)
 TEST_NAMESPACE = uuid.UUID(int=42)
 REGION = "SE2321000065"
+
+
+def county_config(codes: list[str], region_org: str = REGION,
+                  school_stage_starts_with: SchoolType = SchoolType.PRESCHOOL_CLASS,
+                  placement_grace_days: int = DEFAULT_PLACEMENT_GRACE_DAYS) -> NamedPersonConfig:
+    """The test's own county: per municipality code the ids the synthetic county directory
+    uses (the region's BHV unit, the municipality's KAA function)."""
+    return NamedPersonConfig(
+        bhv_by_municipality={code: f"{region_org}-BHV{code}" for code in codes},
+        kaa_by_municipality={code: f"kommun-{code}-kaa" for code in codes},
+        school_stage_starts_with=school_stage_starts_with,
+        placement_grace_days=placement_grace_days,
+    )
+
+
 CONFIG = county_config(["0780", "0764"])
 PRESCHOOL_LINE = county_config(["0780", "0764"], school_stage_starts_with=SchoolType.PRESCHOOL)
 LITERAL = county_config(["0780", "0764"], placement_grace_days=0)  # a gap from the day a placement ends

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas.shanarri
+from connectors.classification import CATEGORY
 from projections.consents import Consent
 from projections.plan import (
     AGREED,
@@ -72,6 +73,8 @@ PLAN, PLAN2 = uuid.UUID(int=10, version=4), uuid.UUID(int=11, version=4)
 CONSENT_1, CONSENT_2 = uuid.UUID(int=20, version=4), uuid.UUID(int=21, version=4)
 BVC, SCHOOL, SOC = "bvc-1", "skolenhet-1", "kommun-soc"
 FACT_BYTES = b"\xc3\x01" + bytes(8) + b"body"
+
+CATEGORY_OF_TYPE = {cls.__name__: category for cls, category in CATEGORY.items()}  # as connectors classify
 
 _ids = iter(range(1_000_000, 2_000_000))
 
@@ -136,9 +139,11 @@ def closed(at: dt.datetime, plan: uuid.UUID = PLAN, reason: str = "GOALS_MET", *
 
 def released(at: dt.datetime, fact_id: uuid.UUID, consents: tuple[uuid.UUID, ...] = (CONSENT_1,),
              org: str = BVC, area: Area | None = Area.HEALTH, basis: Basis = Basis.CONSENT,
-             fact_type: str = "HealthVisitRecorded", category: Category = Category.PLAN,
+             fact_type: str = "HealthVisitRecorded", category: Category | None = None,
              **env: object) -> FactReleased:
-    """As the gate emits it: the fact's org, area and basis in the envelope, category PLAN."""
+    """As the gate emits it: the fact's org, area, basis and category in the envelope (the
+    category the connector gave a fact of ``fact_type``, unless one is given)."""
+    category = CATEGORY_OF_TYPE[fact_type] if category is None else category
     return FactReleased(envelope=envelope(FactReleased, at, org, area=area, basis=basis, category=category, **env),
                         fact_event_id=fact_id, fact_type=fact_type, consent_ids=consents, fact=FACT_BYTES)
 
@@ -311,14 +316,21 @@ def test_released_fact_keeps_its_provenance_and_bytes() -> None:
     fact = plan.facts[fact_id]
     assert (fact.fact_type, fact.source_org, fact.area, fact.basis) == ("HealthVisitRecorded", BVC, Area.HEALTH,
                                                                         Basis.CONSENT)
-    assert fact.category is Category.HEALTH  # the gate stamps PLAN; the fact's own is its intake topic's
+    assert fact.category is Category.HEALTH  # the gate stamps the fact's own: its intake topic's
     assert (fact.consent_ids, fact.released_at, fact.fact) == ((CONSENT_1,), T0 + H, FACT_BYTES)
     assert "body" not in repr(plan)
 
 
 def test_a_fact_of_unknown_type_stays_uncovered() -> None:
-    plan = fold([released(T0, uid(3), fact_type="Unknown")])
+    plan = fold([released(T0, uid(3), fact_type="Unknown", category=Category.PLAN)])  # no consent covers PLAN
     assert plan.facts[uid(3)].category is Category.PLAN
+
+
+def test_the_fold_keeps_the_category_the_release_carries() -> None:
+    """The fold derives no category from the fact type: the release's envelope is the one source."""
+    plan = fold([released(T0, uid(4), fact_type="HealthVisitRecorded", category=Category.SOCIAL),
+                 released(T0, uid(5), fact_type="HealthVisitRecorded", category=Category.PLAN)])
+    assert (plan.facts[uid(4)].category, plan.facts[uid(5)].category) == (Category.SOCIAL, Category.PLAN)
 
 
 def test_re_release_replaces_the_consent_ids() -> None:

@@ -23,13 +23,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from connectors.standins.county import MUNICIPALITIES, REGION_ORG, Child, County, Person, Unit
+from connectors.standins.county import Child, County, Person, Unit
 from connectors.standins.health import vocabulary as v
 
 SYSTEM = "health"
 IDS = uuid.UUID("6f1d2c3e-8a4b-4c5d-9e6f-0a1b2c3d4e5f")
-MUNICIPALITY_NAME = {code: name for code, name, _ in MUNICIPALITIES}
-REGION_NAME = "Region Kronoberg"
 NO_SHOW = 0.04  # share of programme visits that do not happen
 Resource = tuple[str, str, dt.datetime, dict[str, Any]]  # type, id, last updated, body
 
@@ -84,7 +82,7 @@ def _patient(county: County, person: Person, code: str, gender: str) -> dict[str
         "name": [{"use": "official", "family": person.family_name, "given": [person.given_name]}],
         "gender": gender,
         "birthDate": person.birth_date.isoformat(),
-        "address": [_address(code)],
+        "address": [_address(county, code)],
     }
 
 
@@ -103,14 +101,15 @@ def _child_patient(county: County, child: Child, pregnancy_id: str | None, rng: 
     return "Patient", body["id"], updated, body
 
 
-def _address(code: str) -> dict[str, Any]:
+def _address(county: County, code: str) -> dict[str, Any]:
+    name = county.directory.municipality_name(code)
     return {
         "use": "home",
-        "city": MUNICIPALITY_NAME[code],
+        "city": name,
         "district": "Kronobergs län",
         "country": "SE",
         "extension": [{"url": v.EXT_MUNICIPALITY,
-                       "valueCoding": {"system": v.KOMMUNKOD, "code": code, "display": MUNICIPALITY_NAME[code]}}],
+                       "valueCoding": {"system": v.KOMMUNKOD, "code": code, "display": name}}],
     }
 
 
@@ -237,7 +236,7 @@ def _other_care(county: County, child: Child, rng: random.Random) -> list[Resour
     """School-age children: the odd visit to the region's clinics and a noted condition."""
     if dt.date(child.birth_date.year + 6, 8, 15) > county.window_start:
         return []
-    region = Unit(REGION_ORG, "REGION", REGION_NAME, "")
+    region = Unit(county.directory.region.id, "REGION", county.directory.region.name, "")
     out: list[Resource] = []
     if rng.random() < 0.18:
         for n in range(rng.choice((1, 1, 2))):

@@ -28,7 +28,7 @@ from services.api.models import (
     SeenPlanOut,
 )
 from services.api.reads import record_reads, require_role
-from services.api.store import utc
+from services.api.store import PlanRows, utc
 from services.api.wiring import Hub
 
 LOG_PARTS = ("audit-log",)
@@ -122,7 +122,7 @@ async def plan_as_seen(hub: Hub, principal: Principal, child_id: uuid.UUID, view
     d, state = hub.directory, seen.state
     plan = state.plan
     fact_views = [views.fact_out(f, d, hub.fact_codec) for f in seen.facts]
-    parts = views.parts_of_plan(plan, d)
+    parts = views.parts_of_rows(PlanRows.folded(plan, child_id), d)  # as the live page builds them
     areas, loose, plan_follow_ups = views.areas(parts, fact_views)
     return SeenPlanOut(
         child_id=child_id, viewer_org=viewer_org, at=at, named_person=views.org(d, seen.named_person.organisation_id),

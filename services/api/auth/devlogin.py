@@ -6,7 +6,8 @@ unless ``KRONOBARN_ENV=dev`` and ``KRONOBARN_DEV_LOGIN`` is on (the default in d
 production it never works, whatever ``KRONOBARN_DEV_LOGIN`` says.
 
 The RSA key is generated per process, or kept in a dev file (e.g. ``var/devlogin/key.pem``)
-so tokens survive a restart. The dev users are derived from the synthetic county's units.
+so tokens survive a restart. The dev users are derived from the county directory's units
+(``KRONOBARN_COUNTY_DIRECTORY``; the synthetic county's in dev without one).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from connectors.standins.county import REGION_ORG, County
+from schemas.county import CountyDirectory
 from services.api.auth.tokens import (
     ALGORITHM,
     AuthConfig,
@@ -34,6 +35,7 @@ from services.api.auth.tokens import (
     TokenVerifier,
     auth_config_from,
 )
+from services.county import county_directory
 from services.settings import Settings
 
 DEV_ISSUER = "kronobarn-dev-login"
@@ -106,13 +108,14 @@ class DevIdentityProvider:
         return TokenVerifier(self.config, self.keys())
 
 
-def dev_users(county: County | None = None) -> tuple[Principal, ...]:
+def dev_users(directory: CountyDirectory | None = None) -> tuple[Principal, ...]:
     """The demo's users: a coordinator per MHV/BHV unit, social services, KAA and a few schools,
-    plus one auditor and one administrator."""
-    county = county or County()
+    plus one auditor and one administrator (of the region). ``directory``: the dev settings'
+    county directory by default."""
+    directory = directory or county_directory(Settings(env="dev"))
     users: list[Principal] = []
     schools_seen: set[tuple[str, str]] = set()
-    for unit in county.units:
+    for unit in directory.organisations:
         if unit.kind in SCHOOL_KINDS:
             # The first school and upper-secondary school of each municipality.
             if (unit.kind, unit.municipality_code) in schools_seen:
@@ -122,13 +125,13 @@ def dev_users(county: County | None = None) -> tuple[Principal, ...]:
             continue
         users.append(Principal(f"dev-coordinator-{unit.id}", Role.COORDINATOR, unit.id,
                                f"Samordnare, {unit.name}"))
-    users.append(Principal("dev-auditor", Role.AUDITOR, REGION_ORG, "Granskare (dev)"))
-    users.append(Principal("dev-administrator", Role.ADMINISTRATOR, REGION_ORG, "Administratör (dev)"))
+    users.append(Principal("dev-auditor", Role.AUDITOR, directory.region.id, "Granskare (dev)"))
+    users.append(Principal("dev-administrator", Role.ADMINISTRATOR, directory.region.id, "Administratör (dev)"))
     return tuple(users)
 
 
-def dev_user(subject: str, county: County | None = None) -> Principal:
-    for user in dev_users(county):
+def dev_user(subject: str, directory: CountyDirectory | None = None) -> Principal:
+    for user in dev_users(directory):
         if user.subject == subject:
             return user
     raise KeyError(UNKNOWN_DEV_USER.format(subject=subject))

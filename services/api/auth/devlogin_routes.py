@@ -12,14 +12,16 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
+from schemas.county import CountyDirectory
 from services.api import errors
 from services.api.auth.callers import COOKIE, hub_of, same_origin
 from services.api.auth.devlogin import DEFAULT_TTL, dev_users
 from services.api.auth.tokens import Principal, Role
 from services.api.ui.render import page
+from services.county import county_directory
 
 router = APIRouter(prefix="/dev", include_in_schema=False)
-KINDS = (("BHV", "Barnhälsovård (BVC)"), ("MHV", "Mödrahälsovård"), ("soc", "Socialtjänst"), ("kaa", "KAA"))
+KINDS = {"BHV": "Barnhälsovård (BVC)", "MHV": "Mödrahälsovård", "SOCIAL": "Socialtjänst", "KAA": "KAA"}
 
 
 class TokenRequest(BaseModel):
@@ -31,22 +33,25 @@ class Token(BaseModel):
     token_type: str = "bearer"
 
 
-@functools.cache
-def _users() -> tuple[Principal, ...]:
-    return dev_users()
+def _users(request: Request) -> tuple[Principal, ...]:
+    """The dev users of the hub's county directory."""
+    return _users_of(county_directory(hub_of(request).settings))
 
 
-def _group(user: Principal) -> str:
+@functools.lru_cache(maxsize=4)
+def _users_of(directory: CountyDirectory) -> tuple[Principal, ...]:
+    return dev_users(directory)
+
+
+def _group(user: Principal, directory: CountyDirectory) -> str:
     if user.role is not Role.COORDINATOR:
         return "Granskning och administration"
-    for marker, label in KINDS:
-        if marker in user.organisation_id:
-            return label
-    return "Skola"
+    unit = directory.organisation(user.organisation_id)
+    return KINDS.get(unit.kind if unit is not None else "", "Skola")
 
 
-def _user(subject: str) -> Principal:
-    for user in _users():
+def _user(request: Request, subject: str) -> Principal:
+    for user in _users(request):
         if user.subject == subject:
             return user
     raise errors.NotFound()
@@ -55,8 +60,9 @@ def _user(subject: str) -> Principal:
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request) -> HTMLResponse:
     groups: dict[str, list[Principal]] = defaultdict(list)
-    for user in _users():
-        groups[_group(user)].append(user)
+    directory = county_directory(hub_of(request).settings)
+    for user in _users_of(directory):
+        groups[_group(user, directory)].append(user)
     return page(request, "login.html", None, groups=dict(groups))
 
 
@@ -64,7 +70,7 @@ async def login_page(request: Request) -> HTMLResponse:
 async def login(request: Request, subject: Annotated[str, Form(max_length=200)]) -> RedirectResponse:
     hub = hub_of(request)
     assert hub.dev_idp is not None
-    user = _user(subject)
+    user = _user(request, subject)
     token = hub.dev_idp.issue(user)
     response = RedirectResponse("/ui", status_code=303)
     secure = hub.settings.api_cookie_secure if hub.settings.api_cookie_secure is not None else \
@@ -79,4 +85,4 @@ async def token(request: Request, body: TokenRequest) -> Token:
     """A bearer token for a dev user, for trying the JSON API (curl, scripts)."""
     hub = hub_of(request)
     assert hub.dev_idp is not None
-    return Token(access_token=hub.dev_idp.issue(_user(body.subject)))
+    return Token(access_token=hub.dev_idp.issue(_user(request, body.subject)))

@@ -18,7 +18,9 @@ from pathlib import Path
 from rich.progress import Progress
 
 from connectors.standins.county import County
+from connectors.standins.directory import synthetic_directory
 from connectors.standins.registry import STANDINS, standin
+from schemas.county import CountyDirectory
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +42,8 @@ def _records(data_dir: Path, name: str) -> int:
     return total
 
 
-def county_scale(children: int, progress: Progress) -> list[ScaleRow]:
-    county = County(children=children, attendance="daily")
+def county_scale(children: int, progress: Progress, directory: CountyDirectory | None = None) -> list[ScaleRow]:
+    county = County(children=children, attendance="daily", directory=directory or synthetic_directory())
     task = progress.add_task(f"county of {children:,} children", total=len(STANDINS))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,9 +26,11 @@ from projections import child_state
 from projections.child_state import ChildState
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec
+from schemas.county import CountyDirectory
 from schemas.events import Area, Basis, Category, Event, SchoolType, Source
 from schemas.sealing import Personal
 from schemas.topics import TOPIC_OF_EVENT
+from services.county import county_directory
 from services.dev.samples import sample_event
 from services.readmodel.engine import named_person_config
 from services.settings import Settings
@@ -94,12 +96,12 @@ class ChildEvents:
                 yield self.event("SchoolPlacementEnded", org=p.unit_id, placement_id=p.id, school_unit_id=p.unit_id,
                                  school_type=school_type, end_date=p.end)
         if c.kaa_from is not None:
-            yield self.event("KaaRegistered", org=f"kommun-{code}-kaa", municipality_code=code,
+            yield self.event("KaaRegistered", org=county.unit("KAA", code).id, municipality_code=code,
                              registered_on=c.kaa_from)
 
     def plan(self) -> Iterator[Event]:
         c, code = self.child, self.child.municipality_code
-        bhv, soc = self.county.unit("BHV", code).id, f"kommun-{code}-soc"
+        bhv, soc = self.county.unit("BHV", code).id, self.county.unit("SOCIAL", code).id
         school = c.placements[-1].unit_id if c.placements else bhv
         orgs = sorted({bhv, school, soc})
         consent_id, plan_id = uuid.uuid5(self.child_id, "consent"), uuid.uuid5(self.child_id, "plan")
@@ -146,9 +148,11 @@ class ChildEvents:
                        consent_ids=(consent_id,), fact=self.codec.encode(fact))
 
 
-def child_states(children: int, at: dt.datetime) -> Iterator[ChildState]:
-    """Every child of a county of ``children``, folded with the projector's fold."""
-    county, codec = County(children=children), Codec()
+def child_states(children: int, at: dt.datetime, directory: CountyDirectory | None = None) -> Iterator[ChildState]:
+    """Every child of a county of ``children``, folded with the projector's fold; ``directory``:
+    its organisations (default: the synthetic county's)."""
+    county = County(children=children) if directory is None else County(children=children, directory=directory)
+    codec = Codec()
     for child in county:
         events = ChildEvents(county, child, codec, at)
         state = ChildState.new(events.child_id)
@@ -162,7 +166,7 @@ def fill_read_model(engine: Engine, settings: Settings, children: int, at: dt.da
     at = at or dt.datetime.now(dt.UTC)
     store = ReadModel(engine, named_person_config(settings))
     written, chunk = 0, {}
-    for state in child_states(children, at):
+    for state in child_states(children, at, county_directory(settings)):
         chunk[state.child_id] = state
         if len(chunk) >= WRITE_CHILDREN:
             written += store.write(Batch(chunk), CONSUMER, at, fresh=True)

@@ -56,8 +56,9 @@ from fastavro import schemaless_reader
 from rich.progress import Progress
 from sqlalchemy import text
 
-from connectors.standins.county import MUNICIPALITIES, REGION_ORG
+from connectors.standins.directory import synthetic_directory
 from schemas.codec import HEADER_LEN, Codec
+from schemas.county import BHV, SOCIAL
 from schemas.events import (
     Area,
     Basis,
@@ -149,8 +150,9 @@ def template_child(k: int, facts: int, codec: Codec) -> tuple[list[Event], int]:
     how many ids it uses."""
     ids = _Ids(k)
     child = ids()
-    code = MUNICIPALITIES[k % len(MUNICIPALITIES)][0]
-    bhv, soc, school = f"{REGION_ORG}-BHV{code}", f"kommun-{code}-soc", f"skola-{code}-{k % 3 + 1}"
+    county = synthetic_directory()  # the bench's log is the synthetic county's, whatever the settings say
+    code = county.codes[k % len(county.codes)]
+    bhv, soc, school = county.unit(BHV, code).id, county.unit(SOCIAL, code).id, f"skola-{code}-{k % 3 + 1}"
     born = dt.date(2009, 1, 1) + dt.timedelta(days=(k * 379) % (17 * 365))
     d, c = Basis.DIRECTORY, Basis.CONSENT
     at = T0

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from services.county import county_directory
 from services.dev.bench.codec import CodecBench
 from services.dev.bench.connector import connector_rows
 from services.dev.bench.county import ScaleRow, county_scale
@@ -72,7 +73,7 @@ def run_bench(settings: Settings, *, events: int, repeats: int, bootstrap: str |
     scale: list[ScaleRow] = []
     if county_children:
         with Progress(*columns, console=console, transient=True) as progress:
-            scale = county_scale(county_children, progress)
+            scale = county_scale(county_children, progress, county_directory(settings))
         table = Table(title=f"Scale: synthetic county of {county_children:,} children into the stand-ins")
         for col in ("stand-in", "records stored", "seconds", "records/s", "peak RSS (MiB)"):
             table.add_column(col, justify="left" if col == "stand-in" else "right")

@@ -15,7 +15,7 @@ from projections.consent_rules import ChildStatus, age_on, required
 from projections.population import Resident
 from schemas.events import Category, ConsentGranted, Grantor, GrantorRole
 from services.commands.consent import ConsentRejected, ConsentRequest, register
-from services.dev.demo.county_view import SEED, Intake, RegisterStatuses, bhv_of, draw, social_of, stable_order
+from services.dev.demo.county_view import SEED, Intake, RegisterStatuses, draw, stable_order
 from services.dev.demo.publishing import Publisher
 
 CONSENT_SHARE = 0.40
@@ -51,9 +51,9 @@ def _request(resident: Resident, intake: Intake, grantors: tuple[Grantor, ...], 
     assert code is not None
     return ConsentRequest(
         child_id=resident.child_id, grantors=grantors, categories=categories,
-        recipients=(bhv_of(code), social_of(code), *intake.schools(resident.child_id)),
+        recipients=(intake.bhv_of(code), intake.social_of(code), *intake.schools(resident.child_id)),
         valid_from=now - dt.timedelta(days=1), valid_to=now + dt.timedelta(days=CONSENT_DAYS),
-        registered_by_org=social_of(code))
+        registered_by_org=intake.social_of(code))
 
 
 def _mistakes(candidates: list[Resident], today: dt.date) -> list[tuple[str, Resident, tuple[Grantor, ...]]]:

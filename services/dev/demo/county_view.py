@@ -12,19 +12,17 @@ and its guardians' pseudonymous ids. The backbone stage's sample child (source s
 from __future__ import annotations
 
 import datetime as dt
-import random
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aiokafka import TopicPartition
-
-from connectors.standins.county import REGION_ORG
+from connectors.standins.directory import synthetic_directory
 from projections import population
 from projections.consent_rules import ChildStatus
 from projections.population import Resident
 from schemas.codec import Codec, DecodeError
+from schemas.county import BHV, SOCIAL, CountyDirectory
 from schemas.events import (
     Area,
     Basis,
@@ -40,7 +38,8 @@ from schemas.events import (
     SchoolPlacementStarted,
 )
 from schemas.topics import INTAKE_HEALTH, INTAKE_POPULATION, INTAKE_SCHOOL, INTAKE_SOCIAL
-from services.kafka import clients as kafka
+from services.county import county_directory
+from services.kafka import offsets
 from services.settings import Settings
 
 SEED = 20261201
@@ -64,6 +63,7 @@ class Intake:
     reports: set[uuid.UUID] = field(default_factory=set)
     placements: dict[uuid.UUID, dict[str, tuple[dt.date, str]]] = field(default_factory=dict)
     ended: set[str] = field(default_factory=set)
+    county: CountyDirectory = field(default_factory=synthetic_directory)  # the settings' directory
 
     def add(self, event: Event) -> None:
         env = event.envelope
@@ -102,6 +102,14 @@ class Intake:
         units = [unit for _, unit in current] + sorted(unit for _, unit in started.values())
         return list(dict.fromkeys(units))
 
+    def bhv_of(self, code: str) -> str:
+        """The municipality's BHV unit (the region's child health care there)."""
+        return self.county.unit(BHV, code).id
+
+    def social_of(self, code: str) -> str:
+        """The municipality's social services."""
+        return self.county.unit(SOCIAL, code).id
+
 
 class RegisterStatuses:
     """``ChildStatuses`` for ``consent_registry.register``, over the population fold."""
@@ -117,52 +125,22 @@ class RegisterStatuses:
 async def read_intake(settings: Settings, codec: Codec) -> Intake:
     """The intake topics from offset 0 to their end offsets (asked again once reached, in case
     the broker reported a stale watermark)."""
-    intake = Intake()
-    consumer = kafka.consumer(settings, max_partition_fetch_bytes=1 << 22)
-    await consumer.start()
-    try:
-        await consumer.topics()
-        parts = [TopicPartition(t.name, p) for t in INTAKE for p in sorted(consumer.partitions_for_topic(t.name) or ())]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        end = await consumer.end_offsets(parts)
-        while True:
-            pending = [tp for tp in parts if await consumer.position(tp) < end[tp]]
-            if not pending:
-                again = await consumer.end_offsets(parts)
-                if again == end:
-                    return intake
-                end = again
-                continue
-            for records in (await consumer.getmany(*pending, timeout_ms=500, max_records=10_000)).values():
-                for record in records:
-                    intake.records += 1
-                    try:
-                        event = codec.decode_record(record)
-                    except DecodeError:
-                        intake.undecodable += 1
-                        continue
-                    if isinstance(event, Event):
-                        intake.add(event)
-    finally:
-        await consumer.stop()
-
-
-
-def draw(resident: Resident, purpose: str) -> random.Random:
-    """A private random stream per child and purpose, from what does not change between runs."""
-    guardians = ",".join(sorted(str(g) for g in resident.guardians))
-    return random.Random(f"{SEED}:{purpose}:{resident.birth_date}:{guardians}")
-
-
-def stable_order(residents: Iterable[Resident]) -> list[Resident]:
-    return sorted(residents, key=lambda r: (r.birth_date or dt.date.min, sorted(map(str, r.guardians)), str(r.child_id)))
-
-
-def bhv_of(code: str) -> str:
-    return f"{REGION_ORG}-BHV{code}"
-
-
-def social_of(code: str) -> str:
-    return f"kommun-{code}-soc"
-
+    intake = Intake(county=county_directory(settings))
+    topics = [t.name for t in INTAKE]
+    ends = await offsets.topic_ends(settings, topics)
+    starts = dict.fromkeys(ends, 0)
+    while True:
+        async for records in offsets.read(settings, starts, ends, batch=10_000, max_partition_fetch_bytes=1 << 22):
+            for record in records:
+                intake.records += 1
+                try:
+                    event = codec.decode_record(record)
+                except DecodeError:
+                    intake.undecodable += 1
+                    continue
+                if isinstance(event, Event):
+                    intake.add(event)
+        again = await offsets.topic_ends(settings, topics)
+        if again == ends:
+            return intake
+        starts, ends = ends, again

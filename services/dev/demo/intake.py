@@ -27,7 +27,7 @@ from services.ingest.wiring import connector_runner
 from services.kafka.broker import free_port
 from services.settings import Settings
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "connectors"
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "connectors"  # the repository's deploy/
 DEFAULT_DATA_DIR = Path("var/standins")  # what deploy/connectors/*.toml point at
 
 

@@ -18,7 +18,7 @@ from projections.population import Resident
 from schemas.events import Area, ConsentGranted
 from services.commands import plan as plan_service
 from services.dev.demo.consents import Consents
-from services.dev.demo.county_view import Intake, bhv_of, draw, social_of, stable_order
+from services.dev.demo.county_view import Intake, draw, stable_order
 from services.dev.demo.publishing import Clock, Publisher
 
 PLAN_SHARE = 0.15  # of consented children
@@ -66,7 +66,7 @@ async def _plan(resident: Resident, intake: Intake, consent: ConsentGranted, pub
     assert resident.birth_date is not None and resident.municipality_code is not None
     today = clock().date()
     age = age_on(resident.birth_date, today)
-    bhv, soc = bhv_of(resident.municipality_code), social_of(resident.municipality_code)
+    bhv, soc = intake.bhv_of(resident.municipality_code), intake.social_of(resident.municipality_code)
     schools = [s for s in intake.schools(resident.child_id) if s in consent.recipients][:1]
     opener = bhv if age < 6 or not schools else soc
     participants = list(dict.fromkeys([opener, bhv, soc, *schools]))

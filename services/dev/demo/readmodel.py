@@ -13,16 +13,15 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from connectors.standins.county import MUNICIPALITIES
 from projections.named_person import RULE_ENDED_18, RULE_NONE
 from projections.plan import AREAS
 from projections.read_model import ReadModel, actions, assessments, children, meetings, released_facts
+from schemas.county import CountyDirectory
 
-NAMES = {code: name for code, name, _share in MUNICIPALITIES}
 UNASSIGNED = "{n} children have neither a named person nor a place on a gaps list"
 
 
-def plans_stage(store: ReadModel, console: Console, sample_child: str) -> bool:
+def plans_stage(store: ReadModel, console: Console, sample_child: str, county: CountyDirectory) -> bool:
     """``sample_child`` is the backbone stage's one child of random sample events: left out."""
     console.rule("Read model: named persons, gaps lists and plans")
     with store.engine.connect() as c:
@@ -50,8 +49,8 @@ def plans_stage(store: ReadModel, console: Console, sample_child: str) -> bool:
         table.add_column(col, justify="left" if col == "municipality" else "right")
     for code in sorted(per):
         n = per[code]
-        table.add_row(f"{NAMES.get(code, code)} ({code})", f"{n['children']:,}", f"{n['named']:,}", f"{n['gaps']:,}",
-                      f"{n['ended']:,}", f"{n['plans']:,}")
+        table.add_row(f"{county.municipality_name(code) or code} ({code})", f"{n['children']:,}", f"{n['named']:,}",
+                      f"{n['gaps']:,}", f"{n['ended']:,}", f"{n['plans']:,}")
     console.print(table)
     by_child: dict[str, dict[str, int]] = {}
     for cid, area, rating in ratings:

@@ -25,6 +25,7 @@ from schemas.topics import ALL_TOPICS, key_for, topic_for
 from services.dev.bench.report import wide_console
 from services.dev.samples import one_of_each
 from services.kafka import clients as kafka
+from services.kafka import offsets
 from services.kafka.broker import EmbeddedBroker
 from services.settings import Settings
 from services.sql.db import make_engine, migrate
@@ -60,27 +61,16 @@ async def _publish(settings: Settings, codec: Codec, events: list[Event]) -> Non
 
 
 async def _read_back(settings: Settings, codec: Codec, wanted: set[uuid.UUID]) -> dict[uuid.UUID, tuple]:
-    consumer = kafka.consumer(settings, enable_auto_commit=False)
-    await consumer.start()
+    """The events of ``wanted`` as read back from every topic (all were flushed before)."""
+    ends = await offsets.topic_ends(settings, [t.name for t in ALL_TOPICS])
     found: dict[uuid.UUID, tuple] = {}
-    try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(t.name, p)
-            for t in ALL_TOPICS
-            for p in consumer.partitions_for_topic(t.name) or ()
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        deadline = time.monotonic() + READ_BACK_TIMEOUT_S
-        while wanted - found.keys() and time.monotonic() < deadline:
-            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
-                for record in records:
-                    event = codec.decode_record(record)
-                    if isinstance(event, Event) and event.event_id in wanted:
-                        found[event.event_id] = (event, tp, record.offset, len(record.value or b""))
-    finally:
-        await consumer.stop()
+    async for records in offsets.read(settings, dict.fromkeys(ends, 0), ends, poll_ms=500,
+                                      timeout_s=READ_BACK_TIMEOUT_S, enable_auto_commit=False):
+        for record in records:
+            event = codec.decode_record(record)
+            if isinstance(event, Event) and event.event_id in wanted:
+                found[event.event_id] = (event, TopicPartition(record.topic, record.partition), record.offset,
+                                         len(record.value or b""))
     return found
 
 
@@ -135,9 +125,10 @@ async def _run(settings: Settings, console: Console) -> bool:
 async def _intake(settings: Settings, engine, console: Console) -> bool:  # type: ignore[no-untyped-def]
     """Stage 2: the county's source systems through the connectors into the intake topics."""
     from connectors.standins.county import County
+    from services.county import county_directory
     from services.dev.demo.intake import fill_intake, serve_standins
 
-    county = County(children=settings.demo_children)
+    county = County(children=settings.demo_children, directory=county_directory(settings))
     data_dir = Path(settings.demo_data_dir)
     console.rule(f"Intake: {county.children:,} synthetic children, four source systems")
     with serve_standins(data_dir, county, console) as ports:
@@ -162,10 +153,12 @@ async def _gate(settings: Settings, codec: Codec, console: Console) -> bool:
 def _plans(settings: Settings, engine, console: Console, sample_child: uuid.UUID) -> bool:  # type: ignore[no-untyped-def]
     """Stage 4: the read model the projector built: named persons, gaps lists, plans."""
     from projections.read_model import ReadModel
+    from services.county import county_directory
     from services.dev.demo.readmodel import plans_stage
     from services.readmodel.engine import named_person_config
 
-    return plans_stage(ReadModel(engine, named_person_config(settings)), console, str(sample_child))
+    return plans_stage(ReadModel(engine, named_person_config(settings)), console, str(sample_child),
+                       county_directory(settings))
 
 
 def fresh_demo_database(settings: Settings) -> str:

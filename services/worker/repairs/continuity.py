@@ -51,7 +51,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
-from services.kafka import clients as kafka
+from services.kafka import offsets
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -80,22 +80,14 @@ class BackfillShort(Exception):
 async def backfill(settings: Settings, topic: str, partition: int, start: int, stop: int) -> list[ConsumerRecord]:
     """The records at offsets ``start`` up to (not including) ``stop`` of one partition, in order."""
     tp = TopicPartition(topic, partition)
-    reader = kafka.consumer(settings)
-    await reader.start()
-    try:
-        reader.assign([tp])
-        reader.seek(tp, start)
-        found: list[ConsumerRecord] = []
-        deadline = time.monotonic() + BACKFILL_TIMEOUT_S
-        while (not found or found[-1].offset < stop - 1) and time.monotonic() < deadline:
-            batch = await reader.getmany(tp, timeout_ms=500)
-            found += [r for r in batch.get(tp, []) if start <= r.offset < stop]
-        if not found or found[-1].offset < stop - 1:
-            raise BackfillShort(BACKFILL_SHORT.format(got=len(found), want=stop - start, topic=topic,
-                                                      partition=partition, start=start, stop=stop - 1))
-        return found
-    finally:
-        await reader.stop()
+    found: list[ConsumerRecord] = []
+    # Bounded: the agent waits on this. aiokafka's fetch sizes, so little is read past ``stop``.
+    async for records in offsets.read(settings, {tp: start}, {tp: stop}, poll_ms=500, timeout_s=BACKFILL_TIMEOUT_S):
+        found += records
+    if not found or found[-1].offset < stop - 1:
+        raise BackfillShort(BACKFILL_SHORT.format(got=len(found), want=stop - start, topic=topic,
+                                                  partition=partition, start=start, stop=stop - 1))
+    return found
 
 
 class Continuity:
