@@ -29,12 +29,23 @@ NO_MUNICIPALITIES = "a county directory declares at least one municipality"
 DUPLICATE_MUNICIPALITY = "municipality code {code!r} is declared twice"
 DUPLICATE_ORG = "organisation id {org!r} is declared twice"
 UNKNOWN_KIND = "organisation {org!r} has kind {kind!r}; the kinds are " + ", ".join(KINDS)
-UNKNOWN_MUNICIPALITY = "organisation {org!r} names municipality code {code!r}, which is not among the municipalities"
+UNKNOWN_MUNICIPALITY = ("organisation {org!r} names municipality code {code!r}, which is not among the "
+                        "municipalities ({codes})")
 NO_BHV = "municipality {code} ({name}) has no BHV unit; the named person needs one per municipality"
 SECOND_UNIT = "municipality {code} has a second {kind} unit {org!r}; the named person needs exactly one"
 BAD_SCHOOL_LINE = "school_stage_starts_with is PRESCHOOL or PRESCHOOL_CLASS, not {value!r}"
 BAD_GRACE = "placement_grace_days is a whole number of days >= 0, not {value!r}"
 NO_UNIT = "municipality {code!r} has no {kind} unit"
+
+
+class DirectoryFault(ValueError):
+    """A directory that breaks a rule, with where: the entry (``array``, ``index``), its ``key``
+    and ``value``, and for a duplicate the index of the ``first``. A loader that has the file's
+    text turns that into a line number."""
+
+    def __init__(self, message: str, array: str, index: int, key: str, value: str, first: int | None = None) -> None:
+        super().__init__(message)
+        self.array, self.index, self.key, self.value, self.first = array, index, key, value, first
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,27 +104,32 @@ class CountyDirectory:
         if not self.municipalities:
             raise ValueError(NO_MUNICIPALITIES)
         names: dict[str, str] = {}
-        for m in self.municipalities:
+        for i, m in enumerate(self.municipalities):
             if m.code in names:
-                raise ValueError(DUPLICATE_MUNICIPALITY.format(code=m.code))
+                raise DirectoryFault(DUPLICATE_MUNICIPALITY.format(code=m.code), "municipalities", i, "code", m.code)
             names[m.code] = m.name
         by_id: dict[str, Organisation] = {}
+        index: dict[str, int] = {}
         by_kind: dict[tuple[str, str | None], list[Organisation]] = {}
-        for org in self.organisations:
+        for i, org in enumerate(self.organisations):
             if org.id in by_id:
-                raise ValueError(DUPLICATE_ORG.format(org=org.id))
+                raise DirectoryFault(DUPLICATE_ORG.format(org=org.id), "organisations", i, "id", org.id, index[org.id])
             if org.kind not in KINDS:
-                raise ValueError(UNKNOWN_KIND.format(org=org.id, kind=org.kind))
+                raise DirectoryFault(UNKNOWN_KIND.format(org=org.id, kind=org.kind),
+                                     "organisations", i, "kind", org.kind)
             if org.municipality_code not in names:
-                raise ValueError(UNKNOWN_MUNICIPALITY.format(org=org.id, code=org.municipality_code))
+                raise DirectoryFault(UNKNOWN_MUNICIPALITY.format(org=org.id, code=org.municipality_code,
+                                                                 codes=", ".join(names)),
+                                     "organisations", i, "municipality_code", org.municipality_code)
             if org.kind in NAMED_PERSON_KINDS and by_kind.get((org.kind, org.municipality_code)):
-                raise ValueError(SECOND_UNIT.format(code=org.municipality_code, kind=org.kind, org=org.id))
-            by_id[org.id] = org
+                raise DirectoryFault(SECOND_UNIT.format(code=org.municipality_code, kind=org.kind, org=org.id),
+                                     "organisations", i, "id", org.id)
+            by_id[org.id], index[org.id] = org, i
             by_kind.setdefault((org.kind, org.municipality_code), []).append(org)
             by_kind.setdefault((org.kind, None), []).append(org)
-        for m in self.municipalities:
+        for i, m in enumerate(self.municipalities):
             if not by_kind.get((BHV, m.code)):
-                raise ValueError(NO_BHV.format(code=m.code, name=m.name))
+                raise DirectoryFault(NO_BHV.format(code=m.code, name=m.name), "municipalities", i, "code", m.code)
         object.__setattr__(self, "_by_id", MappingProxyType(by_id))
         object.__setattr__(self, "_by_kind", MappingProxyType({k: tuple(v) for k, v in by_kind.items()}))
         object.__setattr__(self, "_names", MappingProxyType(names))

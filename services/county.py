@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from schemas.county import BHV, NAMED_PERSON_KINDS, CountyDirectory
+from schemas.county import CountyDirectory, DirectoryFault
 from services.settings import Settings
 
 # The synthetic county's directory, the dev default; found from the repository as the demo finds
@@ -39,14 +39,7 @@ DIRECTORY_MISSING = (
 NOT_FOUND = "county directory {path} does not exist"
 BAD_TOML = "county directory {path} is not valid TOML: {error}"
 BAD_ENTRY = "{where}: {field}: {error}"
-DUPLICATE_MUNICIPALITY = "{where}: municipality code {code!r} is declared twice"
-DUPLICATE_ORG = "{where}: organisation id {org!r} is declared twice (first on line {first})"
-UNKNOWN_MUNICIPALITY = (
-    "{where}: organisation {org!r} names municipality code {code!r}, which is not among the "
-    "[[municipalities]] ({codes})"
-)
-SECOND_UNIT = "{where}: municipality {code} has a second {kind} unit {org!r}; the named person needs exactly one"
-NO_BHV = "{where}: municipality {code} ({name}) has no BHV unit; the named person needs one per municipality"
+FIRST_ON = " (first on line {line})"
 MORE_ERRORS = " (and {n} more)"
 
 _ID = Field(min_length=1)
@@ -196,41 +189,10 @@ def parse_county_directory(raw: Mapping[str, Any], text: str, path: Path) -> Cou
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".") or "file"
         message = BAD_ENTRY.format(where=_where(path, lines.of(first["loc"])), field=field, error=first["msg"])
         raise DirectoryError(message + (MORE_ERRORS.format(n=len(errors) - 1) if len(errors) > 1 else "")) from None
-    _check_references(parsed, lines, path)
     try:
         return CountyDirectory.from_mapping(parsed.model_dump())
-    except ValueError as exc:  # the checks above should have said it first, with a line
-        raise DirectoryError(f"{path}: {exc}") from None
-
-
-def _check_references(parsed: _File, lines: _Lines, path: Path) -> None:
-    """What a schema cannot say: codes and ids unique, every unit in a declared municipality,
-    one BHV (and at most one KAA) unit per municipality."""
-    codes: dict[str, int] = {}
-    for i, m in enumerate(parsed.municipalities):
-        if m.code in codes:
-            line = lines.entry("municipalities", i, "code", m.code)
-            raise DirectoryError(DUPLICATE_MUNICIPALITY.format(where=_where(path, line), code=m.code))
-        codes[m.code] = i
-    seen: dict[str, int] = {}
-    named: set[tuple[str, str]] = set()
-    for i, org in enumerate(parsed.organisations):
-        if org.id in seen:
-            first = lines.entry("organisations", seen[org.id], "id", org.id)
-            line = lines.entry("organisations", i, "id", org.id)
-            raise DirectoryError(DUPLICATE_ORG.format(where=_where(path, line), org=org.id, first=first))
-        seen[org.id] = i
-        if org.municipality_code not in codes:
-            line = lines.entry("organisations", i, "municipality_code", org.municipality_code)
-            raise DirectoryError(UNKNOWN_MUNICIPALITY.format(
-                where=_where(path, line), org=org.id, code=org.municipality_code, codes=", ".join(codes)))
-        if org.kind in NAMED_PERSON_KINDS:
-            if (org.kind, org.municipality_code) in named:
-                line = lines.entry("organisations", i, "id", org.id)
-                raise DirectoryError(SECOND_UNIT.format(
-                    where=_where(path, line), code=org.municipality_code, kind=org.kind, org=org.id))
-            named.add((org.kind, org.municipality_code))
-    for m in parsed.municipalities:
-        if (BHV, m.code) not in named:
-            line = lines.entry("municipalities", codes[m.code], "code", m.code)
-            raise DirectoryError(NO_BHV.format(where=_where(path, line), code=m.code, name=m.name))
+    except DirectoryFault as fault:  # what a schema cannot say: references, uniqueness, one BHV each
+        line = lines.entry(fault.array, fault.index, fault.key, fault.value)
+        first = "" if fault.first is None else FIRST_ON.format(
+            line=lines.entry(fault.array, fault.first, fault.key, fault.value))
+        raise DirectoryError(f"{_where(path, line)}: {fault}{first}") from None
