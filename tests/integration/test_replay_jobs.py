@@ -15,7 +15,7 @@ import pytest
 
 from projections.read_model import ReadModel
 from schemas.codec import Codec
-from services.dev.bench.replay import publish_log
+from services.dev.bench.replay_log import publish_log
 from services.kafka import clients as kafka
 from services.kafka.broker import EmbeddedBroker, free_port
 from services.readmodel.engine import CONSUMER, end_offsets, named_person_config
