@@ -12,9 +12,10 @@ and its guardians' pseudonymous ids. The backbone stage's sample child (source s
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from connectors.standins.directory import synthetic_directory
@@ -144,3 +145,14 @@ async def read_intake(settings: Settings, codec: Codec) -> Intake:
         if again == ends:
             return intake
         starts, ends = ends, again
+
+
+
+def draw(resident: Resident, purpose: str) -> random.Random:
+    """A private random stream per child and purpose, from what does not change between runs."""
+    guardians = ",".join(sorted(str(g) for g in resident.guardians))
+    return random.Random(f"{SEED}:{purpose}:{resident.birth_date}:{guardians}")
+
+
+def stable_order(residents: Iterable[Resident]) -> list[Resident]:
+    return sorted(residents, key=lambda r: (r.birth_date or dt.date.min, sorted(map(str, r.guardians)), str(r.child_id)))
