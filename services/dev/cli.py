@@ -1,8 +1,9 @@
 """The development room's commands: ``kronobarn demo``, ``kronobarn bench``, ``kronobarn standin``.
 
 They join the ``kronobarn`` command through the ``kronobarn.commands`` entry point group
-(``pyproject.toml``), so the product's CLI never imports this room. Everything heavy is imported
-inside the command that needs it, as in ``services.cli``.
+(``pyproject.toml``), so the product's CLI never imports this room. Everything, ``services.cli``
+too, is imported inside the command that needs it: ``services.cli`` loads this module while it
+is itself being imported.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from services.cli import command_settings
 
 NO_BENCH_EXTRA = "the benchmarks need the [bench] extra: pip install -e '.[bench]' (make bench installs it)"
 
@@ -32,6 +31,7 @@ def register(app: typer.Typer) -> None:
         change_interval: Annotated[float, typer.Option(help="seconds between simulated changes; 0 = none")] = 0.0,
     ) -> None:
         """Run a stand-in source system (synthetic data; another party's system in production)."""
+        from services.cli import command_settings
         from services.county import county_directory
         from services.dev.standins import run_standin
 
@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo() -> None:
         """Run the hub on its embedded defaults and show the backbone working end to end."""
+        from services.cli import command_settings
         from services.dev.demo.run import run_demo
 
         if not run_demo(command_settings()):
@@ -64,6 +65,7 @@ def register(app: typer.Typer) -> None:
         if find_spec("aiohttp") is None:  # the plan-page bench's load generator
             typer.echo(NO_BENCH_EXTRA, err=True)
             raise typer.Exit(2)
+        from services.cli import command_settings
         from services.dev.bench.run import run_bench
 
         run_bench(command_settings(), events=events, repeats=repeats, bootstrap=bootstrap, county_children=county,

@@ -186,3 +186,14 @@ def test_connector_run_reports_a_bad_config_clearly(tmp_path: Path) -> None:
     missing = subprocess.run([KRONOBARN, "connector", "run", "nosuch", "--config", str(config)],
                              env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "unknown connector 'nosuch'" in missing.stdout
+
+
+def test_the_development_commands_join_through_their_entry_point(tmp_path: Path) -> None:
+    """``services.dev`` is not imported by the product: demo, bench and standin reach the command
+    through the ``kronobarn.commands`` entry point, whether run as the script or as a module."""
+    for argv in ([KRONOBARN, "--help"], [sys.executable, "-m", "services.cli", "--help"]):
+        done = subprocess.run(argv, env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stderr[-2000:]
+        listed = {line.split()[1] for line in done.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 1}
+        assert {"demo", "bench", "standin", "worker", "api"} <= listed, done.stdout
