@@ -119,12 +119,6 @@ class Projection:
         return Batch(dict(self.states), dict(self.positions))
 
 
-async def end_offsets(settings: Settings, topics: tuple[str, ...] = TOPICS,
-                      partitions: set[int] | None = None) -> dict[TopicPartition, int]:
-    """The end of each partition of the projection's topics (optionally only the given partition numbers)."""
-    return await offsets.topic_ends(settings, topics, partitions)
-
-
 async def rebuild(projection: Projection, settings: Settings, ends: Mapping[TopicPartition, int],
                   advance: Callable[[int], None] | None = None) -> int:
     """Fold the given partitions, from offset 0 up to ``ends``, into ``projection`` without
@@ -151,7 +145,8 @@ async def until_projected(settings: Settings, store: ReadModel, timeout: float, 
     stay there for ``quiet_s`` (upstream stages may still be publishing). False on timeout."""
     deadline, since = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
-        ends = {(tp.topic, tp.partition): end - 1 for tp, end in (await end_offsets(settings)).items() if end}
+        known = await offsets.topic_ends(settings, TOPICS)
+        ends = {(tp.topic, tp.partition): end - 1 for tp, end in known.items() if end}
         tracked = await asyncio.to_thread(store.positions, CONSUMER)
         if all(tracked.get(k, -1) >= v for k, v in ends.items()):
             since = since or time.monotonic()

@@ -36,7 +36,8 @@ from sqlalchemy import Engine, event
 
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec
-from services.readmodel.engine import CONSUMER, Projection, end_offsets, named_person_config, rebuild
+from services.kafka import offsets
+from services.readmodel.engine import CONSUMER, TOPICS, Projection, named_person_config, rebuild
 from services.readmodel.replay_jobs import Helpers, wait_until_cleared
 from services.settings import Settings
 from services.sql.db import MEMORY_DATABASES, SQLITE_IMMEDIATE, make_engine, migrate
@@ -100,7 +101,7 @@ async def replay(settings: Settings, codec_for: CodecFactory, into_url: str, unt
         engine = make_engine(into_url, execution_options={SQLITE_IMMEDIATE: True})
         bulk = _bulk_load(engine)
         try:
-            ends = await end_offsets(settings)
+            ends = await offsets.topic_ends(settings, TOPICS)
             shares = split(ends, jobs_for(ends) if jobs is None else jobs)
             at = until or dt.datetime.now(dt.UTC)
             their_jobs = [(_partitions(share), Job(settings, codec_for, into_url, until, at, bulk,

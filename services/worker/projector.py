@@ -35,8 +35,9 @@ from projections.named_person import assigned_events
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec
 from schemas.topics import DEADLETTER, PLAN
+from services.kafka import offsets
 from services.kafka.deadletter import dead_letter_for
-from services.readmodel.engine import CONSUMER, TOPICS, Projection, end_offsets, rebuild
+from services.readmodel.engine import CONSUMER, TOPICS, Projection, rebuild
 from services.settings import Settings
 from services.worker.repairs.continuity import Continuity
 
@@ -67,7 +68,7 @@ class Projector:
         mine = {(t, p): o for (t, p), o in tracked.items() if p == partition}
         self.tracked.update(mine)
         ends = {TopicPartition(t, p): o + 1 for (t, p), o in mine.items()}
-        known = await end_offsets(self.settings, TOPICS, {partition})
+        known = await offsets.topic_ends(self.settings, TOPICS, {partition})
         ends = {tp: min(end, known.get(tp, end)) for tp, end in ends.items()}
         await rebuild(self.projection, self.settings, ends)
         for child in self.projection.dirty:  # already in the read model, already announced

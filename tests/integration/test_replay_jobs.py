@@ -17,8 +17,9 @@ from projections.read_model import ReadModel
 from schemas.codec import Codec
 from services.dev.bench.replay_log import publish_log
 from services.kafka import clients as kafka
+from services.kafka import offsets
 from services.kafka.broker import EmbeddedBroker, free_port
-from services.readmodel.engine import CONSUMER, end_offsets, named_person_config
+from services.readmodel.engine import CONSUMER, TOPICS, named_person_config
 from services.readmodel.replay import plain_codec, replay
 from services.readmodel.replay_jobs import ReplayError
 from services.settings import Settings
@@ -53,7 +54,7 @@ def test_every_split_builds_the_same_read_model(kind: str, logged: Settings, tmp
         urls = {jobs: new_schema() for jobs in (1, 2, 4)}
     stats = {jobs: asyncio.run(replay(logged, plain_codec, url, jobs=jobs)) for jobs, url in urls.items()}
     stores = {jobs: _read_model(url) for jobs, url in urls.items()}
-    ends = asyncio.run(end_offsets(logged))
+    ends = asyncio.run(offsets.topic_ends(logged, TOPICS))
     assert {s.jobs for s in stats.values()} == {1, 2, 4}
     assert stats[1].records == sum(ends.values()) and stats[1].children == CHILDREN and stats[1].rows > 0
     for jobs in (2, 4):

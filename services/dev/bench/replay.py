@@ -42,7 +42,8 @@ from schemas.codec import HEADER_LEN, Codec
 from services.dev.bench.replay_log import PER_CHILD, publish_log
 from services.dev.bench.report import Row
 from services.kafka import clients as kafka
-from services.readmodel.engine import end_offsets
+from services.kafka import offsets
+from services.readmodel.engine import TOPICS
 from services.readmodel.replay import ReplayStats, plain_codec, processes, replay
 from services.settings import Settings
 from services.sql.db import make_engine, normalise_url
@@ -124,7 +125,7 @@ async def replay_rows(settings: Settings, events: int, repeats: int, progress: P
     pg = postgres_url(postgres)
     task = progress.add_task("replay bench", total=(2 if pg else 1) * repeats + repeats + 1)
     await publish_log(settings, children)
-    ends = await end_offsets(settings)
+    ends = await offsets.topic_ends(settings, TOPICS)
     progress.advance(task)
     codec = Codec()
     bare: list[float] = []
