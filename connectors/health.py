@@ -21,6 +21,7 @@ import structlog
 from connectors.base import Connector, Fact, SourceRecord
 from connectors.health_mapping import REGION, RESOURCE_TYPES, Mapper
 from connectors.http import TokenClient, required
+from connectors.parties import PartyIds
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +59,8 @@ class HealthConnector(Connector):
             raise ValueError(BAD_TIMEOUT)
         client = TokenClient("health FHIR server", required(source, "url"), required(source, "token_url"),
                              required(source, "client_id"), required(source, "client_secret"), timeout_s=float(timeout))
-        mapper = Mapper(organisation_id=str(source.get("organisation_id", REGION)), organisation_ids=dict(renames))
+        mapper = Mapper(organisation_id=str(source.get("organisation_id", REGION)), organisation_ids=dict(renames),
+                        party_ids=PartyIds.from_config(source))
         return cls(client, batch_size, mapper, tuple(t for t in RESOURCE_TYPES if t in types))
 
     async def read(self, since: str | None) -> AsyncIterator[list[SourceRecord]]:

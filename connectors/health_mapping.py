@@ -14,6 +14,10 @@ The hub covers children: records about a person aged 19 or more at the record's 
 mother, say) map to nothing. So do records in a state that asserts nothing (planned,
 cancelled, entered-in-error). Directory facts keep one event id across record updates (a birth
 happens once); clinical facts take the record's version, so a correction is a new event.
+
+A pregnancy names its expectant parent (the Condition's subject) by pseudonymous party id
+(``connectors.parties``), the id the population register's custody gives the same person once
+the child is born; their personnummer travels only sealed. No valid personnummer, no id.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 from connectors import personnummer
 from connectors.base import Fact, MappingError, Subject
+from connectors.parties import PartyIds
 from schemas.events import (
     ChildBorn,
     ConditionNoted,
@@ -68,6 +73,9 @@ NO_VALUE = "Observation has no value of a supported type"
 class Mapper:
     organisation_id: str = REGION
     organisation_ids: Mapping[str, str] = field(default_factory=dict)  # source unit id -> hub id
+    # Expectant parents' party ids: the same secret as the population connector's, so the
+    # parent keeps their id when custody names them at birth (connectors.parties).
+    party_ids: PartyIds = field(default_factory=PartyIds)
 
     def facts(self, kind: str, r: Mapping[str, Any]) -> list[Fact]:
         mapper: Callable[[Mapper, Mapping[str, Any]], list[Fact]] | None = _MAPPERS.get(kind)
@@ -127,7 +135,8 @@ class Mapper:
         return [Fact(
             PregnancyRegistered, Subject(pregnancy=str(r["id"])), recorded, unit,
             {"unit_id": unit, "municipality_code": _need(municipality, "Condition", "a municipality code"),
-             "expected_birth_date": expected},
+             "expected_birth_date": expected,
+             "expectant_parent_id": self.party_ids.party_id(parent) if parent else None},
             personal={"expectant_parent_personnummer": parent} if parent else None, version="registered",
         )]
 

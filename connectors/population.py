@@ -1,30 +1,31 @@
 """Population register connector (Navet-style REST): registrations, custody and moves.
 
-Guardians are people too: each gets a pseudonymous party id, a UUIDv5 of an HMAC of their
-personnummer under ``guardian_secret`` -- stable across runs so consents can name them, and
-not derivable from the number without the secret.
+Guardians are people too: each gets a pseudonymous party id (``connectors.parties``), a UUIDv5
+of an HMAC of their personnummer under ``party_secret`` -- stable across runs so consents can
+name them, and not derivable from the number without the secret. The health connector names
+expectant parents with the same ids, so both must be configured with the same secret.
+``guardian_secret`` is the key's older name, still read when ``party_secret`` is absent.
+
+The change feed is read in the register's change order. Each event's ``occurred_at`` is the
+instant the register recorded the change (the ``modified`` part of its change number), so two
+custody changes of one child on one day keep the register's order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-from connectors import personnummer
 from connectors.base import Connector, Fact, MappingError, SourceRecord, Subject
 from connectors.http import TokenClient, required
+from connectors.parties import PartyIds
 from schemas.events import ChildMoved, ChildRegistered, CustodyRecorded
 
-GUARDIAN_NAMESPACE = uuid.UUID("a4c1e5b2-7d3f-4e8a-9b61-2f0c8d4e7a53")
-DEV_GUARDIAN_SECRET = "dev-only guardian secret"
 DEFAULT_ORGANISATION = "skatteverket-navet"
 UNKNOWN_KIND = "unknown change kind {kind!r}"
 MISSING = "change lacks {field}"
-BAD_GUARDIAN = "a guardian's personnummer is invalid: {reason}"
 
 
 class PopulationConnector(Connector):
@@ -32,17 +33,17 @@ class PopulationConnector(Connector):
     system: ClassVar[str] = "navet"
     cursor_field: ClassVar[str] = "changeNumber"
 
-    def __init__(self, client: TokenClient, batch_size: int, guardian_secret: str, organisation_id: str) -> None:
+    def __init__(self, client: TokenClient, batch_size: int, parties: PartyIds | str, organisation_id: str) -> None:
         self._client = client
         self._batch = batch_size
-        self._secret = guardian_secret.encode()
+        self._parties = parties if isinstance(parties, PartyIds) else PartyIds(parties)
         self._org = organisation_id
 
     @classmethod
     def from_config(cls, source: Mapping[str, Any], batch_size: int) -> PopulationConnector:
         client = TokenClient("navet", required(source, "url"), required(source, "token_url"),
                              required(source, "client_id"), required(source, "client_secret"))
-        return cls(client, batch_size, source.get("guardian_secret", DEV_GUARDIAN_SECRET),
+        return cls(client, batch_size, PartyIds.from_config(source, older="guardian_secret"),
                    source.get("organisation_id", DEFAULT_ORGANISATION))
 
     async def read(self, since: str | None) -> AsyncIterator[list[SourceRecord]]:
@@ -91,12 +92,7 @@ class PopulationConnector(Connector):
                     {"guardian_ids": ids, "recorded_on": occurred.date()}, personal=personal or None, part=part)
 
     def guardian_id(self, pnr: str) -> uuid.UUID:
-        try:
-            canonical = personnummer.normalise(pnr)
-        except personnummer.PersonnummerError as exc:
-            raise MappingError(BAD_GUARDIAN.format(reason=exc)) from None
-        digest = hmac.new(self._secret, canonical.encode(), hashlib.sha256).hexdigest()
-        return uuid.uuid5(GUARDIAN_NAMESPACE, digest)
+        return self._parties.party_id(pnr, role="guardian")
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -21,12 +21,15 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-from projections.consents import Consent, FactRef, covering, visible
+from projections.consents import Consent, FactRef, covering, plan_text, visible
+from schemas.events import Area
+
+TextShown = Callable[[str | None, Area | None], bool]
 
 COORDINATOR = "coordinator"
 AUDITOR = "auditor"
@@ -60,6 +63,10 @@ class Ground(enum.StrEnum):
     LEAD = "lead"
     PARTICIPANT = "participant"
     EMERGENCY = "emergency"
+    # From 18 to 19, the named person until 18: to register the young person's own consent
+    # and open the plan that continues on it (DESIGN §6, named person rule 6). Reads show
+    # only what consents allow, like a participant's.
+    YOUNG_PERSON = "young_person"
 
 
 class Outcome(enum.StrEnum):
@@ -98,6 +105,7 @@ class ChildScope:
     named_person_org: str | None = None
     lead_org: str | None = None
     participants: frozenset[str] = frozenset()
+    young_person_org: str | None = None  # see ``Ground.YOUNG_PERSON``
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +148,18 @@ def role_allows(role: str, need: Need) -> bool:
 
 def ground(viewer: Viewer, child: ChildScope, consents: Iterable[Consent], grants: Iterable[EmergencyGrant],
            at: dt.datetime) -> Ground | None:
-    """Why ``viewer`` may see ``child`` at ``at``, or None: the first ground that holds."""
-    org = viewer.organisation_id
+    """Why ``viewer`` may see ``child`` at ``at``, or None: the first ground that holds. An
+    emergency access is the person's who opened it."""
+    return org_ground(viewer.organisation_id, child, consents,
+                      [g for g in grants if g.viewer_id == viewer.subject], at)
+
+
+def org_ground(org: str, child: ChildScope, consents: Iterable[Consent], grants: Iterable[EmergencyGrant],
+               at: dt.datetime) -> Ground | None:
+    """Why organisation ``org`` could open ``child`` at ``at`` -- as named person, as plan lead,
+    as a participant a consent valid at ``at`` lists, or through an emergency access one of its
+    coordinators had open at ``at`` -- or None. The auditors' time travel asks this of the past
+    with the same rules the live service asks of now."""
     if child.named_person_org is not None and org == child.named_person_org:
         return Ground.NAMED_PERSON
     if child.lead_org is not None and org == child.lead_org:
@@ -150,8 +168,9 @@ def ground(viewer: Viewer, child: ChildScope, consents: Iterable[Consent], grant
         c.child_id == child.child_id and c.active_at(at) and org in c.recipients for c in consents
     ):
         return Ground.PARTICIPANT
-    if any(g.child_id == child.child_id and g.viewer_id == viewer.subject and g.organisation_id == org
-           and g.active_at(at) for g in grants):
+    if child.young_person_org is not None and org == child.young_person_org:
+        return Ground.YOUNG_PERSON
+    if any(g.child_id == child.child_id and g.organisation_id == org and g.active_at(at) for g in grants):
         return Ground.EMERGENCY
     return None
 
@@ -217,6 +236,20 @@ def visible_facts(facts: Iterable[F], viewer_org: str, at: dt.datetime, consents
     if decision.emergency:
         return [f for f in facts if covering(f.ref, at, consents)]
     return [f for f in facts if visible(f.ref, viewer_org, at, consents, named_person_org)]
+
+
+def plan_text_shown(child_id: UUID, viewer_org: str, at: dt.datetime, consents: Sequence[Consent],
+                    decision: Decision) -> TextShown:
+    """Whether the viewer may read a piece of the plan's free text, by its writer and area: their
+    own always, another organisation's while a consent active at ``at`` lists the viewer
+    (``projections.consents.visible``). Under emergency access, as for facts, what is lawfully
+    shared in the plan now: text, while some consent of the child is active."""
+    if not decision.allowed:
+        return lambda writer, area: False
+    if decision.emergency:
+        shared = any(c.child_id == child_id and c.active_at(at) for c in consents)
+        return lambda writer, area: shared
+    return lambda writer, area: visible(plan_text(child_id, writer, area), viewer_org, at, consents)
 
 
 def emergency_problems(reason_code: object, duration: dt.timedelta) -> list[str]:

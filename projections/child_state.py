@@ -23,7 +23,8 @@ from uuid import UUID
 
 from projections import consents as consent_fold
 from projections import named_person, plan, population
-from projections.consents import ConsentState
+from projections.consent_rules import CHILD_GRANTS_FROM
+from projections.consents import Consent, ConsentState, judged
 from projections.named_person import ChildLife
 from projections.plan import ChildPlan
 from projections.population import Resident
@@ -64,6 +65,11 @@ class ChildState:
     @classmethod
     def new(cls, child_id: UUID) -> ChildState:
         return cls(child_id, Resident(child_id))
+
+    def judged_consents(self, child_grants_from: int = CHILD_GRANTS_FROM) -> list[Consent]:
+        """The child's consents, each with its lapse as the register tells it."""
+        register = self.resident.register()
+        return [judged(c, register, child_grants_from) for c in self.consents.by_id.values()]
 
 
 def apply(state: ChildState, event: Event) -> ChildState:

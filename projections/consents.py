@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from uuid import UUID
 
-from schemas.events import Area, Basis, Category, ConsentGranted, ConsentWithdrawn, Event
+from projections.consent_rules import CHILD_GRANTS_FROM, Lapse, Register, lapse
+from schemas.events import Area, Basis, Category, ConsentGranted, ConsentWithdrawn, Event, Grantor
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,9 @@ class Consent:
     """One consent's scope and the interval in which it is active.
 
     ``source_organisations`` and ``areas`` of None mean all. A consent is active from
-    ``valid_from`` until the earliest of ``valid_to`` and its withdrawal, end exclusive.
+    ``valid_from`` until the earliest of ``valid_to``, its withdrawal and its lapse, end
+    exclusive. ``lapsed_at`` is set by ``judged`` from the child's register (the grantors no
+    longer include every party required from then on); a consent as registered has none.
     """
 
     consent_id: UUID
@@ -32,10 +35,16 @@ class Consent:
     source_organisations: frozenset[str] | None = None
     areas: frozenset[Area] | None = None
     withdrawn_at: dt.datetime | None = None
+    grantors: frozenset[Grantor] = frozenset()
+    granted_at: dt.datetime | None = None  # when it was registered; None: at ``valid_from``
+    lapsed_at: dt.datetime | None = None
+    lapse: Lapse | None = None
+    obtained: str | None = None  # how the grant was obtained (ConsentObtained), for the record
+    registered_by: str | None = None  # the user who registered it
 
     @property
     def ends_at(self) -> dt.datetime:
-        return self.valid_to if self.withdrawn_at is None else min(self.valid_to, self.withdrawn_at)
+        return min(t for t in (self.valid_to, self.withdrawn_at, self.lapsed_at) if t is not None)
 
     def active_at(self, at: dt.datetime) -> bool:
         return self.valid_from <= at < self.ends_at
@@ -92,12 +101,24 @@ def visible(
     * CONSENT and STATUTORY facts (the latter reach social services through their own topic
       regardless; *in the plan* they need consent too) are visible to a recipient of a consent
       active at ``at`` that covers the fact's source organisation, category and area.
+    * The plan's own free text (category PLAN: assessments with the child's and the guardians'
+      views, meeting notes, actions, follow-ups), written by its ``source_org``, is visible to
+      a recipient of any consent of the child active at ``at``: the plan is what a consent
+      shares with its participants. ``plan_text`` builds the reference for one such text.
     """
     if viewer_org == fact.source_org:
         return True
     if fact.basis is Basis.DIRECTORY:
         return named_person_org is not None and viewer_org == named_person_org
+    if fact.category is Category.PLAN:
+        return any(c.child_id == fact.child_id and c.active_at(at) and viewer_org in c.recipients for c in consents)
     return bool(covering(fact, at, consents, recipient=viewer_org))
+
+
+def plan_text(child_id: UUID, written_by: str | None, area: Area | None = None) -> FactRef:
+    """The reference ``visible`` judges a piece of the plan's free text by. Text whose writer is
+    not recorded (written before the hub kept it) is nobody's own, so it needs a consent."""
+    return FactRef(child_id, written_by or "", Category.PLAN, area, Basis.CONSENT)
 
 
 # -- the consent fold ---------------------------------------------------------------------
@@ -112,6 +133,16 @@ class ConsentState:
         return [c for c in self.by_id.values() if c.child_id == child_id]
 
 
+def judged(consent: Consent, register: Register, child_grants_from: int = CHILD_GRANTS_FROM) -> Consent:
+    """``consent`` with its lapse as ``register`` tells it (none when the grantors hold throughout)."""
+    granted_at = consent.granted_at or consent.valid_from
+    found = lapse(register, consent.grantors, granted_at, consent.valid_to, child_grants_from)
+    at, why = found if found is not None else (None, None)
+    if at == consent.lapsed_at and why == consent.lapse:
+        return consent
+    return replace(consent, lapsed_at=at, lapse=why)
+
+
 def consent_of(event: ConsentGranted) -> Consent:
     return Consent(
         consent_id=event.consent_id,
@@ -122,6 +153,10 @@ def consent_of(event: ConsentGranted) -> Consent:
         valid_to=event.valid_to,
         source_organisations=None if event.source_organisations is None else frozenset(event.source_organisations),
         areas=None if event.areas is None else frozenset(event.areas),
+        grantors=frozenset(event.grantors),
+        granted_at=event.envelope.occurred_at,
+        obtained=None if event.obtained is None else str(event.obtained),
+        registered_by=event.registered_by,
     )
 
 

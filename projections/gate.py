@@ -10,6 +10,12 @@ assignment; STATUTORY facts also go to social services whatever the consent says
 Redelivered facts (same event id) change nothing, so at-least-once delivery is safe: a fact
 the state already holds or has released is recognised from the state itself, so nothing
 beyond the state has to be persisted for the check to survive a restart.
+
+A consent is active only while the grantors include every party the register requires
+(``consent_rules``): the gate folds the child's register facts (birth, custody, pregnancy) into
+its state and judges each consent against them, so a 15th or 18th birthday, a custody change
+or a birth ends a consent by itself, like its ``valid_to`` -- a birthday at the next clock tick,
+a register change as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -18,8 +24,14 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
-from projections.consents import Consent, FactRef, covering
-from schemas.events import Basis
+from projections import population
+from projections.consent_rules import CHILD_GRANTS_FROM
+from projections.consents import Consent, FactRef, covering, judged
+from projections.population import Resident
+from schemas.events import Basis, ChildBorn, ChildRegistered, CustodyRecorded, Event, PregnancyRegistered
+
+# The register facts a consent's validity depends on (moves do not change who must grant).
+REGISTER_FACTS = (ChildRegistered, CustodyRecorded, PregnancyRegistered, ChildBorn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,7 @@ class ChildGate:
     held: tuple[Fact, ...] = ()
     released: tuple[tuple[Fact, tuple[UUID, ...]], ...] = ()
     next_seq: int = 0
+    resident: Resident | None = None  # what the register says of the child, for the consents
     # The ids of every held and released fact: every event asks, and scanning both lists made
     # each fact cost more the more facts its child had. Derived, so not compared; ``replace``
     # carries it over, and ``on_fact``, the only place a fact joins, extends it.
@@ -94,10 +107,24 @@ def on_fact(state: ChildGate, event_id: UUID, ref: FactRef, now: dt.datetime) ->
     return replace(state, held=(*state.held, fact)), out
 
 
-def on_consent(state: ChildGate, consent: Consent, now: dt.datetime) -> tuple[ChildGate, list[Output]]:
+def on_consent(state: ChildGate, consent: Consent, now: dt.datetime,
+               child_grants_from: int = CHILD_GRANTS_FROM) -> tuple[ChildGate, list[Output]]:
     """A consent granted or withdrawn (the same consent id replaces the earlier record)."""
+    consent = judged(consent, (state.resident or Resident(consent.child_id)).register(), child_grants_from)
     others = tuple(c for c in state.consents if c.consent_id != consent.consent_id)
     return settle(replace(state, consents=(*others, consent)), now)
+
+
+def on_register(state: ChildGate, child_id: UUID, event: Event, now: dt.datetime,
+                child_grants_from: int = CHILD_GRANTS_FROM) -> tuple[ChildGate, list[Output]]:
+    """A register fact about the child: judge its consents again, and settle by them."""
+    before = state.resident or Resident(child_id)
+    after = population.apply(before, event)
+    if after == state.resident:
+        return state, []  # a repeat
+    register = after.register()
+    consents = tuple(judged(c, register, child_grants_from) for c in state.consents)
+    return settle(replace(state, resident=after, consents=consents), now)
 
 
 def settle(state: ChildGate, now: dt.datetime) -> tuple[ChildGate, list[Output]]:

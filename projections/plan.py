@@ -156,6 +156,7 @@ class Meeting:
     participant_orgs: tuple[str, ...]
     lead_org: str | None
     stamp: Stamp  # of the MeetingHeld in force; a later one for the same meeting corrects it
+    written_by: str | None = None  # the organisation that recorded it: its text is theirs to share
     decisions: str | None = field(default=None, repr=False)
     notes: str | None = field(default=None, repr=False)
 
@@ -187,6 +188,7 @@ class Action:
     responsible_org: str
     due_on: dt.date | None
     stamp: Stamp  # of the ActionAgreed in force; a later one corrects the agreement
+    written_by: str | None = None
     status: str = AGREED
     completed_on: dt.date | None = None
     completion: Stamp | None = None  # of the ActionCompleted in force
@@ -200,6 +202,7 @@ class FollowUp:
     area: Area | None  # a follow-up of the whole plan has no area
     due_on: dt.date
     stamp: Stamp
+    written_by: str | None = None
     what: str | None = field(default=None, repr=False)
 
 
@@ -416,7 +419,7 @@ def _meeting_held(state: ChildPlan, event: MeetingHeld) -> ChildPlan:
         sealed = event.envelope.sealed
         meeting = Meeting(
             meeting_id=event.meeting_id, held_on=event.held_on, participant_orgs=event.participant_orgs,
-            lead_org=event.lead_org, stamp=stamp_of(event),
+            lead_org=event.lead_org, stamp=stamp_of(event), written_by=event.envelope.source.organisation_id,
             decisions=text_of(sealed, MEETING_DECISIONS), notes=text_of(sealed, MEETING_NOTES),
         )
         state = replace(state, meetings=_put(state.meetings, event.meeting_id, meeting))
@@ -454,6 +457,7 @@ def _action_agreed(state: ChildPlan, event: ActionAgreed) -> ChildPlan:
     action = Action(
         action_id=event.action_id, area=area, responsible_org=event.responsible_org, due_on=event.due_on,
         stamp=stamp_of(event), need=text_of(sealed, ACTION_NEED), what=text_of(sealed, ACTION_WHAT),
+        written_by=event.envelope.source.organisation_id,
         status=AGREED if known is None else known.status,
         completed_on=None if known is None else known.completed_on,
         completion=None if known is None else known.completion,
@@ -476,6 +480,7 @@ def _follow_up_scheduled(state: ChildPlan, event: FollowUpScheduled) -> ChildPla
     follow_up = FollowUp(
         follow_up_id=event.follow_up_id, area=event.envelope.area, due_on=event.due_on,
         stamp=stamp_of(event), what=text_of(event.envelope.sealed, FOLLOW_UP_WHAT),
+        written_by=event.envelope.source.organisation_id,
     )
     return replace(state, follow_ups=_put(state.follow_ups, event.follow_up_id, follow_up))
 

@@ -3,8 +3,11 @@
 The consent rules (``consent_rules``) need to know, for a child, whether it is born, its age
 and its current guardians; the read model needs its home municipality. All of it comes from
 directory facts (``ChildRegistered``, ``CustodyRecorded``, ``ChildMoved``, and from health
-``PregnancyRegistered`` / ``ChildBorn``). The latest custody record by its own date wins, so
-the order in which facts arrive does not matter; a repeated fact changes nothing.
+``PregnancyRegistered`` / ``ChildBorn``). Custody is kept as a history, in the register's own
+order: by the instant the register recorded each change (the fact's ``occurred_at``, read from
+the register's change feed), then the register's record id -- never by event id, which says
+nothing of order. So the order in which facts arrive does not matter, and a repeated fact
+changes nothing.
 """
 
 from __future__ import annotations
@@ -14,31 +17,40 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from uuid import UUID
 
-from projections.consent_rules import ChildStatus
+from projections.consent_rules import ChildStatus, Custody, Register
 from schemas.events import ChildBorn, ChildMoved, ChildRegistered, CustodyRecorded, Event, PregnancyRegistered
 
 
 @dataclass(frozen=True, slots=True)
 class Resident:
-    """One child as the register knows it. ``custody`` is (recorded_on, event_id, guardians)."""
+    """One child as the register knows it: ``custody`` is its history in the register's order;
+    ``expected`` says a pregnancy was registered (``unborn``: and no birth is known yet)."""
 
     child_id: UUID
     birth_date: dt.date | None = None
     unborn: bool = False
-    custody: tuple[dt.date, str, frozenset[UUID]] | None = None
+    custody: tuple[Custody, ...] = ()
     home: tuple[dt.date, str, str] | None = None  # (from, event_id, municipality code)
+    expected: bool = False
+    expectant_parent: UUID | None = None
 
     @property
     def guardians(self) -> frozenset[UUID]:
-        return frozenset() if self.custody is None else self.custody[2]
+        """The guardians as the register lists them now (its latest custody record)."""
+        return frozenset() if not self.custody else self.custody[-1].guardians
 
     @property
     def municipality_code(self) -> str | None:
         return None if self.home is None else self.home[2]
 
     def status(self) -> ChildStatus:
-        """The consent rules' view of this child."""
-        return ChildStatus(self.child_id, self.birth_date, self.guardians)
+        """The consent rules' view of this child, now."""
+        return ChildStatus(self.child_id, self.birth_date, self.guardians,
+                           self.expectant_parent if self.unborn else None)
+
+    def register(self) -> Register:
+        """The consent rules' view of this child over time."""
+        return Register(self.child_id, self.birth_date, self.expected, self.expectant_parent, self.custody)
 
 
 def _later(current: tuple | None, candidate: tuple) -> tuple:
@@ -56,10 +68,15 @@ def apply(resident: Resident, event: Event) -> Resident:
                        home=_later(resident.home, home))
     if isinstance(event, PregnancyRegistered):
         home = (event.envelope.occurred_at.date(), str(event.event_id), event.municipality_code)
-        return replace(resident, unborn=resident.birth_date is None, home=_later(resident.home, home))
+        parent = event.expectant_parent_id or resident.expectant_parent
+        return replace(resident, unborn=resident.birth_date is None, home=_later(resident.home, home),
+                       expected=True, expectant_parent=parent)
     if isinstance(event, CustodyRecorded):
-        custody = (event.recorded_on, str(event.event_id), frozenset(event.guardian_ids))
-        return replace(resident, custody=_later(resident.custody, custody))
+        record = Custody(event.envelope.occurred_at, event.envelope.source.record_id, frozenset(event.guardian_ids))
+        if record in resident.custody:
+            return resident
+        custody = tuple(sorted((*resident.custody, record), key=lambda c: (c.since, c.order, sorted(c.guardians))))
+        return replace(resident, custody=custody)
     if isinstance(event, ChildMoved):
         return replace(resident, home=_later(resident.home, (event.moved_on, str(event.event_id),
                                                              event.to_municipality_code)))

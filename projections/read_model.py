@@ -39,7 +39,16 @@ from sqlalchemy import (
 )
 
 from projections.child_state import ChildState
-from projections.named_person import NamedPersonConfig, assignment, history, home_municipality, is_gap
+from projections.consent_rules import ADULT_AGE, CHILD_GRANTS_FROM, birthday
+from projections.named_person import (
+    RULE_ENDED_18,
+    Assignment,
+    NamedPersonConfig,
+    assignment,
+    history,
+    home_municipality,
+    is_gap,
+)
 from projections.plan import ChildPlan
 from projections.tables import CHILD_ID_LENGTH, metadata
 
@@ -64,6 +73,9 @@ children = Table(
     Column("plan_closed_at", DateTime(timezone=True), nullable=True),
     Column("lead_org", String(ORG), nullable=True),
     Column("participants", Text, nullable=False),  # JSON list of organisation ids
+    Column("expectant_parent", String(CHILD_ID_LENGTH), nullable=True),  # party id, from the pregnancy record
+    # From 18 to 19: the last named person, who may register the young person's own consent.
+    Column("young_person_org", String(ORG), nullable=True),
 )
 
 released_facts = Table(
@@ -103,6 +115,7 @@ actions = Table(
     Column("completed_on", Date, nullable=True),
     Column("need", Text, nullable=True),
     Column("what", Text, nullable=True),
+    Column("written_by", String(ORG), nullable=True),  # who wrote the text: whom it is shown to
 )
 
 meetings = Table(
@@ -114,6 +127,7 @@ meetings = Table(
     Column("lead_org", String(ORG), nullable=True),
     Column("decisions", Text, nullable=True),
     Column("notes", Text, nullable=True),
+    Column("written_by", String(ORG), nullable=True),
 )
 
 follow_ups = Table(
@@ -123,6 +137,7 @@ follow_ups = Table(
     Column("area", String(16), nullable=True),
     Column("due_on", Date, nullable=False),
     Column("what", Text, nullable=True),
+    Column("written_by", String(ORG), nullable=True),
 )
 
 consents = Table(
@@ -136,6 +151,12 @@ consents = Table(
     Column("valid_from", DateTime(timezone=True), nullable=False),
     Column("valid_to", DateTime(timezone=True), nullable=False),
     Column("withdrawn_at", DateTime(timezone=True), nullable=True),
+    Column("grantors", Text, nullable=True),  # JSON list of "ROLE:party id"
+    Column("granted_at", DateTime(timezone=True), nullable=True),
+    Column("lapsed_at", DateTime(timezone=True), nullable=True),  # judged from the register
+    Column("lapse", String(16), nullable=True),
+    Column("obtained", String(16), nullable=True),
+    Column("registered_by", String(128), nullable=True),
 )
 
 named_person_history = Table(
@@ -181,8 +202,10 @@ _json_of = functools.lru_cache(maxsize=1 << 16)(_json_uncached)
 _IMMUTABLE = (tuple, frozenset)
 
 
-def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig) -> Rows:
-    """The rows one child contributes to the read model at ``at``."""
+def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig,
+         child_grants_from: int = CHILD_GRANTS_FROM) -> Rows:
+    """The rows one child contributes to the read model at ``at``; its consents as judged
+    against its register (``consent_rules``), so a reader sees when each lapses."""
     cid, p, day = str(state.child_id), state.plan, at.date()
     named = assignment(state.life, day, config)
     out: Rows = {
@@ -197,6 +220,8 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig) -> Rows:
             "plan_id": None if p.plan_id is None else str(p.plan_id), "plan_status": p.status,
             "plan_opened_by": p.opened_by_org, "plan_opened_at": p.opened_at, "plan_closed_at": p.closed_at,
             "lead_org": p.lead, "participants": _json(p.participants),
+            "expectant_parent": None if state.resident.expectant_parent is None else str(state.resident.expectant_parent),
+            "young_person_org": young_person_org(state, named, config, day),
         }],
         # Most rows of a read model are released facts: ``_value_`` is ``.value`` without the
         # enum property's call.
@@ -211,13 +236,25 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig) -> Rows:
             "consent_id": str(c.consent_id), "child_id": cid, "categories": _json(c.categories),
             "recipients": _json(c.recipients), "source_organisations": _json(c.source_organisations),
             "areas": _json(c.areas), "valid_from": c.valid_from, "valid_to": c.valid_to,
-            "withdrawn_at": c.withdrawn_at,
-        } for c in state.consents.by_id.values()],
+            "withdrawn_at": c.withdrawn_at, "grantors": _json(f"{g.role.value}:{g.party_id}" for g in c.grantors),
+            "granted_at": c.granted_at, "lapsed_at": c.lapsed_at, "lapse": None if c.lapse is None else c.lapse.value,
+            "obtained": c.obtained, "registered_by": c.registered_by,
+        } for c in state.judged_consents(child_grants_from)],
         named_person_history: [{
             "child_id": cid, "seq": n, "organisation_id": a.organisation_id, "rule": a.rule, "since": a.since,
         } for n, a in enumerate(history(state.life, config, day))],
     }
     return out
+
+
+def young_person_org(state: ChildState, named: Assignment, config: NamedPersonConfig, day: dt.date) -> str | None:
+    """From the 18th to the 19th birthday, the organisation that was the named person until 18:
+    the programme continues to 19 on the young person's own consent (DESIGN §6, named person
+    rule 6), and someone must be able to register it before any plan exists."""
+    birth = state.resident.birth_date or state.life.birth_date
+    if named.rule != RULE_ENDED_18 or birth is None or day >= birthday(birth, ADULT_AGE + 1):
+        return None
+    return next((a.organisation_id for a in reversed(history(state.life, config, day)) if a.organisation_id), None)
 
 
 def plan_rows(p: ChildPlan, cid: str) -> Rows:
@@ -233,15 +270,16 @@ def plan_rows(p: ChildPlan, cid: str) -> Rows:
         actions: [{
             "action_id": str(a.action_id), "child_id": cid, "area": a.area.value, "responsible_org": a.responsible_org,
             "due_on": a.due_on, "status": a.status, "completed_on": a.completed_on, "need": a.need, "what": a.what,
+            "written_by": a.written_by,
         } for a in p.actions.values()],
         meetings: [{
             "meeting_id": str(m.meeting_id), "child_id": cid, "held_on": m.held_on,
             "participant_orgs": _json(m.participant_orgs), "lead_org": m.lead_org, "decisions": m.decisions,
-            "notes": m.notes,
+            "notes": m.notes, "written_by": m.written_by,
         } for m in p.meetings.values()],
         follow_ups: [{
             "follow_up_id": str(f.follow_up_id), "child_id": cid, "area": None if f.area is None else f.area.value,
-            "due_on": f.due_on, "what": f.what,
+            "due_on": f.due_on, "what": f.what, "written_by": f.written_by,
         } for f in p.follow_ups.values()],
     }
 
@@ -260,8 +298,8 @@ class Batch:
 class ReadModel:
     """The read-model tables on one engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, config: NamedPersonConfig) -> None:
-        self.engine, self.config = engine, config
+    def __init__(self, engine: Engine, config: NamedPersonConfig, child_grants_from: int = CHILD_GRANTS_FROM) -> None:
+        self.engine, self.config, self.child_grants_from = engine, config, child_grants_from
 
     def write(self, batch: Batch, consumer: str, at: dt.datetime, *, fresh: bool = False) -> int:
         """Replace the batch's children and move ``consumer``'s positions, in one transaction.
@@ -270,7 +308,7 @@ class ReadModel:
         """
         pending: Rows = {t: [] for t in CHILD_TABLES}
         for state in batch.states.values():
-            for table, found in rows(state, at, self.config).items():
+            for table, found in rows(state, at, self.config, self.child_grants_from).items():
                 pending[table].extend(found)
         ids = [str(c) for c in batch.states]
         written = 0

@@ -23,6 +23,7 @@ from schemas.events import (
     Area,
     Basis,
     Category,
+    ConsentObtained,
     Envelope,
     Event,
     Grantor,
@@ -50,7 +51,8 @@ ENCODE_ERASED = "event {name} carries erased personal data; it cannot be re-publ
 
 RECORD_TYPES: dict[str, type] = {**EVENT_TYPES, "DeadLetter": DeadLetter}
 ENUMS: dict[str, type] = {
-    f"kronobarn.{e.__name__}": e for e in (Area, Basis, Category, GrantorRole, SchoolType, SupportType)
+    f"kronobarn.{e.__name__}": e
+    for e in (Area, Basis, Category, ConsentObtained, GrantorRole, SchoolType, SupportType)
 }
 _BASIS = Basis._value2member_map_
 _CATEGORY = Category._value2member_map_

@@ -65,6 +65,14 @@ class GrantorRole(enum.StrEnum):
     EXPECTANT_PARENT = "EXPECTANT_PARENT"
 
 
+class ConsentObtained(enum.StrEnum):
+    """How a consent grant was obtained: in writing, orally in a meeting, or digitally."""
+
+    WRITTEN = "WRITTEN"
+    ORAL_MEETING = "ORAL_MEETING"
+    DIGITAL = "DIGITAL"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """Where a fact came from: system, organisation and the record's id and version."""
@@ -117,6 +125,9 @@ class PregnancyRegistered(Event):
     unit_id: str
     municipality_code: str
     expected_birth_date: dt.date
+    # The expectant parent's pseudonymous party id: the id the population register's custody
+    # gives the same person once the child is born (None when the record names no valid parent).
+    expectant_parent_id: UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -308,6 +319,8 @@ class ConsentGranted(Event):
     recipients: tuple[str, ...]
     valid_from: dt.datetime
     valid_to: dt.datetime
+    obtained: ConsentObtained | None = None  # in writing, orally in a meeting, or digitally
+    registered_by: str | None = None  # the user (subject id) who registered the consent
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -125,8 +125,7 @@ def keys_erase(
     import structlog
 
     from projections.plan import ERASED_TEXT
-    from projections.read_model import ReadModel
-    from services.readmodel.engine import named_person_config
+    from services.readmodel.engine import read_model
     from services.sql.db import make_engine, migrate
     from services.sql.keystore import SqlKeyStore, master_key_from
 
@@ -140,7 +139,7 @@ def keys_erase(
     store = SqlKeyStore(engine, master_key_from(settings))
     deleted = store.erase(child, reason_code=reason)
     # The read model holds the plan's free text opened: it must read as erased there too.
-    ReadModel(engine, named_person_config(settings)).scrub_text(child, ERASED_TEXT)
+    read_model(engine, settings).scrub_text(child, ERASED_TEXT)
     structlog.get_logger().warning("child.erased", child_id=str(child), reason_code=reason, key_deleted=deleted)
     typer.echo("erased" if deleted else "no key existed; child is marked erased")
 
@@ -296,14 +295,13 @@ def readmodel_digest(
     database: Annotated[str | None, typer.Option(help="database URL [KRONOBARN_DATABASE_URL]")] = None,
 ) -> None:
     """A stable hash of the read model: equal on any backend when the rows are equal."""
-    from projections.read_model import ReadModel
-    from services.readmodel.engine import named_person_config
+    from services.readmodel.engine import read_model
     from services.sql.db import make_engine, migrate
 
     settings = command_settings()
     engine = make_engine(database or settings.resolved_database_url)
     migrate(engine)
-    typer.echo(ReadModel(engine, named_person_config(settings)).digest())
+    typer.echo(read_model(engine, settings).digest())
 
 
 @app.command()

@@ -6,11 +6,14 @@ callers build clients and engines from the result in their own wiring code.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from projections.consent_rules import ConsentPolicy
 
 DEFAULT_DATABASE = Path("var") / "kronobarn.db"
 
@@ -75,6 +78,15 @@ class Settings(BaseSettings):
                            "(docs/county-directory.md); dev default: the synthetic county, required in production")
     )
 
+    # Consent (DESIGN §6; docs/consent-gate.md): the same in every process of a hub.
+    consent_child_age: int = Field(15, ge=12, le=18, description=(
+        "the age from which the child's own grant is required too (FB 6 kap. 11 §: the child's "
+        "growing say; 15 is the county's default)"))
+    consent_max_ahead_days: int = Field(365, ge=0, le=3_650, description=(
+        "how far ahead of registration a consent's valid_from may lie"))
+    consent_max_days: int = Field(3 * 365 + 1, ge=1, le=3_650, description=(
+        "the longest period a consent may cover, valid_from to valid_to (default three years)"))
+
     # The web service (``kronobarn api``).
     api_cookie_secure: bool | None = Field(
         None, description="mark the login cookie Secure (HTTPS only); default on in production"
@@ -88,6 +100,11 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console in dev, JSON in production"
     )
+
+    @property
+    def consent_policy(self) -> ConsentPolicy:
+        return ConsentPolicy(self.consent_child_age, dt.timedelta(days=self.consent_max_ahead_days),
+                             dt.timedelta(days=self.consent_max_days))
 
     @property
     def resolved_database_url(self) -> str:

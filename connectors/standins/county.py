@@ -49,6 +49,7 @@ CHILD_SHARES: dict[str, float] = {
 }
 UNBORN_SHARE = 0.04  # ongoing pregnancies relative to children 0-18
 KAA_SHARE = 0.08  # of 16-18-year-olds, outside upper secondary
+CUSTODY_SHARE = 0.03  # of born children, whose guardians change within the window
 
 GIVEN = ("Alva", "Elsa", "Maja", "Ella", "Vera", "Alice", "Selma", "Saga", "Leah", "Ebba",
          "Noah", "William", "Hugo", "Liam", "Lucas", "Oliver", "Elias", "Adam", "Nils", "Vincent",
@@ -96,10 +97,22 @@ class Child:
     pregnancy_registered_on: dt.date | None  # only when inside the window or still unborn
     placements: tuple[Placement, ...]
     kaa_from: dt.date | None
+    # Custody changes after registration, in the register's order: (day, the full new list of
+    # guardians). Two changes may fall on one day (a guardian replaced: removed, then added).
+    # The mother stays a guardian throughout. ``guardians`` is the list at registration.
+    custody: tuple[tuple[dt.date, tuple[Person, ...]], ...] = ()
 
     @property
     def born(self) -> bool:
         return self.person is not None
+
+    def guardians_on(self, day: dt.date) -> tuple[Person, ...]:
+        """The guardians after every custody change dated on or before ``day``."""
+        current = self.guardians
+        for changed_on, guardians in self.custody:
+            if changed_on <= day:
+                current = guardians
+        return current
 
 
 @dataclass
@@ -185,7 +198,8 @@ def _person(pnr: str, family: str | None = None) -> Person:
     return Person(pnr, given, family or FAMILY[digest[1] % len(FAMILY)], personnummer.birth_date_of(pnr))
 
 
-def _adult(rng: random.Random, child_birth: dt.date) -> Person:
+def adult(rng: random.Random, child_birth: dt.date) -> Person:
+    """A synthetic adult aged 20-42 at ``child_birth``: a parent or another guardian."""
     born = child_birth - dt.timedelta(days=rng.randrange(20 * 365, 42 * 365))
     return _person(personnummer.make(born, rng.choice(personnummer.SYNTHETIC_SERIALS)))
 
@@ -217,10 +231,10 @@ def _make_child(county: County, index: int, rng: random.Random) -> Child:
     else:
         slot = _child_slot(index, CHILD_DAYS * SERIALS)
         birth_date = county.as_of - dt.timedelta(days=1 + slot % CHILD_DAYS)
-    mother = _adult(rng, birth_date)
+    mother = adult(rng, birth_date)
     guardians: tuple[Person, ...] = (mother,)
     if rng.random() < 0.8:
-        guardians = (mother, _adult(rng, birth_date))
+        guardians = (mother, adult(rng, birth_date))
     if not unborn:
         serial = personnummer.SYNTHETIC_SERIALS[slot // CHILD_DAYS]
         person = _person(personnummer.make(birth_date, serial), mother.family_name)
@@ -245,7 +259,33 @@ def _make_child(county: County, index: int, rng: random.Random) -> Child:
         pregnancy_registered_on=pregnancy_on if (unborn or in_window) else None,
         placements=placements,
         kaa_from=kaa_from,
+        custody=_custody(county, index, birth_date, guardians) if person is not None else (),
     )
+
+
+def _custody(
+    county: County, index: int, birth_date: dt.date, guardians: tuple[Person, ...]
+) -> tuple[tuple[dt.date, tuple[Person, ...]], ...]:
+    """For about ``CUSTODY_SHARE`` of born children, one change of guardians after registration.
+
+    Drawn from a stream of its own, so the rest of the county stays as it was. A second
+    guardian is removed, added, or replaced (two changes on one day: removed, then added); the
+    mother is kept, so the expectant parent of a registered pregnancy is a guardian throughout.
+    """
+    rng = random.Random(f"{county.seed}:custody:{index}")
+    if rng.random() >= CUSTODY_SHARE:
+        return ()
+    registered = max(birth_date, county.window_start)  # the register's first record of the child
+    days = (county.as_of - registered).days - 1
+    if days < 1:
+        return ()
+    day = registered + dt.timedelta(days=rng.randrange(1, days + 1))
+    mother = guardians[0]
+    if len(guardians) == 1:
+        return ((day, (mother, adult(rng, birth_date))),)
+    if rng.random() < 0.5:
+        return ((day, (mother,)),)
+    return ((day, (mother,)), (day, (mother, adult(rng, birth_date))))
 
 
 def _placements(

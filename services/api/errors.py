@@ -13,6 +13,7 @@ UNKNOWN_CONSENT = "consent {consent_id} is not one of this child's"
 INACTIVE_CONSENT = "consent {consent_id} is not active now"
 NOT_RECIPIENT = "consent {consent_id} does not list your organisation as a recipient"
 ALREADY_WITHDRAWN = "the consent has already been withdrawn"
+PENDING_CONSENT = "consent {consent_id} is still being processed; try again in a moment"
 CHILD_ERASED = "the child's data has been erased; nothing new can be recorded"
 
 

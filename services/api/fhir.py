@@ -13,8 +13,10 @@ Mapping:
   every follow-up an activity too.
 * Goal per assessed area: the area and its SHANARRI indicators (``schemas.shanarri``) as codings,
   the 1-5 rating in the description, the comment and the child's and guardians' views as notes.
-* Consent per consent: permit provision over its period; recipients as information recipients,
-  source organisations as sources, categories and areas as provision codes.
+* Consent per consent: permit provision over its period (ending at its withdrawal or lapse, if
+  earlier); recipients as information recipients, source organisations as sources, categories
+  and areas as provision codes. A consent still pending (accepted, not yet processed) is left
+  out: it is not in force.
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ def _consent(view: PlanView, consent: ConsentOut) -> dict[str, Any]:
     codes = [{"coding": [{"system": CATEGORY_SYSTEM, "code": c.value, "display": sv.CATEGORY[c]}]}
              for c in consent.categories]
     codes += [{"coding": [{"system": AREA_SYSTEM, "code": a.value, "display": sv.AREA[a]}]} for a in consent.areas or ()]
-    end = consent.valid_to if consent.withdrawn_at is None else min(consent.valid_to, consent.withdrawn_at)
+    end = min(t for t in (consent.valid_to, consent.withdrawn_at, consent.lapsed_at) if t is not None)
     return {
         "resourceType": "Consent", "id": str(consent.consent_id),
         "status": "active" if consent.active else "inactive",
@@ -167,7 +169,7 @@ def _consent(view: PlanView, consent: ConsentOut) -> dict[str, Any]:
 def plan_bundle(view: PlanView, at: dt.datetime) -> dict[str, Any]:
     """The FHIR R4(B) Bundle of the plan, validated by ``fhir.resources``; as JSON-ready data."""
     goals, goal_ids = _goals(view)
-    resources = [_care_plan(view, goal_ids), *goals, *(_consent(view, c) for c in view.consents)]
+    resources = [_care_plan(view, goal_ids), *goals, *(_consent(view, c) for c in view.consents if not c.pending)]
     bundle = Bundle.model_validate({
         "resourceType": "Bundle", "id": str(uuid.uuid5(view.child_id, f"bundle|{at.isoformat()}")),
         "type": "collection", "timestamp": _time(at),

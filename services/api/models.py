@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.events import Area, Category, GrantorRole
+from schemas.events import Area, Category, ConsentObtained, GrantorRole
 
 ORG_MAX = 64
 CODE_MAX = 40
@@ -75,12 +75,18 @@ class Problem(BaseModel):
 
 
 class Accepted(BaseModel):
-    """A command became an event; the read model shows it once the projector has applied it."""
+    """A command became an event; the read model shows it once the projector has applied it.
 
-    event_id: uuid.UUID
-    event_type: str
+    A withdrawal of a consent that had already ended is accepted too, and ``moot`` says why it
+    changed nothing; a consent already withdrawn is not withdrawn again (no event: ``event_id``
+    and ``event_type`` are null)."""
+
+    event_id: uuid.UUID | None = Field(description="the event published; null when nothing had to be")
+    event_type: str | None
     id: uuid.UUID | None = Field(None, description="the plan, meeting, action, follow-up or consent created")
     message: str
+    moot: str | None = Field(None, description="why the command changed nothing (English; ``message`` in Swedish): "
+                                               "e.g. the consent had already lapsed")
 
 
 # -- requests ------------------------------------------------------------------------------------
@@ -139,6 +145,8 @@ class GrantorIn(Body):
 
 class RegisterConsent(Body):
     grantors: list[GrantorIn] = Field(min_length=1, max_length=10)
+    obtained: ConsentObtained = Field(description="how the grant was obtained: in writing, orally in a meeting, "
+                                                  "or digitally")
     categories: list[Category] = Field(min_length=1, max_length=3)
     recipients: list[Org] = Field(min_length=1, max_length=LIST_MAX)
     valid_from: Moment
@@ -243,6 +251,11 @@ class AreaOut(BaseModel):
     follow_ups: list[FollowUpOut]
 
 
+class GrantorOut(BaseModel):
+    party_id: uuid.UUID = Field(description="pseudonymous party id; the child's own id for the child or young person")
+    role: GrantorRole
+
+
 class ConsentOut(BaseModel):
     consent_id: uuid.UUID
     categories: list[Category]
@@ -252,7 +265,15 @@ class ConsentOut(BaseModel):
     valid_from: dt.datetime
     valid_to: dt.datetime
     withdrawn_at: dt.datetime | None
-    active: bool
+    active: bool = Field(description="in force now: never while pending")
+    grantors: list[GrantorOut] = []
+    granted_at: dt.datetime | None = Field(None, description="when it was registered")
+    lapsed_at: dt.datetime | None = Field(None, description="when it lapsed by itself (a birthday, custody, birth)")
+    lapse: str | None = Field(None, description="why it lapsed: child_age, adulthood, custody, birth or register")
+    lapse_label: str | None = Field(None, description="why it lapsed, in Swedish")
+    obtained: ConsentObtained | None = Field(None, description="how the grant was obtained")
+    registered_by: str | None = Field(None, description="the user who registered it")
+    pending: bool = Field(False, description="accepted but not yet processed: shown and withdrawable, not in force")
 
 
 class PlanInfo(BaseModel):
@@ -269,6 +290,8 @@ class PlanView(BaseModel):
     birth_date: dt.date | None
     unborn: bool
     guardians: list[uuid.UUID] = Field(description="pseudonymous party ids from the population register")
+    expectant_parent: uuid.UUID | None = Field(None, description="an unborn child's expectant parent, who grants "
+                                                                 "its consents (pseudonymous party id)")
     named_person: OrgOut | None
     named_person_rule: str
     lead: OrgOut | None
@@ -340,6 +363,9 @@ class SeenPlanOut(BaseModel):
     child_id: uuid.UUID
     viewer_org: str
     at: dt.datetime
+    could_open: bool = Field(description="whether the organisation could open the child at that moment at all; "
+                                         "if not, nothing else is shown")
+    access: str | None = Field(description="why it could: named_person, lead, participant or emergency")
     named_person: OrgOut | None
     named_person_rule: str
     lead: OrgOut | None

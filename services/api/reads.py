@@ -19,7 +19,7 @@ from projections import access
 from projections.access import Decision, Need
 from projections.consents import Consent
 from schemas.events import Event
-from services.api import errors, publishing, views
+from services.api import errors, pending, publishing, views
 from services.api.auth.tokens import Principal
 from services.api.models import ChildList, ChildSummary, GapsList, PlanView
 from services.api.store import ChildReads, ChildRow
@@ -37,11 +37,19 @@ PUBLISH_FAILURES = (KafkaError, ConnectionError, TimeoutError, OSError)
 
 @dataclass(frozen=True)
 class Loaded:
-    """A child the caller may act on, with what the decision was made from."""
+    """A child the caller may act on, with what the decision was made from.
+
+    ``consents`` are the read model's: the only ones access and visibility count. ``shown`` are
+    what the pages and the API show and what a withdrawal may name: those, then the consents this
+    service accepted that the read model does not hold yet (``pending``)."""
 
     child: ChildRow
     consents: list[Consent]
     decision: Decision
+    shown: tuple[pending.ShownConsent, ...] = ()
+
+    def shown_consent(self, consent_id: uuid.UUID) -> pending.ShownConsent | None:
+        return next((s for s in self.shown if s.consent.consent_id == consent_id), None)
 
     @property
     def purpose(self) -> str:
@@ -69,7 +77,10 @@ def _decide(hub: Hub, reads: ChildReads, principal: Principal, child_id: uuid.UU
         raise errors.Forbidden()
     if not decision.allowed:
         raise errors.NotFound()
-    return Loaded(row, consents, decision)
+    shown, stale = pending.merge(consents, reads.pending(child_id), hub.codec, at)
+    if stale:
+        pending.forget(hub.engine, stale)
+    return Loaded(row, consents, decision, tuple(shown))
 
 
 def _load(hub: Hub, principal: Principal, child_id: uuid.UUID, need: Need, at: dt.datetime) -> Loaded:
@@ -105,17 +116,21 @@ def _plan_view(hub: Hub, reads: ChildReads, principal: Principal, loaded: Loaded
     facts = access.visible_facts(reads.facts(row.child_id), principal.organisation_id, at, loaded.consents,
                                  row.named_person_org, loaded.decision)
     fact_views = [views.fact_out(f, directory, hub.fact_codec) for f in facts]
-    parts = views.parts_of_rows(reads.plan_rows(row.child_id), directory)
+    shows = access.plan_text_shown(row.child_id, principal.organisation_id, at, loaded.consents, loaded.decision)
+    parts = views.parts_of_rows(reads.plan_rows(row.child_id), directory, shows)
     areas, loose, plan_follow_ups = views.areas(parts, fact_views)
     return PlanView(
         child_id=row.child_id, municipality_code=row.municipality_code, birth_date=row.birth_date,
-        unborn=row.unborn, guardians=list(row.guardians), named_person=views.org(directory, row.named_person_org),
+        unborn=row.unborn, guardians=list(row.guardians), expectant_parent=row.expectant_parent if row.unborn else None,
+        named_person=views.org(directory, row.named_person_org),
         named_person_rule=row.named_person_rule, lead=views.org(directory, row.lead_org),
         participants=views.orgs(directory, row.participants),
         plan=views.plan_info(row.plan_id, row.plan_status, row.plan_opened_by, row.plan_opened_at,
                              row.plan_closed_at, directory),
         areas=areas, facts_without_area=loose, meetings=parts.meetings, follow_ups=plan_follow_ups,
-        consents=[views.consent_out(c, at, directory) for c in loaded.consents],
+        consents=[views.consent_out(s.consent, at, directory, pending=s.pending,
+                                    child_grants_from=hub.settings.consent_policy.child_grants_from)
+                  for s in loaded.shown],
         access=str(loaded.decision.ground), read_at=at,
     )
 

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, bindparam, or_, select
 from projections.access import ChildScope, EmergencyGrant
 from projections.audit import AuditEntry, AuditKind
 from projections.audit_store import AuditStore
-from projections.consent_rules import ChildStatus
+from projections.consent_rules import ChildStatus, Lapse
 from projections.consents import Consent, FactRef
 from projections.plan import ChildPlan
 from projections.read_model import (
@@ -33,7 +33,8 @@ from projections.read_model import (
     plan_rows,
     released_facts,
 )
-from schemas.events import Area, Basis, Category
+from schemas.events import Area, Basis, Category, Grantor, GrantorRole
+from services.sql.schema import pending_consents
 
 LIST_CANDIDATES_MAX = 20_000  # rows a coordinator's list may look through
 
@@ -71,6 +72,8 @@ class ChildRow:
     plan_closed_at: dt.datetime | None
     lead_org: str | None
     participants: tuple[str, ...]
+    expectant_parent: uuid.UUID | None = None
+    young_person_org: str | None = None
 
     @classmethod
     def of(cls, row: Any) -> ChildRow:
@@ -82,16 +85,21 @@ class ChildRow:
             plan_id=None if row.plan_id is None else uuid.UUID(row.plan_id), plan_status=row.plan_status,
             plan_opened_by=row.plan_opened_by, plan_opened_at=utc(row.plan_opened_at),
             plan_closed_at=utc(row.plan_closed_at), lead_org=row.lead_org, participants=_list(row.participants),
+            expectant_parent=None if row.expectant_parent is None else uuid.UUID(row.expectant_parent),
+            young_person_org=row.young_person_org,
         )
 
     @property
     def scope(self) -> ChildScope:
-        return ChildScope(self.child_id, self.named_person_org, self.lead_org, frozenset(self.participants))
+        return ChildScope(self.child_id, self.named_person_org, self.lead_org, frozenset(self.participants),
+                          self.young_person_org)
 
     @property
     def status(self) -> ChildStatus:
-        """What the consent rules need: birth date (None while unborn) and the guardians."""
-        return ChildStatus(self.child_id, None if self.unborn else self.birth_date, frozenset(self.guardians))
+        """What the consent rules need: birth date (None while unborn), the guardians, and the
+        expectant parent of an unborn child."""
+        return ChildStatus(self.child_id, None if self.unborn else self.birth_date, frozenset(self.guardians),
+                           self.expectant_parent if self.unborn else None)
 
     @property
     def plan_open(self) -> bool:
@@ -114,6 +122,17 @@ class FactRow:
     @property
     def ref(self) -> FactRef:
         return FactRef(self.child_id, self.source_org, self.category, self.area, self.basis)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    """A consent this service accepted that the read model may not hold yet (``services.api.pending``)."""
+
+    consent_id: uuid.UUID
+    child_id: uuid.UUID
+    accepted_at: dt.datetime
+    granted: bytes  # the published ConsentGranted, as the hub's codec encoded it
+    withdrawn_at: dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +172,8 @@ _ACTIONS = (select(actions).where(actions.c.child_id == bindparam("cid"))
             .order_by(actions.c.due_on, actions.c.action_id))
 _MEETINGS = (select(meetings).where(meetings.c.child_id == bindparam("cid"))
              .order_by(meetings.c.held_on.desc(), meetings.c.meeting_id))
+_PENDING = (select(pending_consents).where(pending_consents.c.child_id == bindparam("cid"))
+            .order_by(pending_consents.c.accepted_at, pending_consents.c.consent_id))
 _FOLLOW_UPS = (select(follow_ups).where(follow_ups.c.child_id == bindparam("cid"))
                .order_by(follow_ups.c.due_on, follow_ups.c.follow_up_id))
 
@@ -178,6 +199,10 @@ class ChildReads:
                 consent = _consent(row)
                 out.setdefault(consent.child_id, []).append(consent)
         return out
+
+    def pending(self, child_id: uuid.UUID) -> list[PendingRow]:
+        return [PendingRow(uuid.UUID(r.consent_id), uuid.UUID(r.child_id), utc(r.accepted_at), bytes(r.granted),  # type: ignore[arg-type]
+                           utc(r.withdrawn_at)) for r in self.c.execute(_PENDING, {"cid": str(child_id)})]
 
     def facts(self, child_id: uuid.UUID) -> list[FactRow]:
         found = [_fact(row) for row in self.c.execute(_FACTS, {"cid": str(child_id)})]
@@ -219,7 +244,8 @@ class Reader:
         emergency grants), narrowed by the search; the caller decides with the access rules."""
         c = children.c
         like = '%"' + org.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
-        reach = [c.named_person_org == org, c.lead_org == org, c.participants.like(like, escape="\\")]
+        reach = [c.named_person_org == org, c.lead_org == org, c.young_person_org == org,
+                 c.participants.like(like, escape="\\")]
         if extra:
             reach.append(c.child_id.in_([str(x) for x in extra]))
         query = select(children).where(or_(*reach))
@@ -278,7 +304,16 @@ def _consent(row: Any) -> Consent:
         source_organisations=None if sources is None else frozenset(sources),
         areas=None if areas is None else frozenset(Area(a) for a in areas),
         withdrawn_at=utc(row.withdrawn_at),
+        grantors=frozenset(_grantor(g) for g in _list(row.grantors)) if row.grantors else frozenset(),
+        granted_at=utc(row.granted_at), lapsed_at=utc(row.lapsed_at),
+        lapse=None if row.lapse is None else Lapse(row.lapse),
+        obtained=row.obtained, registered_by=row.registered_by,
     )
+
+
+def _grantor(text: str) -> Grantor:
+    role, _, party = text.partition(":")
+    return Grantor(uuid.UUID(party), GrantorRole(role))
 
 
 def _fact(row: Any) -> FactRow:

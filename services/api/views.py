@@ -18,10 +18,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from projections.access import TextShown
+from projections.consent_rules import CHILD_GRANTS_FROM
 from projections.consents import Consent
 from projections.plan import AREAS
 from schemas.codec import Codec, DecodeError
-from schemas.events import Area, Category, Event
+from schemas.events import Area, Category, ConsentObtained, Event
 from schemas.shanarri import SHANARRI
 from services.api.models import (
     ActionOut,
@@ -30,6 +32,7 @@ from services.api.models import (
     ConsentOut,
     FactOut,
     FollowUpOut,
+    GrantorOut,
     MeetingOut,
     OrgOut,
     PlanInfo,
@@ -99,7 +102,19 @@ def fact_out(fact: FactLike, directory: OrgDirectory, codec: Codec) -> FactOut:
     )
 
 
-def consent_out(consent: Consent, at: dt.datetime, directory: OrgDirectory) -> ConsentOut:
+def _obtained(value: str | None) -> ConsentObtained | None:
+    try:
+        return None if value is None else ConsentObtained(value)
+    except ValueError:
+        return None
+
+
+def consent_out(consent: Consent, at: dt.datetime, directory: OrgDirectory, *, pending: bool = False,
+                child_grants_from: int = CHILD_GRANTS_FROM) -> ConsentOut:
+    """A consent as shown: its scope and period, who granted it, how and by whom it was
+    registered, and whether (and why) it lapsed. A ``pending`` one (accepted, not yet processed)
+    is never active: it is not in force until the gate has it."""
+    lapse = None if consent.lapse is None else str(consent.lapse.value)
     return ConsentOut(
         consent_id=consent.consent_id, categories=sorted(consent.categories),
         recipients=orgs(directory, sorted(consent.recipients)),
@@ -107,31 +122,43 @@ def consent_out(consent: Consent, at: dt.datetime, directory: OrgDirectory) -> C
         else orgs(directory, sorted(consent.source_organisations)),
         areas=None if consent.areas is None else [a for a in AREAS if a in consent.areas],
         valid_from=consent.valid_from, valid_to=consent.valid_to, withdrawn_at=consent.withdrawn_at,
-        active=consent.active_at(at),
+        active=not pending and consent.active_at(at),
+        grantors=[GrantorOut(party_id=g.party_id, role=g.role)
+                  for g in sorted(consent.grantors, key=lambda g: (g.role.value, str(g.party_id)))],
+        granted_at=consent.granted_at, lapsed_at=consent.lapsed_at, lapse=lapse,
+        lapse_label=sv.lapse_label(lapse, child_grants_from), obtained=_obtained(consent.obtained),
+        registered_by=consent.registered_by, pending=pending,
     )
 
 
 # -- from the read model's rows -------------------------------------------------------------------
 
-def parts_of_rows(rows: PlanRows, directory: OrgDirectory) -> PlanParts:
+def parts_of_rows(rows: PlanRows, directory: OrgDirectory, shows: TextShown) -> PlanParts:
     """The plan's parts from its rows, in the rows' order: loaded from the read model, or a
-    folded plan's (``PlanRows.folded``)."""
+    folded plan's (``PlanRows.folded``). Free text the viewer may not see (``shows`` says, by
+    its writer and area: ``projections.access.plan_text_shown``) is left out."""
+    def text(writer: str | None, area: str | None, value: str | None) -> str | None:
+        return value if shows(writer, None if area is None else Area(area)) else None
+
     return PlanParts(
         assessments=[AssessmentOut(
             area=Area(r.area), rating=r.rating, assessed_by=org(directory, r.assessed_by_org),
-            assessed_at=utc(r.assessed_at), comment=r.comment, child_view=r.child_view,
-            guardians_view=r.guardians_view) for r in rows.assessments],
+            assessed_at=utc(r.assessed_at), comment=text(r.assessed_by_org, r.area, r.comment),
+            child_view=text(r.assessed_by_org, r.area, r.child_view),
+            guardians_view=text(r.assessed_by_org, r.area, r.guardians_view)) for r in rows.assessments],
         actions=[ActionOut(
-            action_id=uuid.UUID(r.action_id), area=Area(r.area), need=r.need, what=r.what,
+            action_id=uuid.UUID(r.action_id), area=Area(r.area), need=text(r.written_by, r.area, r.need),
+            what=text(r.written_by, r.area, r.what),
             responsible=org(directory, r.responsible_org), due_on=r.due_on, status=r.status,
             completed_on=r.completed_on) for r in rows.actions],
         meetings=[MeetingOut(
             meeting_id=uuid.UUID(r.meeting_id), held_on=r.held_on,
             participants=orgs(directory, json.loads(r.participant_orgs or "[]")), lead=org(directory, r.lead_org),
-            decisions=r.decisions, notes=r.notes) for r in rows.meetings],
+            decisions=text(r.written_by, None, r.decisions), notes=text(r.written_by, None, r.notes))
+            for r in rows.meetings],
         follow_ups=[FollowUpOut(
             follow_up_id=uuid.UUID(r.follow_up_id), area=None if r.area is None else Area(r.area), due_on=r.due_on,
-            what=r.what) for r in rows.follow_ups],
+            what=text(r.written_by, r.area, r.what)) for r in rows.follow_ups],
     )
 
 

@@ -11,7 +11,7 @@ import contextvars
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -35,7 +35,7 @@ class HistoryPort(Protocol):
     async def child_history(self, settings: Settings, codec: Codec, child_id: uuid.UUID) -> Any: ...
 
     async def plan_as_seen(self, settings: Settings, codec: Codec, child_id: uuid.UUID, viewer_org: str,
-                           at: dt.datetime) -> Any: ...
+                           at: dt.datetime, grants: Sequence[Any] = ()) -> Any: ...
 
 
 class LogHistory:
@@ -47,10 +47,10 @@ class LogHistory:
         return await history.child_history(settings, codec, child_id)
 
     async def plan_as_seen(self, settings: Settings, codec: Codec, child_id: uuid.UUID, viewer_org: str,
-                           at: dt.datetime) -> Any:
+                           at: dt.datetime, grants: Sequence[Any] = ()) -> Any:
         from services.readmodel import history
 
-        return await history.plan_as_seen(settings, codec, child_id, viewer_org, at)
+        return await history.plan_as_seen(settings, codec, child_id, viewer_org, at, grants)
 
 
 def _now() -> dt.datetime:
@@ -74,13 +74,13 @@ class Hub:
     def now(self) -> dt.datetime:
         return self.clock()
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking database work off the event loop, in the request's context (log fields).
 
         The hub's own pool rather than anyio's: a plan page is one trip, and anyio's per-call
         bookkeeping cost as much as some of the queries."""
         context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(_pool(), functools.partial(context.run, fn, *args))
+        return await asyncio.get_running_loop().run_in_executor(_pool(), functools.partial(context.run, fn, *args, **kwargs))
 
 
 _POOL: ThreadPoolExecutor | None = None

@@ -4,7 +4,8 @@ What needs the read model is checked here (the plan is open, the consents exist 
 active, the action is this plan's); what the request alone shows is checked by
 ``services.commands.plan`` and ``services.commands.consent``, which give every reason. Each
 accepted command publishes one event and answers with its id: the read model shows it once the
-projector has applied it.
+projector has applied it. A consent is shown at once, as pending (``services.api.pending``), and
+a withdrawal of a consent that had already ended is accepted and answered as moot.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any
 from projections import access
 from projections.access import Need
 from projections.consent_rules import ChildStatus
-from schemas.events import Event, Grantor
+from schemas.events import ConsentGranted, Event, Grantor
 from schemas.sealing import ChildErased
-from services.api import errors, models, publishing, reads
+from services.api import errors, models, pending, publishing, reads
 from services.api.auth.tokens import Principal
 from services.api.reads import Loaded
 from services.api.ui import sv
@@ -34,7 +35,9 @@ UNKNOWN_CONSENT = errors.UNKNOWN_CONSENT
 INACTIVE_CONSENT = errors.INACTIVE_CONSENT
 NOT_RECIPIENT = errors.NOT_RECIPIENT
 ALREADY_WITHDRAWN = errors.ALREADY_WITHDRAWN
+PENDING_CONSENT = errors.PENDING_CONSENT
 CHILD_ERASED = errors.CHILD_ERASED
+REGISTERED_BY_MAX = 128  # the read model's column: a longer subject is cut, not refused
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,13 @@ class OneChild:
 
 def _accepted(event: Event, created: uuid.UUID | None = None) -> models.Accepted:
     return models.Accepted(event_id=event.event_id, event_type=type(event).__name__, id=created, message=sv.PENDING)
+
+
+def _moot(event: Event | None, created: uuid.UUID, why: str) -> models.Accepted:
+    """Accepted, but it changed nothing, and why (English for programs, Swedish for people)."""
+    return models.Accepted(event_id=None if event is None else event.event_id,
+                           event_type=None if event is None else type(event).__name__, id=created,
+                           message=sv.MOOT.format(why=sv.translate(why)), moot=why)
 
 
 async def _run(hub: Hub, command: Callable[..., Awaitable[Event]], *args: Any, **kwargs: Any) -> Event:
@@ -84,10 +94,13 @@ async def open_plan(hub: Hub, principal: Principal, child_id: uuid.UUID, body: m
         raise errors.Rejected([PLAN_ALREADY_OPEN])
     now, org = hub.now(), principal.organisation_id
     known = {c.consent_id: c for c in loaded.consents}
+    waiting = {s.consent.consent_id for s in loaded.shown if s.pending}
     reasons = []
     for consent_id in dict.fromkeys(body.consent_ids):
         consent = known.get(consent_id)
-        if consent is None:
+        if consent is None and consent_id in waiting:
+            reasons.append(PENDING_CONSENT.format(consent_id=consent_id))  # not in force until the gate has it
+        elif consent is None:
             reasons.append(UNKNOWN_CONSENT.format(consent_id=consent_id))
         elif not consent.active_at(now):
             reasons.append(INACTIVE_CONSENT.format(consent_id=consent_id))
@@ -162,39 +175,59 @@ async def close_plan(hub: Hub, principal: Principal, child_id: uuid.UUID, body: 
 
 async def register_consent(hub: Hub, principal: Principal, child_id: uuid.UUID,
                            body: models.RegisterConsent) -> models.Accepted:
+    """Register a consent (rules 6 and 8 of issue 14): every reason the registry gives at once,
+    and nothing written if there is one. Once published it is kept as pending, so it shows and
+    can be withdrawn before the read model has it (rule 9)."""
     loaded = await reads.guard(hub, principal, child_id, Need.WRITE)
     request = consent_registry.ConsentRequest(
-        child_id=child_id, grantors=tuple(Grantor(g.party_id, g.role) for g in body.grantors),
+        child_id=child_id, grantors=tuple(dict.fromkeys(Grantor(g.party_id, g.role) for g in body.grantors)),
         categories=tuple(dict.fromkeys(body.categories)), recipients=tuple(dict.fromkeys(body.recipients)),
         valid_from=body.valid_from, valid_to=body.valid_to,
         source_organisations=None if body.source_organisations is None else tuple(dict.fromkeys(body.source_organisations)),
         areas=None if body.areas is None else tuple(dict.fromkeys(body.areas)),
-        registered_by_org=principal.organisation_id,
+        registered_by_org=principal.organisation_id, obtained=body.obtained,
+        registered_by=principal.subject[:REGISTERED_BY_MAX],
     )
+    policy = hub.settings.consent_policy
 
     async def register(request: consent_registry.ConsentRequest, *, publish: publishing.Publish,
                        now: dt.datetime) -> Event:
-        return await consent_registry.register(request, OneChild(loaded.child.status), publish, now)
+        return await consent_registry.register(request, OneChild(loaded.child.status), publish, now, policy=policy)
 
-    event = await _run(hub, register, request, now=hub.now())
-    return _accepted(event, event.consent_id)  # type: ignore[attr-defined]
+    now = hub.now()
+    event = await _run(hub, register, request, now=now)
+    assert isinstance(event, ConsentGranted)
+    await hub.run(pending.remember, hub.engine, hub.codec, event, now)
+    return _accepted(event, event.consent_id)
 
 
 async def withdraw_consent(hub: Hub, principal: Principal, child_id: uuid.UUID, consent_id: uuid.UUID,
                            body: models.WithdrawConsent) -> models.Accepted:
+    """Withdraw a consent, pending ones included (rule 9). Anyone who was a required grantor when
+    it was given, or is required now, may (rule 8); anyone else gets 422. A consent that has
+    already lapsed or expired is withdrawn for the record all the same, and the answer says the
+    withdrawal was moot and why; one already withdrawn is not withdrawn again (202, moot, no event)."""
     loaded = await reads.guard(hub, principal, child_id, Need.WRITE)
-    consent = next((c for c in loaded.consents if c.consent_id == consent_id), None)
-    if consent is None:
+    shown = loaded.shown_consent(consent_id)
+    if shown is None:
         raise errors.NotFound()
-    if consent.withdrawn_at is not None:
-        raise errors.Rejected([ALREADY_WITHDRAWN])
+    consent, now = shown.consent, hub.now()
+    by = Grantor(body.party_id, body.role)
+    age = hub.settings.consent_policy.child_grants_from
+    if not consent_registry.may_withdraw(loaded.child.status, by, consent.grantors, now, age):
+        raise errors.Rejected([consent_registry.NOT_A_GRANTOR])
+    why = consent_registry.ended(consent, now, age)
+    if why is not None and consent.withdrawn_at is not None:
+        return _moot(None, consent_id, why)  # withdrawn already: not published twice
 
     async def withdraw(*, publish: publishing.Publish, now: dt.datetime) -> Event:
-        return await consent_registry.withdraw(child_id, consent_id, Grantor(body.party_id, body.role),
-                                               OneChild(loaded.child.status), publish, principal.organisation_id, now)
+        return await consent_registry.withdraw(child_id, consent_id, by, OneChild(loaded.child.status), publish,
+                                               principal.organisation_id, now, consent.grantors, age)
 
-    event = await _run(hub, withdraw, now=hub.now())
-    return _accepted(event, consent_id)
+    event = await _run(hub, withdraw, now=now)
+    if shown.pending:
+        await hub.run(pending.note_withdrawal, hub.engine, consent_id, now)
+    return _accepted(event, consent_id) if why is None else _moot(event, consent_id, why)
 
 
 # -- emergency access ------------------------------------------------------------------------------------

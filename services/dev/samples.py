@@ -133,15 +133,39 @@ def scoped_fact(child: uuid.UUID, n: int, org: str, category: Category, area: Ar
 
 def scoped_grant(child: uuid.UUID, consent_id: uuid.UUID, categories: Iterable[Category], recipients: Iterable[str],
                  valid_from: dt.datetime, valid_to: dt.datetime, orgs: Iterable[str] | None = None,
-                 areas: Iterable[Area] | None = None) -> ConsentGranted:
-    """A consent for ``child`` with the given scope, granted by one (synthetic) guardian."""
+                 areas: Iterable[Area] | None = None, grantors: Iterable[Grantor] | None = None) -> ConsentGranted:
+    """A consent for ``child`` with the given scope, registered at ``valid_from``, granted by
+    ``grantors`` -- by default one synthetic guardian (``scoped_guardian``), which the consent
+    rules accept only if the child's register lists that guardian, or nothing of the child."""
     template = sample_event("ConsentGranted", seed=1, child_id=child)
-    env = replace(template.envelope, event_id=uuid.uuid5(FACT_NAMESPACE, f"grant|{consent_id}"), sealed=None)
+    env = replace(template.envelope, event_id=uuid.uuid5(FACT_NAMESPACE, f"grant|{consent_id}"), sealed=None,
+                  occurred_at=valid_from, recorded_at=valid_from)
+    given = (Grantor(scoped_guardian(child), GrantorRole.GUARDIAN),) if grantors is None else tuple(grantors)
     return replace(template, envelope=env, consent_id=consent_id, categories=tuple(sorted(categories)),
                    recipients=tuple(sorted(recipients)), valid_from=valid_from, valid_to=valid_to,
                    source_organisations=None if orgs is None else tuple(sorted(orgs)),
-                   areas=None if areas is None else tuple(sorted(areas)),
-                   grantors=(Grantor(uuid.uuid5(FACT_NAMESPACE, f"guardian|{child}"), GrantorRole.GUARDIAN),))
+                   areas=None if areas is None else tuple(sorted(areas)), grantors=given)
+
+
+def scoped_guardian(child: uuid.UUID) -> uuid.UUID:
+    """The synthetic guardian ``scoped_grant`` names by default."""
+    return uuid.uuid5(FACT_NAMESPACE, f"guardian|{child}")
+
+
+def scoped_register(child: uuid.UUID, at: dt.datetime, age_years: int = 10) -> list[Event]:
+    """What the population register says of ``child`` for ``scoped_grant``'s default consent to
+    be in force: born ``age_years`` before ``at``, in the custody of ``scoped_guardian`` alone.
+    The gate holds every consent of a child until register facts like these support it."""
+    born = (at - dt.timedelta(days=round(365.25 * age_years))).date()
+    out: list[Event] = []
+    for name, values in (("ChildRegistered", {"birth_date": born, "municipality_code": "0780"}),
+                         ("CustodyRecorded", {"guardian_ids": (scoped_guardian(child),), "recorded_on": at.date()})):
+        template = _TEMPLATES.setdefault(name, sample_event(name, seed=1))
+        env = replace(template.envelope, event_id=uuid.uuid5(FACT_NAMESPACE, f"{name}|{child}"), child_id=child,
+                      basis=Basis.DIRECTORY, category=Category.POPULATION, area=None, sealed=None,
+                      occurred_at=at, recorded_at=at, source=Source("sample", "navet", f"{name}|{child}", "1"))
+        out.append(replace(template, envelope=env, **values))
+    return out
 
 
 def scoped_withdrawal(child: uuid.UUID, consent_id: uuid.UUID, at: dt.datetime) -> ConsentWithdrawn:

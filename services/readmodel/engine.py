@@ -21,6 +21,7 @@ from pathlib import Path
 
 import structlog
 from aiokafka import TopicPartition
+from sqlalchemy import Engine
 
 from projections import child_state
 from projections.child_state import ChildState
@@ -44,6 +45,11 @@ def named_person_config(settings: Settings) -> NamedPersonConfig:
     """The county's named-person configuration (DESIGN §6), from its directory
     (``KRONOBARN_COUNTY_DIRECTORY``)."""
     return _named_person_config_at(county_directory_path(settings))
+
+
+def read_model(engine: Engine, settings: Settings) -> ReadModel:
+    """The read model on ``engine`` with the county's named-person and consent rules."""
+    return ReadModel(engine, named_person_config(settings), settings.consent_child_age)
 
 
 @functools.lru_cache(maxsize=16)

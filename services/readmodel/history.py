@@ -26,10 +26,12 @@ import structlog
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from projections import access
+from projections.access import NOT_FOUND, ChildScope, Decision, EmergencyGrant, Outcome
 from projections.child_state import ChildState
 from projections.consents import Consent
 from projections.named_person import Assignment, assignment
-from projections.plan import ReleasedFact, visible_facts
+from projections.plan import ReleasedFact
 from schemas.codec import Codec, DecodeError
 from schemas.events import Event
 from schemas.topics import (
@@ -82,6 +84,7 @@ class SeenPlan:
     named_person: Assignment
     consents: tuple[Consent, ...]
     facts: tuple[ReleasedFact, ...]
+    decision: Decision = NOT_FOUND  # whether, and why, ``viewer_org`` could open the child at ``at``
 
 
 async def child_history(settings: Settings, codec: Codec, child_id: uuid.UUID,
@@ -115,10 +118,13 @@ async def child_history(settings: Settings, codec: Codec, child_id: uuid.UUID,
 
 
 async def plan_as_seen(settings: Settings, codec: Codec, child_id: uuid.UUID, viewer_org: str,
-                       at: dt.datetime) -> SeenPlan:
+                       at: dt.datetime, grants: Sequence[EmergencyGrant] = ()) -> SeenPlan:
     """The plan as organisation ``viewer_org`` saw it at ``at``: the child's ``shared``,
     ``plan`` and ``consent`` events recorded by ``at``, folded exactly as the projector and
-    replay fold them, then filtered by the one visibility function at ``at``."""
+    replay fold them. First the access decision the live service makes (``access.org_ground``,
+    with the emergency accesses ``grants`` active at ``at``): an organisation that could not
+    open the child then saw nothing, and the view says so. Otherwise the facts and the plan's
+    text are filtered by the one visibility function at ``at``."""
     if at.tzinfo is None:
         raise ValueError(NAIVE_MOMENT)
     projection = Projection(codec, until=at)
@@ -128,10 +134,17 @@ async def plan_as_seen(settings: Settings, codec: Codec, child_id: uuid.UUID, vi
         except (DecodeError, ValueError):
             continue  # a poison record: the live projector dead-lettered it, replay skips it too
     state = projection.states.get(child_id) or ChildState.new(child_id)
-    active = tuple(c for c in state.consents.of_child(child_id) if c.active_at(at))
+    judged = state.judged_consents(settings.consent_child_age)
+    active = tuple(c for c in judged if c.active_at(at))
     named = assignment(state.life, at.date(), named_person_config(settings))
-    facts = tuple(visible_facts(state.plan, viewer_org, at, active))
-    return SeenPlan(child_id, viewer_org, at, state, named, active, facts)
+    scope = ChildScope(child_id, named.organisation_id, state.plan.lead, frozenset(state.plan.participants))
+    why = access.org_ground(viewer_org, scope, judged, grants, at)
+    if why is None:
+        return SeenPlan(child_id, viewer_org, at, state, named, (), (), NOT_FOUND)
+    decision = Decision(Outcome.ALLOWED, why)
+    facts = tuple(access.visible_facts(sorted(state.plan.facts.values(), key=lambda f: f.stamp), viewer_org, at, active,
+                                       named.organisation_id, decision))
+    return SeenPlan(child_id, viewer_org, at, state, named, active, facts, decision)
 
 
 async def _child_records(settings: Settings, child_id: uuid.UUID,

@@ -37,7 +37,7 @@ from sqlalchemy import Engine, event
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec
 from services.kafka import offsets
-from services.readmodel.engine import CONSUMER, TOPICS, Projection, named_person_config, rebuild
+from services.readmodel.engine import CONSUMER, TOPICS, Projection, read_model, rebuild
 from services.readmodel.replay_jobs import Helpers, wait_until_cleared
 from services.settings import Settings
 from services.sql.db import MEMORY_DATABASES, SQLITE_IMMEDIATE, make_engine, migrate
@@ -110,7 +110,7 @@ async def replay(settings: Settings, codec_for: CodecFactory, into_url: str, unt
             # The helpers' interpreters start while this one migrates and clears the tables.
             with Helpers(_helper_main, their_jobs, sum(ends.values()), progress) as helpers:
                 migrate(engine)
-                store = ReadModel(engine, named_person_config(settings))
+                store = read_model(engine, settings)
                 store.clear()
                 helpers.cleared()
                 started = time.monotonic()
@@ -150,7 +150,7 @@ async def _helper(connection: Connection, job: Job) -> None:
                                           lambda n: connection.send(("read", n)))
             connection.send(("folded", len(projection.states)))
             wait_until_cleared(connection)
-            store = ReadModel(engine, named_person_config(job.settings))
+            store = read_model(engine, job.settings)
             stats = write_share(store, projection, share, job.until, job.at, lambda n: connection.send(("written", n)))
             connection.send(("done", stats))
         finally:

@@ -1,4 +1,5 @@
-"""SQL tables owned by the runtime: key store, identity registry, connector checkpoints.
+"""SQL tables owned by the runtime: key store, identity registry, connector checkpoints, and the
+consents the web service accepted that the read model does not hold yet.
 
 These Core definitions are the model that ``services/sql/migrations`` must reproduce exactly; a
 test compares a migrated database against this ``metadata`` so the two cannot drift apart.
@@ -53,4 +54,20 @@ connector_checkpoints = Table(
     Column("connector", String(64), primary_key=True),
     Column("cursor", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Read your own writes (issue 14, rule 9): a consent the web service accepted (202) is shown as
+# pending, and can be withdrawn, until the projector has it. Shared by every API replica through
+# the database; a row goes once its consent is in the read model, or after an hour at the latest.
+# Pending consents never count for access or visibility: only the gate puts a consent in force.
+pending_consents = Table(
+    "pending_consents",
+    metadata,
+    Column("consent_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    # The published ConsentGranted as the hub's codec encodes it (Avro, as on the topic).
+    Column("granted", LargeBinary, nullable=False),
+    # When it was withdrawn through this service before the read model showed the withdrawal.
+    Column("withdrawn_at", DateTime(timezone=True), nullable=True),
 )

@@ -12,10 +12,9 @@ import asyncio
 import faust
 
 from projections.audit_store import AuditStore
-from projections.read_model import ReadModel
 from schemas.codec import Codec
 from services.kafka.clients import client_options
-from services.readmodel.engine import named_person_config
+from services.readmodel.engine import read_model
 from services.settings import Settings
 from services.sql.db import make_engine, migrate
 from services.sql.keystore import sealing_codec
@@ -84,7 +83,7 @@ def create_app(settings: Settings, tick_s: float = 60.0, role: Role = Role.ALL) 
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
         sealing = sealing_codec(settings, engine)
-        register_projector(app, settings, sealing, ReadModel(engine, named_person_config(settings)))
+        register_projector(app, settings, sealing, read_model(engine, settings))
         signer = audit_signing_key_from(settings)
         audit = AuditStore(engine, signer=signer, checkpoint_every=settings.audit_checkpoint_every)
         register_audit(app, settings, Codec(), audit, signer)

@@ -18,6 +18,8 @@ Three things Faust does not do for us:
 * **Expiry.** A consent's start or end needs no event, and Faust tables may only be written
   while handling an event. A timer therefore sends a tick to each partition this worker owns
   on an internal topic in the same stream, and the tick settles that partition's children.
+  A consent that lapses on a birthday (``projections.consent_rules``) ends at the first tick
+  after midnight the same way.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ from faust.types import TP
 
 from projections.consents import FactRef, consent_of
 from projections.gate import (
+    REGISTER_FACTS,
     Output,
     Release,
     Revoke,
     RouteStatutory,
     on_consent,
     on_fact,
+    on_register,
     settle,
 )
 from schemas.codec import Codec
@@ -82,9 +86,10 @@ SOURCES = (INTAKE_HEALTH.name, INTAKE_SCHOOL.name, INTAKE_SOCIAL.name, INTAKE_PO
 class Gate:
     """The agent's handlers; state lives in the Faust table, ``reconciled`` only in memory."""
 
-    def __init__(self, app: faust.App, codec: Codec, partitions: int) -> None:
+    def __init__(self, app: faust.App, codec: Codec, partitions: int, child_grants_from: int = 15) -> None:
         self.codec = codec
         self.partitions = partitions
+        self.child_grants_from = child_grants_from
         self.app = app
         self.table = app.Table("gate", default=None, key_type=str, value_type=bytes)
         self.changelog_name = self.table.changelog_topic.get_topic_name()
@@ -169,14 +174,19 @@ class Gate:
             await self.redelivered(child, record, event, value, now)
             return
         if isinstance(event, ConsentGranted):
-            record.gate, outputs = on_consent(record.gate, consent_of(event), now)
+            record.gate, outputs = on_consent(record.gate, consent_of(event), now, self.child_grants_from)
         elif isinstance(event, ConsentWithdrawn):
             known = next((c for c in record.gate.consents if c.consent_id == event.consent_id), None)
             if known is None:
                 raise ValueError(UNKNOWN_CONSENT)
-            record.gate, outputs = on_consent(record.gate, replace(known, withdrawn_at=event.envelope.occurred_at), now)
+            withdrawn = replace(known, withdrawn_at=known.withdrawn_at or event.envelope.occurred_at)
+            record.gate, outputs = on_consent(record.gate, withdrawn, now, self.child_grants_from)
         elif event.envelope.basis is Basis.DIRECTORY:
-            outputs = []  # passed on as it comes; a repeat keeps its event id
+            # Passed on as it comes (a repeat keeps its event id); the register's facts also
+            # decide which consents hold.
+            outputs = []
+            if isinstance(event, REGISTER_FACTS):
+                record.gate, outputs = on_register(record.gate, event.child_id, event, now, self.child_grants_from)
             await self.publish(child, [released_as_is(event, value, "directory", now)])
         else:
             # Whether the fact is new is read from the record, never from its stored bytes: a
@@ -303,7 +313,7 @@ def committed_offset(app: faust.App, tp: Any) -> int | None:
 
 
 def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: float = 60.0) -> Any:
-    gate = Gate(app, codec, settings.partitions)
+    gate = Gate(app, codec, settings.partitions, settings.consent_child_age)
     ticks = app.topic(TICK_TOPIC, key_type=bytes, value_type=bytes, partitions=settings.partitions, internal=True)
     source = app.topic(*SOURCES, TICK_TOPIC, key_type=bytes, value_type=bytes)
 

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from projections.consent_rules import Custody, Lapse
 from projections.consents import Consent, FactRef
 from projections.gate import ChildGate, Fact
-from schemas.events import Area, Basis, Category
+from projections.population import Resident
+from schemas.events import Area, Basis, Category, Grantor, GrantorRole
 
 
 @dataclass(slots=True)
@@ -34,26 +36,52 @@ class ChildRecord:
         return self.applied.get(topic, -1) >= offset
 
 
-def _time(value: dt.datetime) -> str:
-    return value.isoformat()
+def _time(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _time_from(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
 
 
 def _consent(c: Consent) -> list[Any]:
     return [str(c.consent_id), sorted(c.categories), sorted(c.recipients), _time(c.valid_from), _time(c.valid_to),
             None if c.source_organisations is None else sorted(c.source_organisations),
-            None if c.areas is None else sorted(c.areas),
-            None if c.withdrawn_at is None else _time(c.withdrawn_at)]
+            None if c.areas is None else sorted(c.areas), _time(c.withdrawn_at),
+            sorted([str(g.party_id), g.role.value] for g in c.grantors), _time(c.granted_at), _time(c.lapsed_at),
+            None if c.lapse is None else c.lapse.value]
 
 
 def _consent_from(child: UUID, d: list[Any]) -> Consent:
-    cid, categories, recipients, start, end, orgs, areas, withdrawn = d
+    cid, categories, recipients, start, end, orgs, areas, withdrawn, *judgement = d
+    grantors, granted, lapsed, lapse = judgement or ([], None, None, None)  # a record from before issue 14
     return Consent(
         UUID(cid), child, frozenset(Category(c) for c in categories), frozenset(recipients),
         dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end),
         None if orgs is None else frozenset(orgs),
         None if areas is None else frozenset(Area(a) for a in areas),
-        None if withdrawn is None else dt.datetime.fromisoformat(withdrawn),
+        _time_from(withdrawn), frozenset(Grantor(UUID(p), GrantorRole(r)) for p, r in grantors),
+        _time_from(granted), _time_from(lapsed), None if lapse is None else Lapse(lapse),
     )
+
+
+def _resident(r: Resident | None) -> Any:
+    if r is None:
+        return None
+    return [r.birth_date and r.birth_date.isoformat(), r.unborn, r.expected,
+            r.expectant_parent and str(r.expectant_parent), [r.home[0].isoformat(), *r.home[1:]] if r.home else None,
+            [[_time(c.since), c.order, sorted(str(g) for g in c.guardians)] for c in r.custody]]
+
+
+def _resident_from(child: UUID, d: Any) -> Resident | None:
+    if d is None:
+        return None
+    birth, unborn, expected, parent, home, custody = d
+    return Resident(child, birth and dt.date.fromisoformat(birth), unborn,
+                    tuple(Custody(dt.datetime.fromisoformat(s), o, frozenset(UUID(g) for g in gs))
+                          for s, o, gs in custody),
+                    (dt.date.fromisoformat(home[0]), home[1], home[2]) if home else None, expected,
+                    parent and UUID(parent))
 
 
 def _fact(f: Fact) -> list[Any]:
@@ -116,7 +144,8 @@ def dumps(child: UUID, record: ChildRecord) -> bytes:
     released = _joined(record, "r", g.released, _released)
     revoked = {str(k): [str(i) for i in v] for k, v in record.revoked.items()}
     return (f'{{"c":{_json([_consent(c) for c in g.consents])},"h":[{held}],"r":[{released}],'
-            f'"n":{g.next_seq},"a":{_json(record.applied)},"v":{_json(revoked)}}}').encode()
+            f'"n":{g.next_seq},"a":{_json(record.applied)},"v":{_json(revoked)},'
+            f'"p":{_json(_resident(g.resident))}}}').encode()
 
 
 def loads(child: UUID, data: bytes | None) -> ChildRecord:
@@ -128,6 +157,7 @@ def loads(child: UUID, data: bytes | None) -> ChildRecord:
         held=tuple(_fact_from(child, f) for f in d["h"]),
         released=tuple((_fact_from(child, f), tuple(UUID(i) for i in ids)) for f, ids in d["r"]),
         next_seq=d["n"],
+        resident=_resident_from(child, d.get("p")),
     )
     revoked = {UUID(k): tuple(UUID(i) for i in v) for k, v in d["v"].items()}
     return ChildRecord(gate, dict(d["a"]), revoked)

@@ -17,6 +17,7 @@ import pytest
 
 from projections.consents import FactRef
 from schemas.events import Area, Basis, Category, Event
+from services.dev.samples import scoped_register
 from services.kafka import clients as kafka
 from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
@@ -46,6 +47,10 @@ def _load(now: dt.datetime) -> tuple[list[Event], list[Event], dict[uuid.UUID, F
         child = uuid.UUID(int=c + 1, version=4)
         consent = grant(child, uuid.uuid5(child, "consent"), list(Category)[:3], ["skola-1"],
                         now - dt.timedelta(hours=1), now + dt.timedelta(days=30))
+        for registered in scoped_register(child, now - dt.timedelta(days=1)):  # what makes the consent hold
+            first.append(registered)
+            refs[registered.event_id] = FactRef.of(registered)
+            covered.add(registered.event_id)
         if c % 3 == 1:
             first.append(consent)
         elif c % 3 == 2:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from projections.read_model import assessments, children, consents, released_facts
 from schemas.events import Area, Basis, Category, SchoolType
 from schemas.sealing import Personal
-from services.dev.samples import scoped_grant, scoped_withdrawal
+from services.dev.samples import scoped_grant, scoped_guardian, scoped_withdrawal
 from services.kafka import clients as kafka
 from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
@@ -31,9 +31,9 @@ CHILD = uuid.UUID(int=4242, version=4)
 CONSENT_ID = uuid.uuid5(CHILD, "consent")
 PLAN_ID = uuid.uuid5(CHILD, "plan")
 D, C = Basis.DIRECTORY, Basis.CONSENT
-# What the gate publishes per phase: three directory facts; the held visit released; two
+# What the gate publishes per phase: four directory facts; the held visit released; two
 # directory facts; the release revoked.
-GATE_OUTPUTS = (3, 1, 2, 1)
+GATE_OUTPUTS = (4, 1, 2, 1)
 
 
 def _phases() -> list:  # type: ignore[type-arg]
@@ -42,6 +42,8 @@ def _phases() -> list:  # type: ignore[type-arg]
         lambda at: [
             event("ChildRegistered", CHILD, 1, basis=D, org="navet", at=at, birth_date=dt.date(2015, 3, 1),
                   municipality_code="0780"),
+            event("CustodyRecorded", CHILD, 5, basis=D, org="navet", at=at, recorded_on=at.date(),
+                  guardian_ids=(scoped_guardian(CHILD),)),
             event("HealthUnitListed", CHILD, 2, basis=D, org=BHV, at=at, unit_id=BHV, listed_on=dt.date(2015, 4, 1)),
             event("SchoolPlacementStarted", CHILD, 3, basis=D, org="skola-1", at=at, placement_id="p1",
                   school_unit_id="skola-1", school_type=SchoolType.PRESCHOOL_CLASS, municipality_code="0780",

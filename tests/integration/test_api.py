@@ -17,13 +17,15 @@ from schemas.events import (
     Area,
     Basis,
     ConsentGranted,
+    ConsentObtained,
     ConsentWithdrawn,
     EmergencyAccessOpened,
+    Grantor,
     GrantorRole,
     MeetingHeld,
     PlanOpened,
 )
-from schemas.topics import topic_for
+from schemas.topics import key_for, topic_for
 from services.api.auth.devlogin import dev_users
 from services.settings import Settings
 from tests.conftest import DATABASES
@@ -36,6 +38,7 @@ from tests.support.api import (
     COORDINATOR_SCHOOL,
     COORDINATOR_SOC,
     OUTSIDER,
+    SCHOOL,
     SOC,
     Harness,
     harness,
@@ -177,7 +180,8 @@ def test_consent_registration_gives_the_registrys_reasons_and_publishes_to_conse
     head, a = h.headers(COORDINATOR_BHV), h.county.a
     g1, g2 = h.county.guardians(a)
     body = {"grantors": [{"party_id": str(g1), "role": "GUARDIAN"}], "categories": ["HEALTH"], "recipients": [SOC],
-            "valid_from": h.county.now.isoformat(), "valid_to": (h.county.now + dt.timedelta(days=30)).isoformat()}
+            "valid_from": h.county.now.isoformat(), "valid_to": (h.county.now + dt.timedelta(days=30)).isoformat(),
+            "obtained": "ORAL_MEETING"}
     r = client.post(f"/children/{a}/consents", headers=head, json=body)
     assert r.status_code == 422 and r.json()["reasons"] == [f"guardian {g2} has not granted"]
     body["grantors"].append({"party_id": str(g2), "role": "GUARDIAN"})
@@ -185,6 +189,10 @@ def test_consent_registration_gives_the_registrys_reasons_and_publishes_to_conse
     assert r.status_code == 202, r.text
     [granted] = h.publish.of(ConsentGranted)
     assert topic_for(granted).name == "consent" and granted.recipients == (SOC,)
+    assert granted.obtained is ConsentObtained.ORAL_MEETING and granted.registered_by == COORDINATOR_BHV.subject
+    del body["obtained"]  # how the grant was obtained is required
+    r = client.post(f"/children/{a}/consents", headers=head, json=body)
+    assert r.status_code == 422 and r.json()["reasons"] == ["body.obtained: Field required"]
     r = client.post(f"/children/{a}/consents/{h.county.consent_a}/withdraw", headers=head,
                     json={"party_id": str(uuid.uuid4()), "role": "GUARDIAN"})
     assert r.status_code == 422 and r.json()["reasons"] == ["only a required grantor can withdraw this consent"]
@@ -216,6 +224,222 @@ def test_after_withdrawal_is_projected_the_facts_it_covered_are_gone_from_the_ap
     assert "Besök i hälso- och sjukvården" not in page and "Frånvaro" not in page and "Utredning inledd" not in page
     # The lead still sees the plan itself (lead needs no consent) -- but no released fact.
     assert after["access"] == "lead" and after["meetings"]
+
+
+def _consent(h: Harness, grantors: list[tuple[uuid.UUID, str]], *, start: dt.datetime | None = None,
+             days: float = 30, recipients: tuple[str, ...] = (SOC,)) -> dict[str, object]:
+    start = start or h.county.now
+    return {"grantors": [{"party_id": str(p), "role": r} for p, r in grantors], "categories": ["HEALTH"],
+            "recipients": list(recipients), "valid_from": start.isoformat(),
+            "valid_to": (start + dt.timedelta(days=days)).isoformat(), "obtained": "WRITTEN"}
+
+
+def _pending(h: Harness) -> list[tuple[str, object]]:
+    from sqlalchemy import select
+
+    from services.sql.schema import pending_consents
+
+    with h.app.state.hub.engine.connect() as c:
+        return [tuple(r) for r in c.execute(select(pending_consents.c.consent_id, pending_consents.c.withdrawn_at))]
+
+
+def test_bad_consent_requests_are_422_with_every_reason_and_write_nothing(h: Harness, client: TestClient) -> None:
+    head, a, now = h.headers(COORDINATOR_BHV), h.county.a, h.county.now
+    g1, g2 = h.county.guardians(a)
+    stranger = uuid.uuid4()
+    cases = [
+        # unknown grantors: neither guardian has granted, and the stranger may not
+        (_consent(h, [(stranger, "GUARDIAN")]),
+         [f"party {stranger} may not grant as GUARDIAN", f"guardian {g1} has not granted",
+          f"guardian {g2} has not granted"]),
+        # grantors in the wrong role: a guardian as the young person, the child as guardian
+        (_consent(h, [(g1, "GUARDIAN"), (g2, "YOUNG_PERSON"), (a, "GUARDIAN")]),
+         sorted([f"party {g2} may not grant as YOUNG_PERSON", f"party {a} may not grant as GUARDIAN"])
+         + [f"guardian {g2} has not granted"]),
+        # backdated, and too long
+        (_consent(h, [(g1, "GUARDIAN"), (g2, "GUARDIAN")], start=now - dt.timedelta(days=2), days=4 * 365),
+         [f"valid_from {(now - dt.timedelta(days=2)).isoformat()} lies before now: a consent cannot be backdated",
+          "valid_from to valid_to is more than 1096 days"]),
+        # starting too far ahead
+        (_consent(h, [(g1, "GUARDIAN"), (g2, "GUARDIAN")], start=now + dt.timedelta(days=400)),
+         [f"valid_from {(now + dt.timedelta(days=400)).isoformat()} lies more than 365 days ahead"]),
+        # all at once: every reason, the period's first
+        (_consent(h, [(stranger, "CHILD")], start=now - dt.timedelta(hours=1), days=-1),
+         [f"valid_from {(now - dt.timedelta(hours=1)).isoformat()} lies before now: a consent cannot be backdated",
+          "valid_to must be after valid_from", f"party {stranger} may not grant as CHILD",
+          f"guardian {g1} has not granted", f"guardian {g2} has not granted"]),
+    ]
+    for body, reasons in cases:
+        r = client.post(f"/children/{a}/consents", headers=head, json=body)
+        assert r.status_code == 422, r.text
+        assert sorted(r.json()["reasons"]) == sorted(reasons), r.json()["reasons"]
+        assert r.json()["detail"] == "Uppgifterna uppfyller inte reglerna."
+    assert h.publish.events == [] and _pending(h) == []  # nothing published, nothing kept
+    # The pages give the same reasons in Swedish.
+    cookie = {"kronobarn_token": h.token(COORDINATOR_BHV)}
+    page = client.post(f"/ui/children/{a}/consents", cookies=cookie, data={
+        "grantors": [f"GUARDIAN:{g1}", f"GUARDIAN:{g2}"], "categories": ["HEALTH"], "recipients": [SOC],
+        "obtained": "DIGITAL", "valid_from": (now - dt.timedelta(days=3)).date().isoformat(),
+        "valid_to": (now + dt.timedelta(days=4 * 365)).date().isoformat()})
+    assert page.status_code == 422 and "ett samtycke kan inte antedateras" in page.text
+    assert "är längre än 1096 dagar" in page.text
+    assert h.publish.of(ConsentGranted) == [] and _pending(h) == []
+
+
+def test_an_accepted_consent_shows_as_pending_and_can_be_withdrawn_at_once(h: Harness, client: TestClient) -> None:
+    """Read your own writes: before the projector has it, the consent is shown as pending (not in
+    force: it opens nothing and shows no one anything) and can be withdrawn; once projected, the
+    read model's row replaces it and the pending row is gone."""
+    a, soc, bhv = h.county.a, h.headers(COORDINATOR_SOC), h.headers(COORDINATOR_BHV)
+    g1, g2 = h.county.guardians(a)
+    h.world.withdraw(a, h.county.consent_a, h.county.now)  # SOC no longer sees what BHV wrote
+    assert client.get(f"/children/{a}", headers=soc).json()["areas"][1]["assessment"]["comment"] is None
+    r = client.post(f"/children/{a}/consents", headers=bhv, json=_consent(h, [(g1, "GUARDIAN"), (g2, "GUARDIAN")]))
+    assert r.status_code == 202, r.text
+    consent_id = r.json()["id"]
+    [granted] = h.publish.of(ConsentGranted)
+    view = client.get(f"/children/{a}", headers=soc).json()
+    shown = {c["consent_id"]: c for c in view["consents"]}
+    assert shown[consent_id]["pending"] is True and shown[consent_id]["active"] is False
+    assert shown[consent_id]["obtained"] == "WRITTEN" and shown[consent_id]["registered_by"] == COORDINATOR_BHV.subject
+    assert {(g["party_id"], g["role"]) for g in shown[consent_id]["grantors"]} == {(str(g1), "GUARDIAN"),
+                                                                                  (str(g2), "GUARDIAN")}
+    assert shown[str(h.county.consent_a)]["pending"] is False
+    assert view["areas"][1]["assessment"]["comment"] is None  # pending: not in force
+    page = client.get(f"/ui/children/{a}/consents", cookies={"kronobarn_token": h.token(COORDINATOR_BHV)}).text
+    assert "väntar på behandling" in page and f"/consents/{consent_id}/withdraw" in page
+    # Not in force, so no plan opens under it.
+    h.world.apply([_closing(h)])
+    r = client.post(f"/children/{a}/plan", headers=bhv, json={"consent_ids": [consent_id]})
+    assert r.status_code == 422 and r.json()["reasons"] == [
+        f"consent {consent_id} is still being processed; try again in a moment"]
+    # Withdrawn at once, keyed like the grant so the gate sees them in order; the page shows it.
+    r = client.post(f"/children/{a}/consents/{consent_id}/withdraw", headers=bhv,
+                    json={"party_id": str(g2), "role": "GUARDIAN"})
+    assert r.status_code == 202 and r.json()["moot"] is None
+    [withdrawal] = h.publish.of(ConsentWithdrawn)
+    assert str(withdrawal.consent_id) == consent_id and withdrawal.withdrawn_by == g2
+    assert key_for(withdrawal) == key_for(granted) and topic_for(withdrawal) == topic_for(granted)
+    again = client.get(f"/children/{a}", headers=bhv).json()
+    pending = next(c for c in again["consents"] if c["consent_id"] == consent_id)
+    assert pending["pending"] is True and pending["withdrawn_at"]
+    # A second withdrawal is moot: accepted, and nothing published again.
+    r = client.post(f"/children/{a}/consents/{consent_id}/withdraw", headers=bhv,
+                    json={"party_id": str(g1), "role": "GUARDIAN"})
+    assert r.status_code == 202 and r.json()["event_id"] is None
+    assert r.json()["moot"].startswith("the consent had already been withdrawn on ")
+    assert r.json()["message"].startswith("Återkallelsen är mottagen, men den ändrade inget: samtycket var redan")
+    assert len(h.publish.of(ConsentWithdrawn)) == 1
+    # The projector has the grant (not yet the withdrawal): still shown withdrawn, the row kept.
+    h.world.apply([granted])
+    shown = {c["consent_id"]: c for c in client.get(f"/children/{a}", headers=bhv).json()["consents"]}
+    assert shown[consent_id]["pending"] is False and shown[consent_id]["withdrawn_at"] and _pending(h)
+    # ... and the withdrawal too: the row goes on the next read.
+    h.world.apply([withdrawal])
+    client.get(f"/children/{a}", headers=bhv)
+    assert _pending(h) == []
+
+
+def test_a_pending_consent_gives_way_to_the_projected_one_or_goes_after_an_hour(h: Harness,
+                                                                                client: TestClient) -> None:
+    a, soc, bhv = h.county.a, h.headers(COORDINATOR_SOC), h.headers(COORDINATOR_BHV)
+    g1, g2 = h.county.guardians(a)
+    h.world.withdraw(a, h.county.consent_a, h.county.now)
+    first = client.post(f"/children/{a}/consents", headers=bhv, json=_consent(h, [(g1, "GUARDIAN"), (g2, "GUARDIAN")]))
+    second = client.post(f"/children/{a}/consents", headers=bhv, json=_consent(h, [(g1, "GUARDIAN"), (g2, "GUARDIAN")]))
+    assert first.status_code == second.status_code == 202
+    assert len(_pending(h)) == 2
+    h.world.apply([h.publish.of(ConsentGranted)[0]])  # the projector has the first
+    view = client.get(f"/children/{a}", headers=soc).json()
+    shown = {c["consent_id"]: c for c in view["consents"]}
+    assert shown[first.json()["id"]]["pending"] is False and shown[first.json()["id"]]["active"] is True
+    assert shown[second.json()["id"]]["pending"] is True
+    assert view["areas"][1]["assessment"]["comment"] == "Sover dåligt"  # in force now
+    assert [r[0] for r in _pending(h)] == [second.json()["id"]]
+    hub = h.app.state.hub
+    hub.clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)  # the projector never had it
+    later = client.get(f"/children/{a}", headers=soc).json()
+    assert second.json()["id"] not in {c["consent_id"] for c in later["consents"]} and _pending(h) == []
+    r = client.post(f"/children/{a}/consents/{second.json()['id']}/withdraw", headers=bhv,
+                    json={"party_id": str(g1), "role": "GUARDIAN"})
+    assert r.status_code == 404
+
+
+def _young(h: Harness) -> tuple[uuid.UUID, uuid.UUID]:
+    """Child Y: turned 18 thirty days ago, at upper-secondary school (the school was its named
+    person until 18), no plan; a HEALTH consent for the school, given at 17 by Y and its
+    guardians, which lapsed at the 18th birthday."""
+    from schemas.events import Category, SchoolType
+    from services.dev.samples import scoped_grant
+    from tests.support.history import event
+
+    y, lapsed, d, now = uuid.UUID(int=1006, version=4), uuid.UUID(int=2006, version=4), Basis.DIRECTORY, h.county.now
+    turned = now.date() - dt.timedelta(days=30)
+    born = dt.date(turned.year - 18, turned.month, min(turned.day, 28))
+    at = now - dt.timedelta(days=60)
+    grantors = [Grantor(g, GrantorRole.GUARDIAN) for g in h.county.guardians(y)] + [Grantor(y, GrantorRole.CHILD)]
+    h.world.apply([
+        event("ChildRegistered", y, 1, basis=d, org="navet", at=at, birth_date=born, municipality_code="0780"),
+        event("CustodyRecorded", y, 2, basis=d, org="navet", at=at, recorded_on=born, guardian_ids=h.county.guardians(y)),
+        event("SchoolPlacementStarted", y, 3, basis=d, org=SCHOOL, at=at, placement_id=f"p-{y}", school_unit_id=SCHOOL,
+              school_type=SchoolType.UPPER_SECONDARY, municipality_code="0780",
+              start_date=born + dt.timedelta(days=16 * 365)),
+        scoped_grant(y, lapsed, [Category.HEALTH], [SCHOOL], at + dt.timedelta(minutes=1),
+                     now + dt.timedelta(days=200), grantors=grantors),
+    ])
+    return y, lapsed
+
+
+def test_from_18_the_former_named_person_registers_the_young_persons_own_consent_and_opens_the_plan(
+        h: Harness, client: TestClient) -> None:
+    y, _ = _young(h)
+    school, outsider = h.headers(COORDINATOR_SCHOOL), h.headers(COORDINATOR_OUTSIDE)
+    g1, g2 = h.county.guardians(y)
+    # The guardians' say ended at 18.
+    r = client.post(f"/children/{y}/consents", headers=school,
+                    json=_consent(h, [(g1, "GUARDIAN"), (g2, "GUARDIAN")], recipients=(SCHOOL,)))
+    assert r.status_code == 422 and sorted(r.json()["reasons"]) == sorted([
+        f"party {g1} may not grant as GUARDIAN", f"party {g2} may not grant as GUARDIAN",
+        "the young person (18 or over) must grant themself"])
+    own = _consent(h, [(y, "YOUNG_PERSON")], recipients=(SCHOOL, SOC))
+    assert client.post(f"/children/{y}/consents", headers=outsider, json=own).status_code == 404
+    assert client.get(f"/children/{y}", headers=outsider).status_code == 404
+    r = client.post(f"/children/{y}/consents", headers=school, json=own)
+    assert r.status_code == 202, r.text
+    [granted] = h.publish.of(ConsentGranted)
+    assert granted.grantors == (Grantor(y, GrantorRole.YOUNG_PERSON),)
+    view = client.get(f"/children/{y}", headers=school)
+    assert view.status_code == 200 and view.json()["access"] == "young_person" and view.json()["plan"] is None
+    h.world.apply([granted])  # projected
+    r = client.post(f"/children/{y}/plan", headers=school, json={"consent_ids": [str(granted.consent_id)]})
+    assert r.status_code == 202, r.text
+    assert h.publish.of(PlanOpened)[0].opened_by_org == SCHOOL
+
+
+def test_withdrawing_a_consent_that_had_lapsed_is_accepted_and_reported_moot(h: Harness, client: TestClient) -> None:
+    y, lapsed = _young(h)
+    school = h.headers(COORDINATOR_SCHOOL)
+    g1, _ = h.county.guardians(y)
+    # Y's view is open to the school (former named person) though Y has no plan.
+    shown = {c["consent_id"]: c for c in client.get(f"/children/{y}", headers=school).json()["consents"]}
+    assert shown[str(lapsed)]["lapse"] == "adulthood" and shown[str(lapsed)]["active"] is False
+    assert shown[str(lapsed)]["lapse_label"] == "upphörde vid 18-årsdagen"
+    page = client.get(f"/ui/children/{y}/consents", cookies={"kronobarn_token": h.token(COORDINATOR_SCHOOL)}).text
+    assert "upphörde vid 18-årsdagen" in page
+    # Someone who never granted it and is not required now: refused.
+    r = client.post(f"/children/{y}/consents/{lapsed}/withdraw", headers=school,
+                    json={"party_id": str(uuid.uuid4()), "role": "GUARDIAN"})
+    assert r.status_code == 422 and r.json()["reasons"] == ["only a required grantor can withdraw this consent"]
+    # A guardian who granted it at 17 (no longer required): accepted, recorded, and moot.
+    r = client.post(f"/children/{y}/consents/{lapsed}/withdraw", headers=school,
+                    json={"party_id": str(g1), "role": "GUARDIAN"})
+    assert r.status_code == 202, r.text
+    birthday = (h.county.now.date() - dt.timedelta(days=30))
+    assert r.json()["moot"].startswith("the consent had already lapsed at the 18th birthday on ")
+    assert "samtycket hade redan upphört vid 18-årsdagen den" in r.json()["message"]
+    [withdrawal] = h.publish.of(ConsentWithdrawn)
+    assert withdrawal.consent_id == lapsed and r.json()["event_id"] == str(withdrawal.event_id)
+    assert str(birthday.year) in r.json()["moot"]
 
 
 def test_emergency_access_opens_reading_for_its_coordinator_and_is_listed_for_auditors(tmp_path: Path) -> None:
@@ -347,7 +571,8 @@ class FakeHistory:
                 for n, e in enumerate(events)]
 
     async def plan_as_seen(self, settings: Settings, codec: object, child_id: uuid.UUID, viewer_org: str,
-                           at: dt.datetime):  # type: ignore[no-untyped-def]
+                           at: dt.datetime, grants: tuple = ()):  # type: ignore[no-untyped-def,type-arg]
+        from projections import access
         from projections.named_person import assignment
         from projections.plan import visible_facts
         from services.readmodel.engine import named_person_config
@@ -357,8 +582,13 @@ class FakeHistory:
         state = self.h.world.states[child_id]
         active = tuple(c for c in state.consents.of_child(child_id) if c.active_at(at))
         named = assignment(state.life, at.date(), named_person_config(settings))
+        scope = access.ChildScope(child_id, named.organisation_id, state.plan.lead, frozenset(state.plan.participants))
+        why = access.org_ground(viewer_org, scope, active, grants, at)
+        if why is None:
+            return SeenPlan(child_id, viewer_org, at, state, named, (), (), access.NOT_FOUND)
         return SeenPlan(child_id, viewer_org, at, state, named, active,
-                        tuple(visible_facts(state.plan, viewer_org, at, active)))
+                        tuple(visible_facts(state.plan, viewer_org, at, active)),
+                        access.Decision(access.Outcome.ALLOWED, why))
 
 
 def test_auditors_read_history_and_the_plan_as_an_organisation_saw_it(h: Harness, client: TestClient) -> None:
@@ -408,7 +638,10 @@ def test_the_plan_as_seen_now_is_built_from_the_same_rows_as_the_live_page(h: Ha
               action_id=uuid.uuid5(a, "sooner"), responsible_org=SOC, due_on=c.now.date() + dt.timedelta(days=7)),
     ])
     hub = h.app.state.hub
-    live = views.parts_of_rows(hub.reader.plan_rows(a), hub.directory)
-    folded = views.parts_of_rows(PlanRows.folded(h.world.states[a].plan, a), hub.directory)
+    def shows(writer: str | None, area: Area | None) -> bool:
+        return True
+
+    live = views.parts_of_rows(hub.reader.plan_rows(a), hub.directory, shows)
+    folded = views.parts_of_rows(PlanRows.folded(h.world.states[a].plan, a), hub.directory, shows)
     assert len(live.meetings) == 4 and len(live.actions) == 2
     assert folded == live

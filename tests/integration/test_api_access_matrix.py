@@ -59,7 +59,7 @@ JSON_BODIES = {
     "/children/{child_id}/plan/close": lambda h: {"reason_code": "ANNAT"},
     "/children/{child_id}/consents": lambda h: {
         "grantors": [{"party_id": str(g), "role": "GUARDIAN"} for g in h.county.guardians(h.county.b)],
-        "categories": ["HEALTH"], "recipients": [BHV], "valid_from": h.county.now.isoformat(),
+        "categories": ["HEALTH"], "recipients": [BHV], "valid_from": h.county.now.isoformat(), "obtained": "WRITTEN",
         "valid_to": (h.county.now + dt.timedelta(days=9)).isoformat()},
     "/children/{child_id}/consents/{consent_id}/withdraw": lambda h: {
         "party_id": str(h.county.guardians(h.county.b)[0]), "role": "GUARDIAN"},
@@ -71,8 +71,8 @@ FORM_BODIES = {
                                                                  "responsible_org": SOC},
     "follow-ups": {"due_on": TODAY}, "transfer": {"to_org": SOC, "reason_code": "FLYTT"},
     "close": {"reason_code": "ANNAT"}, "complete": {"completed_on": TODAY},
-    "consents": {"grantors": "GUARDIAN:x", "categories": "HEALTH", "recipients": BHV, "valid_from": TODAY,
-                 "valid_to": TODAY},
+    "consents": {"grantors": "GUARDIAN:x", "obtained": "WRITTEN", "categories": "HEALTH", "recipients": BHV,
+                 "valid_from": TODAY, "valid_to": TODAY},
     "withdraw": {"grantor": "GUARDIAN:x"}, "emergency-access": {"reason_code": "AKUT_FARA", "days": "1"},
 }
 

@@ -4,6 +4,8 @@ real broker (STYLE 8): initial load, incremental change, outage, malformed recor
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from connectors.standins import population
 from connectors.standins.county import County
+from schemas.ids import source_event_id
 from services.ingest.runner import Backoff
 from services.settings import Settings
 from services.sql.db import make_engine
@@ -111,3 +115,40 @@ async def test_school_deletion_ends_the_placement(tmp_path: Path, kafka_settings
     events = await read_events(kafka_settings, hub, result.event_ids, topics=["intake.school"])
     [ended] = [e for e in events if type(e).__name__ == "SchoolPlacementEnded"]
     assert ended.placement_id == placement
+
+
+async def test_population_custody_changes_of_one_day_keep_the_register_order(
+        tmp_path: Path, kafka_settings: Settings, hub: Engine) -> None:
+    """Through the runner and the broker: two custody changes of one child on one day become
+    CustodyRecorded events whose occurred_at order is the register's order, while their record
+    ids and event ids sort the other way round."""
+    source = harness("population", tmp_path / "standin", children=150)
+    source.prepare()
+    source.start()
+    try:
+        await run_connector(source.connector(), kafka_settings, hub)
+        child = next(c for c in source.county if c.born and len(c.guardians) == 2)
+        # Record ids whose event ids (UUIDv5, no order) also sort against the register's order.
+        suffix = next(n for n in range(1_000) if _event_id(f"b{n}") > _event_id(f"a{n}"))
+        first, second = f"b{suffix}", f"a{suffix}"
+        at = dt.datetime.now(dt.UTC).replace(hour=12)  # today, well inside the day, after the load
+        rows = [population.record_custody(source.data_dir, child.person.personnummer, child.guardians[:1],
+                                          at=at, record_id=first),
+                population.record_custody(source.data_dir, child.person.personnummer, child.guardians,
+                                          at=at + dt.timedelta(milliseconds=1), record_id=second)]
+        result = await run_connector(source.connector(), kafka_settings, hub)
+    finally:
+        source.stop()
+    events = await read_events(kafka_settings, hub, result.event_ids, topics=["intake.population"])
+    assert [type(e).__name__ for e in events] == ["CustodyRecorded", "CustodyRecorded"]
+    ordered = sorted(events, key=lambda e: e.envelope.occurred_at)
+    assert [e.envelope.source.record_id for e in ordered] == [first, second]
+    assert [e.envelope.occurred_at for e in ordered] == [dt.datetime.fromisoformat(r.modified) for r in rows]
+    assert ordered[0].recorded_on == ordered[1].recorded_on == at.date()
+    assert len(ordered[0].guardian_ids) == 1 and len(ordered[1].guardian_ids) == 2
+    assert sorted(events, key=lambda e: e.envelope.event_id) == ordered[::-1]  # event ids say nothing
+    assert ordered[0].envelope.child_id == ordered[1].envelope.child_id
+
+
+def _event_id(record_id: str) -> uuid.UUID:
+    return source_event_id("navet", f"change/{record_id}#CustodyRecorded", "1")

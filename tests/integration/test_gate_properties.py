@@ -1,11 +1,14 @@
 """The consent gate's promise, checked against real worker processes (DESIGN §9).
 
 Hypothesis draws many children's histories -- facts of every basis, consents with random
-scopes and recipients, some starting or ending a few seconds into the run, withdrawals, and
-malformed records -- and sends them through ``kronobarn worker`` while the worker is killed
+scopes and recipients, some starting or ending a few seconds into the run, withdrawals,
+malformed records, and the child's register: unknown, a child the consents fit, a teenager
+whose guardians alone granted (so every consent lapses: issue 14), or a custody change in the
+middle of the stream -- and sends them through ``kronobarn worker`` while the worker is killed
 with SIGKILL and replaced at random points, so its state must come back from the changelog.
-Once the stream settles, what stands released on ``shared`` must equal what the pure
-``visible()`` allows, for every organisation, and no release may ever have lacked a basis.
+After every part of the stream (each restart), and once the stream settles, what stands
+released on ``shared`` must equal what the pure folds allow at that moment for what was sent
+so far, for every organisation; and no release may ever have lacked a basis.
 
 Each example runs several worker processes, so examples are few but wide (many children per
 example); KRONOBARN_GATE_EXAMPLES raises the count. Shrinking is off (an example takes tens of
@@ -19,20 +22,26 @@ import datetime as dt
 import os
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from projections.consents import Consent, FactRef, consent_of, covering, visible
+from projections import consents as consent_fold
+from projections import population
+from projections.consents import Consent, FactRef, covering, judged, visible
+from projections.gate import REGISTER_FACTS
+from projections.population import Resident
 from schemas.codec import Codec
 from schemas.deadletter import DeadLetter
-from schemas.events import Area, Basis, Category, Event
+from schemas.events import Area, Basis, Category, ConsentGranted, ConsentWithdrawn, Event
+from services.dev.samples import scoped_guardian
 from services.kafka import clients as kafka
 from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from tests.support.gate import Decisions, Workers, fact, grant, send, settle, withdraw
+from tests.support.history import event as register_event
 from tests.support.kafka import read_all
 
 EXAMPLES = int(os.environ.get("KRONOBARN_GATE_EXAMPLES", "4"))
@@ -96,6 +105,11 @@ def child_histories(draw: st.DrawFn) -> list[tuple[str, object]]:
             ops.insert(draw(st.integers(after + 1, len(ops))), ("withdraw", n))
     if draw(st.integers(0, 9)) == 0:
         ops.insert(draw(st.integers(0, len(ops))), ("malformed", None))
+    register = draw(st.sampled_from(["unknown", "fits", "fits", "teen", "custody"]))
+    if register != "unknown":
+        ops.insert(0, ("register", register))
+    if register == "custody":
+        ops.insert(draw(st.integers(1, len(ops))), ("custody", None))
     return ops
 
 
@@ -106,8 +120,29 @@ class World:
     t0: dt.datetime
     events: list[Event | tuple[str, bytes, bytes]]
     facts: dict[uuid.UUID, FactRef]
-    consents: list[Consent]
+    consents: list[Consent]  # as judged from everything sent
     malformed: list[bytes]
+    registers: list[Event] = field(default_factory=list)  # the children's registrations: sent first
+    teens: set[uuid.UUID] = field(default_factory=set)  # children whose guardian alone cannot consent
+
+    @property
+    def contradicted(self) -> set[uuid.UUID]:
+        """The teenagers' consents: their registrations went in first, so these never were in force."""
+        return {c.consent_id for c in self.consents if c.child_id in self.teens}
+
+    def known(self, sent: int) -> tuple[dict[uuid.UUID, FactRef], list[Consent]]:
+        """The facts and the consents (judged from the register) the first ``sent`` events hold."""
+        facts = {e.event_id: self.facts[e.event_id] for e in self.registers}
+        state, residents = consent_fold.ConsentState(), {}
+        for e in self.registers + [e for e in self.events[:sent] if not isinstance(e, tuple)]:
+            if isinstance(e, ConsentGranted | ConsentWithdrawn):
+                state = consent_fold.apply(state, e)
+            elif isinstance(e, REGISTER_FACTS):
+                residents[e.child_id] = population.apply(residents.get(e.child_id) or Resident(e.child_id), e)
+            if e.event_id in self.facts:
+                facts[e.event_id] = self.facts[e.event_id]
+        return facts, [judged(c, (residents.get(c.child_id) or Resident(c.child_id)).register())
+                       for c in state.by_id.values()]
 
 
 def build(histories: list[list[tuple[str, object]]], t0: dt.datetime) -> World:
@@ -116,10 +151,27 @@ def build(histories: list[list[tuple[str, object]]], t0: dt.datetime) -> World:
     for c, ops in enumerate(histories):
         child = uuid.uuid4()
         ids: dict[int, uuid.UUID] = {}
-        grants: dict[int, Consent] = {}
         mine: list[Event | tuple[str, bytes, bytes]] = []
         for i, (kind, payload) in enumerate(ops):
-            if kind == "fact":
+            if kind == "register":
+                years = 16 if payload == "teen" else 10  # a teenager's guardian alone cannot consent
+                born = (t0 - dt.timedelta(days=365 * years + 30)).date()
+                registered = [
+                    register_event("ChildRegistered", child, 900, basis=Basis.DIRECTORY, org="navet", at=t0 - dt.timedelta(days=2),
+                          birth_date=born, municipality_code="0780"),
+                    register_event("CustodyRecorded", child, 901, basis=Basis.DIRECTORY, org="navet",
+                          at=t0 - dt.timedelta(days=2), recorded_on=born, guardian_ids=(scoped_guardian(child),)),
+                ]
+                world.registers += registered
+                if payload == "teen":
+                    world.teens.add(child)
+                world.facts.update((e.event_id, FactRef.of(e)) for e in registered)
+            elif kind == "custody":  # the guardian who granted is no longer one: consents lapse
+                change = register_event("CustodyRecorded", child, 902, basis=Basis.DIRECTORY, org="navet", at=t0,
+                               recorded_on=t0.date(), guardian_ids=(uuid.uuid5(child, "new guardian"),))
+                world.facts[change.event_id] = FactRef.of(change)
+                mine.append(change)
+            elif kind == "fact":
                 assert isinstance(payload, FactSpec)
                 event = fact(child, i, payload.org, payload.category, payload.area, payload.basis)
                 world.facts[event.event_id] = FactRef.of(event)
@@ -129,34 +181,40 @@ def build(histories: list[list[tuple[str, object]]], t0: dt.datetime) -> World:
                 ids[n] = uuid.uuid4()
                 start = t0 + dt.timedelta(seconds=SOON_START_S) if spec.starts_soon else t0 - dt.timedelta(hours=1)
                 end = t0 + dt.timedelta(seconds=SOON_END_S) if spec.ends_soon else t0 + dt.timedelta(days=30)
-                event = grant(child, ids[n], spec.categories, spec.recipients, start, end, spec.orgs, spec.areas)
-                grants[n] = consent_of(event)
-                mine.append(event)
+                mine.append(grant(child, ids[n], spec.categories, spec.recipients, start, end, spec.orgs, spec.areas))
             elif kind == "withdraw":
                 mine.append(withdraw(child, ids[payload], t0))  # type: ignore[index]
-                grants[payload] = replace(grants[payload], withdrawn_at=t0)  # type: ignore[index]
             else:
                 bad = f"not avro {c}:{i}".encode()
                 world.malformed.append(bad)
                 mine.append(("intake.school", str(child).encode(), bad))
-        world.consents.extend(grants.values())
         per_child.append(mine)
     # Round-robin the children so their events interleave on the partitions.
     for step in range(max(len(m) for m in per_child)):
         world.events.extend(m[step] for m in per_child if step < len(m))
+    world.consents = world.known(len(world.events))[1]
     return world
 
 
-def expected_release(world: World, at: dt.datetime) -> dict[uuid.UUID, tuple[uuid.UUID, ...]]:
+def expected_release(world: World, at: dt.datetime, sent: int | None = None) -> dict[uuid.UUID, tuple[uuid.UUID, ...]]:
+    """What should stand released at ``at`` once the first ``sent`` events (default: all) are in."""
+    facts, consents = world.known(len(world.events) if sent is None else sent)
     out: dict[uuid.UUID, tuple[uuid.UUID, ...]] = {}
-    for event_id, ref in world.facts.items():
+    for event_id, ref in facts.items():
         if ref.basis is Basis.DIRECTORY:
             out[event_id] = ()
             continue
-        cover = covering(ref, at, world.consents)
+        cover = covering(ref, at, consents)
         if cover:
             out[event_id] = tuple(sorted(c.consent_id for c in cover))
     return out
+
+
+def matches(world: World, seen: Decisions, sent: int) -> bool:
+    """Whether the gate's releases are what the first ``sent`` events allow now -- or a moment
+    ago: a consent boundary may have just passed, which the gate settles on its next tick."""
+    now = dt.datetime.now(dt.UTC)
+    return any(seen.released == expected_release(world, at, sent) for at in (now, now - dt.timedelta(seconds=2)))
 
 
 def check(world: World, seen: Decisions, at: dt.datetime) -> None:
@@ -181,6 +239,8 @@ def check(world: World, seen: Decisions, at: dt.datetime) -> None:
         for cid in release.consent_ids:
             assert by_id[cid].child_id == ref.child_id
             assert by_id[cid].covers(ref.source_org, ref.category, ref.area)
+            # The registrations went in first: a consent they contradict was never in force.
+            assert cid not in world.contradicted, "released under a consent the register contradicts"
     # Reports of concern reach social services, every one, whatever the consent.
     statutory = {f for f, ref in world.facts.items() if ref.basis is Basis.STATUTORY}
     assert {r.report_event_id for r in seen.routed} == statutory
@@ -209,12 +269,17 @@ def test_gate_releases_exactly_what_visibility_allows_across_worker_restarts(
         asyncio.run(kafka.create_topics(cfg))
         with Workers(broker.bootstrap, tmp) as workers:
             workers.start()
+            asyncio.run(send(cfg, world.registers))  # the register first, as in a running county
+            settle(cfg, lambda d: set(d.released) >= {e.event_id for e in world.registers}, timeout=120)
             for n, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
                 asyncio.run(send(cfg, world.events[lo:hi]))
                 if n < len(bounds) - 2:
                     time.sleep(pause)  # let the worker get somewhere, or not, before the kill
                     workers.kill9()
                     workers.start()  # a new process: its state comes back from the changelog
+                    # Not only the settled end: after each part, exactly what the rules allow now.
+                    seen = settle(cfg, lambda d, sent=hi: matches(world, d, sent), timeout=180)
+                    assert matches(world, seen, hi), f"after part {n}: " + str(workers.logs[-1])
             boundary = t0 + dt.timedelta(seconds=SOON_END_S + 3)
             while dt.datetime.now(dt.UTC) < boundary:
                 time.sleep(0.5)

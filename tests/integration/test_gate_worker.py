@@ -13,7 +13,7 @@ from schemas.codec import Codec
 from schemas.deadletter import DeadLetter
 from schemas.events import Area, Basis, Category, Grantor, GrantorRole, Source
 from schemas.topics import key_for, topic_for
-from services.dev.samples import sample_event
+from services.dev.samples import sample_event, scoped_guardian, scoped_register
 from services.kafka import clients as kafka
 from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
@@ -38,7 +38,7 @@ def _consent(consent_id: uuid.UUID, withdraw: bool = False):  # type: ignore[no-
     event = sample_event("ConsentGranted", seed=8, child_id=CHILD)
     return replace(event, consent_id=consent_id, categories=(Category.HEALTH,), source_organisations=None, areas=None,
                    recipients=("skola-1",), valid_from=NOW - dt.timedelta(hours=1), valid_to=NOW + dt.timedelta(days=30),
-                   grantors=(Grantor(uuid.uuid4(), GrantorRole.GUARDIAN),))
+                   grantors=(Grantor(scoped_guardian(CHILD), GrantorRole.GUARDIAN),))
 
 
 async def _send(settings: Settings, codec: Codec, events: list) -> None:  # type: ignore[type-arg]
@@ -84,7 +84,7 @@ def test_gate_holds_releases_revokes_and_routes(tmp_path: Path) -> None:
         workers = Workers(broker.bootstrap, tmp_path, tick_s=1.0)
         workers.start()
         try:
-            asyncio.run(_send(settings, codec, [visit, report]))
+            asyncio.run(_send(settings, codec, [*scoped_register(CHILD, NOW - dt.timedelta(days=1)), visit, report]))
             routed = _wait_for(settings, "statutory.social", codec, lambda e: e.report_event_id == report.event_id,
                               workers)
             assert routed[0].municipality_code == report.municipality_code

@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from projections.read_model import children, released_facts
 from schemas.events import Area, Basis, Category, Event, SchoolType
-from services.dev.samples import sample_event, scoped_grant, scoped_withdrawal
+from services.dev.samples import sample_event, scoped_grant, scoped_guardian, scoped_withdrawal
 from services.kafka import clients as kafka
 from services.kafka.broker import EmbeddedBroker, free_port
 from services.kafka.partitions import partition_of
@@ -67,6 +67,8 @@ def phase0(at: dt.datetime) -> list[Event]:
     return _stamped([
         event("ChildRegistered", CHILD, 1, basis=D, org="navet", at=at, birth_date=dt.date(2015, 3, 1),
               municipality_code="0780"),
+        event("CustodyRecorded", CHILD, 7, basis=D, org="navet", at=at, recorded_on=at.date(),
+              guardian_ids=(scoped_guardian(CHILD),)),
         event("HealthUnitListed", CHILD, 2, basis=D, org=BHV, at=at, unit_id=BHV, listed_on=dt.date(2015, 4, 1)),
         event("SchoolPlacementStarted", CHILD, 3, basis=D, org=SCHOOL, at=at, placement_id="p1",
               school_unit_id=SCHOOL, school_type=SchoolType.PRESCHOOL_CLASS, municipality_code="0780",
@@ -77,6 +79,8 @@ def phase0(at: dt.datetime) -> list[Event]:
         _viewed(CHILD, 1, at),
         event("ChildRegistered", OTHER, 1, basis=D, org="navet", at=at, birth_date=dt.date(2016, 5, 1),
               municipality_code="0780"),
+        event("CustodyRecorded", OTHER, 7, basis=D, org="navet", at=at, recorded_on=at.date(),
+              guardian_ids=(scoped_guardian(OTHER),)),
         event("HealthVisitRecorded", OTHER, 4, basis=C, org=BHV, area=Area.HEALTH, at=at),
         other,
         _viewed(OTHER, 1, at),

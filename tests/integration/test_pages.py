@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from schemas.events import AreaAssessed, ConsentGranted, MeetingHeld
+from schemas.events import (
+    AreaAssessed,
+    ConsentGranted,
+    ConsentObtained,
+    ConsentWithdrawn,
+    MeetingHeld,
+)
 from tests.support.api import BHV, COORDINATOR_BHV, SOC, Harness, harness
 
 AREAS_SV = ("omsorg", "hälsa", "lärande", "trygghet", "relationer", "hem", "utveckling")
@@ -124,19 +130,34 @@ def test_a_refused_form_is_shown_again_with_the_reasons_in_swedish(h: Harness, c
 
 def test_consent_registration_shows_the_registrys_errors(h: Harness, client: TestClient) -> None:
     g1, g2 = h.county.guardians(h.county.a)
-    today = dt.date.today()
+    today = dt.datetime.now(dt.UTC).date()  # the form's days are UTC days
     data = {"grantors": [f"GUARDIAN:{g1}"], "categories": ["HEALTH"], "recipients": [SOC],
             "valid_from": today.isoformat(), "valid_to": (today + dt.timedelta(days=30)).isoformat()}
     r = client.post(f"/ui/children/{h.county.a}/consents", data=data)
+    assert r.status_code == 422 and "Hur samtycket lämnades: måste fyllas i" in r.text
+    data["obtained"] = "ORAL_MEETING"
+    r = client.post(f"/ui/children/{h.county.a}/consents", data=data)
     assert r.status_code == 422 and f"vårdnadshavare {g2} har inte lämnat samtycke" in r.text
+    assert '<option value="ORAL_MEETING" selected>Muntligt vid möte</option>' in r.text  # kept as chosen
     data["grantors"] = [f"GUARDIAN:{g1}", f"GUARDIAN:{g2}"]
+    before = dt.datetime.now(dt.UTC)
     r = client.post(f"/ui/children/{h.county.a}/consents", data=data, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("/consents?klart=consent")
     [granted] = h.publish.of(ConsentGranted)
-    assert granted.valid_to - granted.valid_from == dt.timedelta(days=31)  # through the last day
+    # From today means from now (not a midnight already past), through the last day.
+    assert before <= granted.valid_from <= dt.datetime.now(dt.UTC)
+    assert granted.valid_to == dt.datetime.combine(today + dt.timedelta(days=31), dt.time(), dt.UTC)
+    assert granted.obtained is ConsentObtained.ORAL_MEETING and granted.registered_by == COORDINATOR_BHV.subject
+    page = client.get(f"/ui/children/{h.county.a}/consents").text  # shown at once, as pending
+    assert "väntar på behandling" in page and "muntligt vid möte" in page
+    assert f"/consents/{granted.consent_id}/withdraw" in page
     r = client.post(f"/ui/children/{h.county.a}/consents/{h.county.consent_a}/withdraw",
                     data={"grantor": f"GUARDIAN:{g1}"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("?klart=withdrawn")
+    r = client.post(f"/ui/children/{h.county.a}/consents/{granted.consent_id}/withdraw",
+                    data={"grantor": f"GUARDIAN:{g2}"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("?klart=withdrawn")
+    assert [w.consent_id for w in h.publish.of(ConsentWithdrawn)] == [h.county.consent_a, granted.consent_id]
 
 
 def test_gaps_and_emergency_pages(h: Harness, client: TestClient) -> None:
@@ -166,6 +187,7 @@ FORM_FIELDS = sorted({"consent_ids", "held_on", "participant_orgs", "other_parti
                       "notes", "area", "rating", "comment", "child_view", "guardians_view", "need", "what",
                       "responsible_org", "due_on", "completed_on", "to_org", "reason_code", "grantors", "categories",
                       "areas", "recipients", "other_recipients", "source_organisations", "valid_from", "valid_to",
+                      "obtained",
                       "days", "grantor"})
 PATHS = ["plan", "meetings", "assessments", "actions", "follow-ups", "transfer", "close", "consents",
          "emergency-access", "actions/{action}/complete", "consents/{consent}/withdraw", "nonsense"]

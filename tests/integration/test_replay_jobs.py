@@ -19,7 +19,7 @@ from services.dev.bench.replay_log import publish_log
 from services.kafka import clients as kafka
 from services.kafka import offsets
 from services.kafka.broker import EmbeddedBroker, free_port
-from services.readmodel.engine import CONSUMER, TOPICS, named_person_config
+from services.readmodel.engine import CONSUMER, TOPICS, read_model
 from services.readmodel.replay import plain_codec, replay
 from services.readmodel.replay_jobs import ReplayError
 from services.settings import Settings
@@ -40,7 +40,7 @@ def logged() -> Iterator[Settings]:
 
 
 def _read_model(url: str) -> ReadModel:
-    return ReadModel(make_engine(url), named_person_config(Settings()))
+    return read_model(make_engine(url), Settings())
 
 
 @pytest.mark.timeout(300)

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from projections import child_state
 from projections.audit_store import AuditStore
 from projections.child_state import ChildState
-from projections.read_model import Batch, ReadModel
+from projections.read_model import Batch
 from schemas.codec import Codec
 from schemas.events import (
     Area,
@@ -33,6 +33,8 @@ from schemas.events import (
     EmergencyAccessOpened,
     Event,
     FactReleased,
+    Grantor,
+    GrantorRole,
     ReleaseRevoked,
     SchoolType,
     Source,
@@ -40,7 +42,7 @@ from schemas.events import (
 from schemas.sealing import Personal
 from services.api.auth.tokens import Principal, Role
 from services.dev.samples import sample_event, scoped_grant
-from services.readmodel.engine import named_person_config
+from services.readmodel.engine import named_person_config, read_model
 from services.settings import Settings
 from tests.support.history import event
 
@@ -100,6 +102,10 @@ class County:
     def guardians(self, child: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
         return uuid.uuid5(child, "guardian-1"), uuid.uuid5(child, "guardian-2")
 
+    def grants(self, child: uuid.UUID) -> tuple[Grantor, ...]:
+        """Both guardians' grants, as the consent rules require for these young children."""
+        return tuple(Grantor(g, GrantorRole.GUARDIAN) for g in self.guardians(child))
+
     def events(self) -> list[Event]:
         now, D, C = self.now, Basis.DIRECTORY, Basis.CONSENT
         at = now - dt.timedelta(days=30)
@@ -142,13 +148,14 @@ class County:
                   guardian_ids=self.guardians(e)),
             event("HealthUnitListed", e, 3, basis=D, org=BHV, at=at, unit_id=BHV, listed_on=born),
             scoped_grant(e, consent_id, [Category.HEALTH, Category.SOCIAL], [BHV, SOC], at - dt.timedelta(days=1),
-                         self.now + dt.timedelta(days=200)),
+                         self.now + dt.timedelta(days=200), grantors=self.grants(e)),
         ]
 
     def _child_a(self, at: dt.datetime) -> list[Event]:
         a, C = self.a, Basis.CONSENT
         grant = scoped_grant(a, self.consent_a, [Category.HEALTH, Category.SCHOOL, Category.SOCIAL],
-                             [BHV, SOC, SCHOOL], at - dt.timedelta(days=1), self.now + dt.timedelta(days=300))
+                             [BHV, SOC, SCHOOL], at - dt.timedelta(days=1), self.now + dt.timedelta(days=300),
+                             grantors=self.grants(a))
         facts = [
             event("HealthVisitRecorded", a, 5, basis=C, org=BHV, area=Area.HEALTH, at=at),
             event("InvestigationOpened", a, 6, basis=C, org=SOC, area=Area.HOME, at=at),
@@ -179,7 +186,7 @@ class County:
     def _child_d(self, at: dt.datetime) -> list[Event]:
         d, C = self.d, Basis.CONSENT
         grant = scoped_grant(d, self.consent_d, [Category.HEALTH], [SCHOOL], at - dt.timedelta(days=1),
-                             self.now + dt.timedelta(days=300))
+                             self.now + dt.timedelta(days=300), grantors=self.grants(d))
         fact = event("HealthVisitRecorded", d, 5, basis=C, org=BHV, area=Area.HEALTH, at=at)
         self.releases[d] = [released(fact, (self.consent_d,), self.codec, at + dt.timedelta(minutes=1))]
         opened = event("PlanOpened", d, 10, basis=C, org=SCHOOL, at=at + dt.timedelta(minutes=2), plan_id=self.plan_d,
@@ -192,7 +199,7 @@ class ReadModelWorld:
 
     def __init__(self, engine: Engine, county: County, settings: Settings) -> None:
         self.engine, self.county = engine, county
-        self.store = ReadModel(engine, named_person_config(settings))
+        self.store = read_model(engine, settings)
         self.states: dict[uuid.UUID, ChildState] = {}
         self._lock = threading.Lock()
         self.apply(county.events())
@@ -262,7 +269,7 @@ class EmptyHistory:
         return []
 
     async def plan_as_seen(self, settings: Settings, codec: Codec, child_id: uuid.UUID, viewer_org: str,
-                           at: dt.datetime) -> Any:
+                           at: dt.datetime, grants: Any = ()) -> Any:
         from projections.named_person import assignment
         from services.readmodel.history import SeenPlan
 

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from schemas.events import Area, Basis, Category, Event, SchoolType, Source
+from schemas.events import Area, Basis, Category, Event, Grantor, GrantorRole, SchoolType, Source
 from schemas.sealing import Personal
 from schemas.topics import TOPIC_OF_EVENT
 from services.dev.samples import sample_event, scoped_grant, scoped_withdrawal
@@ -33,6 +33,11 @@ def event(name: str, child: uuid.UUID, n: int, *, basis: Basis, org: str, area: 
     return replace(template, envelope=env, **fields)
 
 
+def guardians_of(c: int) -> tuple[Grantor, ...]:
+    """Child ``c``'s two guardians, as the register lists them and as they grant."""
+    return tuple(Grantor(uuid.uuid5(NAMESPACE, f"g{n}|{c}"), GrantorRole.GUARDIAN) for n in (1, 2))
+
+
 def child_history(c: int, *, consent: bool, plan: bool, withdraw: bool, at: dt.datetime = T0) -> list[Event]:
     """One child: registered with guardians, listed or at school, facts of each kind, and by
     choice a consent (later withdrawn) and a plan with a meeting, assessments and actions."""
@@ -43,7 +48,7 @@ def child_history(c: int, *, consent: bool, plan: bool, withdraw: bool, at: dt.d
     out: list[Event] = [
         event("ChildRegistered", child, 1, basis=d, org="navet", at=at, birth_date=born, municipality_code="0780"),
         event("CustodyRecorded", child, 2, basis=d, org="navet", at=at, recorded_on=born,
-              guardian_ids=(uuid.uuid5(NAMESPACE, f"g1|{c}"), uuid.uuid5(NAMESPACE, f"g2|{c}"))),
+              guardian_ids=tuple(g.party_id for g in guardians_of(c))),
         event("HealthUnitListed", child, 3, basis=d, org=BHV, at=at, unit_id=BHV, listed_on=born),
         event("SchoolPlacementStarted", child, 4, basis=d, org=school, at=at, placement_id=f"pl-{c}",
               school_unit_id=school, school_type=SchoolType.COMPULSORY, municipality_code="0780",
@@ -56,7 +61,8 @@ def child_history(c: int, *, consent: bool, plan: bool, withdraw: bool, at: dt.d
     consent_id = uuid.uuid5(NAMESPACE, f"consent|{c}")
     if consent:
         out.append(scoped_grant(child, consent_id, [Category.HEALTH, Category.SCHOOL, Category.SOCIAL],
-                                [school, BHV, SOC], at - dt.timedelta(days=1), at + dt.timedelta(days=365)))
+                                [school, BHV, SOC], at - dt.timedelta(days=1), at + dt.timedelta(days=365),
+                                grantors=guardians_of(c)))
     if plan:
         when = at + dt.timedelta(minutes=10)
         out += [

@@ -17,7 +17,7 @@ from schemas.events import Event
 from schemas.sealing import Sealer
 from schemas.topics import key_for, topic_for
 from services.kafka import clients as kafka
-from services.readmodel.engine import named_person_config, until_projected
+from services.readmodel.engine import read_model, until_projected
 from services.settings import Settings
 from services.sql.db import make_engine, migrate
 from services.sql.keystore import SqlKeyStore, master_key_from
@@ -30,7 +30,7 @@ def hub(url: str) -> tuple[Engine, Codec, ReadModel]:
     migrate(engine)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     codec = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
-    return engine, codec, ReadModel(engine, named_person_config(settings))
+    return engine, codec, read_model(engine, settings)
 
 
 async def publish(settings: Settings, codec: Codec, events: Sequence[Event | tuple[str, bytes, bytes]]) -> None:

@@ -10,8 +10,16 @@ import uuid
 import pytest
 
 from projections.plan import AREAS
-from schemas.events import Area
-from services.api.models import AssessArea, OpenEmergencyAccess, RecordMeeting, RegisterConsent
+from schemas.events import Area, ConsentObtained, GrantorRole
+from services.api.models import (
+    AssessArea,
+    ConsentOut,
+    GrantorOut,
+    OpenEmergencyAccess,
+    PlanView,
+    RecordMeeting,
+    RegisterConsent,
+)
 from services.api.ui import forms, sv, wheel
 from services.dev.demo import serve
 
@@ -72,6 +80,23 @@ def test_every_known_reason_has_a_swedish_translation(english: str) -> None:
             assert f"X{name}" in translated, (english, translated)
 
 
+def test_every_reason_of_the_consent_registry_is_translated() -> None:
+    from services.commands import consent as registry
+
+    english = [v for k, v in vars(registry).items() if k.isupper() and isinstance(v, str)]
+    english += list(registry.HAD_LAPSED.values())
+    assert set(english) <= set(sv.REASONS)
+
+
+def test_lapses_have_swedish_labels_with_the_configured_age() -> None:
+    assert sv.lapse_label("child_age", 16) == "upphörde när barnet fyllde 16 år"
+    assert sv.lapse_label("adulthood") == "upphörde vid 18-årsdagen"
+    assert sv.lapse_label("custody") == "upphörde när vårdnaden ändrades"
+    assert sv.lapse_label("birth") == "upphörde vid födseln"
+    assert sv.lapse_label("register") == "folkbokföringen stödde inte samtycket när det lämnades"
+    assert sv.lapse_label(None) is None and sv.lapse_label("nonsense") is None
+
+
 def test_unknown_reasons_pass_through_and_fields_get_swedish_names() -> None:
     assert sv.translate("something else") == "something else"
     assert sv.translate("decisions must not be empty") == "beslut får inte vara tomt"
@@ -90,14 +115,33 @@ def test_a_meeting_form_becomes_the_api_body() -> None:
 
 def test_a_consent_form_ends_on_the_day_after_its_last_day() -> None:
     party = uuid.uuid4()
-    body = forms.parse("consents", {"grantors": [f"GUARDIAN:{party}"], "categories": ["HEALTH"],
+    body = forms.parse("consents", {"grantors": [f"GUARDIAN:{party}"], "categories": ["HEALTH"], "obtained": "WRITTEN",
                                     "recipients": ["a"], "other_recipients": "b", "valid_from": "2026-12-01",
                                     "valid_to": "2026-12-31", "source_organisations": "", "areas": []})
     assert isinstance(body, RegisterConsent)
+    assert body.obtained is ConsentObtained.WRITTEN
     assert body.valid_from == dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
     assert body.valid_to == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
     assert body.recipients == ["a", "b"] and body.areas is None and body.source_organisations is None
     assert body.grantors[0].party_id == party
+
+
+def test_a_consent_from_today_starts_when_the_form_is_posted_not_at_a_past_midnight() -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    values = {"grantors": [f"GUARDIAN:{uuid.uuid4()}"], "categories": ["HEALTH"], "obtained": "DIGITAL",
+              "recipients": ["a"], "valid_from": today.isoformat(), "valid_to": today.isoformat()}
+    before = dt.datetime.now(dt.UTC)
+    body = forms.parse("consents", values)
+    assert isinstance(body, RegisterConsent)
+    assert before <= body.valid_from <= dt.datetime.now(dt.UTC)
+    assert body.valid_to == dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
+    later = forms.parse("consents", values | {"valid_from": (today + dt.timedelta(days=1)).isoformat(),
+                                              "valid_to": (today + dt.timedelta(days=9)).isoformat()})
+    assert isinstance(later, RegisterConsent)
+    assert later.valid_from == dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
+    with pytest.raises(forms.InvalidForm) as caught:
+        forms.parse("consents", values | {"obtained": ""})
+    assert caught.value.reasons == ["Hur samtycket lämnades: måste fyllas i"]
 
 
 @pytest.mark.parametrize(("slug", "values", "message"), [
@@ -149,3 +193,53 @@ def test_a_non_interactive_demo_returns_at_once(monkeypatch: pytest.MonkeyPatch)
     console = Console(record=True, width=200)
     assert serve.serve_ui(Settings(_env_file=None), console) is True  # type: ignore[call-arg]
     assert "not served" in console.export_text()
+
+
+# -- consents: who may grant and withdraw, and the pending ones --------------------------------------
+
+def _view(**kw: object) -> PlanView:
+    base = {"child_id": uuid.uuid4(), "birth_date": dt.date(2016, 1, 1), "unborn": False, "guardians": [uuid.uuid4()],
+            "expectant_parent": None, "consents": [], "read_at": dt.datetime.now(dt.UTC)}
+    return PlanView.model_construct(**(base | kw))  # type: ignore[arg-type]
+
+
+def test_who_may_grant_follows_the_childs_life() -> None:
+    parent = uuid.uuid4()
+    unborn = _view(unborn=True, birth_date=None, guardians=[], expectant_parent=parent)
+    assert forms.grantor_options(unborn) == [(f"EXPECTANT_PARENT:{parent}", f"Blivande förälder ({str(parent)[:8]})")]
+    child = _view()
+    assert [v.partition(":")[0] for v, _ in forms.grantor_options(child)] == ["GUARDIAN", "CHILD"]
+    adult = _view(birth_date=dt.date(2000, 1, 1))
+    assert forms.grantor_options(adult) == [(f"YOUNG_PERSON:{adult.child_id}", "Den unga själv")]
+    # Those who granted may withdraw too, though no longer required.
+    consent = ConsentOut.model_construct(grantors=[GrantorOut(party_id=adult.guardians[0], role=GrantorRole.GUARDIAN)])
+    assert [v for v, _ in forms.withdraw_options(adult, consent)] == [
+        f"YOUNG_PERSON:{adult.child_id}", f"GUARDIAN:{adult.guardians[0]}"]
+
+
+def test_pending_consents_are_shown_until_the_read_model_has_them_or_an_hour_has_passed() -> None:
+    from projections.consents import consent_of
+    from schemas.codec import Codec
+    from services.api import pending
+    from services.api.store import PendingRow
+    from services.dev.samples import sample_event
+
+    codec, now = Codec(), dt.datetime.now(dt.UTC)
+    granted = [sample_event("ConsentGranted", seed=n) for n in range(4)]
+
+    def row(n: int, age: dt.timedelta, withdrawn: dt.datetime | None = None) -> PendingRow:
+        e = granted[n]
+        return PendingRow(e.consent_id, e.child_id, now - age, codec.encode(e), withdrawn)  # type: ignore[attr-defined]
+
+    known = consent_of(granted[0])  # type: ignore[arg-type]
+    withdrawn_known = consent_of(granted[3])  # type: ignore[arg-type]
+    rows = [row(0, dt.timedelta(minutes=1)), row(1, dt.timedelta(minutes=5), now),
+            row(2, pending.KEEP + dt.timedelta(seconds=1)), row(3, dt.timedelta(minutes=1), now)]
+    shown, stale = pending.merge([known, withdrawn_known], rows, codec, now)
+    assert [(s.consent.consent_id, s.pending) for s in shown] == [
+        (known.consent_id, False), (withdrawn_known.consent_id, False), (granted[1].consent_id, True)]  # type: ignore[attr-defined]
+    assert shown[1].consent.withdrawn_at == now  # the withdrawal the read model does not show yet
+    assert shown[2].consent.withdrawn_at == now
+    assert sorted(stale) == sorted([known.consent_id, granted[2].consent_id])  # type: ignore[attr-defined]
+    broken = PendingRow(uuid.uuid4(), uuid.uuid4(), now, b"not avro", None)
+    assert pending.merge([], [broken], codec, now) == ([], [broken.consent_id])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 
@@ -55,6 +56,18 @@ def test_guardian_ids_are_stable_per_secret_and_not_the_number() -> None:
     assert a == population().guardian_id(MOM.replace("-", ""))
     other = PopulationConnector.from_config({**AUTH, "guardian_secret": "t"}, 10).guardian_id(MOM)
     assert a != other and MOM.replace("-", "") not in str(a)
+    # party_secret is the key's preferred name; either gives the same ids
+    assert PopulationConnector.from_config({**AUTH, "party_secret": "s"}, 10).guardian_id(MOM) == a
+
+
+def test_guardian_ids_did_not_change_when_party_ids_moved_to_connectors_parties() -> None:
+    """Consents already name these ids: the namespace, the HMAC and the dev secret are fixed."""
+    dev = PopulationConnector.from_config(AUTH, 10)
+    assert dev.guardian_id(MOM) == uuid.UUID("b053e636-f432-5477-92e3-48004c929d26")
+    assert population().guardian_id(MOM) == uuid.UUID("8fa06470-65a5-5f23-bbf8-19ad529873f3")
+    with pytest.raises(MappingError, match="guardian's personnummer is invalid") as caught:
+        dev.guardian_id(MOM[:-1] + str((int(MOM[-1]) + 1) % 10))
+    assert MOM[:8] not in str(caught.value)
 
 
 def test_move_and_unknown_kind() -> None:

@@ -10,14 +10,21 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from projections.consent_rules import Custody
 from projections.consents import Consent, FactRef, covering
 from projections.gate import ChildGate, Release, Revoke, RouteStatutory, on_consent, on_fact, released_now, settle
-from schemas.events import Area, Basis, Category
+from projections.population import Resident
+from schemas.events import Area, Basis, Category, Grantor, GrantorRole
 
 T0 = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)
 CHILD = uuid.UUID(int=7, version=4)
 ORGS = ("bvc-1", "bvc-2", "skola-1")
+GUARDIAN = uuid.UUID(int=8, version=4)
+# A ten-year-old whose one guardian grants every consent here: the register supports them all,
+# so these tests are about holding and releasing (tests/unit/test_consent_over_time.py: lapses).
+KNOWN = ChildGate(resident=Resident(CHILD, dt.date(2016, 1, 1), custody=(
+    Custody(T0 - 1000 * H, "r1", frozenset({GUARDIAN})),)))
 
 
 def ref(org: str = "bvc-1", basis: Basis = Basis.CONSENT, area: Area | None = Area.HEALTH,
@@ -27,12 +34,13 @@ def ref(org: str = "bvc-1", basis: Basis = Basis.CONSENT, area: Area | None = Ar
 
 def consent(n: int, start: int = 0, end: int = 100, **kw: object) -> Consent:
     base = Consent(uuid.UUID(int=100 + n, version=4), CHILD, frozenset({Category.HEALTH}),
-                   frozenset({"skola-1"}), T0 + start * H, T0 + end * H)
+                   frozenset({"skola-1"}), T0 + start * H, T0 + end * H,
+                   grantors=frozenset({Grantor(GUARDIAN, GrantorRole.GUARDIAN)}))
     return replace(base, **kw)
 
 
 def test_fact_without_consent_is_held_then_released_in_order() -> None:
-    g = ChildGate()
+    g = KNOWN
     g, out1 = on_fact(g, uuid.UUID(int=1), ref(), T0)
     g, out2 = on_fact(g, uuid.UUID(int=2), ref(), T0)
     assert out1 == out2 == [] and len(g.held) == 2
@@ -43,7 +51,7 @@ def test_fact_without_consent_is_held_then_released_in_order() -> None:
 
 
 def test_withdrawal_revokes_and_holds_again_until_a_new_consent() -> None:
-    g, _ = on_consent(ChildGate(), consent(1), T0)
+    g, _ = on_consent(KNOWN, consent(1), T0)
     g, out = on_fact(g, uuid.UUID(int=1), ref(), T0 + H)
     assert isinstance(out[0], Release)
     g, out = on_consent(g, consent(1, withdrawn_at=T0 + 2 * H), T0 + 2 * H)
@@ -53,7 +61,7 @@ def test_withdrawal_revokes_and_holds_again_until_a_new_consent() -> None:
 
 
 def test_another_covering_consent_keeps_the_release_with_its_provenance() -> None:
-    g, _ = on_consent(ChildGate(), consent(1), T0)
+    g, _ = on_consent(KNOWN, consent(1), T0)
     g, _ = on_consent(g, consent(2), T0)
     g, _ = on_fact(g, uuid.UUID(int=1), ref(), T0 + H)
     g, out = on_consent(g, consent(1, withdrawn_at=T0 + 2 * H), T0 + 2 * H)
@@ -64,26 +72,26 @@ def test_another_covering_consent_keeps_the_release_with_its_provenance() -> Non
 
 
 def test_expiry_needs_no_event_a_tick_revokes() -> None:
-    g, _ = on_consent(ChildGate(), consent(1, end=5), T0)
+    g, _ = on_consent(KNOWN, consent(1, end=5), T0)
     g, _ = on_fact(g, uuid.UUID(int=1), ref(), T0 + H)
     g, out = settle(g, T0 + 5 * H)
     assert [type(o) for o in out] == [Revoke]
 
 
 def test_statutory_goes_to_social_services_whatever_the_consent() -> None:
-    g, out = on_fact(ChildGate(), uuid.UUID(int=1), ref(basis=Basis.STATUTORY, category=Category.SOCIAL), T0)
+    g, out = on_fact(KNOWN, uuid.UUID(int=1), ref(basis=Basis.STATUTORY, category=Category.SOCIAL), T0)
     assert [type(o) for o in out] == [RouteStatutory] and len(g.held) == 1  # not in the plan without consent
 
 
 def test_directory_facts_pass_unkept_and_repeat_the_same_release() -> None:
-    g, out = on_fact(ChildGate(), uuid.UUID(int=1), ref(basis=Basis.DIRECTORY, area=None), T0)
-    assert out == [Release(out[0].fact, ())] and g == ChildGate()
+    g, out = on_fact(KNOWN, uuid.UUID(int=1), ref(basis=Basis.DIRECTORY, area=None), T0)
+    assert out == [Release(out[0].fact, ())] and g == KNOWN
     again, repeat = on_fact(g, uuid.UUID(int=1), ref(basis=Basis.DIRECTORY, area=None), T0)
     assert repeat == out and again == g  # the same release again: consumers absorb it by id
 
 
 def test_redelivered_consent_facts_are_recognised_from_the_state_alone() -> None:
-    g, _ = on_fact(ChildGate(), uuid.UUID(int=1), ref(), T0)  # held: no consent yet
+    g, _ = on_fact(KNOWN, uuid.UUID(int=1), ref(), T0)  # held: no consent yet
     assert g.knows(uuid.UUID(int=1)) and not g.knows(uuid.UUID(int=2))
     again, out = on_fact(g, uuid.UUID(int=1), ref(), T0)
     assert out == [] and again is g
@@ -98,7 +106,8 @@ consents_st = st.builds(
         T0 + start * H, T0 + (start + length) * H,
         source_organisations=None if orgs is None else frozenset(orgs),
         areas=None if areas is None else frozenset(areas),
-        withdrawn_at=None if withdraw is None else T0 + withdraw * H),
+        withdrawn_at=None if withdraw is None else T0 + withdraw * H,
+        grantors=frozenset({Grantor(GUARDIAN, GrantorRole.GUARDIAN)})),
     st.integers(0, 5), st.integers(0, 20), st.integers(1, 20), st.one_of(st.none(), st.integers(0, 40)),
     st.sets(st.sampled_from([Category.HEALTH, Category.SCHOOL, Category.SOCIAL]), min_size=1),
     st.one_of(st.none(), st.sets(st.sampled_from(list(Area)), min_size=1, max_size=3)),
@@ -117,7 +126,7 @@ steps_st = st.lists(st.one_of(st.tuples(st.just("fact"), facts_st), st.tuples(st
 @settings(max_examples=400, deadline=None)
 @given(steps_st)
 def test_released_set_always_equals_what_visibility_allows(steps: list) -> None:
-    g, now = ChildGate(), T0
+    g, now = KNOWN, T0
     facts: dict[uuid.UUID, FactRef] = {}
     for kind, payload in steps:
         now += H
@@ -140,7 +149,7 @@ def test_released_set_always_equals_what_visibility_allows(steps: list) -> None:
 
 
 def test_the_known_ids_follow_every_fact_through_hold_release_and_revoke() -> None:
-    g, _ = on_consent(ChildGate(), consent(1, end=5), T0)
+    g, _ = on_consent(KNOWN, consent(1, end=5), T0)
     for n in range(1, 5):
         g, _ = on_fact(g, uuid.UUID(int=n), ref(), T0)
     g, _ = settle(g, T0 + dt.timedelta(days=6))  # the consent has ended: all back to held

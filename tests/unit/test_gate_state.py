@@ -6,14 +6,17 @@ import datetime as dt
 import json
 import uuid
 
+from projections.consent_rules import Custody, Lapse
 from projections.consents import Consent, FactRef
 from projections.gate import ChildGate, Fact
-from schemas.events import Area, Basis, Category
+from projections.population import Resident
+from schemas.events import Area, Basis, Category, Grantor, GrantorRole
 from services.worker import gate_state
 from services.worker.gate_state import ChildRecord, dumps, loads
 
 T0 = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
 CHILD = uuid.UUID(int=7, version=4)
+G1, G2 = uuid.UUID(int=8, version=4), uuid.UUID(int=9, version=4)
 
 
 def record() -> ChildRecord:
@@ -22,15 +25,20 @@ def record() -> ChildRecord:
                 frozenset({"skola-1"}), T0, T0 + dt.timedelta(days=30)),
         Consent(uuid.UUID(int=101, version=4), CHILD, frozenset({Category.HEALTH}), frozenset({"bvc-1", "skola-2"}),
                 T0, T0 + dt.timedelta(days=3), frozenset({"bvc-1"}), frozenset({Area.HEALTH}),
-                T0 + dt.timedelta(days=1)),
+                T0 + dt.timedelta(days=1), frozenset({Grantor(G1, GrantorRole.GUARDIAN), Grantor(CHILD, GrantorRole.CHILD)}),
+                T0 - dt.timedelta(hours=1), T0 + dt.timedelta(hours=5), Lapse.CUSTODY),
     )
+    resident = Resident(CHILD, dt.date(2012, 2, 29), False,
+                        (Custody(T0 - dt.timedelta(days=900), "r1", frozenset({G1, G2})),
+                         Custody(T0 + dt.timedelta(hours=5), "r2", frozenset({G1}))),
+                        (dt.date(2012, 3, 1), "e1", "0780"), True, G2)
     facts = [Fact(uuid.UUID(int=n + 1, version=4), FactRef(CHILD, "bvc-1", Category.HEALTH,
                                                            None if n == 2 else Area.HEALTH, Basis.CONSENT), n)
              for n in range(5)]
     gate = ChildGate(consents=consents, held=(facts[3], facts[4]),
                      released=((facts[0], (consents[0].consent_id,)),
                                (facts[1], (consents[0].consent_id, consents[1].consent_id)), (facts[2], ())),
-                     next_seq=5)
+                     next_seq=5, resident=resident)
     return ChildRecord(gate, {"intake.health": 41, "consent": 3},
                        {facts[3].event_id: (consents[1].consent_id,)})
 

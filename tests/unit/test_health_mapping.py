@@ -14,6 +14,8 @@ from connectors import health_mapping as hm
 from connectors.base import MappingError, SourceRecord, Subject
 from connectors.health import HealthConnector, Position, format_cursor, parse_cursor
 from connectors.health_mapping import Mapper
+from connectors.parties import PartyIds
+from connectors.population import PopulationConnector
 from connectors.standins.county import County
 from connectors.standins.health import generate
 from connectors.standins.health import vocabulary as vocab
@@ -131,10 +133,43 @@ def test_pregnancy_registers_the_unborn_child_under_the_pregnancy_id() -> None:
     assert fact.subject == Subject(pregnancy="preg-1")
     assert fact.organisation_id == MHV
     assert dict(fact.fields) == {"unit_id": MHV, "municipality_code": "0780",
-                                 "expected_birth_date": dt.date(2025, 3, 12)}
+                                 "expected_birth_date": dt.date(2025, 3, 12),
+                                 "expectant_parent_id": PartyIds().party_id(MOTHER_PNR)}
     assert fact.occurred_at == dt.datetime(2024, 7, 20, 8, 0, tzinfo=dt.UTC)
     assert fact.personal == {"expectant_parent_personnummer": MOTHER_PNR}
     assert fact.version == "registered"  # resolving the pregnancy at birth is no new registration
+
+
+def test_expectant_parent_gets_the_party_id_the_population_register_gives_the_guardian() -> None:
+    """Same secret, same person: the id a pre-birth consent names is the guardian's at birth."""
+    source = {"url": "http://x", "token_url": "http://x/t", "client_id": "a", "client_secret": "b",
+              "party_secret": "county secret"}
+    health = HealthConnector.from_config(source, 10)
+    population = PopulationConnector.from_config(source, 10)
+    [fact] = health.map(SourceRecord("Condition", "preg-1", "1", "c", pregnancy()))
+    assert fact.fields["expectant_parent_id"] == population.guardian_id(MOTHER_PNR)
+    assert fact.fields["expectant_parent_id"] != PartyIds().party_id(MOTHER_PNR)  # the secret matters
+    assert MOTHER_PNR.replace("-", "") not in str(fact.fields["expectant_parent_id"])
+    # guardian_secret, the population connector's older key, gives the same ids
+    older = {**{k: v for k, v in source.items() if k != "party_secret"}, "guardian_secret": "county secret"}
+    assert PopulationConnector.from_config(older, 10).guardian_id(MOTHER_PNR) == population.guardian_id(MOTHER_PNR)
+
+
+@pytest.mark.parametrize("subject", [None, {"reference": "Patient/p9"}, patient_ref("19920514-9941")],
+                         ids=["no subject", "no personnummer", "bad check digit"])
+def test_pregnancy_without_a_valid_parent_personnummer_has_no_parent_id(subject: Any) -> None:
+    [fact] = facts({**pregnancy(), "subject": subject})
+    assert fact.fields["expectant_parent_id"] is None and fact.personal is None
+
+
+def test_party_secret_is_checked_without_echoing_it() -> None:
+    good = {"url": "http://fhir/fhir", "token_url": "http://fhir/oauth2/token", "client_id": "hub", "client_secret": "s"}
+    with pytest.raises(ValueError, match="party_secret"):
+        HealthConnector.from_config({**good, "party_secret": ""}, 10)
+    with pytest.raises(ValueError, match="party_secret") as caught:
+        PopulationConnector.from_config({**good, "party_secret": "one-value", "guardian_secret": "other-value"}, 10)
+    assert "one-value" not in str(caught.value) and "other-value" not in str(caught.value)
+    assert "s3cret-value" not in repr(PartyIds("s3cret-value"))
 
 
 def test_newborn_carries_the_unborn_id_over_through_its_pregnancy() -> None:

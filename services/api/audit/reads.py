@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from projections import access
 from projections.access import Need
 from projections.audit import AuditEntry
 from schemas.sealing import Erased, Personal
@@ -114,18 +115,26 @@ async def history(hub: Hub, principal: Principal, child_id: uuid.UUID) -> Histor
 
 async def plan_as_seen(hub: Hub, principal: Principal, child_id: uuid.UUID, viewer_org: str,
                        at: dt.datetime) -> SeenPlanOut:
-    """The plan as ``viewer_org`` could see it at ``at``: folded from the log up to ``at``, the
-    facts filtered by the one visibility function (``services.readmodel.history.plan_as_seen``)."""
+    """The plan as ``viewer_org`` could see it at ``at``: folded from the log up to ``at``; first
+    whether the organisation could open the child then at all, then the facts and the plan's text
+    filtered by the one visibility function (``services.readmodel.history.plan_as_seen``)."""
     require_role(principal, Need.AUDIT)
-    seen = await hub.history.plan_as_seen(hub.settings, hub.codec, child_id, viewer_org, at)
+    grants = await hub.run(hub.reader.emergency_grants, at, child_id=child_id)
+    seen = await hub.history.plan_as_seen(hub.settings, hub.codec, child_id, viewer_org, at, grants)
     await record_reads(hub, principal, [child_id], publishing.AUDIT, AS_SEEN_PARTS)
     d, state = hub.directory, seen.state
+    if not seen.decision.allowed:
+        return SeenPlanOut(child_id=child_id, viewer_org=viewer_org, at=at, could_open=False, access=None,
+                           named_person=None, named_person_rule="", lead=None, participants=[], plan=None, areas=[],
+                           facts_without_area=[], meetings=[], follow_ups=[], consents=[])
     plan = state.plan
     fact_views = [views.fact_out(f, d, hub.fact_codec) for f in seen.facts]
-    parts = views.parts_of_rows(PlanRows.folded(plan, child_id), d)  # as the live page builds them
+    shows = access.plan_text_shown(child_id, viewer_org, at, seen.consents, seen.decision)
+    parts = views.parts_of_rows(PlanRows.folded(plan, child_id), d, shows)  # as the live page builds them
     areas, loose, plan_follow_ups = views.areas(parts, fact_views)
     return SeenPlanOut(
-        child_id=child_id, viewer_org=viewer_org, at=at, named_person=views.org(d, seen.named_person.organisation_id),
+        child_id=child_id, viewer_org=viewer_org, at=at, could_open=True, access=str(seen.decision.ground),
+        named_person=views.org(d, seen.named_person.organisation_id),
         named_person_rule=seen.named_person.rule, lead=views.org(d, plan.lead),
         participants=views.orgs(d, plan.participants),
         plan=views.plan_info(plan.plan_id, plan.status, plan.opened_by_org, plan.opened_at, plan.closed_at, d),

@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 
 from projections.consent_rules import ADULT_AGE, age_on
 from projections.plan import AREAS
-from schemas.events import Category, GrantorRole
+from schemas.events import Category, ConsentObtained, GrantorRole
 from services.api import models
 from services.api.models import PlanView
 from services.api.ui import sv
@@ -66,6 +66,7 @@ def known_orgs(view: PlanView, me: str) -> list[tuple[str, str]]:
 
 AREA_OPTIONS = [(a.value, sv.AREA[a].capitalize()) for a in AREAS]
 RATING_OPTIONS = [(str(n), label) for n, label in sv.RATING.items()]
+OBTAINED_OPTIONS = [(o.value, sv.OBTAINED[o].capitalize()) for o in ConsentObtained]
 CATEGORY_OPTIONS = [(c.value, sv.CATEGORY[c].capitalize()) for c in (Category.HEALTH, Category.SCHOOL, Category.SOCIAL)]
 
 
@@ -74,21 +75,57 @@ def _consent_label(c: models.ConsentOut) -> str:
     return f"Samtycke {str(c.consent_id)[:8]} – {cats} – till och med {c.valid_to.date().isoformat()}"
 
 
+def _adult(view: PlanView) -> bool:
+    return (not view.unborn and view.birth_date is not None
+            and age_on(view.birth_date, dt.datetime.now(dt.UTC).date()) >= ADULT_AGE)
+
+
 def grantor_options(view: PlanView) -> list[tuple[str, str]]:
+    """Who can grant a consent now: the expectant parent of an unborn child; from 18 the young
+    person alone; before that every guardian, and the child."""
+    if view.unborn:
+        parent = view.expectant_parent
+        return [] if parent is None else [(f"{GrantorRole.EXPECTANT_PARENT.value}:{parent}",
+                                           f"Blivande förälder ({str(parent)[:8]})")]
+    if _adult(view):
+        return [(f"{GrantorRole.YOUNG_PERSON.value}:{view.child_id}", "Den unga själv")]
     out = [(f"{GrantorRole.GUARDIAN.value}:{g}", f"Vårdnadshavare {n} ({str(g)[:8]})")
            for n, g in enumerate(view.guardians, 1)]
     if view.birth_date is not None:
-        adult = age_on(view.birth_date, dt.datetime.now(dt.UTC).date()) >= ADULT_AGE
-        role = GrantorRole.YOUNG_PERSON if adult else GrantorRole.CHILD
-        out.append((f"{role.value}:{view.child_id}", "Den unga själv" if adult else "Barnet självt"))
+        out.append((f"{GrantorRole.CHILD.value}:{view.child_id}", "Barnet självt"))
     return out
+
+
+def grantor_help(view: PlanView) -> str:
+    if view.unborn:
+        return "Den blivande föräldern lämnar samtycket för ett ofött barn."
+    if _adult(view):
+        return "Från 18 år lämnar den unga själv samtycket."
+    return "Alla vårdnadshavare, och barnet från 15 år, måste samtycka."
+
+
+def withdraw_options(view: PlanView, consent: models.ConsentOut) -> list[tuple[str, str]]:
+    """Who may withdraw ``consent``: those who granted it, and those who would have to grant now."""
+    out = dict(grantor_options(view))
+    for g in consent.grantors:
+        label = "Den unga själv" if g.role is GrantorRole.YOUNG_PERSON else (
+            "Barnet självt" if g.role is GrantorRole.CHILD else f"{sv.GRANTOR[g.role].capitalize()} ({str(g.party_id)[:8]})")
+        out.setdefault(f"{g.role.value}:{g.party_id}", label)
+    return list(out.items())
+
+
+def withdrawable(view: PlanView) -> list[models.ConsentOut]:
+    """Consents a withdrawal still ends: not withdrawn, lapsed or expired (pending ones too)."""
+    at = view.read_at
+    return [c for c in view.consents if c.withdrawn_at is None and c.valid_to > at
+            and (c.lapsed_at is None or c.lapsed_at > at)]
 
 
 # -- the forms -----------------------------------------------------------------------------------------
 
 def open_plan(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
     options = [(str(c.consent_id), _consent_label(c)) for c in view.consents
-               if c.active and any(r.id == me for r in c.recipients)]
+               if c.active and not c.pending and any(r.id == me for r in c.recipients)]
     return Form("plan", "Öppna plan", [
         Field("consent_ids", "Samtycken som planen öppnas under", "checkboxes", options, True,
               "Bara giltiga samtycken där din organisation är mottagare visas.", values.get("consent_ids")),
@@ -162,7 +199,8 @@ def consent(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
     today = dt.datetime.now(dt.UTC).date()
     return Form("consents", "Registrera samtycke", [
         Field("grantors", "Vem lämnar samtycket", "checkboxes", grantor_options(view), True,
-              "Alla vårdnadshavare, och barnet från 15 år, måste samtycka.", values.get("grantors")),
+              grantor_help(view), values.get("grantors")),
+        Field("obtained", "Hur samtycket lämnades", "select", OBTAINED_OPTIONS, True, value=values.get("obtained")),
         Field("categories", "Vilka uppgifter", "checkboxes", CATEGORY_OPTIONS, True, value=values.get("categories")),
         Field("areas", "Vilka områden", "checkboxes", AREA_OPTIONS, help="Inget valt betyder alla områden.",
               value=values.get("areas")),
@@ -172,7 +210,8 @@ def consent(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
               value=values.get("other_recipients")),
         Field("source_organisations", "Från vilka organisationer", "textarea",
               help="Organisations-id, ett per rad. Tomt betyder alla.", value=values.get("source_organisations")),
-        Field("valid_from", "Gäller från", "date", required=True, value=values.get("valid_from", today.isoformat())),
+        Field("valid_from", "Gäller från", "date", required=True, help="Tidigast i dag: ett samtycke kan inte antedateras.",
+              value=values.get("valid_from", today.isoformat())),
         Field("valid_to", "Gäller till och med", "date", required=True,
               value=values.get("valid_to", (today + dt.timedelta(days=365)).isoformat())),
     ], "Registrera samtycket")
@@ -223,6 +262,19 @@ def _start_of(day: Any) -> Any:
         return day  # let validation say what is wrong
 
 
+def _valid_from(day: Any) -> Any:
+    """The start of the day -- or, for today, the moment the form is posted: a consent "from
+    today" starts now, not at a midnight already past (registration refuses backdating)."""
+    start = _start_of(day)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        begins = dt.datetime.fromisoformat(start)
+        today = begins <= now < begins + dt.timedelta(days=1)
+    except (ValueError, TypeError, OverflowError):
+        return start  # let validation say what is wrong
+    return now.isoformat() if today else start
+
+
 def _end_of(day: Any) -> Any:
     start = _start_of(day)
     try:
@@ -258,9 +310,9 @@ BODIES: dict[str, tuple[type[BaseModel], Callable[[Mapping[str, Any]], dict[str,
                                                         "reason_code": v.get("reason_code", "")}),
     "close": (models.ClosePlan, lambda v: {"reason_code": v.get("reason_code", "")}),
     "consents": (models.RegisterConsent, lambda v: {
-        "grantors": _grantors(v), "categories": _many(v, "categories"),
+        "grantors": _grantors(v), "obtained": _blank(v.get("obtained")), "categories": _many(v, "categories"),
         "recipients": list(dict.fromkeys(_many(v, "recipients") + _lines(v.get("other_recipients")))),
-        "valid_from": _start_of(v.get("valid_from")), "valid_to": _end_of(v.get("valid_to")),
+        "valid_from": _valid_from(v.get("valid_from")), "valid_to": _end_of(v.get("valid_to")),
         "source_organisations": _lines(v.get("source_organisations")) or None, "areas": _many(v, "areas") or None}),
     "emergency-access": (models.OpenEmergencyAccess, lambda v: {"reason_code": v.get("reason_code", ""),
                                                                  "days": _blank(v.get("days"))}),
@@ -273,7 +325,8 @@ FIELD_LABELS = {"held_on": "Mötesdatum", "participant_orgs": "Deltagande organi
                 "comment": "Kommentar", "child_view": "Barnets egen syn", "guardians_view": "Vårdnadshavarnas syn",
                 "need": "Behov", "what": "Insats", "responsible_org": "Ansvarig organisation", "due_on": "Datum",
                 "completed_on": "Slutförd den", "to_org": "Ny barnensbästa-ansvarig", "reason_code": "Skäl",
-                "consent_ids": "Samtycken", "grantors": "Vem lämnar samtycket", "categories": "Vilka uppgifter",
+                "consent_ids": "Samtycken", "grantors": "Vem lämnar samtycket", "obtained": "Hur samtycket lämnades",
+                "categories": "Vilka uppgifter",
                 "recipients": "Mottagare", "valid_from": "Gäller från", "valid_to": "Gäller till och med",
                 "source_organisations": "Från vilka organisationer", "areas": "Områden", "days": "Hur länge",
                 "party_id": "Vem återkallar", "role": "Vem återkallar"}
@@ -294,7 +347,8 @@ def _swedish(exc: ValidationError) -> list[str]:
         loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
         label = FIELD_LABELS.get(loc[0], loc[0]) if loc else "Formuläret"
         kind = error.get("type", "")
-        if kind in ("missing", "too_short") or (kind.endswith("_type") and error.get("input") in (None, "")):
+        blank = error.get("input") in (None, "")
+        if kind in ("missing", "too_short") or ((kind.endswith("_type") or kind == "enum") and blank):
             out.append(f"{label}: måste fyllas i")
         elif kind == "string_too_long" or kind == "too_long":
             out.append(f"{label}: för långt")

@@ -150,8 +150,8 @@ async def complete_submit(request: Request, user: User, child_id: ChildId, actio
 def _consents_page(request: Request, user: Principal, view: PlanView, form: forms.Form,
                    status: int = 200, withdraw_errors: list[str] | None = None) -> HTMLResponse:
     return page(request, "consents.html", user, status, view=view, form=form,
-                action=f"/ui/children/{view.child_id}/consents", grantors=forms.grantor_options(view),
-                withdraw_errors=withdraw_errors or [])
+                action=f"/ui/children/{view.child_id}/consents", withdrawable=forms.withdrawable(view),
+                withdraw_options=forms.withdraw_options, withdraw_errors=withdraw_errors or [])
 
 
 @router.get("/children/{child_id}/consents", response_class=HTMLResponse)
@@ -184,13 +184,13 @@ async def withdraw_submit(request: Request, user: User, child_id: ChildId, conse
     hub = hub_of(request)
     values = forms.form_values(await request.form())
     try:
-        await commands.withdraw_consent(hub, user, child_id, consent_id, forms.parse("withdraw", values))
+        done = await commands.withdraw_consent(hub, user, child_id, consent_id, forms.parse("withdraw", values))
     except forms.InvalidForm as exc:
         reasons = exc.reasons
     except errors.Rejected as exc:
         reasons = sv.translate_all(exc.reasons)
     else:
-        return _back(child_id, "withdrawn", "/consents")
+        return _back(child_id, "withdrawn" if done.moot is None else "moot", "/consents")
     view = await _form_view(request, user, child_id)
     return _consents_page(request, user, view, forms.consent(view, user.organisation_id, {}), status=422,
                           withdraw_errors=reasons)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from projections import access, consent_rules
 from projections import named_person as np
-from schemas.events import Area, Category, GrantorRole
+from schemas.events import Area, Category, ConsentObtained, GrantorRole
 from services.api import errors
 from services.commands import consent as consent_registry
 from services.commands import plan as plan_service
@@ -36,10 +36,21 @@ RULE = {
     np.RULE_ENDED_18: "upphört vid 18 år", np.RULE_GAP_BHV: "saknas (ingen BVC)",
     np.RULE_GAP_SCHOOL: "saknas (ingen skolplacering)", np.RULE_GAP_KAA: "saknas (ingen KAA-funktion)",
 }
+OBTAINED = {ConsentObtained.WRITTEN: "skriftligt", ConsentObtained.ORAL_MEETING: "muntligt vid möte",
+            ConsentObtained.DIGITAL: "digitalt"}
+LAPSE = {
+    consent_rules.Lapse.CHILD_AGE: "upphörde när barnet fyllde {age} år",
+    consent_rules.Lapse.ADULTHOOD: "upphörde vid 18-årsdagen",
+    consent_rules.Lapse.CUSTODY: "upphörde när vårdnaden ändrades",
+    consent_rules.Lapse.BIRTH: "upphörde vid födseln",
+    consent_rules.Lapse.REGISTER: "folkbokföringen stödde inte samtycket när det lämnades",
+}
+CONSENT_PENDING = "väntar på behandling"
 PLAN_STATUS = {"open": "öppen", "closed": "avslutad", None: "ingen plan"}
 ACTION_STATUS = {"agreed": "beslutad", "completed": "slutförd"}
 GROUND = {access.Ground.NAMED_PERSON: "barnensbästa-ansvarig", access.Ground.LEAD: "ansvarig för planen",
-          access.Ground.PARTICIPANT: "deltagare i planen", access.Ground.EMERGENCY: "nödöppning"}
+          access.Ground.PARTICIPANT: "deltagare i planen", access.Ground.EMERGENCY: "nödöppning",
+          access.Ground.YOUNG_PERSON: "barnensbästa-ansvarig till 18 år (den ungas eget samtycke till 19 år)"}
 FACT = {
     "HealthVisitRecorded": "Besök i hälso- och sjukvården", "ImmunizationRecorded": "Vaccination",
     "ObservationRecorded": "Observation", "ConditionNoted": "Tillstånd noterat",
@@ -81,9 +92,11 @@ FLASH = {
     "completed": "Insatsen är markerad som slutförd.", "follow-up": "Uppföljningen är inlagd.",
     "transfer": "Barnensbästa-ansvaret är flyttat.", "closed": "Planen är avslutad.",
     "consent": "Samtycket är registrerat.", "withdrawn": "Samtycket är återkallat.",
+    "moot": "Återkallelsen är mottagen, men samtycket hade redan upphört.",
     "emergency": "Nödöppningen är registrerad och loggad.",
 }
 PENDING = "Registrerat – visas när det har behandlats."
+MOOT = "Återkallelsen är mottagen, men den ändrade inget: {why}."
 
 NOT_FOUND = "Hittades inte."
 FORBIDDEN = "Din roll har inte behörighet till detta."
@@ -119,7 +132,20 @@ REASONS: dict[str, str] = {
     consent_registry.BAD_CATEGORY: "kategorin {category} kan inte omfattas av samtycke",
     consent_registry.NO_RECIPIENT: "ett samtycke behöver minst en mottagande organisation",
     consent_registry.BAD_PERIOD: "slutdatum måste ligga efter startdatum",
+    consent_registry.BACKDATED: "startdatum {valid_from} har redan passerat: ett samtycke kan inte antedateras",
+    consent_registry.STARTS_TOO_LATE: "startdatum {valid_from} ligger mer än {days} dagar fram",
+    consent_registry.TOO_LONG: "perioden från startdatum till slutdatum är längre än {days} dagar",
     consent_registry.NOT_A_GRANTOR: "bara den som måste lämna samtycket kan återkalla det",
+    consent_registry.HAD_BEEN_WITHDRAWN: "samtycket var redan återkallat den {day}",
+    consent_registry.HAD_EXPIRED: "samtycket hade redan gått ut den {day}",
+    consent_registry.HAD_LAPSED[consent_rules.Lapse.CHILD_AGE]:
+        "samtycket hade redan upphört den {day}, när barnet fyllde {age} år",
+    consent_registry.HAD_LAPSED[consent_rules.Lapse.ADULTHOOD]: "samtycket hade redan upphört vid 18-årsdagen den {day}",
+    consent_registry.HAD_LAPSED[consent_rules.Lapse.CUSTODY]:
+        "samtycket hade redan upphört den {day}, när vårdnaden ändrades",
+    consent_registry.HAD_LAPSED[consent_rules.Lapse.BIRTH]: "samtycket hade redan upphört vid födseln den {day}",
+    consent_registry.HAD_LAPSED[consent_rules.Lapse.REGISTER]:
+        "samtycket hade redan upphört: folkbokföringen stödde inte samtycket när det lämnades den {day}",
     consent_rules.GUARDIAN_MISSING: "vårdnadshavare {party} har inte lämnat samtycke",
     consent_rules.CHILD_MISSING: "barnet ({age} år) har inte lämnat samtycke",
     consent_rules.YOUNG_PERSON_MISSING: "den unga (18 år eller äldre) måste själv lämna samtycke",
@@ -136,6 +162,7 @@ REASONS: dict[str, str] = {
     errors.INACTIVE_CONSENT: "samtycke {consent_id} gäller inte nu",
     errors.NOT_RECIPIENT: "samtycke {consent_id} anger inte din organisation som mottagare",
     errors.ALREADY_WITHDRAWN: "samtycket är redan återkallat",
+    errors.PENDING_CONSENT: "samtycke {consent_id} behandlas fortfarande; försök igen om en stund",
     errors.CHILD_ERASED: "barnets uppgifter är raderade; inget nytt kan registreras",
 }
 FIELD_NAMES = {"by_org": "din organisation", "participant": "deltagare", "lead_org": "ansvarig för planen",
@@ -179,6 +206,15 @@ def _swedish_value(name: str, value: str) -> str:
     if name == "role":
         return ROLE_NAMES.get(value, value)
     return value
+
+
+def lapse_label(lapse: str | None, child_grants_from: int = consent_rules.CHILD_GRANTS_FROM) -> str | None:
+    """Why a consent lapsed, in Swedish; None if it did not (or the code is unknown)."""
+    try:
+        template = LAPSE[consent_rules.Lapse(lapse)] if lapse is not None else None
+    except ValueError:
+        return None
+    return None if template is None else template.format(age=child_grants_from)
 
 
 def translate_all(reasons: Iterable[str]) -> list[str]:

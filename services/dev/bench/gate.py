@@ -38,7 +38,7 @@ from schemas.events import Area, Basis, Category, FactReleased
 from schemas.topics import ALL_TOPICS, SHARED, Topic, key_for, topic_for
 from services.dev.bench.cpu import CpuMeter
 from services.dev.bench.report import RESULTS_DIR, Latency, Row
-from services.dev.samples import scoped_fact, scoped_grant
+from services.dev.samples import scoped_fact, scoped_grant, scoped_register
 from services.dev.watch import TopicWatcher
 from services.kafka import clients as kafka
 from services.kafka.broker import EmbeddedBroker, free_port
@@ -68,7 +68,9 @@ def _records(events: int, codec: Codec) -> list[tuple[str, bytes, bytes]]:
         child = uuid.UUID(int=c + 1, version=4)
         grant = scoped_grant(child, uuid.uuid5(child, "bench-consent"), [Category.HEALTH], ["skola-1"],
                              now - dt.timedelta(hours=1), now + dt.timedelta(days=30))
-        out.append((topic_for(grant).name, key_for(grant), codec.encode(grant)))
+        # The register first, so the consent is in force (its guardian is the child's).
+        for event in (*scoped_register(child, now - dt.timedelta(hours=2)), grant):
+            out.append((topic_for(event).name, key_for(event), codec.encode(event)))
     for n in range(events):
         child = uuid.UUID(int=n % children + 1, version=4)
         fact = scoped_fact(child, n, ORG, Category.HEALTH, Area.HEALTH, Basis.CONSENT)

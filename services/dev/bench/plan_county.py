@@ -24,7 +24,8 @@ from sqlalchemy import Engine
 from connectors.standins.county import Child, County
 from projections import child_state
 from projections.child_state import ChildState
-from projections.read_model import Batch, ReadModel
+from projections.consent_rules import ChildStatus, required, swedish_day
+from projections.read_model import Batch
 from schemas.codec import Codec
 from schemas.county import CountyDirectory
 from schemas.events import Area, Basis, Category, Event, SchoolType, Source
@@ -32,7 +33,7 @@ from schemas.sealing import Personal
 from schemas.topics import TOPIC_OF_EVENT
 from services.county import county_directory
 from services.dev.samples import sample_event
-from services.readmodel.engine import named_person_config
+from services.readmodel.engine import read_model
 from services.settings import Settings
 
 NAMESPACE = uuid.UUID("7c1e4b9a-2d3f-4a5b-9c8d-1e2f3a4b5c6d")
@@ -106,8 +107,12 @@ class ChildEvents:
         orgs = sorted({bhv, school, soc})
         consent_id, plan_id = uuid.uuid5(self.child_id, "consent"), uuid.uuid5(self.child_id, "plan")
         grant = self.event("ConsentGranted", org=school, basis=Basis.CONSENT)
+        # Granted by whoever the register requires when it is given, so it is in force.
+        status = ChildStatus(self.child_id, c.birth_date,
+                             frozenset(uuid.uuid5(NAMESPACE, g.personnummer) for g in c.guardians))
+        grantors = tuple(sorted(required(status, swedish_day(grant.envelope.occurred_at)), key=str))
         yield replace(grant, consent_id=consent_id, categories=(Category.HEALTH, Category.SCHOOL, Category.SOCIAL),
-                      recipients=tuple(orgs), source_organisations=None, areas=None,
+                      recipients=tuple(orgs), source_organisations=None, areas=None, grantors=grantors,
                       valid_from=self.at - dt.timedelta(days=30), valid_to=self.at + dt.timedelta(days=365))
         facts = [
             self.event("HealthVisitRecorded", org=bhv, basis=Basis.CONSENT, area=Area.HEALTH, unit_id=bhv,
@@ -164,7 +169,7 @@ def child_states(children: int, at: dt.datetime, directory: CountyDirectory | No
 def fill_read_model(engine: Engine, settings: Settings, children: int, at: dt.datetime | None = None) -> int:
     """Write the county's read model into ``engine`` (migrated, empty); returns rows written."""
     at = at or dt.datetime.now(dt.UTC)
-    store = ReadModel(engine, named_person_config(settings))
+    store = read_model(engine, settings)
     written, chunk = 0, {}
     for state in child_states(children, at, county_directory(settings)):
         chunk[state.child_id] = state

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from connectors.standins.directory import synthetic_directory
+from projections.consent_rules import ChildStatus, required, swedish_day
 from schemas.codec import Codec
 from schemas.county import BHV, SOCIAL
 from schemas.events import (
@@ -40,8 +41,6 @@ from schemas.events import (
     Envelope,
     Event,
     FactReleased,
-    Grantor,
-    GrantorRole,
     ReleaseRevoked,
     SchoolType,
     Source,
@@ -129,14 +128,15 @@ def template_child(k: int, facts: int, codec: Codec) -> tuple[list[Event], int]:
                                 school_type=stage, municipality_code=code, start_date=dt.date(2025, 8, 18)))
     log: list[Event] = [_released(codec, ids, f, ()) for f in directory]
     if k % 6 != 0:
-        guardian = Grantor(directory[1].guardian_ids[0], GrantorRole.GUARDIAN)  # type: ignore[attr-defined]
+        status = ChildStatus(child, born, frozenset(directory[1].guardian_ids))  # type: ignore[attr-defined]
+        grantors = tuple(sorted(required(status, swedish_day(T0)), key=str))  # what the register requires
         health_id, school_id = ids(), ids()
         for consent_id, categories, recipients in ((health_id, [Category.HEALTH, Category.SOCIAL], [bhv, soc, school]),
                                                    (school_id, [Category.SCHOOL], [school, bhv])):
             grant = scoped_grant(child, consent_id, categories, recipients, T0 - dt.timedelta(days=7),
                                  T0 + dt.timedelta(days=730))
             env = replace(grant.envelope, event_id=ids(), occurred_at=T0, recorded_at=T0)
-            log.append(replace(grant, envelope=env, grantors=(guardian,)))
+            log.append(replace(grant, envelope=env, grantors=grantors))
         school_releases: list[FactReleased] = []
         for i in range(facts):
             at = T0 + dt.timedelta(days=1 + i * 300 // max(facts, 1), hours=i % 8)
@@ -169,8 +169,8 @@ def template_child(k: int, facts: int, codec: Codec) -> tuple[list[Event], int]:
             sample = sample_event("ConsentWithdrawn", seed=k, child_id=child)
             env = replace(sample.envelope, event_id=ids(), occurred_at=withdrawn_at, recorded_at=withdrawn_at,
                           sealed=None)
-            log.append(ConsentWithdrawn(envelope=env, consent_id=school_id, withdrawn_by=guardian.party_id,
-                                        role=GrantorRole.GUARDIAN))
+            log.append(ConsentWithdrawn(envelope=env, consent_id=school_id, withdrawn_by=grantors[0].party_id,
+                                        role=grantors[0].role))
             ended = withdrawn_at + dt.timedelta(seconds=1)
             log.extend(_revoked(ids, r, (school_id,), ended) for r in school_releases)
     if k % 3 == 1:

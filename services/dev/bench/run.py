@@ -17,20 +17,8 @@ from services.dev.bench.connector import connector_rows
 from services.dev.bench.county import ScaleRow, county_scale
 from services.dev.bench.gate import gate_rows
 from services.dev.bench.plan_page import plan_page_latency
-from services.dev.bench.replay import (
-    SCALE_PER_CHILD,
-    ReplayScale,
-    replay_rows,
-    replay_scale,
-)
-from services.dev.bench.report import (
-    Latency,
-    Row,
-    print_latencies,
-    print_table,
-    save,
-    wide_console,
-)
+from services.dev.bench.replay import SCALE_PER_CHILD, ReplayScale, replay_rows, replay_scale
+from services.dev.bench.report import Latency, Row, print_latencies, print_table, save, wide_console
 from services.kafka import clients as kafka
 from services.kafka.broker import EmbeddedBroker, free_port
 from services.readmodel.replay import processes

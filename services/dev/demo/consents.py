@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from projections.consent_rules import ChildStatus, age_on, required
 from projections.population import Resident
-from schemas.events import Category, ConsentGranted, Grantor, GrantorRole
+from schemas.events import Category, ConsentGranted, ConsentObtained, Grantor, GrantorRole
 from services.commands.consent import ConsentRejected, ConsentRequest, register
 from services.dev.demo.county_view import SEED, Intake, RegisterStatuses, draw, stable_order
 from services.dev.demo.publishing import Publisher
@@ -52,8 +52,8 @@ def _request(resident: Resident, intake: Intake, grantors: tuple[Grantor, ...], 
     return ConsentRequest(
         child_id=resident.child_id, grantors=grantors, categories=categories,
         recipients=(intake.bhv_of(code), intake.social_of(code), *intake.schools(resident.child_id)),
-        valid_from=now - dt.timedelta(days=1), valid_to=now + dt.timedelta(days=CONSENT_DAYS),
-        registered_by_org=intake.social_of(code))
+        valid_from=now, valid_to=now + dt.timedelta(days=CONSENT_DAYS),
+        registered_by_org=intake.social_of(code), obtained=ConsentObtained.WRITTEN, registered_by="demo-coordinator")
 
 
 def _mistakes(candidates: list[Resident], today: dt.date) -> list[tuple[str, Resident, tuple[Grantor, ...]]]:

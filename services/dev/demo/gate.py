@@ -21,14 +21,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from projections.consents import Consent
-from projections.read_model import ReadModel
 from schemas.codec import Codec, DecodeError
 from schemas.deadletter import DeadLetter
 from schemas.events import Basis, Event, FactReleased, ReleaseRevoked, ReportOfConcernRouted
 from schemas.topics import DEADLETTER, SHARED, STATUTORY_SOCIAL
 from services.dev.demo.county_view import SAMPLE_SYSTEM, Intake
 from services.dev.watch import TopicWatcher
-from services.readmodel.engine import named_person_config, until_projected
+from services.readmodel.engine import read_model, until_projected
 from services.settings import Settings
 from services.sql.db import make_engine
 from services.worker.gate import STAGE as GATE_STAGE
@@ -157,7 +156,7 @@ async def run_gate(settings: Settings, tally: GateTally, log: Path, console: Con
     columns = (SpinnerColumn(), TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[status]}"), TimeElapsedColumn())
     topics = [SHARED.name, STATUTORY_SOCIAL.name, DEADLETTER.name]
-    store = ReadModel(make_engine(settings.resolved_database_url), named_person_config(settings))
+    store = read_model(make_engine(settings.resolved_database_url), settings)
     async with TopicWatcher(settings, topics, from_start=True, on_record=tally.on_record):
         tally.started = time.time()
         with _worker(settings, log) as process, Progress(*columns, console=console) as progress:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -21,6 +21,7 @@ from schemas.events import Basis, Category, GrantorRole
 from services.dev.demo.consents import Consents, register_consents
 from services.dev.demo.county_view import Intake, RegisterStatuses, read_intake
 from services.dev.demo.gate import GateTally, expected_releases, run_gate
+from services.dev.demo.lapses import PastConsents, described, read_lapses, register_past_consents
 from services.dev.demo.plans import Plans, open_plans
 from services.dev.demo.publishing import Publisher
 from services.kafka import clients as kafka
@@ -33,6 +34,7 @@ NONE_HELD = "no fact was held: every fact had a covering consent"
 UNCOVERED = "{n} facts were released without a covering consent"
 ACCEPTED = "{n} invalid consent requests were accepted"
 NONE_REJECTED = "no invalid consent request was rejected"
+NO_LAPSES = "the county had no recent change in a child's life to show consents lapse at"
 PLAN_REFUSED = "the plan commands refused the demo's own input: {reasons}"
 
 
@@ -46,6 +48,7 @@ class GateStageResult:
     tally: GateTally
     problem: str  # "" if the gate settled
     statuses: RegisterStatuses
+    past: PastConsents = field(default_factory=PastConsents)  # consents given before a change in life
 
     @property
     def held(self) -> set[uuid.UUID]:
@@ -69,6 +72,8 @@ class GateStageResult:
             (uncovered > 0, UNCOVERED.format(n=uncovered)),
             (consents.accepted_by_mistake > 0, ACCEPTED.format(n=consents.accepted_by_mistake)),
             (not consents.rejected, NONE_REJECTED),
+            (not self.past.granted, NO_LAPSES),
+            (self.past.failure() is not None, self.past.failure() or ""),
         ]
         checks += [(True, PLAN_REFUSED.format(reasons="; ".join(r))) for r in self.plans.rejected[:3]]
         return [message for failed, message in checks if failed]
@@ -94,6 +99,7 @@ async def run_gate_stage(settings: Settings, codec: Codec, console: Console) -> 
         publish = Publisher(producer, codec)
         with console.status("Registering consents ..."):
             consents = await register_consents(intake, publish, now)
+            past = await register_past_consents(intake, publish, now, settings)
         _print_consents(consents, console)
         with console.status("Opening plans ..."):
             plans = await open_plans(intake, consents, publish)
@@ -104,11 +110,14 @@ async def run_gate_stage(settings: Settings, codec: Codec, console: Console) -> 
                   f"each child's key; {sum(plans.events.values()):,} plan events:")
     console.print(f"  {_kinds(plans.events)}.")
     tally = GateTally(expect_forwarded=intake.directory, expect_routed=intake.reports,
-                      expect_released=expected_releases(intake, (consent_of(c) for c in consents.granted.values()), now),
+                      expect_released=expected_releases(
+                          intake, (consent_of(c) for c in (*consents.granted.values(), *past.valid)), now),
                       gated=intake.gated())
     log = Path(settings.demo_data_dir).parent / "gate-worker.log"
     problem = await run_gate(settings, tally, log, console)
-    result = GateStageResult(intake, consents, plans, tally, problem, RegisterStatuses(intake.residents))
+    read_lapses(settings, past, dt.datetime.now(dt.UTC))
+    console.print(described(past))
+    result = GateStageResult(intake, consents, plans, tally, problem, RegisterStatuses(intake.residents), past)
     console.print(summary(result))
     for failure in result.failures():
         console.print(f"[red]Gate stage: {failure}[/red]")

@@ -152,12 +152,11 @@ async def _gate(settings: Settings, codec: Codec, console: Console) -> bool:
 
 def _plans(settings: Settings, engine, console: Console, sample_child: uuid.UUID) -> bool:  # type: ignore[no-untyped-def]
     """Stage 4: the read model the projector built: named persons, gaps lists, plans."""
-    from projections.read_model import ReadModel
     from services.county import county_directory
     from services.dev.demo.readmodel import plans_stage
-    from services.readmodel.engine import named_person_config
+    from services.readmodel.engine import read_model
 
-    return plans_stage(ReadModel(engine, named_person_config(settings)), console, str(sample_child),
+    return plans_stage(read_model(engine, settings), console, str(sample_child),
                        county_directory(settings))
 
 
