@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from projections.access import Ground
 from projections.read_model import children, released_facts
 from schemas.events import Area, Basis, Category, Event, SchoolType
 from services.dev.samples import sample_event, scoped_grant, scoped_guardian, scoped_withdrawal
@@ -95,6 +96,10 @@ def phase1(at: dt.datetime) -> list[Event]:
                      at + dt.timedelta(seconds=EXPIRES_S)),
         event("PlanOpened", CHILD, 10, basis=C, org=SCHOOL, at=at, plan_id=uuid.uuid5(CHILD, "plan"),
               opened_by_org=SCHOOL, consent_ids=(CONSENT_A,)),
+        # BHV takes part in the plan: it may open the child while a consent lists it (B).
+        event("MeetingHeld", CHILD, 11, basis=C, org=SCHOOL, at=at, plan_id=uuid.uuid5(CHILD, "plan"),
+              meeting_id=uuid.uuid5(CHILD, "meeting"), held_on=at.date(), participant_orgs=(SCHOOL, BHV),
+              lead_org=None),
     ], at)
 
 
@@ -174,19 +179,23 @@ def test_history_and_the_plan_as_each_organisation_saw_it(tmp_path: Path) -> Non
     # 0: nothing released yet, so nobody (not even the producer) sees it in the plan.
     assert [fact_types(views[0][o]) for o in (SCHOOL, BHV, SOC)] == [set(), set(), set()]
     assert views[0][SCHOOL].state.plan.status is None and views[0][SCHOOL].named_person.organisation_id == SCHOOL
-    # 1: each recipient sees the fact its consent covers, each producer its own, SOC nothing.
+    # 1: each recipient sees the fact its consent covers, each producer its own; SOC, neither
+    # named person nor participant, could not open the child at all.
     assert fact_types(views[1][SCHOOL]) == {health, school}
+    assert views[1][BHV].decision.ground is Ground.PARTICIPANT
     assert fact_types(views[1][BHV]) == {health, school}
-    assert fact_types(views[1][SOC]) == set()
+    assert not views[1][SOC].decision.allowed and fact_types(views[1][SOC]) == set()
     assert {c.consent_id for c in views[1][SCHOOL].consents} == {CONSENT_A, CONSENT_B}
     assert views[1][SCHOOL].state.plan.status == "open"
-    # 2: B has expired with no event: the school fact is still in the plan, its producer still
-    # sees it, its recipient no longer does.
+    # 2: B has expired with no event: the school fact is still in the plan and its producer
+    # still sees it; BHV, a participant only under B, can no longer open the child -- not even
+    # its own fact shows, as it did not in the live service then.
     assert {f.fact_type for f in views[2][SCHOOL].state.plan.facts.values()} == {health, school}
     assert fact_types(views[2][SCHOOL]) == {health, school}
-    assert fact_types(views[2][BHV]) == {health}
+    assert {c.consent_id for c in views[2][SCHOOL].consents} == {CONSENT_A}
+    assert not views[2][BHV].decision.allowed and fact_types(views[2][BHV]) == set()
+    assert views[2][BHV].consents == ()
     assert fact_types(views[2][SOC]) == set()
-    assert {c.consent_id for c in views[2][BHV].consents} == {CONSENT_A}
     # 3: A withdrawn: the gate revoked, the projector purged -- gone for every organisation.
     assert [fact_types(views[3][o]) for o in (SCHOOL, BHV, SOC)] == [set(), set(), set()]
     assert views[3][SCHOOL].consents == ()
