@@ -217,6 +217,20 @@ def matches(world: World, seen: Decisions, sent: int) -> bool:
     return any(seen.released == expected_release(world, at, sent) for at in (now, now - dt.timedelta(seconds=2)))
 
 
+def explain(world: World, seen: Decisions, sent: int) -> str:
+    """What differs from the expectation now, fact by fact, with the child's consents as judged."""
+    want = expected_release(world, dt.datetime.now(dt.UTC), sent)
+    facts, consents = world.known(sent)
+    lines = []
+    for fid in sorted(set(want) ^ set(seen.released), key=str):
+        ref = facts.get(fid) or world.facts[fid]
+        mine = [(c.consent_id.hex[:8], c.valid_from.isoformat(timespec="seconds"), c.ends_at.isoformat(timespec="seconds"),
+                 c.lapse and c.lapse.value) for c in consents if c.child_id == ref.child_id]
+        lines.append(f"{fid.hex[:8]} {ref.basis.value} {ref.category.value} want={want.get(fid)} "
+                     f"got={seen.released.get(fid)} consents={mine}")
+    return "; ".join(lines)
+
+
 def check(world: World, seen: Decisions, at: dt.datetime) -> None:
     by_id = {c.consent_id: c for c in world.consents}
     assert seen.released == expected_release(world, at)
@@ -278,8 +292,14 @@ def test_gate_releases_exactly_what_visibility_allows_across_worker_restarts(
                     workers.kill9()
                     workers.start()  # a new process: its state comes back from the changelog
                     # Not only the settled end: after each part, exactly what the rules allow now.
-                    seen = settle(cfg, lambda d, sent=hi: matches(world, d, sent), timeout=180)
-                    assert matches(world, seen, hi), f"after part {n}: " + str(workers.logs[-1])
+                    # A consent boundary can pass while it settles: settle again until the
+                    # settled state is right at the moment it is checked.
+                    deadline = time.monotonic() + 180
+                    while True:
+                        seen = settle(cfg, lambda d, sent=hi: matches(world, d, sent), timeout=180)
+                        if matches(world, seen, hi) or time.monotonic() > deadline:
+                            break
+                    assert matches(world, seen, hi), f"after part {n}: {explain(world, seen, hi)} " + str(workers.logs[-1])
             boundary = t0 + dt.timedelta(seconds=SOON_END_S + 3)
             while dt.datetime.now(dt.UTC) < boundary:
                 time.sleep(0.5)

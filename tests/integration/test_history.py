@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from projections.access import Ground
+from projections.access import EmergencyGrant, Ground
 from projections.read_model import children, released_facts
 from schemas.events import Area, Basis, Category, Event, SchoolType
 from services.dev.samples import sample_event, scoped_grant, scoped_guardian, scoped_withdrawal
@@ -174,6 +174,14 @@ def test_history_and_the_plan_as_each_organisation_saw_it(tmp_path: Path) -> Non
         assert until == [h for h in history if h.recorded_at <= moments[1]] and 0 < len(until) < len(history)
         # ---- the plan as each organisation saw it ---------------------------------------
         views = [{org: seen(cfg, codec, org, m) for org in (SCHOOL, BHV, SOC)} for m in moments]
+        # Under an emergency access one of its coordinators had open at T, SOC saw what that
+        # access allows: the facts some consent valid at T covers; outside it, nothing.
+        opened = moments[1] - dt.timedelta(seconds=1)
+        grant = EmergencyGrant(CHILD, "soc-coordinator", SOC, opened, opened + dt.timedelta(days=1))
+        urgent = asyncio.run(plan_as_seen(cfg, codec, CHILD, SOC, moments[1], [grant]))  # type: ignore[arg-type]
+        not_yet = asyncio.run(plan_as_seen(cfg, codec, CHILD, SOC, opened - dt.timedelta(seconds=1), [grant]))  # type: ignore[arg-type]
+        elsewhere = asyncio.run(plan_as_seen(cfg, codec, CHILD, SOC, moments[1],  # type: ignore[arg-type]
+                                             [replace(grant, organisation_id=BHV)]))
         agreed = [replayed(broker.bootstrap, url, m, tmp_path, n) for n, m in enumerate(moments)]
     health, school = "HealthVisitRecorded", "AbsenceSummarised"
     # 0: nothing released yet, so nobody (not even the producer) sees it in the plan.
@@ -185,6 +193,9 @@ def test_history_and_the_plan_as_each_organisation_saw_it(tmp_path: Path) -> Non
     assert views[1][BHV].decision.ground is Ground.PARTICIPANT
     assert fact_types(views[1][BHV]) == {health, school}
     assert not views[1][SOC].decision.allowed and fact_types(views[1][SOC]) == set()
+    assert urgent.decision.ground is Ground.EMERGENCY and fact_types(urgent) == {health, school}
+    assert not not_yet.decision.allowed and fact_types(not_yet) == set()
+    assert not elsewhere.decision.allowed and fact_types(elsewhere) == set()
     assert {c.consent_id for c in views[1][SCHOOL].consents} == {CONSENT_A, CONSENT_B}
     assert views[1][SCHOOL].state.plan.status == "open"
     # 2: B has expired with no event: the school fact is still in the plan and its producer

@@ -139,5 +139,5 @@ async def plan_as_seen(hub: Hub, principal: Principal, child_id: uuid.UUID, view
         participants=views.orgs(d, plan.participants),
         plan=views.plan_info(plan.plan_id, plan.status, plan.opened_by_org, plan.opened_at, plan.closed_at, d),
         areas=areas, facts_without_area=loose, meetings=parts.meetings, follow_ups=plan_follow_ups,
-        consents=[views.consent_out(c, at, d) for c in seen.consents],
+        consents=[views.consent_out(c, at, d, child_grants_from=hub.settings.consent_child_age) for c in seen.consents],
     )

@@ -35,7 +35,7 @@ from rich.progress import Progress
 
 from schemas.codec import Codec
 from schemas.events import Area, Basis, Category, FactReleased
-from schemas.topics import ALL_TOPICS, SHARED, Topic, key_for, topic_for
+from schemas.topics import ALL_TOPICS, CONSENT, SHARED, Topic, key_for, topic_for
 from services.dev.bench.cpu import CpuMeter
 from services.dev.bench.report import RESULTS_DIR, Latency, Row
 from services.dev.samples import scoped_fact, scoped_grant, scoped_register
@@ -177,6 +177,7 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
     codec = Codec()
     records = _records(events, codec)
     children = max(1, events // FACTS_PER_CHILD)
+    facts = sum(topic != CONSENT.name for topic, _, _ in records)  # each gets one release: the register's too
     await _publish(settings, records)
     progress.advance(task)
     bare: list[float] = []
@@ -190,11 +191,11 @@ async def _gate_rows(settings: Settings, events: int, repeats: int, progress: Pr
         for r in range(repeats):
             bare.append(await _agent_rate(settings, len(records), tmp))
             progress.advance(task)
-            floor.append(await _agent_rate(settings, len(records), tmp, facts=events))
+            floor.append(await _agent_rate(settings, len(records), tmp, facts=facts))
             progress.advance(task)
             fresh = settings.model_copy(update={"worker_group": f"bench-gate-{uuid.uuid4().hex[:8]}"})
             with worker(fresh, tmp / f"gate-{r}.log", role=Role.GATE) as process:
-                gate.append(await _gate_rate(events, process, watcher))
+                gate.append(await _gate_rate(facts, process, watcher))
                 progress.advance(task)
                 if r == repeats - 1:  # caught up: measure latency on this worker
                     # The embedded broker's fetch costs grow with a partition's batch count, so a
