@@ -63,7 +63,7 @@ def running(tmp_path: Path, broker: EmbeddedBroker,
     codec = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
     county = County(dt.datetime.now(dt.UTC), codec)
     ReadModelWorld(engine, county, settings)
-    asyncio.run(publish(settings, codec, county.events()))  # the log the auditors' views read
+    asyncio.run(publish(settings, codec, county.log()))  # the log the auditors' views read
     port = free_port()
     process = subprocess.Popen([KRONOBARN, "api", "--port", str(port)], env=_env(broker, url), cwd=tmp_path,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -137,6 +137,13 @@ class County:
         out += self._child_a(at) + self._child_d(at)
         return out
 
+    def log(self) -> list[Event]:
+        """``events`` as the event log holds them once the gate has run: each directory fact also
+        forwarded to ``shared``, where the auditors' time travel reads the child's register."""
+        events = self.events()
+        return events + [released(e, (), self.codec, e.envelope.recorded_at) for e in events
+                         if e.envelope.basis is Basis.DIRECTORY and not isinstance(e, FactReleased)]
+
     def unplanned(self) -> tuple[uuid.UUID, uuid.UUID, list[Event]]:
         """A further child, E: three years old, listed at BHV (its named person), a consent naming
         BHV and SOC, no plan yet. Not part of ``events``; for tests that open a plan."""
