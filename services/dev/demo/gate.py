@@ -12,7 +12,7 @@ import datetime as dt
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,8 +150,15 @@ def expected_releases(intake: Intake, consents: Iterable[Consent], now: dt.datet
     return out
 
 
-async def run_gate(settings: Settings, tally: GateTally, log: Path, console: Console) -> str:
-    """The gate worker, until ``tally`` is settled and then quiet; a problem, or "" if none."""
+async def run_gate(settings: Settings, tally: GateTally, log: Path, console: Console,
+                   coordinators: Callable[[], Awaitable[None]] | None = None) -> str:
+    """The gate worker, until ``tally`` is settled and then quiet; a problem, or "" if none.
+
+    ``coordinators`` (registering consents, opening plans) runs once the gate has forwarded every
+    directory fact: as in a running county, consents are registered for children whose register
+    the hub already holds. On a cold start with everything already on the topics, the gate
+    could meet a consent before the birth or custody record that ends it, and release for a
+    moment what it revokes a moment later."""
     timeout = max(TIMEOUT_MIN_S, tally.expected / OUTPUTS_PER_S_FLOOR)
     columns = (SpinnerColumn(), TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[status]}"), TimeElapsedColumn())
@@ -167,7 +174,12 @@ async def run_gate(settings: Settings, tally: GateTally, log: Path, console: Con
                 except RuntimeError as exc:
                     return str(exc)
                 progress.update(task, completed=tally.done, status=_status(tally))
-                if tally.settled and time.time() - tally.last >= QUIET_S:
+                if coordinators is not None and tally.forwarded >= tally.expect_forwarded:
+                    progress.update(task, status="coordinators register consents and open plans ...")
+                    await coordinators()
+                    coordinators = None
+                    progress.update(task, total=tally.expected)
+                if coordinators is None and tally.settled and time.time() - tally.last >= QUIET_S:
                     progress.update(task, status="the projector is writing the read model ...")
                     if not await until_projected(settings, store, timeout):
                         return PROJECTOR_BEHIND.format(timeout=timeout, log=log)

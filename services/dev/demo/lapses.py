@@ -147,6 +147,8 @@ def read_lapses(settings: Settings, past: PastConsents, now: dt.datetime) -> Non
 
 
 def described(past: PastConsents) -> str:
+    if not past.granted:  # a small county may have none: nothing wrong, nothing to show
+        return f"No child's life changed in the last {LOOKBACK.days} days: no consent lapsed by itself."
     kinds = (AGE_15, AGE_18, CUSTODY, BIRTH)
     lapsed = " · ".join(f"{kind} {past.lapsed[kind]:,}" for kind in kinds)
     held = sum(past.held.values())
