@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -69,7 +69,6 @@ class Child:
     # Whether the gate revoked a release of the fact; None: it may have, for a moment -- a birth
     # read before the register's custody record leaves a newborn without known guardians.
     revoked: bool | None = False
-    events: list[Event] = field(default_factory=list)
 
 
 def _children(now: dt.datetime) -> list[Child]:
