@@ -22,15 +22,18 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from projections import consents as consent_fold
-from projections import named_person, plan, population
+from projections import named_person, person, plan, population
 from projections.consent_rules import CHILD_GRANTS_FROM
 from projections.consents import Consent, ConsentState, judged
 from projections.named_person import ChildLife
+from projections.person import PERSON_FACTS, Person
 from projections.plan import ChildPlan
 from projections.population import Resident
 from projections.records import replace
 from schemas.events import (
     ChildBorn,
+    ChildDied,
+    ChildEmigrated,
     ChildMoved,
     ChildRegistered,
     ConsentGranted,
@@ -46,12 +49,13 @@ from schemas.events import (
     SchoolPlacementStarted,
 )
 
-POPULATION_FACTS = (ChildRegistered, CustodyRecorded, ChildMoved, PregnancyRegistered, ChildBorn)
+POPULATION_FACTS = (ChildRegistered, CustodyRecorded, ChildMoved, PregnancyRegistered, ChildBorn, ChildDied,
+                    ChildEmigrated)
 LIFE_FACTS = (PregnancyRegistered, ChildBorn, ChildRegistered, ChildMoved, HealthUnitListed,
               SchoolPlacementStarted, SchoolPlacementEnded, KaaRegistered, NamedPersonTransferred)
 CONSENT_EVENTS = (ConsentGranted, ConsentWithdrawn)
 ANNOUNCEMENTS = (NamedPersonAssigned,)  # outputs of this fold's named person, never its inputs
-DIRECTORY_FACTS = tuple(dict.fromkeys(POPULATION_FACTS + LIFE_FACTS))
+DIRECTORY_FACTS = tuple(dict.fromkeys(POPULATION_FACTS + LIFE_FACTS + PERSON_FACTS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,7 @@ class ChildState:
     life: ChildLife = field(default_factory=ChildLife)
     plan: ChildPlan = field(default_factory=ChildPlan)
     consents: ConsentState = field(default_factory=ConsentState)
+    person: Person = field(default_factory=Person)
 
     @classmethod
     def new(cls, child_id: UUID) -> ChildState:
@@ -79,9 +84,10 @@ def apply(state: ChildState, event: Event) -> ChildState:
     if isinstance(event, DIRECTORY_FACTS):
         resident = population.apply(state.resident, event) if isinstance(event, POPULATION_FACTS) else state.resident
         life = named_person.apply(state.life, event) if isinstance(event, LIFE_FACTS) else state.life
-        if resident is state.resident and life is state.life:
+        who = person.apply(state.person, event) if isinstance(event, PERSON_FACTS) else state.person
+        if resident is state.resident and life is state.life and who is state.person:
             return state
-        return replace(state, resident=resident, life=life)
+        return replace(state, resident=resident, life=life, person=who)
     if isinstance(event, ANNOUNCEMENTS):
         return state
     after = plan.apply(state.plan, event)

@@ -18,7 +18,16 @@ from dataclasses import dataclass, replace
 from uuid import UUID
 
 from projections.consent_rules import ChildStatus, Custody, Register
-from schemas.events import ChildBorn, ChildMoved, ChildRegistered, CustodyRecorded, Event, PregnancyRegistered
+from schemas.events import (
+    ChildBorn,
+    ChildDied,
+    ChildEmigrated,
+    ChildMoved,
+    ChildRegistered,
+    CustodyRecorded,
+    Event,
+    PregnancyRegistered,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,8 @@ class Resident:
     home: tuple[dt.date, str, str] | None = None  # (from, event_id, municipality code)
     expected: bool = False
     expectant_parent: UUID | None = None
+    died_on: dt.date | None = None
+    emigrated_on: dt.date | None = None
 
     @property
     def guardians(self) -> frozenset[UUID]:
@@ -80,6 +91,10 @@ def apply(resident: Resident, event: Event) -> Resident:
     if isinstance(event, ChildMoved):
         return replace(resident, home=_later(resident.home, (event.moved_on, str(event.event_id),
                                                              event.to_municipality_code)))
+    if isinstance(event, ChildDied):
+        return replace(resident, died_on=min(filter(None, (resident.died_on, event.died_on))))
+    if isinstance(event, ChildEmigrated):  # the latest emigration: a return is a new registration
+        return replace(resident, emigrated_on=max(filter(None, (resident.emigrated_on, event.emigrated_on))))
     return resident
 
 

@@ -76,6 +76,13 @@ children = Table(
     Column("expectant_parent", String(CHILD_ID_LENGTH), nullable=True),  # party id, from the pregnancy record
     # From 18 to 19: the last named person, who may register the young person's own consent.
     Column("young_person_org", String(ORG), nullable=True),
+    # Identity (DESIGN §7): sealed bytes as the register sent them, opened at read time for those
+    # entitled; never plaintext here. ``protection``: the register's protected personal data.
+    Column("sealed_identity", LargeBinary, nullable=True),
+    Column("sealed_address", LargeBinary, nullable=True),
+    Column("protection", String(24), nullable=False, server_default="NONE"),
+    Column("died_on", Date, nullable=True),
+    Column("emigrated_on", Date, nullable=True),
 )
 
 released_facts = Table(
@@ -222,6 +229,9 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig,
             "lead_org": p.lead, "participants": _json(p.participants),
             "expectant_parent": None if state.resident.expectant_parent is None else str(state.resident.expectant_parent),
             "young_person_org": young_person_org(state, named, config, day),
+            "sealed_identity": state.person.identity, "sealed_address": state.person.address,
+            "protection": state.person.protection._value_,
+            "died_on": state.resident.died_on, "emigrated_on": state.resident.emigrated_on,
         }],
         # Most rows of a read model are released facts: ``_value_`` is ``.value`` without the
         # enum property's call.

@@ -28,6 +28,7 @@ from schemas.events import (
     Event,
     Grantor,
     GrantorRole,
+    Protection,
     SchoolType,
     Source,
     SupportType,
@@ -52,7 +53,7 @@ ENCODE_ERASED = "event {name} carries erased personal data; it cannot be re-publ
 RECORD_TYPES: dict[str, type] = {**EVENT_TYPES, "DeadLetter": DeadLetter}
 ENUMS: dict[str, type] = {
     f"kronobarn.{e.__name__}": e
-    for e in (Area, Basis, Category, ConsentObtained, GrantorRole, SchoolType, SupportType)
+    for e in (Area, Basis, Category, ConsentObtained, GrantorRole, Protection, SchoolType, SupportType)
 }
 _BASIS = Basis._value2member_map_
 _CATEGORY = Category._value2member_map_

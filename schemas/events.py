@@ -73,6 +73,14 @@ class ConsentObtained(enum.StrEnum):
     DIGITAL = "DIGITAL"
 
 
+class Protection(enum.StrEnum):
+    """Protected personal data (skyddade personuppgifter) as the population register records it."""
+
+    NONE = "NONE"
+    SEKRETESSMARKERING = "SEKRETESSMARKERING"
+    SKYDDAD_FOLKBOKFORING = "SKYDDAD_FOLKBOKFORING"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """Where a fact came from: system, organisation and the record's id and version."""
@@ -308,6 +316,29 @@ class ChildMoved(Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ProtectionRecorded(Event):
+    """The population register set or lifted protected personal data for the child; what is
+    protected (address, name) travels sealed or not at all."""
+
+    protection: Protection
+    recorded_on: dt.date
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChildDied(Event):
+    """The population register recorded the child's death."""
+
+    died_on: dt.date
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChildEmigrated(Event):
+    """The population register recorded that the child emigrated (utvandrad)."""
+
+    emigrated_on: dt.date
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ConsentGranted(Event):
     """A consent was registered with all its required grantors."""
 
@@ -461,6 +492,16 @@ class EmergencyAccessOpened(Event):
     organisation_id: str
     reason_code: str
     expires_at: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EmergencyAccessReviewed(Event):
+    """An auditor reviewed an emergency access; the comment travels sealed."""
+
+    emergency_event_id: UUID
+    reviewer_id: str
+    role: str
+    organisation_id: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -61,8 +61,9 @@ INTAKE_SOCIAL = Topic(
 )
 INTAKE_POPULATION = Topic(
     "intake.population",
-    (ev.ChildRegistered, ev.CustodyRecorded, ev.ChildMoved),
-    "Custody and home municipality from the population register.",
+    (ev.ChildRegistered, ev.CustodyRecorded, ev.ChildMoved, ev.ProtectionRecorded, ev.ChildDied,
+     ev.ChildEmigrated),
+    "Registration, custody, home municipality, protected identity, emigration and death from the population register.",
 )
 CONSENT = Topic("consent", (ev.ConsentGranted, ev.ConsentWithdrawn), "Consents as registered.")
 SHARED = Topic(
@@ -94,7 +95,8 @@ PLAN = Topic(
     "Coordinators' work on the child's plan, and named-person assignments.",
 )
 ACCESS = Topic(
-    "access", (ev.ChildDataViewed, ev.EmergencyAccessOpened), "Every read of child data (audit)."
+    "access", (ev.ChildDataViewed, ev.EmergencyAccessOpened, ev.EmergencyAccessReviewed),
+    "Every read of child data, and the auditors' reviews of emergency accesses (audit).",
 )
 STATUTORY_SOCIAL = Topic(
     "statutory.social",

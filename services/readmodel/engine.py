@@ -82,6 +82,12 @@ class Projection:
     skipped: int = 0  # events recorded after ``until``
     seen: int = 0  # records read (counted by ``rebuild``: ``apply_record`` may raise)
     failed: int = 0  # records that are not events (counted by ``rebuild``)
+    # Directory facts are decoded unopened: the fold needs none of their personal data, and
+    # the read model keeps the child's identity sealed (``projections.person``).
+    unopened: Codec = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.unopened = Codec(self.codec.catalogue)
 
     def apply_record(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
         """Fold one record; raises ``DecodeError`` / ``ValueError`` for a record that is not one."""
@@ -102,7 +108,7 @@ class Projection:
             self.applied += 1  # counted like any event that leaves the state as it was
             return
         if isinstance(event, FactReleased) and event.envelope.basis is Basis.DIRECTORY:
-            inner = self.codec.decode(event.fact, topic=topic, partition=partition, offset=offset)
+            inner = self.unopened.decode(event.fact, topic=topic, partition=partition, offset=offset)
             if not isinstance(inner, Event):
                 raise DecodeError(NOT_AN_EVENT.format(name=type(inner).__name__), topic=topic,
                                   partition=partition, offset=offset)
