@@ -10,14 +10,15 @@ opened or erased field) stores nothing.
 
 Order: a newer registration replaces the identity, and the address follows the home
 municipality's order (the fact's ``occurred_at``, then its event id), so a late fact never
-overwrites a newer one. Protection is the register's latest word, by the same order.
+overwrites a newer one. The guardians' names are those of the latest custody record, and
+protection is the register's latest word, both by the same order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from schemas.events import ChildMoved, ChildRegistered, Event, Protection, ProtectionRecorded
+from schemas.events import ChildMoved, ChildRegistered, CustodyRecorded, Event, Protection, ProtectionRecorded
 from schemas.sealing import SealedBox
 
 Stamp = tuple[str, str]  # (occurred_at ISO, event id): the register's order, then a tie-break
@@ -29,6 +30,8 @@ class Person:
     identity_at: Stamp | None = None
     address: bytes | None = None  # sealed {address, postal_code, town}
     address_at: Stamp | None = None
+    guardians: bytes | None = None  # sealed {"guardian:<party id>": "given family"}
+    guardians_at: Stamp | None = None
     protection: Protection = Protection.NONE
     protection_at: Stamp | None = None
 
@@ -37,7 +40,7 @@ class Person:
         return self.protection is not Protection.NONE
 
 
-PERSON_FACTS = (ChildRegistered, ChildMoved, ProtectionRecorded)
+PERSON_FACTS = (ChildRegistered, ChildMoved, CustodyRecorded, ProtectionRecorded)
 
 
 def _stamp(event: Event) -> Stamp:
@@ -57,6 +60,10 @@ def apply(person: Person, event: Event) -> Person:
         return replace(person, protection=event.protection, protection_at=stamp)
     sealed = event.envelope.sealed
     box = sealed.ciphertext if isinstance(sealed, SealedBox) else None
+    if isinstance(event, CustodyRecorded):
+        if not _newer(stamp, person.guardians_at):
+            return person
+        return replace(person, guardians=box, guardians_at=stamp)
     if isinstance(event, ChildRegistered) and box is not None and _newer(stamp, person.identity_at):
         person = replace(person, identity=box, identity_at=stamp)
     if _newer(stamp, person.address_at):  # a move without an address leaves none, not the old one

@@ -1,4 +1,4 @@
-"""Identity for people (issue 15): a child's sealed identity and address, as the population
+"""Identity for people (issue 15): a child's sealed identity, address and guardians' names, as the population
 register sent them (opened at read time, never stored in plaintext), its protected personal
 data, and its death or emigration.
 
@@ -25,6 +25,7 @@ depends_on: str | None = None
 CHILD_COLUMNS = (
     ("sealed_identity", sa.LargeBinary(), {}),
     ("sealed_address", sa.LargeBinary(), {}),
+    ("sealed_guardians", sa.LargeBinary(), {}),
     ("protection", sa.String(length=24), {"nullable": False, "server_default": "NONE"}),
     ("died_on", sa.Date(), {}),
     ("emigrated_on", sa.Date(), {}),
