@@ -84,6 +84,17 @@ class Fact:
     version: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A person the source names for one of its organisations in a role, e.g. a school unit's
+    principal (SS 12000 ``duties``). Staff, not a child: shown beside the organisation."""
+
+    organisation_id: str
+    role: str  # "principal"
+    name: str = field(repr=False)
+    since: dt.date | None = None
+
+
 class Connector(ABC):
     """Base of every connector. Subclasses declare the class variables and two methods."""
 
@@ -110,6 +121,11 @@ class Connector(ABC):
     @abstractmethod
     def map(self, record: SourceRecord) -> list[Fact]:
         """The facts in one record. Raise ``MappingError`` for a record that cannot be mapped."""
+
+    async def contacts(self) -> list[Contact]:
+        """The people the source names for its organisations, read whole at the end of each run;
+        the runner keeps the latest list. Most sources name none."""
+        return []
 
     async def aclose(self) -> None:
         """Release connections. Called once by the runner when it stops."""

@@ -1,7 +1,9 @@
 """How each intake fact is classified in its envelope: legal basis, category and default area.
 
 DESIGN §6: DIRECTORY facts (placements, listings, pregnancy registration, custody) need no
-consent and drive the named person; reports of concern are STATUTORY; everything else about a
+consent and drive the named person; so do the population register's other facts about a child
+-- registration, moves, protected personal data, death and emigration -- which the gate and the
+named person read, and which are not about the child's health, schooling or social situation; reports of concern are STATUTORY; everything else about a
 child's health, schooling or social situation needs CONSENT.
 """
 
@@ -31,6 +33,9 @@ DIRECTORY_FACTS = frozenset(
         ev.ChildRegistered,
         ev.CustodyRecorded,
         ev.ChildMoved,
+        ev.ProtectionRecorded,
+        ev.ChildDied,
+        ev.ChildEmigrated,
     }
 )
 STATUTORY_FACTS = frozenset({ev.ReportOfConcernReceived})

@@ -1,4 +1,16 @@
-"""Population register connector (Navet-style REST): registrations, custody and moves.
+"""Population register connector (Navet-style REST): registrations, custody, moves, protected
+personal data, deaths and emigrations.
+
+Each change kind becomes one or more facts, all DIRECTORY facts of category POPULATION:
+
+* ``REGISTERED`` -> ``ChildRegistered`` (identity and home address sealed: personnummer,
+  given_name, family_name, address, postal_code, town -- the address only when the register
+  gives one), ``CustodyRecorded``, and ``ProtectionRecorded`` when the record carries a
+  ``protection``;
+* ``CUSTODY`` -> ``CustodyRecorded``, each guardian's name sealed under ``guardian:<party id>``;
+* ``MOVED`` -> ``ChildMoved``, the new address sealed (none under skyddad folkbokföring);
+* ``PROTECTION`` -> ``ProtectionRecorded``; ``DIED`` -> ``ChildDied``; ``EMIGRATED`` ->
+  ``ChildEmigrated``.
 
 Guardians are people too: each gets a pseudonymous party id (``connectors.parties``), a UUIDv5
 of an HMAC of their personnummer under ``party_secret`` -- stable across runs so consents can
@@ -21,11 +33,24 @@ from typing import Any, ClassVar
 from connectors.base import Connector, Fact, MappingError, SourceRecord, Subject
 from connectors.http import TokenClient, required
 from connectors.parties import PartyIds
-from schemas.events import ChildMoved, ChildRegistered, CustodyRecorded
+from schemas.events import (
+    ChildDied,
+    ChildEmigrated,
+    ChildMoved,
+    ChildRegistered,
+    CustodyRecorded,
+    Protection,
+    ProtectionRecorded,
+)
 
 DEFAULT_ORGANISATION = "skatteverket-navet"
 UNKNOWN_KIND = "unknown change kind {kind!r}"
 MISSING = "change lacks {field}"
+NOT_A_DATE = "change's {field} is not a date (YYYY-MM-DD)"
+BAD_PROTECTION = "change's protection is not one of {known}"
+IDENTITY = ("personnummer", "given_name", "family_name")
+ADDRESS = ("address", "postal_code", "town")  # the home address: sealed, and absent when withheld
+GUARDIAN_KEY = "guardian:{party}"  # a guardian's sealed name, by pseudonymous party id
 
 
 class PopulationConnector(Connector):
@@ -67,29 +92,47 @@ class PopulationConnector(Connector):
         subject = Subject(personnummer=_field(data, "personnummer"))
         occurred = dt.datetime.fromisoformat(record.cursor.partition("|")[0])
         if kind == "REGISTERED":
-            personal = {k: data[k] for k in ("personnummer", "given_name", "family_name") if k in data}
-            return [
+            personal = _given(data, IDENTITY + ADDRESS)
+            facts = [
                 Fact(ChildRegistered, subject, occurred, self._org,
-                     {"birth_date": dt.date.fromisoformat(_field(data, "birth_date")),
+                     {"birth_date": _date(data, "birth_date"),
                       "municipality_code": _field(data, "municipality_code")}, personal=personal),
                 self._custody(subject, occurred, data, part="custody"),
             ]
+            if data.get("protection") not in (None, ""):
+                facts.append(self._protection(subject, occurred, data, occurred.date(), part="protection"))
+            return facts
         if kind == "CUSTODY":
             return [self._custody(subject, occurred, data)]
         if kind == "MOVED":
             return [Fact(ChildMoved, subject, occurred, self._org,
                          {"from_municipality_code": data.get("from_municipality_code"),
                           "to_municipality_code": _field(data, "to_municipality_code"),
-                          "moved_on": dt.date.fromisoformat(_field(data, "moved_on"))})]
+                          "moved_on": _date(data, "moved_on")}, personal=_given(data, ADDRESS) or None)]
+        if kind == "PROTECTION":
+            return [self._protection(subject, occurred, data, _date(data, "recorded_on"))]
+        if kind == "DIED":
+            return [Fact(ChildDied, subject, occurred, self._org, {"died_on": _date(data, "died_on")})]
+        if kind == "EMIGRATED":
+            return [Fact(ChildEmigrated, subject, occurred, self._org, {"emigrated_on": _date(data, "emigrated_on")})]
         raise MappingError(UNKNOWN_KIND.format(kind=kind))
 
     def _custody(self, subject: Subject, occurred: dt.datetime, data: Mapping[str, Any], part: str = "") -> Fact:
         guardians = data.get("guardians") or []
         ids = tuple(self.guardian_id(_field(g, "personnummer")) for g in guardians)
-        personal = {f"guardian_{i}": f"{g.get('given_name', '')} {g.get('family_name', '')} {g['personnummer']}"
-                    for i, g in enumerate(guardians)}
+        personal = {GUARDIAN_KEY.format(party=party): f"{g.get('given_name', '')} {g.get('family_name', '')}".strip()
+                    for party, g in zip(ids, guardians, strict=True)}
         return Fact(CustodyRecorded, subject, occurred, self._org,
                     {"guardian_ids": ids, "recorded_on": occurred.date()}, personal=personal or None, part=part)
+
+    def _protection(self, subject: Subject, occurred: dt.datetime, data: Mapping[str, Any], recorded_on: dt.date,
+                    part: str = "") -> Fact:
+        try:
+            protection = Protection(_field(data, "protection"))
+        except ValueError:
+            raise MappingError(BAD_PROTECTION.format(known=", ".join(Protection))) from None
+        return Fact(ProtectionRecorded, subject, occurred, self._org,
+                    {"protection": protection, "recorded_on": recorded_on}, part=part)
 
     def guardian_id(self, pnr: str) -> uuid.UUID:
         return self._parties.party_id(pnr, role="guardian")
@@ -103,3 +146,16 @@ def _field(data: Mapping[str, Any], name: str) -> Any:
     if value in (None, ""):
         raise MappingError(MISSING.format(field=name))
     return value
+
+
+def _date(data: Mapping[str, Any], name: str) -> dt.date:
+    value = _field(data, name)
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise MappingError(NOT_A_DATE.format(field=name)) from None
+
+
+def _given(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
+    """The ``keys`` the change gives (non-empty), as text: what is sealed into the fact."""
+    return {k: str(data[k]) for k in keys if data.get(k) not in (None, "")}

@@ -2,7 +2,9 @@
 
 Each poll reads, in order, ``persons`` (to know each pupil's civicNo), then ``placements``,
 ``absences``, ``supportDecisions``, ``kaaRegistrations`` changed after the cursor, paging with
-``limit`` + ``pageToken``, and finally ``/deletedEntities``. A deleted placement becomes
+``limit`` + ``pageToken``, and finally ``/deletedEntities``. After each run the runner asks for
+``contacts``: each school unit's principal, from ``duties``, shown beside the unit when a
+school is a child's named person. A deleted placement becomes
 ``SchoolPlacementEnded`` on the day of deletion: the child is no longer placed there, and the
 named-person rules must see that. The civicNo of every pupil is loaded once per process
 (it is not part of the checkpoint), so a restart never meets a placement of an unknown pupil.
@@ -15,7 +17,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.base import Connector, Fact, MappingError, SourceRecord, Subject
+from connectors.base import Connector, Contact, Fact, MappingError, SourceRecord, Subject
 from connectors.http import TokenClient, required
 from schemas.events import (
     AbsenceSummarised,
@@ -30,6 +32,7 @@ from schemas.events import (
 FACT_RESOURCES = ("placements", "absences", "supportDecisions", "kaaRegistrations")
 SCHOOL_TYPES = {"FS": SchoolType.PRESCHOOL, "FKLASS": SchoolType.PRESCHOOL_CLASS,
                 "GR": SchoolType.COMPULSORY, "GY": SchoolType.UPPER_SECONDARY}
+PRINCIPAL = "Rektor"  # SS 12000 DutyRole
 UNKNOWN_PUPIL = "refers to a person the school system did not list"
 MISSING = "{kind} lacks {field}"
 UNKNOWN_CODE = "{kind} has an unknown {field} code"
@@ -151,6 +154,24 @@ class SchoolConnector(Connector):
                          {"municipality_code": code, "registered_on": registered})]
         raise MappingError(f"unknown resource {kind!r}")
 
+    async def contacts(self) -> list[Contact]:
+        """Each school unit's principal now, from ``duties`` (dutyRole "Rektor"; SS 12000 names the
+        person by reference, with a display name). A duty without a name or unit is passed over."""
+        today, out = dt.date.today(), []
+        async for page in self._pages("duties", None):
+            for duty in page:
+                unit = (duty.get("dutyAt") or {}).get("id")
+                name = (duty.get("person") or {}).get("displayName")
+                if duty.get("dutyRole") != PRINCIPAL or not unit or not name:
+                    continue
+                if self._orgs and unit not in self._orgs:
+                    continue
+                since = _optional_date(duty.get("startDate"))
+                until = _optional_date(duty.get("endDate"))
+                if (since is None or since <= today) and (until is None or today <= until):
+                    out.append(Contact(unit, "principal", str(name), since))
+        return out
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -180,6 +201,13 @@ def _school_type(row: Mapping[str, Any], kind: str) -> SchoolType:
         return SCHOOL_TYPES[row.get("schoolType")]  # type: ignore[index]
     except KeyError:
         raise MappingError(UNKNOWN_CODE.format(kind=kind, field="schoolType")) from None
+
+
+def _optional_date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _municipality(org: str) -> str:

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from sqlalchemy import Date, DateTime, Engine, Integer, String, and_, column, create_engine, or_, select, table
-from sqlalchemy.sql.expression import ColumnClause, TableClause
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.expression import ColumnClause, TableClause
 
 from connectors.base import Connector, Fact, MappingError, SourceRecord, SourceUnavailable, Subject
 from connectors.http import required

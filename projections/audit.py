@@ -1,7 +1,7 @@
 """The tamper-evident access log (DESIGN §6 Audit, §9 "Audit-log tampering"), as pure functions.
 
-Every ``ChildDataViewed`` and ``EmergencyAccessOpened`` becomes one ``AuditEntry`` with a
-sequence number. Entries form a hash chain, ``hash(n) = sha256(hash(n-1) || canonical(entry n))``
+Every ``ChildDataViewed``, ``EmergencyAccessOpened`` and ``EmergencyAccessReviewed`` becomes one
+``AuditEntry`` with a sequence number. Entries form a hash chain, ``hash(n) = sha256(hash(n-1) || canonical(entry n))``
 starting from ``GENESIS_HASH``, and the seq is part of the canonical bytes. Every so often a
 checkpoint signs ``(seq, hash, signed_at)`` with the hub's Ed25519 audit key.
 
@@ -44,7 +44,8 @@ from uuid import UUID
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from schemas.events import ChildDataViewed, EmergencyAccessOpened, Event
+from schemas.events import ChildDataViewed, EmergencyAccessOpened, EmergencyAccessReviewed, Event
+from schemas.sealing import SealedBox
 
 CANONICAL_VERSION = 1
 GENESIS_HASH = "0" * 64
@@ -52,7 +53,9 @@ GENESIS_HASH = "0" * 64
 DEFAULT_CHECKPOINT_EVERY = 1_000
 CHECKPOINT_DOMAIN = b"kronobarn audit checkpoint v1\n"  # signatures over nothing else verify
 
-NOT_AN_ACCESS_EVENT = "only ChildDataViewed and EmergencyAccessOpened are audited, not {name}"
+NOT_AN_ACCESS_EVENT = "only ChildDataViewed, EmergencyAccessOpened and EmergencyAccessReviewed are audited, not {name}"
+COMMENT_NOT_SEALED = "a review's comment is logged as ciphertext only; decode access events unopened, not {kind}"
+REVIEW_PURPOSE = "review"
 BAD_CHECKPOINT_EVERY = "checkpoints come every N >= 1 entries, got {every}"
 
 # Problem messages: seq numbers and event ids only.
@@ -73,6 +76,7 @@ CHECKPOINT_BEYOND_END = "checkpoint at seq {seq} is beyond the last entry (seq {
 class AuditKind(enum.StrEnum):
     VIEW = "view"
     EMERGENCY = "emergency"
+    REVIEW = "review"  # an auditor's review of an emergency access
 
 
 class ProblemKind(enum.StrEnum):
@@ -92,8 +96,10 @@ class ProblemKind(enum.StrEnum):
 class AuditEntry:
     """One logged access: who (viewer, role, organisation) read which parts of whose data, when, why.
 
-    ``purpose`` is the stated purpose of a view, or the reason code of an emergency access;
-    ``expires_at`` is set only for emergency access. Times are UTC.
+    ``purpose`` is the stated purpose of a view, the reason code of an emergency access, or
+    ``review``; ``expires_at`` is set only for emergency access. A review names the emergency
+    access it reviews (``reviews``) and keeps the auditor's comment as the ciphertext it travelled
+    in (``sealed``, under the child's key: erasing the child erases it). Times are UTC.
     """
 
     seq: int
@@ -107,6 +113,8 @@ class AuditEntry:
     purpose: str
     parts: tuple[str, ...] = ()
     expires_at: dt.datetime | None = None
+    reviews: UUID | None = None
+    sealed: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +171,32 @@ def entry_from_event(event: Event, seq: int) -> AuditEntry:
             viewer_id=event.viewer_id, role=event.role, organisation_id=event.organisation_id,
             child_id=env.child_id, purpose=event.reason_code, expires_at=utc(event.expires_at),
         )
+    if isinstance(event, EmergencyAccessReviewed):
+        return AuditEntry(
+            seq=seq, event_id=env.event_id, kind=AuditKind.REVIEW, occurred_at=utc(env.occurred_at),
+            viewer_id=event.reviewer_id, role=event.role, organisation_id=event.organisation_id,
+            child_id=env.child_id, purpose=REVIEW_PURPOSE, reviews=event.emergency_event_id,
+            sealed=_ciphertext(env.sealed),
+        )
     raise TypeError(NOT_AN_ACCESS_EVENT.format(name=type(event).__name__))
 
 
+def _ciphertext(sealed: object) -> bytes | None:
+    if sealed is None:
+        return None
+    if isinstance(sealed, SealedBox):
+        return sealed.ciphertext
+    raise TypeError(COMMENT_NOT_SEALED.format(kind=type(sealed).__name__))
+
+
 def canonical(entry: AuditEntry) -> bytes:
-    """Stable bytes of an entry: JSON with sorted keys, no whitespace, ASCII only, UTC times."""
-    document = {
+    """Stable bytes of an entry: JSON with sorted keys, no whitespace, ASCII only, UTC times.
+
+    A review adds ``reviews`` and ``sealed`` (the ciphertext, hex). Any other entry has them
+    only if they were set, so entries logged before reviews existed hash as they always did,
+    and a review id or ciphertext written into a view's row still breaks its hash.
+    """
+    document: dict[str, object] = {
         "v": CANONICAL_VERSION,
         "seq": entry.seq,
         "event_id": str(entry.event_id),
@@ -182,6 +210,10 @@ def canonical(entry: AuditEntry) -> bytes:
         "parts": list(entry.parts),
         "expires_at": None if entry.expires_at is None else _time(entry.expires_at),
     }
+    if entry.kind is AuditKind.REVIEW or entry.reviews is not None:
+        document["reviews"] = None if entry.reviews is None else str(entry.reviews)
+    if entry.kind is AuditKind.REVIEW or entry.sealed is not None:
+        document["sealed"] = None if entry.sealed is None else entry.sealed.hex()
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 

@@ -94,6 +94,8 @@ audit_log = Table(
     Column("purpose", Text, nullable=False),  # the purpose of a view, the reason code of an emergency
     Column("parts", Text, nullable=False),  # JSON array of strings
     Column("expires_at", DateTime(timezone=True), nullable=True),  # emergency access only
+    Column("reviews", String(36), nullable=True, index=True),  # a review: the emergency access it reviews
+    Column("sealed", LargeBinary, nullable=True),  # a review: the comment's ciphertext (the child's key)
     Column("prev_hash", String(HASH_HEX_LENGTH), nullable=False),
     Column("hash", String(HASH_HEX_LENGTH), nullable=False),
 )
@@ -244,16 +246,33 @@ class AuditStore:
         return self._entries(audit_log.c.child_id == str(child_id))
 
     def extract(
-        self, child_id: UUID, since: dt.datetime | None = None, until: dt.datetime | None = None
+        self, child_id: UUID, since: dt.datetime | None = None, until: dt.datetime | None = None,
+        also: Sequence[UUID] = (),
     ) -> list[AuditEntry]:
-        """A log extract for one child: accesses with ``since <= occurred_at < until``."""
-        return self._entries(audit_log.c.child_id == str(child_id), *_window(since, until))
+        """A log extract for one child: accesses with ``since <= occurred_at < until``; ``also``:
+        the child's other ids (merged into it), whose accesses are this child's too."""
+        ids = [str(child_id), *(str(a) for a in also)]
+        return self._entries(audit_log.c.child_id.in_(ids), *_window(since, until))
 
     def emergency_accesses(
         self, since: dt.datetime | None = None, until: dt.datetime | None = None
     ) -> list[AuditEntry]:
         """Every emergency access (nödöppning), oldest first, for the auditors' review."""
         return self._entries(audit_log.c.kind == str(AuditKind.EMERGENCY), *_window(since, until))
+
+    def emergency_access(self, event_id: UUID) -> AuditEntry | None:
+        """The emergency access logged under ``event_id``; None if there is none (or it is another kind)."""
+        found = self._entries(audit_log.c.event_id == str(event_id), audit_log.c.kind == str(AuditKind.EMERGENCY))
+        return found[0] if found else None
+
+    def reviews_of(self, emergency_ids: Iterable[UUID]) -> list[AuditEntry]:
+        """The auditors' reviews of these emergency accesses, oldest first."""
+        ids = list(dict.fromkeys(str(e) for e in emergency_ids))
+        found: list[AuditEntry] = []
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            found += self._entries(audit_log.c.kind == str(AuditKind.REVIEW),
+                                   audit_log.c.reviews.in_(ids[start : start + LOOKUP_BATCH]))
+        return sorted(found, key=lambda e: e.seq)
 
     def checkpoints(self) -> list[Checkpoint]:
         with self._engine.connect() as connection:
@@ -447,6 +466,8 @@ def _row(link: Link) -> dict[str, object]:
         "purpose": entry.purpose,
         "parts": json.dumps(list(entry.parts), separators=(",", ":")),
         "expires_at": entry.expires_at,
+        "reviews": None if entry.reviews is None else str(entry.reviews),
+        "sealed": entry.sealed,
         "prev_hash": link.prev_hash,
         "hash": link.hash,
     }
@@ -468,7 +489,17 @@ def _entry(row: Row[Any]) -> AuditEntry:
         purpose=row.purpose,
         parts=tuple(parts),
         expires_at=None if row.expires_at is None else _time(row.expires_at),
+        reviews=None if row.reviews is None else UUID(row.reviews),
+        sealed=_bytes(row.sealed),
     )
+
+
+def _bytes(value: object) -> bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, bytes | memoryview):  # SQLite keeps whatever type it was given
+        raise TypeError(type(value).__name__)
+    return bytes(value)
 
 
 def _link(row: Row[Any]) -> Link:

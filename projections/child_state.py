@@ -34,6 +34,7 @@ from schemas.events import (
     ChildBorn,
     ChildDied,
     ChildEmigrated,
+    ChildIdentitiesMerged,
     ChildMoved,
     ChildRegistered,
     ConsentGranted,
@@ -52,7 +53,8 @@ from schemas.events import (
 POPULATION_FACTS = (ChildRegistered, CustodyRecorded, ChildMoved, PregnancyRegistered, ChildBorn, ChildDied,
                     ChildEmigrated)
 LIFE_FACTS = (PregnancyRegistered, ChildBorn, ChildRegistered, ChildMoved, HealthUnitListed,
-              SchoolPlacementStarted, SchoolPlacementEnded, KaaRegistered, NamedPersonTransferred)
+              SchoolPlacementStarted, SchoolPlacementEnded, KaaRegistered, NamedPersonTransferred, ChildDied,
+              ChildEmigrated)
 CONSENT_EVENTS = (ConsentGranted, ConsentWithdrawn)
 ANNOUNCEMENTS = (NamedPersonAssigned,)  # outputs of this fold's named person, never its inputs
 DIRECTORY_FACTS = tuple(dict.fromkeys(POPULATION_FACTS + LIFE_FACTS + PERSON_FACTS))
@@ -66,10 +68,11 @@ class ChildState:
     plan: ChildPlan = field(default_factory=ChildPlan)
     consents: ConsentState = field(default_factory=ConsentState)
     person: Person = field(default_factory=Person)
+    merged_into: UUID | None = None  # this id turned out to be that child's: its history went there
 
     @classmethod
-    def new(cls, child_id: UUID) -> ChildState:
-        return cls(child_id, Resident(child_id))
+    def new(cls, child_id: UUID, merged_into: UUID | None = None) -> ChildState:
+        return cls(child_id, Resident(child_id), merged_into=merged_into)
 
     def judged_consents(self, child_grants_from: int = CHILD_GRANTS_FROM) -> list[Consent]:
         """The child's consents, each with its lapse as the register tells it."""
@@ -78,7 +81,13 @@ class ChildState:
 
 
 def apply(state: ChildState, event: Event) -> ChildState:
-    """Fold one event into the parts that read it; a part that is unchanged stays the same object."""
+    """Fold one event into the parts that read it; a part that is unchanged stays the same object.
+    A merged id keeps nothing: its history is carried over to the surviving id as new events
+    (``services.worker.linker``), and whatever of it still arrives here is that history too."""
+    if state.merged_into is not None:
+        return state
+    if isinstance(event, ChildIdentitiesMerged):
+        return ChildState.new(state.child_id, merged_into=event.surviving_child_id)
     if isinstance(event, CONSENT_EVENTS):
         return replace(state, consents=consent_fold.apply(state.consents, event))
     if isinstance(event, DIRECTORY_FACTS):

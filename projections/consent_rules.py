@@ -12,6 +12,13 @@ a consent's registration on, at which its grantors no longer include every party
 exactly as it does at ``valid_to``. A lapse is final: a later change (custody coming back) does
 not revive the consent; a new one is registered instead.
 
+Death and emigration end every consent the same way: at the start of the day of death, or of
+the day of emigration (midnight in Sweden), nobody can consent for the child any more. A child
+registered again after an emigration (a ``ChildRegistered`` recorded on a later day) starts a new
+residence, from the start of that day: consents given from then on hold, the lapsed ones stay
+lapsed. A move, also out of the county, changes neither who must grant nor who receives, so it
+ends no consent (docs/consent-gate.md, "Death, emigration and moves").
+
 Grants are matched by party and role, with one carry-over: the expectant parent's grant counts
 as that same person's grant as guardian once the child is born (so a prenatal consent survives
 birth when the expectant parent is then the only guardian). A child's grant given before 18
@@ -45,6 +52,9 @@ EXPECTANT_MISSING = "the expectant parent {party} has not granted"
 NO_GUARDIANS = "the population register lists no guardian for this child"
 NO_EXPECTANT = "no expectant parent is known for this unborn child"
 NOT_ENTITLED = "party {party} may not grant as {role}"
+CHILD_DIED = "the population register records that the child died on {day}: no consent can be given"
+CHILD_EMIGRATED = ("the population register records that the child emigrated on {day}: no consent can be given "
+                   "unless the child is registered again")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,8 @@ class ChildStatus:
     birth_date: dt.date | None  # None while unborn
     guardians: frozenset[UUID] = frozenset()
     expectant_parent: UUID | None = None
+    died_on: dt.date | None = None
+    emigrated_on: dt.date | None = None  # an emigration the child has not come back from
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +122,10 @@ def problems(
     status: ChildStatus, grantors: Iterable[Grantor], day: dt.date, child_grants_from: int = CHILD_GRANTS_FROM
 ) -> list[str]:
     """Why a consent granted by ``grantors`` on ``day`` would be invalid; empty when valid."""
+    if status.died_on is not None and status.died_on <= day:
+        return [CHILD_DIED.format(day=status.died_on)]
+    if status.emigrated_on is not None and status.emigrated_on <= day:
+        return [CHILD_EMIGRATED.format(day=status.emigrated_on)]
     given = set(grantors)
     if status.birth_date is None and status.expectant_parent is None:
         return [NO_EXPECTANT]
@@ -146,6 +162,8 @@ class Lapse(enum.StrEnum):
     CUSTODY = "custody"  # the register's guardians changed
     BIRTH = "birth"  # an unborn child was born: every guardian now
     REGISTER = "register"  # the register (as known now) did not support it when it was granted
+    DEATH = "death"  # the child died: from the start of the day of death
+    EMIGRATION = "emigration"  # the child emigrated: from the start of the day of emigration
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +192,10 @@ class Register:
     expected: bool = False  # a pregnancy is registered
     expectant_parent: UUID | None = None
     custody: tuple[Custody, ...] = ()
+    died_on: dt.date | None = None
+    # Emigrations as (emigrated on, registered again on or None), in order: abroad from the start
+    # of the first day until the start of the second.
+    abroad: tuple[tuple[dt.date, dt.date | None], ...] = ()
 
     @property
     def known(self) -> bool:
@@ -189,11 +211,22 @@ class Register:
             current = self.custody[0] if self.custody else None
         return frozenset() if current is None else current.guardians
 
+    def dead_at(self, at: dt.datetime) -> bool:
+        return self.died_on is not None and at >= start_of(self.died_on)
+
+    def emigrated_at(self, at: dt.datetime) -> dt.date | None:
+        """The day of the emigration the child is abroad from at ``at``, if it is."""
+        for left, back in self.abroad:
+            if start_of(left) <= at and (back is None or at < start_of(back)):
+                return left
+        return None
+
     def status_at(self, at: dt.datetime) -> ChildStatus:
         """The child as the rules see it at ``at``: unborn before the birth's midnight."""
         born = self.born_at is not None and at >= self.born_at
         return ChildStatus(self.child_id, self.birth_date if born else None, self.guardians_at(at),
-                           self.expectant_parent if self.expected else None)
+                           self.expectant_parent if self.expected else None,
+                           self.died_on if self.dead_at(at) else None, self.emigrated_at(at))
 
     def transitions(self, child_grants_from: int) -> list[tuple[dt.datetime, Lapse]]:
         """The moments at which the required grantors may change, with what changes there."""
@@ -203,8 +236,21 @@ class Register:
                     (start_of(birthday(self.birth_date, ADULT_AGE)), Lapse.ADULTHOOD)]
             if self.expected:
                 out.append((start_of(self.birth_date), Lapse.BIRTH))
-        # On a shared moment the life-stage change names the lapse, not a custody record.
-        return sorted(out, key=lambda t: (t[0], t[1] is Lapse.CUSTODY))
+        if self.died_on is not None:
+            out.append((start_of(self.died_on), Lapse.DEATH))
+        out += [(start_of(left), Lapse.EMIGRATION) for left, _ in self.abroad]
+        # On a shared moment a death or an emigration names the lapse, then a life-stage change,
+        # and a custody record last.
+        return sorted(out, key=lambda t: (t[0], _PRECEDENCE.get(t[1], 2)))
+
+    def gone_at(self, at: dt.datetime) -> Lapse | None:
+        """Why nobody can consent for the child at ``at`` whoever grants: dead or abroad."""
+        if self.dead_at(at):
+            return Lapse.DEATH
+        return Lapse.EMIGRATION if self.emigrated_at(at) is not None else None
+
+
+_PRECEDENCE = {Lapse.DEATH: 0, Lapse.EMIGRATION: 1, Lapse.CUSTODY: 3}
 
 
 def counted(grantors: Iterable[Grantor]) -> frozenset[Grantor]:
@@ -218,6 +264,8 @@ def counted(grantors: Iterable[Grantor]) -> frozenset[Grantor]:
 
 def satisfied(register: Register, grants: frozenset[Grantor], at: dt.datetime, child_grants_from: int) -> bool:
     """Whether ``grants`` include every party required at ``at`` (and someone is required)."""
+    if register.gone_at(at) is not None:
+        return False  # dead, or abroad: nobody consents for the child
     status = register.status_at(at)
     if status.birth_date is not None and age_on(status.birth_date, swedish_day(at)) < ADULT_AGE \
             and not status.guardians:
@@ -234,7 +282,7 @@ def lapse(register: Register, grantors: Iterable[Grantor], granted_at: dt.dateti
         return granted_at, Lapse.REGISTER  # judged again when the register arrives
     grants = counted(grantors)
     if not satisfied(register, grants, granted_at, child_grants_from):
-        return granted_at, Lapse.REGISTER
+        return granted_at, register.gone_at(granted_at) or Lapse.REGISTER
     for at, why in register.transitions(child_grants_from):
         if granted_at < at < until and not satisfied(register, grants, at, child_grants_from):
             return at, why

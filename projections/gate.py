@@ -12,10 +12,12 @@ the state already holds or has released is recognised from the state itself, so 
 beyond the state has to be persisted for the check to survive a restart.
 
 A consent is active only while the grantors include every party the register requires
-(``consent_rules``): the gate folds the child's register facts (birth, custody, pregnancy) into
-its state and judges each consent against them, so a 15th or 18th birthday, a custody change
-or a birth ends a consent by itself, like its ``valid_to`` -- a birthday at the next clock tick,
-a register change as soon as it arrives.
+(``consent_rules``): the gate folds the child's register facts (birth, custody, pregnancy,
+death, emigration) into its state and judges each consent against them, so a 15th or 18th
+birthday, a custody change, a birth, a death or an emigration ends a consent by itself, like its
+``valid_to`` -- a birthday at the next clock tick, a register change as soon as it arrives. After
+a death or an emigration no consent is active, so nothing is released; what was released under a
+consent that lapsed is revoked, as at any lapse.
 """
 
 from __future__ import annotations
@@ -28,10 +30,20 @@ from projections import population
 from projections.consent_rules import CHILD_GRANTS_FROM
 from projections.consents import Consent, FactRef, covering, judged
 from projections.population import Resident
-from schemas.events import Basis, ChildBorn, ChildRegistered, CustodyRecorded, Event, PregnancyRegistered
+from schemas.events import (
+    Basis,
+    ChildBorn,
+    ChildDied,
+    ChildEmigrated,
+    ChildRegistered,
+    CustodyRecorded,
+    Event,
+    PregnancyRegistered,
+)
 
-# The register facts a consent's validity depends on (moves do not change who must grant).
-REGISTER_FACTS = (ChildRegistered, CustodyRecorded, PregnancyRegistered, ChildBorn)
+# The register facts a consent's validity depends on (moves, also out of the county, change
+# neither who must grant nor who receives: ``consent_rules``).
+REGISTER_FACTS = (ChildRegistered, CustodyRecorded, PregnancyRegistered, ChildBorn, ChildDied, ChildEmigrated)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,18 @@ explicit. It follows from rules 1-4 and rule 6 alone (a transfer never changes i
   schools of one type, or a gap between them, is no change). ``PRESCHOOL`` is a stage only
   when the configured line puts förskola in the school stage;
 * ``KAA`` -- out of school with a KAA registration since the latest placement started;
-* ``ADULT`` -- from the 18th birthday.
+* ``ADULT`` -- from the 18th birthday;
+* ``GONE`` -- the child's part in the county has ended (below).
+
+**When the child leaves.** The population register ends the named person, before every other
+rule (a transfer included): from the day of death for ever (``ended-death``); from the day of an
+emigration until a registration recorded on a later day brings the child back
+(``ended-emigrated``); and from the day of a move to a municipality that is not the county's --
+one the config names no BHV unit or KAA function for -- until a move back (``ended-moved-out``).
+Such a child is on no gaps list: it needs no named person here. A registration (not a move) in a
+municipality the config does not know stays what it was, a gap (``gap-bhv``), since the register
+then says the child lives there and the county lacks a unit for it. A move between the county's
+municipalities is an ordinary change of home: the rules go on with the new municipality.
 """
 
 from __future__ import annotations
@@ -46,15 +57,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import Any
 from uuid import UUID
 
 from schemas.events import (
     Basis,
     Category,
     ChildBorn,
+    ChildDied,
+    ChildEmigrated,
     ChildMoved,
     ChildRegistered,
     Envelope,
@@ -79,6 +92,10 @@ RULE_PRINCIPAL = "school-principal"
 RULE_KAA = "kaa"
 RULE_TRANSFERRED = "transferred"
 RULE_ENDED_18 = "ended-18"
+RULE_ENDED_DEATH = "ended-death"  # the child died
+RULE_ENDED_EMIGRATED = "ended-emigrated"  # the child emigrated and has not been registered again
+RULE_ENDED_MOVED_OUT = "ended-moved-out"  # the child moved to a municipality outside the county
+ENDED_RULES = frozenset({RULE_ENDED_18, RULE_ENDED_DEATH, RULE_ENDED_EMIGRATED, RULE_ENDED_MOVED_OUT})
 RULE_GAP_BHV = "gap-bhv"  # born, not listed, and no BHV unit configured for the home municipality
 RULE_GAP_SCHOOL = "gap-school"  # school stage, no active placement and no KAA registration
 RULE_GAP_KAA = "gap-kaa"  # KAA registered, but no KAA function configured for the municipality
@@ -116,6 +133,7 @@ class LifeStage(enum.StrEnum):
     UPPER_SECONDARY = "upper-secondary"
     KAA = "kaa"
     ADULT = "adult"
+    GONE = "gone"  # died, emigrated, or moved out of the county
 
 
 _STAGE_OF_SCHOOL = {school_type: LifeStage[school_type.name] for school_type in SchoolType}
@@ -181,6 +199,9 @@ class Home:
     since: dt.date
     authority: int  # pregnancy 0 < birth 1 < registration 2 < move 3
     municipality_code: str
+
+
+REGISTRATION, MOVE = 2, 3  # a ``Home``'s authority when the register recorded it
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -250,6 +271,18 @@ class ChildLife:
     placement_ends: frozenset[PlacementEnd] = frozenset()
     kaa_registrations: frozenset[KaaRegistration] = frozenset()
     transfers: frozenset[Transfer] = frozenset()
+    deaths: frozenset[dt.date] = frozenset()  # more than one only if the register corrected itself
+    emigrations: frozenset[dt.date] = frozenset()
+
+    @property
+    def died_on(self) -> dt.date | None:
+        return min(self.deaths, default=None)
+
+    def emigrated_on(self, on: dt.date) -> dt.date | None:
+        """The emigration the child is abroad from on ``on``: one on or before it, after which no
+        registration was recorded on a later day, by ``on``."""
+        back = [h.since for h in self.homes if h.authority == REGISTRATION and h.since <= on]
+        return max((e for e in self.emigrations if e <= on and not any(e < r for r in back)), default=None)
 
     @property
     def birth_date(self) -> dt.date | None:
@@ -301,11 +334,19 @@ def _child_born(life: ChildLife, e: ChildBorn) -> ChildLife:
 
 def _child_registered(life: ChildLife, e: ChildRegistered) -> ChildLife:
     return replace(life, births=life.births | {Birth(True, e.birth_date)},
-                   homes=life.homes | {Home(e.envelope.occurred_at.date(), 2, e.municipality_code)})
+                   homes=life.homes | {Home(e.envelope.occurred_at.date(), REGISTRATION, e.municipality_code)})
 
 
 def _child_moved(life: ChildLife, e: ChildMoved) -> ChildLife:
-    return replace(life, homes=life.homes | {Home(e.moved_on, 3, e.to_municipality_code)})
+    return replace(life, homes=life.homes | {Home(e.moved_on, MOVE, e.to_municipality_code)})
+
+
+def _child_died(life: ChildLife, e: ChildDied) -> ChildLife:
+    return replace(life, deaths=life.deaths | {e.died_on})
+
+
+def _child_emigrated(life: ChildLife, e: ChildEmigrated) -> ChildLife:
+    return replace(life, emigrations=life.emigrations | {e.emigrated_on})
 
 
 def _unit_listed(life: ChildLife, e: HealthUnitListed) -> ChildLife:
@@ -342,6 +383,8 @@ _FOLDS: dict[type[Event], Callable[[ChildLife, Any], ChildLife]] = {
     SchoolPlacementEnded: _placement_ended,
     KaaRegistered: _kaa_registered,
     NamedPersonTransferred: _transferred,
+    ChildDied: _child_died,
+    ChildEmigrated: _child_emigrated,
 }
 
 
@@ -481,8 +524,33 @@ def _grace_end(end: dt.date, config: NamedPersonConfig) -> dt.date:
         return dt.date.max
 
 
+def in_county(config: NamedPersonConfig, municipality_code: str) -> bool:
+    """Whether the municipality is one of the county's: the config names a unit for it."""
+    return municipality_code in config.bhv_by_municipality or municipality_code in config.kaa_by_municipality
+
+
+def _left(life: ChildLife, on: dt.date, config: NamedPersonConfig) -> Assignment | None:
+    """The end of the named person because the child has left the county on ``on``, if it has:
+    died, emigrated, or moved to a municipality outside it (module docstring)."""
+    if life.deaths:
+        died = min(life.deaths)
+        if died <= on:
+            return Assignment(None, RULE_ENDED_DEATH, died)
+    if life.emigrations and (emigrated := life.emigrated_on(on)) is not None:
+        return Assignment(None, RULE_ENDED_EMIGRATED, emigrated)
+    # Most children never move out: look at the home of the day only if some move went out.
+    if any(h.authority == MOVE and not in_county(config, h.municipality_code) for h in life.homes):
+        home = _home(life, on)
+        if home is not None and home.authority == MOVE and not in_county(config, home.municipality_code):
+            return Assignment(None, RULE_ENDED_MOVED_OUT, home.since)
+    return None
+
+
 def _by_rules(life: ChildLife, on: dt.date, config: NamedPersonConfig) -> tuple[LifeStage, Assignment]:
     """Rules 1-4 and 6, without transfers: the life stage and the assignment on ``on``."""
+    left = _left(life, on, config)
+    if left is not None:
+        return LifeStage.GONE, left
     birth = life.birth_date
     if birth is not None and eighteenth_birthday(birth) <= on:
         return LifeStage.ADULT, Assignment(None, RULE_ENDED_18, eighteenth_birthday(birth))
@@ -512,7 +580,7 @@ def boundaries(life: ChildLife, config: NamedPersonConfig) -> tuple[dt.date, ...
     days |= {x.listed_on for x in life.listings} | {s.start for s in life.placement_starts}
     days |= {e.end for e in life.placement_ends} | {k.registered_on for k in life.kaa_registrations}
     days |= {_grace_end(e.end, config) for e in life.placement_ends}
-    days |= {t.on for t in life.transfers}
+    days |= {t.on for t in life.transfers} | life.deaths | life.emigrations
     return tuple(sorted(days))
 
 
@@ -537,8 +605,8 @@ def assignment(life: ChildLife, on: dt.date, config: NamedPersonConfig) -> Assig
     A past ``on`` gives what the rules said then, for auditors' time travel.
     """
     stage, ruled = _by_rules(life, on, config)
-    if stage is LifeStage.ADULT:
-        return ruled  # rule 6: a transfer does not carry the task past the 18th birthday
+    if stage is LifeStage.ADULT or stage is LifeStage.GONE:
+        return ruled  # rule 6, and leaving the county: a transfer does not carry the task on
     transfer = _override(life, on, stage, config)
     return ruled if transfer is None else Assignment(transfer.to_org, RULE_TRANSFERRED, transfer.on)
 

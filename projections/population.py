@@ -8,6 +8,11 @@ order: by the instant the register recorded each change (the fact's ``occurred_a
 the register's change feed), then the register's record id -- never by event id, which says
 nothing of order. So the order in which facts arrive does not matter, and a repeated fact
 changes nothing.
+
+Death and emigration (``ChildDied``, ``ChildEmigrated``) end the child's residence. The earliest
+recorded death counts. Emigrations are kept as a set of days, and so are registrations: a
+registration recorded on a later day than an emigration (by ``occurred_at``, the day the register
+recorded it) brings the child back, and the consent rules see it abroad in between.
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ class Resident:
     expected: bool = False
     expectant_parent: UUID | None = None
     died_on: dt.date | None = None
-    emigrated_on: dt.date | None = None
+    emigrations: tuple[dt.date, ...] = ()  # the days of its emigrations, in order
+    registrations: tuple[dt.date, ...] = ()  # the days the register recorded a registration, in order
 
     @property
     def guardians(self) -> frozenset[UUID]:
@@ -54,14 +60,29 @@ class Resident:
     def municipality_code(self) -> str | None:
         return None if self.home is None else self.home[2]
 
+    @property
+    def abroad(self) -> tuple[tuple[dt.date, dt.date | None], ...]:
+        """Each emigration with the day of the first registration recorded after it (None: none yet)."""
+        return tuple((left, next((r for r in self.registrations if r > left), None)) for left in self.emigrations)
+
+    @property
+    def emigrated_on(self) -> dt.date | None:
+        """The emigration the child has not been registered again after, if any."""
+        return next((left for left, back in reversed(self.abroad) if back is None), None)
+
     def status(self) -> ChildStatus:
         """The consent rules' view of this child, now."""
         return ChildStatus(self.child_id, self.birth_date, self.guardians,
-                           self.expectant_parent if self.unborn else None)
+                           self.expectant_parent if self.unborn else None, self.died_on, self.emigrated_on)
 
     def register(self) -> Register:
         """The consent rules' view of this child over time."""
-        return Register(self.child_id, self.birth_date, self.expected, self.expectant_parent, self.custody)
+        return Register(self.child_id, self.birth_date, self.expected, self.expectant_parent, self.custody,
+                        self.died_on, self.abroad)
+
+
+def _with(days: tuple[dt.date, ...], day: dt.date) -> tuple[dt.date, ...]:
+    return days if day in days else tuple(sorted((*days, day)))
 
 
 def _later(current: tuple | None, candidate: tuple) -> tuple:
@@ -71,8 +92,10 @@ def _later(current: tuple | None, candidate: tuple) -> tuple:
 def apply(resident: Resident, event: Event) -> Resident:
     """Fold one fact about ``resident``'s child; facts that say nothing of it leave it as is."""
     if isinstance(event, ChildRegistered):
-        home = (event.envelope.occurred_at.date(), str(event.event_id), event.municipality_code)
-        return replace(resident, birth_date=event.birth_date, unborn=False, home=_later(resident.home, home))
+        on = event.envelope.occurred_at.date()
+        home = (on, str(event.event_id), event.municipality_code)
+        return replace(resident, birth_date=event.birth_date, unborn=False, home=_later(resident.home, home),
+                       registrations=_with(resident.registrations, on))
     if isinstance(event, ChildBorn):
         home = (event.birth_date, str(event.event_id), event.municipality_code)
         return replace(resident, birth_date=resident.birth_date or event.birth_date, unborn=False,
@@ -93,8 +116,8 @@ def apply(resident: Resident, event: Event) -> Resident:
                                                              event.to_municipality_code)))
     if isinstance(event, ChildDied):
         return replace(resident, died_on=min(filter(None, (resident.died_on, event.died_on))))
-    if isinstance(event, ChildEmigrated):  # the latest emigration: a return is a new registration
-        return replace(resident, emigrated_on=max(filter(None, (resident.emigrated_on, event.emigrated_on))))
+    if isinstance(event, ChildEmigrated):  # a return is a new registration (``abroad``)
+        return replace(resident, emigrations=_with(resident.emigrations, event.emigrated_on))
     return resident
 
 

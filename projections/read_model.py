@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 
 from projections.child_state import ChildState
-from projections.consent_rules import ADULT_AGE, CHILD_GRANTS_FROM, birthday
+from projections.consent_rules import ADULT_AGE, CHILD_GRANTS_FROM, birthday, start_of
 from projections.named_person import (
     RULE_ENDED_18,
     Assignment,
@@ -49,7 +49,7 @@ from projections.named_person import (
     home_municipality,
     is_gap,
 )
-from projections.plan import ChildPlan
+from projections.plan import CLOSED, OPEN, ChildPlan
 from projections.tables import CHILD_ID_LENGTH, metadata
 
 ORG = 64
@@ -71,6 +71,7 @@ children = Table(
     Column("plan_opened_by", String(ORG), nullable=True),
     Column("plan_opened_at", DateTime(timezone=True), nullable=True),
     Column("plan_closed_at", DateTime(timezone=True), nullable=True),
+    Column("plan_closed_reason", String(40), nullable=True),
     Column("lead_org", String(ORG), nullable=True),
     Column("participants", Text, nullable=False),  # JSON list of organisation ids
     Column("expectant_parent", String(CHILD_ID_LENGTH), nullable=True),  # party id, from the pregnancy record
@@ -84,6 +85,7 @@ children = Table(
     Column("protection", String(24), nullable=False, server_default="NONE"),
     Column("died_on", Date, nullable=True),
     Column("emigrated_on", Date, nullable=True),
+    Column("merged_into", String(CHILD_ID_LENGTH), nullable=True),  # this id now lives on as that one
 )
 
 released_facts = Table(
@@ -115,7 +117,8 @@ assessments = Table(
 actions = Table(
     "actions", metadata,
     Column("action_id", String(CHILD_ID_LENGTH), primary_key=True),
-    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    # With the child: a merged id's copy stays until its merge is folded (``child_state``).
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True, index=True),
     Column("area", String(16), nullable=False),
     Column("responsible_org", String(ORG), nullable=False),
     Column("due_on", Date, nullable=True),
@@ -129,7 +132,8 @@ actions = Table(
 meetings = Table(
     "meetings", metadata,
     Column("meeting_id", String(CHILD_ID_LENGTH), primary_key=True),
-    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    # With the child: a merged id's copy stays until its merge is folded (``child_state``).
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True, index=True),
     Column("held_on", Date, nullable=False),
     Column("participant_orgs", Text, nullable=False),  # JSON list
     Column("lead_org", String(ORG), nullable=True),
@@ -141,7 +145,8 @@ meetings = Table(
 follow_ups = Table(
     "follow_ups", metadata,
     Column("follow_up_id", String(CHILD_ID_LENGTH), primary_key=True),
-    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    # With the child: a merged id's copy stays until its merge is folded (``child_state``).
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True, index=True),
     Column("area", String(16), nullable=True),
     Column("due_on", Date, nullable=False),
     Column("what", Text, nullable=True),
@@ -151,7 +156,8 @@ follow_ups = Table(
 consents = Table(
     "consents", metadata,
     Column("consent_id", String(CHILD_ID_LENGTH), primary_key=True),
-    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    # With the child: a merged id's copy stays until its merge is folded (``child_state``).
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True, index=True),
     Column("categories", Text, nullable=False),  # JSON lists
     Column("recipients", Text, nullable=False),
     Column("source_organisations", Text, nullable=True),
@@ -215,7 +221,10 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig,
     """The rows one child contributes to the read model at ``at``; its consents as judged
     against its register (``consent_rules``), so a reader sees when each lapses."""
     cid, p, day = str(state.child_id), state.plan, at.date()
+    if state.merged_into is not None:  # only a pointer to the id the child lives on as
+        return {children: [_merged_row(cid, state.merged_into)]}
     named = assignment(state.life, day, config)
+    status, closed_at, closed_reason = plan_status(state, at)
     out: Rows = {
         children: [{
             "child_id": cid,
@@ -225,8 +234,8 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig,
             "guardians": _json(state.resident.guardians),
             "named_person_org": named.organisation_id, "named_person_rule": named.rule,
             "named_person_since": named.since, "on_gaps_list": is_gap(named),
-            "plan_id": None if p.plan_id is None else str(p.plan_id), "plan_status": p.status,
-            "plan_opened_by": p.opened_by_org, "plan_opened_at": p.opened_at, "plan_closed_at": p.closed_at,
+            "plan_id": None if p.plan_id is None else str(p.plan_id), "plan_status": status,
+            "plan_opened_by": p.opened_by_org, "plan_opened_at": p.opened_at, "plan_closed_at": closed_at,
             "lead_org": p.lead, "participants": _json(p.participants),
             "expectant_parent": None if state.resident.expectant_parent is None else str(state.resident.expectant_parent),
             "young_person_org": young_person_org(state, named, config, day),
@@ -234,6 +243,8 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig,
             "sealed_guardians": state.person.guardians,
             "protection": state.person.protection._value_,
             "died_on": state.resident.died_on, "emigrated_on": state.resident.emigrated_on,
+            "plan_closed_reason": closed_reason,
+            "merged_into": None,
         }],
         # Most rows of a read model are released facts: ``_value_`` is ``.value`` without the
         # enum property's call.
@@ -257,6 +268,28 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig,
         } for n, a in enumerate(history(state.life, config, day))],
     }
     return out
+
+
+def _merged_row(cid: str, surviving: Any) -> dict[str, Any]:
+    """Every column, like any child's row (one INSERT takes a batch of rows of the same shape)."""
+    return {c.name: None for c in children.columns} | {
+        "child_id": cid, "merged_into": str(surviving), "unborn": False, "guardians": "[]",
+        "named_person_rule": "merged", "on_gaps_list": False, "participants": "[]", "protection": "NONE"}
+
+
+PLAN_CLOSED_BY_DEATH = "CHILD_DIED"  # the reason an open plan reads as closed once the child has died
+
+
+def plan_status(state: ChildState, at: dt.datetime) -> tuple[str | None, dt.datetime | None, str | None]:
+    """The plan's status, when it closed and why, as readers see it at ``at``: the plan fold's,
+    except that an open plan of a child who has died reads as closed from the start of the day of
+    death (or from its opening, if it was opened after that), with ``PLAN_CLOSED_BY_DEATH``. No
+    event closes it: the register's death is the reason, and a replay reads it the same way."""
+    p, died = state.plan, state.resident.died_on
+    if p.status == OPEN and died is not None and start_of(died) <= at:
+        closed_at = start_of(died)
+        return CLOSED, closed_at if p.opened_at is None else max(closed_at, p.opened_at), PLAN_CLOSED_BY_DEATH
+    return p.status, p.closed_at, p.closed_reason
 
 
 def young_person_org(state: ChildState, named: Assignment, config: NamedPersonConfig, day: dt.date) -> str | None:

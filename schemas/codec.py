@@ -33,7 +33,7 @@ from schemas.events import (
     Source,
     SupportType,
 )
-from schemas.sealing import ERASED, Erased, Personal, SealedBox, SealError, Sealer
+from schemas.sealing import ERASED, Erased, Personal, SealedBox, Sealer, SealError
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8

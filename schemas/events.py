@@ -339,6 +339,14 @@ class ChildEmigrated(Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ChildIdentitiesMerged(Event):
+    """Two child ids were found to be one child; this id (the envelope's) is merged into the
+    surviving one, which carries its history from now on."""
+
+    surviving_child_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ConsentGranted(Event):
     """A consent was registered with all its required grantors."""
 

@@ -62,7 +62,7 @@ INTAKE_SOCIAL = Topic(
 INTAKE_POPULATION = Topic(
     "intake.population",
     (ev.ChildRegistered, ev.CustodyRecorded, ev.ChildMoved, ev.ProtectionRecorded, ev.ChildDied,
-     ev.ChildEmigrated),
+     ev.ChildEmigrated, ev.ChildIdentitiesMerged),
     "Registration, custody, home municipality, protected identity, emigration and death from the population register.",
 )
 CONSENT = Topic("consent", (ev.ConsentGranted, ev.ConsentWithdrawn), "Consents as registered.")

@@ -8,6 +8,15 @@ a child is, where they live and which school they attend.
 The history window is one year ending at ``as_of``. Ages are drawn so the county has children
 aged 0-18 plus unborn children in roughly Kronoberg's proportions.
 
+Life changes that the population register records come from streams of their own, so the rest
+of a child's life course stays as it was: custody changes (``CUSTODY_SHARE``), protected
+personal data (``PROTECTED_SHARE``: sekretessmarkering or skyddad folkbokföring, from before the
+window or recorded within it, a few lifted again), and for a few children one change that ends
+their part in the county within the window: a death, an emigration, or a move to a
+municipality outside the county (``DIED_SHARE``, ``EMIGRATED_SHARE``, ``MOVED_OUT_SHARE``). Such an
+ending falls after every other register change of the child. The other stand-ins do not read
+these (a child's school placements run on, as a source system's data would until it catches up).
+
 The organisations are not simulator code: they come from a county directory
 (``schemas.county.CountyDirectory``), by default the synthetic county's checked-in file
 ``deploy/county/kronoberg.toml`` (``connectors.standins.directory``). What stays here are the
@@ -18,11 +27,11 @@ municipalities, how many are unborn or in KAA.
 from __future__ import annotations
 
 import datetime as dt
-import random
-from collections.abc import Iterator
 import hashlib
 import math
-from dataclasses import dataclass, field
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from connectors import personnummer
@@ -50,6 +59,20 @@ CHILD_SHARES: dict[str, float] = {
 UNBORN_SHARE = 0.04  # ongoing pregnancies relative to children 0-18
 KAA_SHARE = 0.08  # of 16-18-year-olds, outside upper secondary
 CUSTODY_SHARE = 0.03  # of born children, whose guardians change within the window
+PROTECTED_SHARE = 0.01  # of born children, with protected personal data (both kinds, about half each)
+# Of children in compulsory school, those whose school place ended before the summer and who have
+# no new one yet (moved, or waiting for a place): past the summer's grace, they are the county's
+# gaps lists -- every municipality has a few.
+BETWEEN_SCHOOLS_SHARE = 0.02
+PROTECTED_IN_WINDOW = 0.5  # of those, protected from a day within the window (else from before it)
+PROTECTION_LIFTED = 0.3  # of those, the protection is lifted again within the window
+# Of born children, whose part in the county ends within the window (one of the three, at most).
+DIED_SHARE = 0.003
+EMIGRATED_SHARE = 0.005
+MOVED_OUT_SHARE = 0.008
+# Municipalities outside Kronoberg that children move to: Jönköping, Kalmar, Malmö, Halmstad.
+OUTSIDE_CODES = ("0680", "0880", "1280", "1380")
+SEKRETESSMARKERING, SKYDDAD_FOLKBOKFORING, UNPROTECTED = "SEKRETESSMARKERING", "SKYDDAD_FOLKBOKFORING", "NONE"
 
 GIVEN = ("Alva", "Elsa", "Maja", "Ella", "Vera", "Alice", "Selma", "Saga", "Leah", "Ebba",
          "Noah", "William", "Hugo", "Liam", "Lucas", "Oliver", "Elias", "Adam", "Nils", "Vincent",
@@ -101,10 +124,31 @@ class Child:
     # guardians). Two changes may fall on one day (a guardian replaced: removed, then added).
     # The mother stays a guardian throughout. ``guardians`` is the list at registration.
     custody: tuple[tuple[dt.date, tuple[Person, ...]], ...] = ()
+    # Protected personal data in the register's order: (day, SEKRETESSMARKERING,
+    # SKYDDAD_FOLKBOKFORING or NONE). A day of None: protected before the register's first
+    # record of the child (its registration carries the flag).
+    protection: tuple[tuple[dt.date | None, str], ...] = ()
+    # At most one of these: the child's part in the county ends that day.
+    died_on: dt.date | None = None
+    emigrated_on: dt.date | None = None
+    moved_out: tuple[dt.date, str] | None = None  # (day, municipality code outside the county)
 
     @property
     def born(self) -> bool:
         return self.person is not None
+
+    @property
+    def left_on(self) -> dt.date | None:
+        """The day the child's part in the county ends: death, emigration or a move out."""
+        return self.died_on or self.emigrated_on or (self.moved_out[0] if self.moved_out else None)
+
+    def protection_on(self, day: dt.date) -> str:
+        """The register's protection on ``day``: NONE, SEKRETESSMARKERING or SKYDDAD_FOLKBOKFORING."""
+        current = UNPROTECTED
+        for since, kind in self.protection:
+            if since is None or since <= day:
+                current = kind
+        return current
 
     def guardians_on(self, day: dt.date) -> tuple[Person, ...]:
         """The guardians after every custody change dated on or before ``day``."""
@@ -248,6 +292,13 @@ def _make_child(county: County, index: int, rng: random.Random) -> Child:
     placements, kaa_from = (), None
     if not unborn:
         placements, kaa_from = _placements(county, rng, index, birth_date, code, moves)
+        placements = _between_schools(county, index, placements)
+    custody = _custody(county, index, birth_date, guardians) if person is not None else ()
+    protection = _protection(county, index, birth_date) if person is not None else ()
+    died_on = emigrated_on = moved_out = None
+    if person is not None:
+        days = [d for d, _ in moves] + [d for d, _ in custody] + [d for d, _ in protection if d is not None]
+        died_on, emigrated_on, moved_out = _ending(county, index, max([max(birth_date, county.window_start), *days]))
     return Child(
         index=index,
         person=person,
@@ -259,8 +310,70 @@ def _make_child(county: County, index: int, rng: random.Random) -> Child:
         pregnancy_registered_on=pregnancy_on if (unborn or in_window) else None,
         placements=placements,
         kaa_from=kaa_from,
-        custody=_custody(county, index, birth_date, guardians) if person is not None else (),
+        custody=custody,
+        protection=protection,
+        died_on=died_on,
+        emigrated_on=emigrated_on,
+        moved_out=moved_out,
     )
+
+
+def _between_schools(county: County, index: int, placements: tuple[Placement, ...]) -> tuple[Placement, ...]:
+    """For about ``BETWEEN_SCHOOLS_SHARE`` of children at a compulsory school on ``as_of``: the
+    place ended in June and no new one follows. Its own random stream: the rest of the county
+    stays as it was."""
+    rng = random.Random(f"{county.seed}:between-schools:{index}")
+    now = [p for p in placements if p.school_type == "COMPULSORY" and p.start <= county.as_of
+           and (p.end is None or p.end >= county.as_of)]
+    if not now or rng.random() >= BETWEEN_SCHOOLS_SHARE:
+        return placements
+    ended = dt.date(county.as_of.year, 6, 10 + rng.randrange(10))
+    if ended <= now[0].start or ended >= county.as_of:
+        return placements
+    kept = tuple(p for p in placements if p.start < now[0].start)
+    return (*kept, replace(now[0], end=ended))
+
+
+def _protection(county: County, index: int, birth_date: dt.date) -> tuple[tuple[dt.date | None, str], ...]:
+    """For about ``PROTECTED_SHARE`` of born children, protected personal data: from before the
+    register's first record, or from a day within the window; lifted again for a few."""
+    rng = random.Random(f"{county.seed}:protection:{index}")
+    if rng.random() >= PROTECTED_SHARE:
+        return ()
+    kind = SEKRETESSMARKERING if rng.random() < 0.5 else SKYDDAD_FOLKBOKFORING
+    registered = max(birth_date, county.window_start)
+    days = (county.as_of - registered).days - 1
+    since: dt.date | None = None
+    if rng.random() < PROTECTED_IN_WINDOW and days > 1:
+        since = registered + dt.timedelta(days=rng.randrange(1, days))
+    changes: list[tuple[dt.date | None, str]] = [(since, kind)]
+    start = since or registered
+    left = (county.as_of - start).days - 1
+    if rng.random() < PROTECTION_LIFTED and left > 1:
+        changes.append((start + dt.timedelta(days=rng.randrange(1, left)), UNPROTECTED))
+    return tuple(changes)
+
+
+Ending = tuple[dt.date | None, dt.date | None, tuple[dt.date, str] | None]  # died, emigrated, moved out
+NO_ENDING: Ending = (None, None, None)
+
+
+def _ending(county: County, index: int, after: dt.date) -> Ending:
+    """For a few born children, the day their part in the county ends -- a death, an emigration
+    or a move out of the county -- strictly after ``after`` (their last other register change)
+    and before ``as_of``; none when no day is left."""
+    rng = random.Random(f"{county.seed}:ending:{index}")
+    draw = rng.random()
+    days = (county.as_of - after).days
+    if draw >= DIED_SHARE + EMIGRATED_SHARE + MOVED_OUT_SHARE or days < 2:
+        return NO_ENDING
+    day = after + dt.timedelta(days=rng.randrange(1, days))
+    if draw < DIED_SHARE:
+        return day, None, None
+    if draw < DIED_SHARE + EMIGRATED_SHARE:
+        return None, day, None
+    outside = [c for c in OUTSIDE_CODES if c not in county.directory.codes]
+    return (None, None, (day, rng.choice(outside))) if outside else NO_ENDING
 
 
 def _custody(

@@ -16,7 +16,6 @@ from connectors.registry import load
 from connectors.standins.county import County
 
 
-
 @dataclass(frozen=True, slots=True)
 class Standin:
     name: str

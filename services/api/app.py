@@ -97,10 +97,12 @@ def _routes(app: FastAPI, dev_login: bool) -> None:
     from services.api.audit import routes as audit_routes
     from services.api.auth import devlogin_routes
     from services.api.ui import pages
+    from services.api.ui import reviews as review_pages
 
     app.include_router(routes.router)
     app.include_router(audit_routes.router)
     app.include_router(audit_routes.admin_router)
+    app.include_router(review_pages.router)  # before ``pages``: its emergency list is this router's
     app.include_router(pages.router)
     if dev_login:
         app.include_router(devlogin_routes.router)
@@ -132,6 +134,10 @@ def _answer(request: Request, status: int, reasons: list[str], message: str | No
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.ApiError)
     async def api_error(request: Request, exc: errors.ApiError) -> Response:
+        if isinstance(exc, errors.Moved):  # a page goes to the child's page; an API call is repeated there
+            where = request.url.path.replace(exc.merged, exc.surviving)
+            where += f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(where, status_code=303 if _is_page(request) and request.method == "GET" else 308)
         return _answer(request, exc.status, exc.reasons, exc.message or None)
 
     @app.exception_handler(RequestValidationError)

@@ -15,6 +15,7 @@ NOT_RECIPIENT = "consent {consent_id} does not list your organisation as a recip
 ALREADY_WITHDRAWN = "the consent has already been withdrawn"
 PENDING_CONSENT = "consent {consent_id} is still being processed; try again in a moment"
 CHILD_ERASED = "the child's data has been erased; nothing new can be recorded"
+PNR_REJECTED = "personnummer: {reason}"  # the reason never repeats the number
 
 
 class ApiError(Exception):
@@ -48,6 +49,17 @@ class Rejected(ApiError):
     """The request is well formed but the domain's rules refuse it."""
 
     status = 422
+
+
+class Moved(ApiError):
+    """The child id was merged into another (one child, one id): the same address with that id.
+    Raised only once the caller may see the surviving child, so it tells nobody else anything."""
+
+    status = 308
+
+    def __init__(self, merged: object, surviving: object) -> None:
+        super().__init__()
+        self.merged, self.surviving = str(merged), str(surviving)
 
 
 class Unavailable(ApiError):

@@ -2,10 +2,14 @@
 
 ``fhir.resources`` 8 ships R4B (R4's technical correction; CarePlan, Goal, Consent and Bundle
 are the same resources as in R4), so the resources are built and validated with its R4B
-models. The child is referenced by its pseudonymous id only -- no Patient resource, no
-personnummer -- and organisations by their ids.
+models. Resources reference the child by its pseudonymous id and organisations by their ids.
 
 Mapping:
+
+* Patient: the pseudonymous id; and, when the exporting viewer is shown them
+  (``services.api.person``), the personnummer (or samordningsnummer, by its OID) and the name.
+  A child with protected personal data is exported without them, to anyone, and marked
+  restricted (confidentiality R); no address or municipality is ever exported.
 
 * CarePlan: status from the plan (open -> active, closed -> completed); the lead is the
   author, the participants are contributors; every action is an activity (need as code text,
@@ -27,7 +31,7 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
-from services.api.models import ConsentOut, PlanView
+from services.api.models import ConsentOut, IdentityState, PlanView
 from services.api.ui import sv
 
 CHILD_SYSTEM = "urn:kronobarn:child-id"
@@ -42,6 +46,9 @@ ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 ACTION_STATUS = {"agreed": "scheduled", "completed": "completed"}
 PLAN_STATUS = {"open": "active", "closed": "completed"}
+PNR_SYSTEM = "urn:oid:1.2.752.129.2.1.3.1"  # personnummer
+COORDINATION_SYSTEM = "urn:oid:1.2.752.129.2.1.3.3"  # samordningsnummer
+CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 
 
 def _urn(value: uuid.UUID) -> str:
@@ -57,6 +64,32 @@ def _org(org_id: str, name: str | None = None) -> dict[str, Any]:
 
 def _child(child_id: uuid.UUID) -> dict[str, Any]:
     return {"type": "Patient", "identifier": {"system": CHILD_SYSTEM, "value": str(child_id)}}
+
+
+def _patient(view: PlanView) -> dict[str, Any]:
+    """The child; its personnummer and name only as ``view.person`` shows them, never when
+    protected (``read_plan(..., export=True)`` has already left them out: this is the second lock)."""
+    who = view.person
+    resource: dict[str, Any] = {"resourceType": "Patient", "id": str(view.child_id),
+                                "identifier": [{"system": CHILD_SYSTEM, "value": str(view.child_id)}]}
+    if who.protected:
+        resource["meta"] = {"security": [{"system": CONFIDENTIALITY, "code": "R", "display": "restricted"}]}
+        return resource
+    if who.identity is IdentityState.SHOWN:
+        if who.personnummer:
+            coordination = int(who.personnummer[6:8]) > 60
+            resource["identifier"].append({"use": "official", "value": who.personnummer.replace("-", ""),
+                                           "system": COORDINATION_SYSTEM if coordination else PNR_SYSTEM})
+        if who.family_name or who.given_name:
+            name: dict[str, Any] = {"use": "official"}
+            if who.family_name:
+                name["family"] = who.family_name
+            if who.given_name:
+                name["given"] = who.given_name.split()
+            resource["name"] = [name]
+        if view.birth_date and not view.unborn:
+            resource["birthDate"] = view.birth_date.isoformat()
+    return resource
 
 
 def _time(value: dt.datetime) -> str:
@@ -169,7 +202,8 @@ def _consent(view: PlanView, consent: ConsentOut) -> dict[str, Any]:
 def plan_bundle(view: PlanView, at: dt.datetime) -> dict[str, Any]:
     """The FHIR R4(B) Bundle of the plan, validated by ``fhir.resources``; as JSON-ready data."""
     goals, goal_ids = _goals(view)
-    resources = [_care_plan(view, goal_ids), *goals, *(_consent(view, c) for c in view.consents if not c.pending)]
+    resources = [_care_plan(view, goal_ids), *goals, *(_consent(view, c) for c in view.consents if not c.pending),
+                 _patient(view)]
     bundle = Bundle.model_validate({
         "resourceType": "Bundle", "id": str(uuid.uuid5(view.child_id, f"bundle|{at.isoformat()}")),
         "type": "collection", "timestamp": _time(at),

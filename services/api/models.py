@@ -8,6 +8,7 @@ which answer with every reason.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from typing import Annotated, Any
 
@@ -17,6 +18,8 @@ from schemas.events import Area, Category, ConsentObtained, GrantorRole
 
 ORG_MAX = 64
 CODE_MAX = 40
+PNR_MAX = 20
+NAME_MAX = 100
 LIST_MAX = 50
 EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
@@ -166,18 +169,83 @@ class OpenEmergencyAccess(Body):
     days: int = Field(ge=1, le=7, description="how long, at most 7 days")
 
 
+# A personnummer travels only in request bodies, never in a URL (access logs and proxies keep
+# URLs). Its form is checked by the handler, whose message never repeats it.
+Personnummer = Annotated[str, Field(min_length=1, max_length=PNR_MAX,
+                                    description="10 or 12 digits, with or without - or + "
+                                                "(a samordningsnummer too); never echoed back")]
+
+
+class FindChild(Body):
+    personnummer: Personnummer
+
+
+class OpenEmergencyAccessFor(OpenEmergencyAccess):
+    """Nödöppning by personnummer: the same answer whether or not the number is a child's."""
+
+    personnummer: Personnummer
+
+
+class FilterChildren(Body):
+    """The caller's own children, narrowed by name (typed, so in the body, never in a URL)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_text)] = Field(
+        description="every word begins a word of the child's given or family name, in any order")
+    municipality: Annotated[str | None, Field(pattern=r"^[0-9]{4}$")] = None
+    has_plan: bool | None = None
+    limit: int = Field(50, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
 # -- responses -----------------------------------------------------------------------------------
 
 class OrgOut(BaseModel):
     id: str
     name: str | None = None
+    person: str | None = Field(None, description="who the source names for it in this role: a school unit's "
+                                                 "principal, when the school is the named person")
+
+
+class IdentityState(enum.StrEnum):
+    SHOWN = "shown"  # name and personnummer below
+    PROTECTED = "protected"  # skyddade personuppgifter: not for this viewer (or not in an export)
+    WITHHELD = "withheld"  # a list outside the viewer's circle (gaps): no identity
+    ERASED = "erased"  # the child's key was deleted: gone for good
+    MISSING = "missing"  # the population register has not given one (an unborn child, say)
+
+
+class PersonOut(BaseModel):
+    """The child as a person, opened at read time for a viewer entitled to it."""
+
+    identity: IdentityState = Field(description="shown, protected, withheld, erased or missing")
+    protected: bool = Field(description="skyddade personuppgifter: no address or municipality is ever shown")
+    personnummer: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+
+    @classmethod
+    def withheld(cls) -> PersonOut:
+        return cls(identity=IdentityState.WITHHELD, protected=False)
+
+
+class AddressOut(BaseModel):
+    address: str | None
+    postal_code: str | None
+    town: str | None
+
+
+class GuardianOut(BaseModel):
+    party_id: uuid.UUID
+    name: str
 
 
 class ChildSummary(BaseModel):
     child_id: uuid.UUID
-    municipality_code: str | None
+    municipality_code: str | None = Field(description="null for a child with protected personal data")
     birth_date: dt.date | None
+    age: int | None = Field(None, description="in whole years, in Sweden today; null while unborn")
     unborn: bool
+    person: PersonOut = Field(default_factory=PersonOut.withheld)
     named_person: OrgOut | None
     lead: OrgOut | None
     plan_status: str | None
@@ -254,6 +322,7 @@ class AreaOut(BaseModel):
 class GrantorOut(BaseModel):
     party_id: uuid.UUID = Field(description="pseudonymous party id; the child's own id for the child or young person")
     role: GrantorRole
+    name: str | None = Field(None, description="a guardian's name, for a viewer entitled to it")
 
 
 class ConsentOut(BaseModel):
@@ -268,8 +337,8 @@ class ConsentOut(BaseModel):
     active: bool = Field(description="in force now: never while pending")
     grantors: list[GrantorOut] = []
     granted_at: dt.datetime | None = Field(None, description="when it was registered")
-    lapsed_at: dt.datetime | None = Field(None, description="when it lapsed by itself (a birthday, custody, birth)")
-    lapse: str | None = Field(None, description="why it lapsed: child_age, adulthood, custody, birth or register")
+    lapsed_at: dt.datetime | None = Field(None, description="when it lapsed by itself (a birthday, custody, birth, death, emigration)")
+    lapse: str | None = Field(None, description="why it lapsed: child_age, adulthood, custody, birth, register, death or emigration")
     lapse_label: str | None = Field(None, description="why it lapsed, in Swedish")
     obtained: ConsentObtained | None = Field(None, description="how the grant was obtained")
     registered_by: str | None = Field(None, description="the user who registered it")
@@ -282,13 +351,19 @@ class PlanInfo(BaseModel):
     opened_by: OrgOut | None
     opened_at: dt.datetime | None
     closed_at: dt.datetime | None
+    closed_reason: str | None = Field(None, description="why it closed: the closing organisation's reason code, "
+                                                        "or CHILD_DIED when the population register records a death")
 
 
 class PlanView(BaseModel):
     child_id: uuid.UUID
-    municipality_code: str | None
+    municipality_code: str | None = Field(description="null for a child with protected personal data")
     birth_date: dt.date | None
+    age: int | None = None
     unborn: bool
+    person: PersonOut = Field(default_factory=PersonOut.withheld)
+    address: AddressOut | None = Field(None, description="never for a child with protected personal data")
+    guardian_names: list[GuardianOut] = Field([], description="the guardians' names, for a viewer entitled to them")
     guardians: list[uuid.UUID] = Field(description="pseudonymous party ids from the population register")
     expectant_parent: uuid.UUID | None = Field(None, description="an unborn child's expectant parent, who grants "
                                                                  "its consents (pseudonymous party id)")
@@ -330,10 +405,6 @@ class AuditEntryOut(BaseModel):
 
 class AuditLog(BaseModel):
     child_id: uuid.UUID
-    entries: list[AuditEntryOut]
-
-
-class EmergencyAccessList(BaseModel):
     entries: list[AuditEntryOut]
 
 

@@ -31,6 +31,7 @@ CARE_PLANNING = "care-planning"
 EXPORT = "export"
 AUDIT = "audit"
 EMERGENCY = "emergency"
+SEARCH = "search"  # a lookup by personnummer, hit or miss
 
 
 class KafkaPublisher:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from services.api import errors, fhir, models, publishing, reads
+from services.api import errors, fhir, models, person, publishing, reads
 from services.api import writes as commands
 from services.api.auth.callers import api_principal, hub_of, known_query
 from services.api.auth.tokens import Principal
@@ -52,6 +52,24 @@ async def list_children(
                                      has_plan=has_plan, limit=limit, offset=offset)
 
 
+@router.post("/children/search", response_model=models.ChildSummary, responses=READ,
+             summary="Hitta barn med personnummer")
+async def find_child(request: Request, caller: Caller, body: models.FindChild) -> models.ChildSummary:
+    """The child with this personnummer or samordningsnummer (10 or 12 digits, with or without
+    - or +), if it is in the caller's scope. A number nobody has and a child outside the scope
+    get the same 404; a malformed number gets 422 with a reason that does not repeat it. The
+    number travels in the body only, never in a URL. Every lookup is logged (purpose "search")."""
+    return await reads.find_child(hub_of(request), caller, body.personnummer)
+
+
+@router.post("/children/filter", response_model=models.ChildList, responses=LIST, summary="Sök bland mina barn")
+async def filter_children(request: Request, caller: Caller, body: models.FilterChildren) -> models.ChildList:
+    """The caller's own children whose name matches (in the body: a name never goes in a URL),
+    sorted by name; each child listed is a logged read."""
+    return await reads.list_children(hub_of(request), caller, name=body.name, municipality=body.municipality,
+                                     has_plan=body.has_plan, limit=body.limit, offset=body.offset)
+
+
 @router.get("/children/{child_id}", response_model=models.PlanView, responses=READ, summary="Barnets plan")
 async def get_plan(request: Request, caller: Caller, child_id: ChildId) -> models.PlanView:
     view, _ = await reads.read_plan(hub_of(request), caller, child_id)
@@ -67,7 +85,8 @@ async def get_plan_fhir(request: Request, caller: Caller, child_id: ChildId) -> 
     loaded = await reads.guard(hub, caller, child_id, reads.Need.READ)
     if loaded.child.plan_id is None:
         raise errors.Rejected([errors.NO_PLAN])
-    view, _ = await reads.read_plan(hub, caller, child_id, purpose=publishing.EXPORT, parts=reads.EXPORT_PARTS)
+    view, _ = await reads.read_plan(hub, caller, child_id, purpose=publishing.EXPORT, parts=reads.EXPORT_PARTS,
+                                    asks=person.EXPORT, export=True)
     return JSONResponse(fhir.plan_bundle(view, hub.now()), media_type=FHIR_JSON)
 
 
@@ -132,11 +151,21 @@ async def withdraw_consent(request: Request, caller: Caller, child_id: ChildId, 
     return await commands.withdraw_consent(hub_of(request), caller, child_id, consent_id, body)
 
 
+@_post("/emergency-access", "Nödöppning med personnummer")
+async def open_emergency_access_for(request: Request, caller: Caller,
+                                    body: models.OpenEmergencyAccessFor) -> models.Accepted:
+    """Open emergency access to a child outside the caller's scope, by its personnummer: a
+    reason, at most 7 days, logged and listed for the auditors. It lets the caller read, not
+    change, the plan. The answer is the same whether or not the number is a child's (no ids);
+    the child is then found with ``POST /children/search`` like any child in one's scope."""
+    return await commands.open_emergency_access_for(hub_of(request), caller, body)
+
+
 @_post("/children/{child_id}/emergency-access", "Nödöppning")
 async def open_emergency_access(request: Request, caller: Caller, child_id: ChildId,
                                 body: models.OpenEmergencyAccess) -> models.Accepted:
-    """Open emergency access to a child outside the caller's scope: a reason, at most 7 days,
-    logged and listed for the auditors. It lets the caller read, not change, the plan."""
+    """Open emergency access to a child outside the caller's scope, by its id: as above; an
+    unknown id gets the same answer as a child's."""
     return await commands.open_emergency_access(hub_of(request), caller, child_id, body)
 
 

@@ -54,6 +54,10 @@ def _optional_list(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(json.loads(text))
 
 
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
 @dataclass(frozen=True, slots=True)
 class ChildRow:
     child_id: uuid.UUID
@@ -74,6 +78,15 @@ class ChildRow:
     participants: tuple[str, ...]
     expectant_parent: uuid.UUID | None = None
     young_person_org: str | None = None
+    # The child as a person: ciphertext, opened only at read time (``services.api.person``).
+    sealed_identity: bytes | None = None
+    sealed_address: bytes | None = None
+    sealed_guardians: bytes | None = None
+    protection: str = "NONE"
+    died_on: dt.date | None = None
+    emigrated_on: dt.date | None = None
+    merged_into: uuid.UUID | None = None  # this id is that child's now (``services.worker.linker``)
+    plan_closed_reason: str | None = None
 
     @classmethod
     def of(cls, row: Any) -> ChildRow:
@@ -86,7 +99,11 @@ class ChildRow:
             plan_opened_by=row.plan_opened_by, plan_opened_at=utc(row.plan_opened_at),
             plan_closed_at=utc(row.plan_closed_at), lead_org=row.lead_org, participants=_list(row.participants),
             expectant_parent=None if row.expectant_parent is None else uuid.UUID(row.expectant_parent),
-            young_person_org=row.young_person_org,
+            young_person_org=row.young_person_org, sealed_identity=_bytes(row.sealed_identity),
+            sealed_address=_bytes(row.sealed_address), sealed_guardians=_bytes(row.sealed_guardians),
+            protection=row.protection or "NONE", died_on=row.died_on, emigrated_on=row.emigrated_on,
+            merged_into=None if row.merged_into is None else uuid.UUID(row.merged_into),
+            plan_closed_reason=row.plan_closed_reason,
         )
 
     @property
@@ -99,7 +116,7 @@ class ChildRow:
         """What the consent rules need: birth date (None while unborn), the guardians, and the
         expectant parent of an unborn child."""
         return ChildStatus(self.child_id, None if self.unborn else self.birth_date, frozenset(self.guardians),
-                           self.expectant_parent if self.unborn else None)
+                           self.expectant_parent if self.unborn else None, self.died_on, self.emigrated_on)
 
     @property
     def plan_open(self) -> bool:
@@ -251,8 +268,8 @@ class Reader:
         query = select(children).where(or_(*reach))
         if prefix:
             query = query.where(c.child_id.startswith(prefix.lower(), autoescape=True))
-        if municipality:
-            query = query.where(c.municipality_code == municipality)
+        if municipality:  # a protected child's municipality is never shown, so never matched either
+            query = query.where(c.municipality_code == municipality, c.protection == "NONE")
         if has_plan is not None:
             query = query.where(c.plan_status == "open") if has_plan else query.where(
                 or_(c.plan_status.is_(None), c.plan_status != "open"))
@@ -269,6 +286,17 @@ class Reader:
             rows = c.execute(select(children).where(where).order_by(children.c.child_id)
                              .limit(limit).offset(offset)).all()
         return [ChildRow.of(r) for r in rows], total
+
+    def merged_ids(self, child_id: uuid.UUID) -> list[uuid.UUID]:
+        """The ids that turned out to be this child's (``children.merged_into``), and theirs."""
+        found: list[str] = []
+        frontier = [str(child_id)]
+        with self.engine.connect() as conn:
+            while frontier:
+                query = select(children.c.child_id).where(children.c.merged_into.in_(frontier))
+                frontier = [m for m in conn.execute(query).scalars() if m not in found]
+                found += frontier
+        return [uuid.UUID(m) for m in found]
 
     def emergency_grants(self, at: dt.datetime, *, viewer_id: str | None = None,
                          child_id: uuid.UUID | None = None) -> list[EmergencyGrant]:

@@ -79,8 +79,13 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def fact_out(fact: FactLike, directory: OrgDirectory, codec: Codec) -> FactOut:
-    """A released fact with its provenance; its own date and fields come from its bytes."""
+# A fact's fields that name a place the child lives: never shown for a protected child.
+RESIDENCE_FIELDS = frozenset({"municipality_code", "from_municipality_code", "to_municipality_code"})
+
+
+def fact_out(fact: FactLike, directory: OrgDirectory, codec: Codec, *, protected: bool = False) -> FactOut:
+    """A released fact with its provenance; its own date and fields come from its bytes (for a
+    child with protected personal data, none that names where it lives)."""
     occurred: dt.datetime | None = None
     details: dict[str, str] = {}
     try:
@@ -90,7 +95,7 @@ def fact_out(fact: FactLike, directory: OrgDirectory, codec: Codec) -> FactOut:
     if isinstance(event, Event):
         occurred = utc(event.envelope.occurred_at)
         for f in dataclasses.fields(event):
-            if f.name != "envelope":
+            if f.name != "envelope" and not (protected and f.name in RESIDENCE_FIELDS):
                 value = getattr(event, f.name)
                 if value is not None and not isinstance(value, bytes):
                     details[f.name] = _plain(value)
@@ -163,11 +168,12 @@ def parts_of_rows(rows: PlanRows, directory: OrgDirectory, shows: TextShown) -> 
 
 
 def plan_info(plan_id: uuid.UUID | None, status: str | None, opened_by: str | None, opened_at: dt.datetime | None,
-              closed_at: dt.datetime | None, directory: OrgDirectory) -> PlanInfo | None:
+              closed_at: dt.datetime | None, directory: OrgDirectory,
+              closed_reason: str | None = None) -> PlanInfo | None:
     if plan_id is None or status is None:
         return None
     return PlanInfo(plan_id=plan_id, status=status, opened_by=org(directory, opened_by), opened_at=utc(opened_at),
-                    closed_at=utc(closed_at))
+                    closed_at=utc(closed_at), closed_reason=closed_reason)
 
 
 # -- the wheel's areas -----------------------------------------------------------------------------

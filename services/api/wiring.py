@@ -1,7 +1,9 @@
 """Everything a request handler needs, wired once per app by ``create_app`` (one wiring place).
 
 Tests build the app with their own engine and a list-collecting publish port; the history
-port (the auditors' reading of the event log) can be replaced on ``hub.history``.
+port (the auditors' reading of the event log) can be replaced on ``hub.history``. The key store
+(which opens a child's identity at read time) and the identity registry (which finds a child
+by personnummer, read-only) are built from the settings and the engine unless given.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Engine
 
 from schemas.codec import Codec
+from schemas.sealing import KeyStore, Sealer
 from services.api.auth.devlogin import DevIdentityProvider
 from services.api.auth.tokens import TokenVerifier
 from services.api.orgs import OrgDirectory
 from services.api.publishing import Publish
 from services.api.store import Reader
+from services.ingest.identity import IdentityRegistry, identity_secret_from
 from services.settings import Settings
+from services.sql.keystore import SqlKeyStore, master_key_from
 
 T = TypeVar("T")
 
@@ -70,6 +75,29 @@ class Hub:
     history: HistoryPort = field(default_factory=LogHistory)
     clock: Callable[[], dt.datetime] = _now
     fact_codec: Codec = field(default_factory=Codec)  # facts' details: nothing sealed is opened
+    keys: KeyStore | None = None  # the children's keys: the read model's sealed identity opens with them
+    identities: IdentityRegistry | None = None  # used only to find (``find``), never to resolve
+
+    def __post_init__(self) -> None:
+        if self.keys is None:
+            self.keys = SqlKeyStore(self.engine, master_key_from(self.settings))
+        if self.identities is None:
+            self.identities = IdentityRegistry(self.engine, identity_secret_from(self.settings), Sealer(self.keys))
+
+    @property
+    def keystore(self) -> KeyStore:
+        assert self.keys is not None  # set by __post_init__
+        return self.keys
+
+    @property
+    def opener(self) -> Sealer:
+        """Opens sealed fields with the children's keys (an erased child's read ``ERASED``)."""
+        return Sealer(self.keystore)
+
+    @property
+    def registry(self) -> IdentityRegistry:
+        assert self.identities is not None  # set by __post_init__
+        return self.identities
 
     def now(self) -> dt.datetime:
         return self.clock()

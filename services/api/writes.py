@@ -24,6 +24,7 @@ from schemas.sealing import ChildErased
 from services.api import errors, models, pending, publishing, reads
 from services.api.auth.tokens import Principal
 from services.api.reads import Loaded
+from services.api.store import ChildRow
 from services.api.ui import sv
 from services.api.wiring import Hub
 from services.commands import consent as consent_registry
@@ -81,6 +82,8 @@ async def _run(hub: Hub, command: Callable[..., Awaitable[Event]], *args: Any, *
 
 async def _open_plan(hub: Hub, principal: Principal, child_id: uuid.UUID) -> tuple[Loaded, uuid.UUID]:
     loaded = await reads.guard(hub, principal, child_id, Need.WRITE)
+    if loaded.child.died_on is not None:  # the plan reads as closed: say why
+        raise errors.Rejected([plan_service.CHILD_DIED.format(day=loaded.child.died_on)])
     if not loaded.child.plan_open or loaded.child.plan_id is None:
         raise errors.Rejected([NO_PLAN])
     return loaded, loaded.child.plan_id
@@ -108,39 +111,44 @@ async def open_plan(hub: Hub, principal: Principal, child_id: uuid.UUID, body: m
             reasons.append(NOT_RECIPIENT.format(consent_id=consent_id))
     if reasons:
         raise errors.Rejected(reasons)
-    event = await _run(hub, plan_service.open_plan, child_id, org, body.consent_ids, now=now)
+    event = await _run(hub, plan_service.open_plan, child_id, org, body.consent_ids, now=now,
+                       died_on=loaded.child.died_on)
     return _accepted(event, event.plan_id)  # type: ignore[attr-defined]
 
 
 async def record_meeting(hub: Hub, principal: Principal, child_id: uuid.UUID,
                          body: models.RecordMeeting) -> models.Accepted:
-    _, plan_id = await _open_plan(hub, principal, child_id)
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
     event = await _run(hub, plan_service.record_meeting, child_id, plan_id, principal.organisation_id, body.held_on,
-                       body.participant_orgs, body.lead_org, body.decisions, body.notes, now=hub.now())
+                       body.participant_orgs, body.lead_org, body.decisions, body.notes, now=hub.now(),
+                       died_on=loaded.child.died_on)
     return _accepted(event, event.meeting_id)  # type: ignore[attr-defined]
 
 
 async def assess_area(hub: Hub, principal: Principal, child_id: uuid.UUID, body: models.AssessArea) -> models.Accepted:
-    _, plan_id = await _open_plan(hub, principal, child_id)
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
     event = await _run(hub, plan_service.assess_area, child_id, plan_id, principal.organisation_id, body.area,
-                       body.rating, body.comment, body.child_view, body.guardians_view, now=hub.now())
+                       body.rating, body.comment, body.child_view, body.guardians_view, now=hub.now(),
+                       died_on=loaded.child.died_on)
     return _accepted(event)
 
 
 async def agree_action(hub: Hub, principal: Principal, child_id: uuid.UUID, body: models.AgreeAction) -> models.Accepted:
-    _, plan_id = await _open_plan(hub, principal, child_id)
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
     event = await _run(hub, plan_service.agree_action, child_id, plan_id, principal.organisation_id, body.area,
-                       body.need, body.what, body.responsible_org, body.due_on, now=hub.now())
+                       body.need, body.what, body.responsible_org, body.due_on, now=hub.now(),
+                       died_on=loaded.child.died_on)
     return _accepted(event, event.action_id)  # type: ignore[attr-defined]
 
 
 async def complete_action(hub: Hub, principal: Principal, child_id: uuid.UUID, action_id: uuid.UUID,
                           body: models.CompleteAction) -> models.Accepted:
-    _, plan_id = await _open_plan(hub, principal, child_id)
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
     if not await hub.run(_has_action, hub, child_id, action_id):
         raise errors.NotFound()
     event = await _run(hub, plan_service.complete_action, child_id, plan_id, principal.organisation_id, action_id,
-                       body.completed_on, now=hub.now())
+                       body.completed_on, now=hub.now(),
+                       died_on=loaded.child.died_on)
     return _accepted(event, action_id)
 
 
@@ -150,9 +158,10 @@ def _has_action(hub: Hub, child_id: uuid.UUID, action_id: uuid.UUID) -> bool:
 
 async def schedule_follow_up(hub: Hub, principal: Principal, child_id: uuid.UUID,
                              body: models.ScheduleFollowUp) -> models.Accepted:
-    _, plan_id = await _open_plan(hub, principal, child_id)
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
     event = await _run(hub, plan_service.schedule_follow_up, child_id, plan_id, principal.organisation_id,
-                       body.due_on, body.area, body.what, now=hub.now())
+                       body.due_on, body.area, body.what, now=hub.now(),
+                       died_on=loaded.child.died_on)
     return _accepted(event, event.follow_up_id)  # type: ignore[attr-defined]
 
 
@@ -160,14 +169,15 @@ async def transfer_named_person(hub: Hub, principal: Principal, child_id: uuid.U
                                 body: models.TransferNamedPerson) -> models.Accepted:
     loaded = await reads.guard(hub, principal, child_id, Need.TRANSFER)
     event = await _run(hub, plan_service.transfer_named_person, child_id, principal.organisation_id, body.to_org,
-                       loaded.child.named_person_org, body.reason_code, now=hub.now())
+                       loaded.child.named_person_org, body.reason_code, now=hub.now(),
+                       died_on=loaded.child.died_on)
     return _accepted(event)
 
 
 async def close_plan(hub: Hub, principal: Principal, child_id: uuid.UUID, body: models.ClosePlan) -> models.Accepted:
-    _, plan_id = await _open_plan(hub, principal, child_id)
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
     event = await _run(hub, plan_service.close_plan, child_id, plan_id, principal.organisation_id, body.reason_code,
-                       now=hub.now())
+                       now=hub.now(), died_on=loaded.child.died_on)
     return _accepted(event, plan_id)
 
 
@@ -232,15 +242,51 @@ async def withdraw_consent(hub: Hub, principal: Principal, child_id: uuid.UUID, 
 
 # -- emergency access ------------------------------------------------------------------------------------
 
-async def open_emergency_access(hub: Hub, principal: Principal, child_id: uuid.UUID,
-                                body: models.OpenEmergencyAccess) -> models.Accepted:
-    """Nödöppning: a reason, at most seven days, logged on ``access`` and listed for auditors."""
-    await reads.guard(hub, principal, child_id, Need.EMERGENCY)
-    duration = dt.timedelta(days=body.days)
-    problems = access.emergency_problems(body.reason_code, duration)
+async def _emergency(hub: Hub, principal: Principal, child_id: uuid.UUID | None,
+                     body: models.OpenEmergencyAccess) -> models.Accepted:
+    """Open emergency access to ``child_id`` -- or, when there is no such child, log the
+    attempt -- and answer the same either way (issue 17, finding 6): whether a child exists is
+    learnt only by the reading that the access opens, after a reason has been logged."""
+    now = hub.now()
+    if child_id is None:
+        event: Event = publishing.viewed(principal, reads.NOBODY, publishing.EMERGENCY, (reads.NO_MATCH,), now)
+    else:
+        event = publishing.emergency_opened(principal, child_id, body.reason_code, now + dt.timedelta(days=body.days),
+                                            now)
+    await reads.emit(hub, [event])
+    return models.Accepted(event_id=None, event_type=None, message=sv.EMERGENCY_RECEIVED)
+
+
+def _checked(principal: Principal, body: models.OpenEmergencyAccess) -> None:
+    reads.require_role(principal, Need.EMERGENCY)
+    problems = access.emergency_problems(body.reason_code, dt.timedelta(days=body.days))
     if problems:
         raise errors.Rejected(problems)
+
+
+async def open_emergency_access(hub: Hub, principal: Principal, child_id: uuid.UUID,
+                                body: models.OpenEmergencyAccess) -> models.Accepted:
+    """Nödöppning by the child's id: a reason, at most seven days, logged on ``access`` and
+    listed for auditors. An unknown id gets the same answer as a child's."""
+    _checked(principal, body)
+    row = await hub.run(_child_row, hub, child_id)
+    return await _emergency(hub, principal, None if row is None else child_id, body)
+
+
+async def open_emergency_access_for(hub: Hub, principal: Principal,
+                                    body: models.OpenEmergencyAccessFor) -> models.Accepted:
+    """Nödöppning by personnummer, as a coordinator has it in an emergency: the same answer
+    whether or not the number is a child's (a malformed one is refused, and logged)."""
+    _checked(principal, body)
     now = hub.now()
-    event = publishing.emergency_opened(principal, child_id, body.reason_code, now + duration, now)
-    await reads.emit(hub, [event])
-    return _accepted(event)
+    try:
+        pnr = reads.typed_personnummer(body.personnummer, now)
+    except errors.Rejected:
+        await reads.record_reads(hub, principal, [reads.NOBODY], publishing.EMERGENCY, (reads.MALFORMED,))
+        raise
+    return await _emergency(hub, principal, await hub.run(hub.registry.find, pnr), body)
+
+
+def _child_row(hub: Hub, child_id: uuid.UUID) -> ChildRow | None:
+    with hub.reader.reading() as r:
+        return r.child(child_id)

@@ -4,6 +4,10 @@ The HTTP API (issue 6) exposes these two functions. A request that the rules ref
 ``ConsentRejected`` with every reason, e.g. "guardian <id> has not granted", and nothing is
 written. Accepted requests become ``ConsentGranted`` / ``ConsentWithdrawn`` on ``consent``.
 
+A child the population register records as dead, or as emigrated and not registered again, gets
+no consent: ``consent_rules.problems`` refuses it (``CHILD_DIED``, ``CHILD_EMIGRATED``) from the
+``ChildStatus`` the caller gives, so the caller's status must carry ``died_on`` and ``emigrated_on``.
+
 Registration refuses backdating (a ``valid_from`` before now, give or take the policy's clock
 skew), a start more than the policy's ``max_start_ahead`` away, and a period longer than its
 ``max_period`` (issue 14, rule 6); it records how the grant was obtained and by which user.
@@ -68,6 +72,8 @@ HAD_LAPSED = {
     Lapse.BIRTH: "the consent had already lapsed at the birth on {day}",
     Lapse.REGISTER: "the consent had already lapsed: the population register did not support it when it was "
                     "given on {day}",
+    Lapse.DEATH: "the consent had already lapsed on {day}, when the child died",
+    Lapse.EMIGRATION: "the consent had already lapsed on {day}, when the child emigrated",
 }
 
 

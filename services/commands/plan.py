@@ -4,6 +4,11 @@ The HTTP API exposes these functions; each checks what it can see in the request
 raises ``PlanRejected`` with every reason (nothing is published), or publishes one event on
 ``plan`` through the injected ``publish`` port and returns it.
 
+A child who has died gets no more plan entries: every command takes ``died_on`` (the day the
+population register records, from the caller's read of the child) and refuses with
+``CHILD_DIED`` when it is given. The read model already shows the child's open plan as closed
+(``projections.read_model.plan_status``), so no ``PlanClosed`` is needed or taken.
+
 What needs the read model is checked by the caller before it calls here: that the plan exists,
 is open and is this child's; that the consents exist and are active; that an action to complete
 was agreed in this plan; that ``by_org`` may act on the child at all. The plan fold
@@ -83,6 +88,7 @@ IN_PAST = "{field} {day} lies in the past"
 TOO_FAR_AHEAD = "{field} {day} is more than {days} days ahead"
 BAD_REASON_CODE = "reason_code {code!r} must be 1-{limit} capital letters, digits or underscores"
 SAME_ORG = "the named-person task cannot be transferred to the organisation that holds it"
+CHILD_DIED = "the child died on {day} (population register): the plan is closed and takes nothing new"
 
 AREA_NAMES = ", ".join(a.value for a in Area)
 ORG_ID = re.compile(r"\S+")
@@ -103,7 +109,8 @@ class PlanRejected(ValueError):
 # -- the commands ------------------------------------------------------------------------------
 
 async def open_plan(child_id: uuid.UUID, by_org: str, consent_ids: Iterable[uuid.UUID], *, publish: Publish,
-                    now: dt.datetime | None = None) -> PlanOpened:
+                    now: dt.datetime | None = None,
+                  died_on: dt.date | None = None) -> PlanOpened:
     """Open the child's plan under ``consent_ids`` (a new plan id). The caller has checked that
     the consents are active, name ``by_org`` as a recipient, and that no plan is open."""
     consents = tuple(consent_ids)
@@ -111,7 +118,7 @@ async def open_plan(child_id: uuid.UUID, by_org: str, consent_ids: Iterable[uuid
     if not consents:
         reasons.append(NO_CONSENT)
     reasons += [REPEATED_CONSENT.format(consent_id=c) for c in _repeated(consents)]
-    _check(reasons)
+    _check(reasons, died_on)
     plan_id = uuid.uuid4()
     return await _publish(publish, PlanOpened, child_id, by_org, plan_id, now, None, None,
                           plan_id=plan_id, opened_by_org=by_org, consent_ids=consents)
@@ -119,7 +126,8 @@ async def open_plan(child_id: uuid.UUID, by_org: str, consent_ids: Iterable[uuid
 
 async def record_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, held_on: dt.date,
                          participant_orgs: Iterable[str], lead_org: str | None, decisions: str,
-                         notes: str | None = None, *, publish: Publish, now: dt.datetime | None = None) -> MeetingHeld:
+                         notes: str | None = None, *, publish: Publish, now: dt.datetime | None = None,
+                  died_on: dt.date | None = None) -> MeetingHeld:
     """A collaboration meeting: who took part, who leads the plan from now (if decided), and
     its decisions and notes (sealed)."""
     now = _now(now)
@@ -136,7 +144,7 @@ async def record_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, h
         if not problems and lead_org not in participants:
             reasons.append(LEAD_NOT_PARTICIPANT.format(org=lead_org))
     reasons += _text(decisions, "decisions", LONG_TEXT_MAX) + _text(notes, "notes", LONG_TEXT_MAX, optional=True)
-    _check(reasons)
+    _check(reasons, died_on)
     meeting_id = uuid.uuid4()
     return await _publish(publish, MeetingHeld, child_id, by_org, meeting_id, now, None,
                           {MEETING_DECISIONS: decisions, MEETING_NOTES: notes},
@@ -145,16 +153,18 @@ async def record_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, h
 
 
 async def assign_lead(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, lead_org: str, *, publish: Publish,
-                      now: dt.datetime | None = None) -> LeadAssigned:
+                      now: dt.datetime | None = None,
+                  died_on: dt.date | None = None) -> LeadAssigned:
     """Change the plan lead outside a meeting. The lead may differ from the named person."""
-    _check(_org(by_org, "by_org") + _org(lead_org, "lead_org"))
+    _check(_org(by_org, "by_org") + _org(lead_org, "lead_org"), died_on)
     return await _publish(publish, LeadAssigned, child_id, by_org, plan_id, now, None, None,
                           plan_id=plan_id, lead_org=lead_org)
 
 
 async def assess_area(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area: Area | str, rating: int,
                       comment: str | None = None, child_view: str | None = None, guardians_view: str | None = None,
-                      *, publish: Publish, now: dt.datetime | None = None) -> AreaAssessed:
+                      *, publish: Publish, now: dt.datetime | None = None,
+                  died_on: dt.date | None = None) -> AreaAssessed:
     """A wheel assessment of one area: a rating 1-5 and, sealed, the comment and the child's and
     the guardians' own views (each optional: a view not given is left out, not blank)."""
     wheel_area, reasons = _area(area)
@@ -163,7 +173,7 @@ async def assess_area(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area
         reasons.append(BAD_RATING.format(rating=rating))
     for value, name in ((comment, "comment"), (child_view, "child_view"), (guardians_view, "guardians_view")):
         reasons += _text(value, name, TEXT_MAX, optional=True)
-    _check(reasons)
+    _check(reasons, died_on)
     return await _publish(publish, AreaAssessed, child_id, by_org, plan_id, now, wheel_area,
                           {ASSESSMENT_COMMENT: comment, ASSESSMENT_CHILD_VIEW: child_view,
                            ASSESSMENT_GUARDIANS_VIEW: guardians_view},
@@ -172,7 +182,8 @@ async def assess_area(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area
 
 async def agree_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area: Area | str, need: str, what: str,
                        responsible_org: str, due_on: dt.date | None = None, *, publish: Publish,
-                       now: dt.datetime | None = None) -> ActionAgreed:
+                       now: dt.datetime | None = None,
+                  died_on: dt.date | None = None) -> ActionAgreed:
     """A need in one area and the action agreed for it: what (sealed), who, by when."""
     now = _now(now)
     wheel_area, reasons = _area(area)
@@ -180,7 +191,7 @@ async def agree_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, are
     reasons += _text(need, "need", TEXT_MAX) + _text(what, "what", TEXT_MAX)
     if due_on is not None:
         reasons += _future_date(due_on, "due_on", now)
-    _check(reasons)
+    _check(reasons, died_on)
     action_id = uuid.uuid4()
     return await _publish(publish, ActionAgreed, child_id, by_org, action_id, now, wheel_area,
                           {ACTION_NEED: need, ACTION_WHAT: what},
@@ -188,24 +199,26 @@ async def agree_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, are
 
 
 async def complete_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, action_id: uuid.UUID,
-                          completed_on: dt.date, *, publish: Publish, now: dt.datetime | None = None) -> ActionCompleted:
+                          completed_on: dt.date, *, publish: Publish, now: dt.datetime | None = None,
+                  died_on: dt.date | None = None) -> ActionCompleted:
     """Mark an agreed action done. The caller has checked the action belongs to this plan."""
     now = _now(now)
-    _check(_org(by_org, "by_org") + _past_date(completed_on, "completed_on", now))
+    _check(_org(by_org, "by_org") + _past_date(completed_on, "completed_on", now), died_on)
     return await _publish(publish, ActionCompleted, child_id, by_org, action_id, now, None, None,
                           plan_id=plan_id, action_id=action_id, completed_on=completed_on)
 
 
 async def schedule_follow_up(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, due_on: dt.date,
                              area: Area | str | None = None, what: str | None = None, *, publish: Publish,
-                             now: dt.datetime | None = None) -> FollowUpScheduled:
+                             now: dt.datetime | None = None,
+                  died_on: dt.date | None = None) -> FollowUpScheduled:
     """A follow-up date, for one area or (``area`` None) for the whole plan, with what to
     follow up (sealed, optional)."""
     now = _now(now)
     wheel_area, reasons = (None, []) if area is None else _area(area)
     reasons = _org(by_org, "by_org") + reasons + _future_date(due_on, "due_on", now)
     reasons += _text(what, "what", TEXT_MAX, optional=True)
-    _check(reasons)
+    _check(reasons, died_on)
     follow_up_id = uuid.uuid4()
     return await _publish(publish, FollowUpScheduled, child_id, by_org, follow_up_id, now, wheel_area,
                           {FOLLOW_UP_WHAT: what}, plan_id=plan_id, follow_up_id=follow_up_id, due_on=due_on)
@@ -213,7 +226,8 @@ async def schedule_follow_up(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: st
 
 async def transfer_named_person(child_id: uuid.UUID, by_org: str, to_org: str, from_org: str | None,
                                 reason_code: str, *, publish: Publish,
-                                now: dt.datetime | None = None) -> NamedPersonTransferred:
+                                now: dt.datetime | None = None,
+                  died_on: dt.date | None = None) -> NamedPersonTransferred:
     """Move the named-person task by decision (rule 5): it holds until the child's next life
     stage. ``from_org`` is who held it, if known; the caller checks ``by_org`` may decide this."""
     reasons = _org(by_org, "by_org") + _org(to_org, "to_org") + _reason_code(reason_code)
@@ -222,15 +236,16 @@ async def transfer_named_person(child_id: uuid.UUID, by_org: str, to_org: str, f
         reasons += problems
         if not problems and from_org == to_org:
             reasons.append(SAME_ORG)
-    _check(reasons)
+    _check(reasons, died_on)
     return await _publish(publish, NamedPersonTransferred, child_id, by_org, uuid.uuid4(), now, None, None,
                           to_org=to_org, from_org=from_org, reason_code=reason_code)
 
 
 async def close_plan(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, reason_code: str, *, publish: Publish,
-                     now: dt.datetime | None = None) -> PlanClosed:
+                     now: dt.datetime | None = None,
+                  died_on: dt.date | None = None) -> PlanClosed:
     """Close the plan with a reason code (never free text: the code is not sealed)."""
-    _check(_org(by_org, "by_org") + _reason_code(reason_code))
+    _check(_org(by_org, "by_org") + _reason_code(reason_code), died_on)
     return await _publish(publish, PlanClosed, child_id, by_org, plan_id, now, None, None,
                           plan_id=plan_id, reason_code=reason_code)
 
@@ -260,7 +275,9 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return now or dt.datetime.now(dt.UTC)
 
 
-def _check(reasons: list[str]) -> None:
+def _check(reasons: list[str], died_on: dt.date | None = None) -> None:
+    if died_on is not None:
+        reasons = [CHILD_DIED.format(day=died_on), *reasons]
     if reasons:
         raise PlanRejected(reasons)
 

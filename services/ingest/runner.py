@@ -9,7 +9,10 @@ acknowledgements, and only then saves the checkpoint. Hence the commit order:
     3. the cursor after the page is saved.
 
 A crash between 2 and 3 republishes the page with the same event ids, which downstream
-recognises as duplicates; nothing is ever skipped. A record that cannot be mapped or encoded
+recognises as duplicates; nothing is ever skipped. Links between two ids of one child that the
+identity registry has not yet seen announced -- the page's own included -- go out with the page
+as ``ChildIdentitiesMerged``, and at the end of every run, and are marked announced after the
+broker acknowledged them (a crash in between announces them again, under the same id). A record that cannot be mapped or encoded
 goes to the dead-letter topic with a reason and a source reference, and the page goes on.
 Source outages (and broker errors) back off exponentially and resume from the checkpoint.
 """
@@ -18,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -28,7 +32,7 @@ from connectors.base import Connector, Fact, MappingError, SourceRecord, SourceU
 from connectors.classification import envelope_class_of
 from schemas.codec import Codec, EncodeError
 from schemas.deadletter import DeadLetter
-from schemas.events import Envelope, Event, Source
+from schemas.events import Basis, Category, ChildIdentitiesMerged, Envelope, Event, Source
 from schemas.ids import source_event_id
 from schemas.sealing import ChildErased, Personal, SealedBox, Sealer
 from schemas.topics import key_for, topic_for
@@ -37,6 +41,8 @@ from services.kafka.deadletter import dead_letter_for
 log = structlog.get_logger(__name__)
 
 BAD_FIELDS = "fields do not fit {event}: {error}"
+MERGED_NAMESPACE = uuid.UUID("0b7f9a52-6c1d-4e3a-9f08-5d2c7e4b1a39")
+REGISTRY_ORG = "identity-registry"
 UNEXPECTED = "unexpected {error} while mapping the record"
 
 
@@ -62,8 +68,16 @@ class Checkpoints(Protocol):
     def save(self, connector: str, cursor: str) -> None: ...
 
 
+class Contacts(Protocol):
+    def save(self, source: str, contacts: Sequence[Any]) -> None: ...
+
+
 class Identities(Protocol):
     def resolve(self, subject: object) -> object: ...
+
+    def pending_links(self) -> list[Any]: ...
+
+    def announced(self, links: list[Any]) -> None: ...
 
 
 @dataclass
@@ -95,6 +109,7 @@ class ConnectorRunner:
     codec: Codec
     sealer: Sealer
     backoff: Backoff = field(default_factory=Backoff)
+    contacts: Contacts | None = None  # where the people the source names for its organisations go
     max_retries: int | None = None  # None: keep retrying while the source is down
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     on_page: Callable[[RunStats], Awaitable[None] | None] | None = None
@@ -112,6 +127,8 @@ class ConnectorRunner:
         while True:
             try:
                 await self._drain()
+                if self.contacts is not None:
+                    self.contacts.save(self.connector.name, await self.connector.contacts())
                 return self.stats
             except (SourceUnavailable, OSError, _broker_errors()) as exc:
                 attempt += 1
@@ -137,7 +154,8 @@ class ConnectorRunner:
         async for page in self.connector.read(cursor):
             if not page:
                 continue
-            await self.publisher.publish(self._encode_page(page))
+            out = self._encode_page(page)  # first: the page's own births may link two ids
+            await self._publish_with_links(out)
             self.checkpoints.save(self.connector.name, page[-1].cursor)
             self.stats.pages += 1
             self.stats.records += len(page)
@@ -148,6 +166,16 @@ class ConnectorRunner:
                 result = self.on_page(self.stats)
                 if result is not None:
                     await result
+        self._received_at = self.clock()
+        await self._publish_with_links([])  # links other runners made and did not announce: a crash
+
+    async def _publish_with_links(self, out: list[Outgoing]) -> None:
+        """Publish ``out`` with the links no runner has announced yet (claimed for this runner a
+        while, so two runners rarely announce one link), then mark them announced."""
+        links = self.identities.pending_links()
+        if out or links:
+            await self.publisher.publish([*out, *map(self._merged, links)])
+        self.identities.announced(links)
 
     def _encode_page(self, page: Sequence[SourceRecord]) -> list[Outgoing]:
         out: list[Outgoing] = []
@@ -211,6 +239,9 @@ class ConnectorRunner:
             key = self._keys[child] = key_for(event)
         return Outgoing(topic_for(event).name, key, self.codec.encode(event), event.envelope.event_id)
 
+    def _merged(self, link: Any) -> Outgoing:
+        return self._encode(merge_announcement(link, self._received_at))
+
     def _letter(self, record: SourceRecord, exc: BaseException) -> Outgoing:
         self.stats.dead_letters += 1
         letter: DeadLetter = dead_letter_for(
@@ -225,3 +256,15 @@ def _broker_errors() -> type[Exception]:
     from aiokafka.errors import KafkaError
 
     return KafkaError
+
+
+def merge_announcement(link: Any, recorded_at: dt.datetime) -> ChildIdentitiesMerged:
+    """``ChildIdentitiesMerged`` for a link (``services.ingest.identity.Link``): keyed by the merged
+    id, so it meets that id's records in the gate, which carries them over to the surviving id."""
+    envelope = Envelope(
+        event_id=uuid.uuid5(MERGED_NAMESPACE, f"{link.merged}|{link.surviving}"),
+        type=ChildIdentitiesMerged.__name__, child_id=link.merged, occurred_at=link.linked_at,
+        recorded_at=recorded_at, source=Source("kronobarn", REGISTRY_ORG, str(link.merged), "1"),
+        basis=Basis.DIRECTORY, category=Category.POPULATION, area=None, sealed=None,
+    )
+    return ChildIdentitiesMerged(envelope=envelope, surviving_child_id=link.surviving)

@@ -12,6 +12,7 @@ from connectors.base import Connector
 from schemas.codec import Codec
 from schemas.sealing import Sealer
 from services.ingest.checkpoints import SqlCheckpoints
+from services.ingest.contacts import SqlContacts
 from services.ingest.identity import IdentityRegistry, identity_secret_from
 from services.ingest.publisher import KafkaPublisher
 from services.ingest.runner import ConnectorRunner
@@ -36,6 +37,7 @@ async def connector_runner(
             connector=connector,
             publisher=KafkaPublisher(producer),
             checkpoints=SqlCheckpoints(engine),
+            contacts=SqlContacts(engine),
             identities=identities,
             codec=Codec(sealer=sealer),
             sealer=sealer,

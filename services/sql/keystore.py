@@ -22,18 +22,7 @@ from uuid import UUID
 import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Exists,
-    Insert,
-    Select,
-    Table,
-    delete,
-    exists,
-    insert,
-    select,
-)
+from sqlalchemy import Connection, Engine, Exists, Insert, Select, Table, delete, exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 

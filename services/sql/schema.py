@@ -7,7 +7,7 @@ test compares a migrated database against this ``metadata`` so the two cannot dr
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, LargeBinary, String, Table, Text, func
+from sqlalchemy import Column, Date, DateTime, LargeBinary, String, Table, Text, func
 
 import projections.audit_store  # noqa: F401 - registers the audit tables on the shared metadata
 import projections.read_model  # noqa: F401 - registers the read-model tables on the shared metadata
@@ -45,6 +45,34 @@ identity_handles = Table(
     Column("kind", String(16), nullable=False),  # PERSONNUMMER or PREGNANCY
     Column("handle_sealed", LargeBinary, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Two ids found to be one child (an unborn child's id and the id its personnummer got first):
+# the merged id's handles now point at the surviving one. ``announced_at`` is set once a
+# connector runner has published ``ChildIdentitiesMerged``; until then a runner claims it for a
+# while (``claimed_at``) and announces it (the event id is deterministic, so a repeat after a
+# crash is one event downstream).
+identity_links = Table(
+    "identity_links",
+    metadata,
+    Column("merged_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("surviving_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),  # a runner is announcing it (a lease)
+    Column("announced_at", DateTime(timezone=True), nullable=True),
+)
+
+# The people sources name for their organisations (a school unit's principal, from SS 12000
+# duties): staff in their public role, not children, so kept in clear. Replaced whole per source.
+organisation_contacts = Table(
+    "organisation_contacts",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("organisation_id", String(64), primary_key=True),
+    Column("role", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("since", Date, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 # Where each connector resumes: written only after the events before it were acknowledged.

@@ -73,16 +73,17 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
 
 
 def create_app(settings: Settings, tick_s: float = 60.0, role: Role = Role.ALL) -> faust.App:
-    """The worker: the consent gate (passes sealed data through unopened), the projector
-    (opens it with the children's keys, so the plan's free text reads in the read model) and the
-    audit projector (needs nothing sealed; signs checkpoints with the audit key), or some of them."""
+    """The worker: the consent gate (passes sealed data through unopened; seals again only what
+    it carries over from a merged child id), the projector (opens it with the children's keys, so
+    the plan's free text reads in the read model) and the audit projector (needs nothing sealed;
+    signs checkpoints with the audit key), or some of them. Every role uses the hub's database."""
     app = faust_app(settings, group_for(settings, role))
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    sealing = sealing_codec(settings, engine)
     if role is not Role.READ:
-        register_gate(app, Codec(), settings, tick_s=tick_s)
+        register_gate(app, Codec(), settings, tick_s=tick_s, sealing=sealing)
     if role is not Role.GATE:
-        engine = make_engine(settings.resolved_database_url)
-        migrate(engine)
-        sealing = sealing_codec(settings, engine)
         register_projector(app, settings, sealing, read_model(engine, settings))
         signer = audit_signing_key_from(settings)
         audit = AuditStore(engine, signer=signer, checkpoint_every=settings.audit_checkpoint_every)

@@ -9,11 +9,13 @@ audit log (DESIGN §6 Audit, §9).
 * **Checkpoints.** The store signs one every ``audit_checkpoint_every`` entries as it appends;
   a timer also signs the head every ``audit_checkpoint_interval_s`` when entries arrived since,
   so a quiet log's tail does not stay unsigned for long.
-* **Failures.** A record that is not an access event goes to ``deadletter`` with its reason and
-  the stream moves on (Faust would acknowledge a raising handler silently: faust-streaming #315).
+* **Failures.** A record that is not an access event, or one the log cannot take, goes to
+  ``deadletter`` with its reason and the stream moves on (Faust would acknowledge a raising
+  handler silently: faust-streaming #315).
 
 The agent never opens sealed fields: the audit entry needs none (an emergency's free-text
-reason stays sealed in the event).
+reason stays sealed in the event, and an auditor's review comment goes into the log as the
+ciphertext it travelled in).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ import faust
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from projections.audit import entry_from_event
 from projections.audit_store import AuditStore, AuditTailNotIntact, Position
 from schemas.codec import Codec, DecodeError
-from schemas.events import ChildDataViewed, EmergencyAccessOpened, Event
+from schemas.events import ChildDataViewed, EmergencyAccessOpened, EmergencyAccessReviewed, Event
 from schemas.topics import ACCESS, DEADLETTER
 from services.kafka.deadletter import dead_letter_for
 from services.settings import Settings
@@ -40,6 +43,8 @@ BATCH_EVENTS = 1_000
 BATCH_WITHIN_S = 0.5
 WATCH_INTERVAL_S = 5.0
 NOT_AN_ACCESS_EVENT = "a {name} record is not an access event"
+NOT_LOGGABLE = "a {name} record cannot be logged: {error}"
+ACCESS_EVENTS = (ChildDataViewed, EmergencyAccessOpened, EmergencyAccessReviewed)
 
 
 class AuditProjector:
@@ -104,9 +109,14 @@ class AuditProjector:
 
     def decode(self, value: bytes | None, topic: str, partition: int, offset: int) -> Event:
         event = self.codec.decode(value, topic=topic, partition=partition, offset=offset)
-        if not isinstance(event, ChildDataViewed | EmergencyAccessOpened):
-            raise DecodeError(NOT_AN_ACCESS_EVENT.format(name=type(event).__name__), topic=topic,
-                              partition=partition, offset=offset)
+        name = type(event).__name__
+        if not isinstance(event, ACCESS_EVENTS):
+            raise DecodeError(NOT_AN_ACCESS_EVENT.format(name=name), topic=topic, partition=partition, offset=offset)
+        try:
+            entry_from_event(event, 0)  # here, so one bad record is a dead letter and not a failed batch
+        except (TypeError, ValueError) as exc:
+            raise DecodeError(NOT_LOGGABLE.format(name=name, error=exc), topic=topic, partition=partition,
+                              offset=offset) from None
         return event
 
     async def dead_letter(self, key: bytes | None, value: bytes | None, topic: str, partition: int, offset: int,

@@ -15,6 +15,8 @@ Three things Faust does not do for us:
   offsets it has folded in; the first redelivered event of a child after a restart
   re-publishes the child's current decisions (same deterministic event ids, so consumers
   recognise the duplicates) instead of trusting that they went out.
+* **Merged ids.** When two ids turn out to be one child, the merged id's history is carried over
+  to the surviving id here (``services.worker.linker``); the gate reads ``plan`` for that alone.
 * **Expiry.** A consent's start or end needs no event, and Faust tables may only be written
   while handling an event. A timer therefore sends a tick to each partition this worker owns
   on an internal topic in the same stream, and the tick settles that partition's children.
@@ -48,6 +50,7 @@ from projections.gate import (
 from schemas.codec import Codec
 from schemas.events import (
     Basis,
+    ChildIdentitiesMerged,
     ConsentGranted,
     ConsentWithdrawn,
     Envelope,
@@ -65,6 +68,7 @@ from schemas.topics import (
     INTAKE_POPULATION,
     INTAKE_SCHOOL,
     INTAKE_SOCIAL,
+    PLAN,
     SHARED,
     STATUTORY_SOCIAL,
 )
@@ -72,22 +76,27 @@ from services.kafka.deadletter import dead_letter_for
 from services.kafka.partitions import partition_of
 from services.settings import Settings
 from services.worker.gate_state import ChildRecord, dumps, loads
+from services.worker.linker import Linker, Merge
 from services.worker.repairs.continuity import BackfillShort, Continuity, backfill
 
 log = structlog.get_logger(__name__)
 STAGE = "gate"
 GATE_NAMESPACE = uuid.UUID("3f6b0c1e-9a24-4d8e-b7c5-1e2d3a4b5c6d")
 UNKNOWN_CONSENT = "withdrawal of a consent the gate has not seen"
+NO_LINKER = "a merge of two child ids reached a gate that cannot carry history over (no key store)"
 TICK_TOPIC = "kronobarn-gate-tick"
 WATCH_INTERVAL_S = 5.0
 SOURCES = (INTAKE_HEALTH.name, INTAKE_SCHOOL.name, INTAKE_SOCIAL.name, INTAKE_POPULATION.name, CONSENT.name)
+CARRIED = (*SOURCES, PLAN.name)  # what a merged id's history is made of
 
 
 class Gate:
     """The agent's handlers; state lives in the Faust table, ``reconciled`` only in memory."""
 
-    def __init__(self, app: faust.App, codec: Codec, partitions: int, child_grants_from: int = 15) -> None:
+    def __init__(self, app: faust.App, codec: Codec, partitions: int, child_grants_from: int = 15,
+                 linker: Linker | None = None) -> None:
         self.codec = codec
+        self.linker = linker
         self.partitions = partitions
         self.child_grants_from = child_grants_from
         self.app = app
@@ -98,6 +107,7 @@ class Gate:
         # Decoded records of the children this worker owns; the table (and its changelog) stays
         # the truth, this only saves decoding a child's record again for each of its events.
         self.records: dict[str, ChildRecord] = {}
+        self.merges: dict[str, Merge | None] = {}  # the same, for the table's merge marks ("m:")
         # The last offset handled per partition since the assignment, to see holes and stalls.
         self.last: dict[tuple[str, int], int] = {}
         self.continuity = Continuity(STAGE, background={TICK_TOPIC})
@@ -110,6 +120,7 @@ class Gate:
         """Partitions moved: what is held in memory may be stale or no longer ours."""
         self.reconciled.clear()
         self.records.clear()
+        self.merges.clear()
         self.last.clear()
         self.continuity.reset()
 
@@ -162,16 +173,39 @@ class Gate:
 
     # -- handling -------------------------------------------------------------------------
 
-    async def handle(self, value: bytes, topic: str, partition: int, offset: int) -> None:
+    def merge_of(self, child: str) -> Merge | None:
+        if child not in self.merges:
+            raw = self.table.get("m:" + child)
+            self.merges[child] = None if raw is None else Merge.decode(raw)
+        return self.merges[child]
+
+    async def handle(self, value: bytes, topic: str, partition: int, offset: int, key: bytes | None = None) -> None:
         if topic == TICK_TOPIC:
             await self.tick(partition, offset)
             return
+        if key is not None and self.linker is not None:
+            merge = self.merge_of(key.decode())
+            if merge is not None:  # a merged id: its records go on under the surviving id
+                if self.codec.type_name(value) == ChildIdentitiesMerged.__name__:
+                    # The merge again, after a crash: the sweep may not have finished, so sweep
+                    # again (it republishes under the same ids).
+                    event = self.codec.decode(value, topic=topic, partition=partition, offset=offset)
+                    assert isinstance(event, ChildIdentitiesMerged)
+                    await self.merged(key.decode(), event, value, partition, offset, dt.datetime.now(dt.UTC))
+                else:
+                    await self.linker.carry(topic, value, merge)
+                return
+        if topic == PLAN.name:
+            return  # read only to carry a merged id's plan over
         event = self.codec.decode(value, topic=topic, partition=partition, offset=offset)
         child = str(event.child_id)
         record = self.record(child)
         now = dt.datetime.now(dt.UTC)
         if record.is_applied(topic, offset):
             await self.redelivered(child, record, event, value, now)
+            return
+        if isinstance(event, ChildIdentitiesMerged):
+            await self.merged(child, event, value, partition, offset, now)
             return
         if isinstance(event, ConsentGranted):
             record.gate, outputs = on_consent(record.gate, consent_of(event), now, self.child_grants_from)
@@ -199,6 +233,20 @@ class Gate:
         self.remember_revocations(record, outputs)
         await self.save(child, record, partition)
         await self.publish(child, [self.output_event(o, now) for o in outputs])
+
+    async def merged(self, child: str, event: ChildIdentitiesMerged, value: bytes, partition: int, offset: int,
+                     now: dt.datetime) -> None:
+        """This id is one child with another: pass the news on, let this id's state go, and carry
+        its history over (the sweep; later records are carried as they come, see ``handle``)."""
+        if self.linker is None:
+            raise ValueError(NO_LINKER)
+        merge = Merge.of(event)
+        await self.put("m:" + child, merge.encode(), partition)  # first: what comes next is carried
+        self.merges[child] = merge
+        await self.save(child, ChildRecord(applied={INTAKE_POPULATION.name: offset}), partition)
+        await self.publish(child, [released_as_is(event, value, "directory", now)])
+        upto = [(t, offset if t == INTAKE_POPULATION.name else self.last_of(t, partition)) for t in CARRIED]
+        await self.linker.sweep(event.child_id, merge, partition, upto)
 
     async def tick(self, partition: int, offset: int) -> None:
         """Settle every child of ``partition``: consents may have started or ended."""
@@ -312,17 +360,25 @@ def committed_offset(app: faust.App, tp: Any) -> int | None:
     return committed if isinstance(committed, int) and committed > 0 else None
 
 
-def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: float = 60.0) -> Any:
+def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: float = 60.0,
+                  sealing: Codec | None = None) -> Any:
+    """The gate agent; ``sealing`` (a codec with the hub's key store) lets it carry a merged id's
+    history over to the surviving id."""
     gate = Gate(app, codec, settings.partitions, settings.consent_child_age)
+    if sealing is not None:
+        async def send(topic: str, key: bytes, value: bytes) -> None:
+            await gate.producer.send(topic, key, value, None, None, None)
+
+        gate.linker = Linker(settings, sealing, send)
     ticks = app.topic(TICK_TOPIC, key_type=bytes, value_type=bytes, partitions=settings.partitions, internal=True)
-    source = app.topic(*SOURCES, TICK_TOPIC, key_type=bytes, value_type=bytes)
+    source = app.topic(*CARRIED, TICK_TOPIC, key_type=bytes, value_type=bytes)
 
     @app.agent(source, concurrency=1)
     async def gate_agent(stream: Any) -> None:
         async def one(key: bytes | None, value: bytes, topic: str, partition: int, offset: int) -> None:
             with gate.continuity.busy():
                 try:
-                    await gate.handle(value, topic, partition, offset)
+                    await gate.handle(value, topic, partition, offset, key)
                 except Exception as exc:  # noqa: BLE001 - never let Faust ack a failure silently
                     gate.records.clear()  # a failed handler may have changed a record it never saved
                     await gate.dead_letter(key, value, topic, partition, offset, exc)
@@ -349,7 +405,7 @@ def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: floa
             if tp.topic == TICK_TOPIC:
                 await ticks.send(value=b"tick", partition=tp.partition)
 
-    read = {*SOURCES, TICK_TOPIC}
+    read = {*CARRIED, TICK_TOPIC}
 
     @app.timer(interval=WATCH_INTERVAL_S)
     async def gate_watch() -> None:

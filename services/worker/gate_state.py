@@ -70,18 +70,23 @@ def _resident(r: Resident | None) -> Any:
         return None
     return [r.birth_date and r.birth_date.isoformat(), r.unborn, r.expected,
             r.expectant_parent and str(r.expectant_parent), [r.home[0].isoformat(), *r.home[1:]] if r.home else None,
-            [[_time(c.since), c.order, sorted(str(g) for g in c.guardians)] for c in r.custody]]
+            [[_time(c.since), c.order, sorted(str(g) for g in c.guardians)] for c in r.custody],
+            r.died_on and r.died_on.isoformat(), [d.isoformat() for d in r.emigrations],
+            [d.isoformat() for d in r.registrations]]
 
 
 def _resident_from(child: UUID, d: Any) -> Resident | None:
     if d is None:
         return None
-    birth, unborn, expected, parent, home, custody = d
+    birth, unborn, expected, parent, home, custody, *ending = d
+    died, emigrations, registrations = ending or (None, [], [])  # a record from before issue 15
     return Resident(child, birth and dt.date.fromisoformat(birth), unborn,
                     tuple(Custody(dt.datetime.fromisoformat(s), o, frozenset(UUID(g) for g in gs))
                           for s, o, gs in custody),
                     (dt.date.fromisoformat(home[0]), home[1], home[2]) if home else None, expected,
-                    parent and UUID(parent))
+                    parent and UUID(parent), died and dt.date.fromisoformat(died),
+                    tuple(dt.date.fromisoformat(e) for e in emigrations),
+                    tuple(dt.date.fromisoformat(r) for r in registrations))
 
 
 def _fact(f: Fact) -> list[Any]:
@@ -137,6 +142,17 @@ def _released(item: tuple[Fact, tuple[UUID, ...]]) -> str:
     return _fragment(*item)
 
 
+def _resident_json(record: ChildRecord, resident: Resident | None) -> str:
+    """The register's JSON, from the last write's while the child's register is the same object
+    (it changes only with a register fact, never with the facts that make most writes)."""
+    last = record.written.get("p")
+    if last is not None and last[0][0] is resident:
+        return last[1]
+    text = _json(_resident(resident))
+    record.written["p"] = ((resident,), text)
+    return text
+
+
 def dumps(child: UUID, record: ChildRecord) -> bytes:
     """The record as the JSON object ``loads`` reads, put together from cached fact fragments."""
     g = record.gate
@@ -145,7 +161,7 @@ def dumps(child: UUID, record: ChildRecord) -> bytes:
     revoked = {str(k): [str(i) for i in v] for k, v in record.revoked.items()}
     return (f'{{"c":{_json([_consent(c) for c in g.consents])},"h":[{held}],"r":[{released}],'
             f'"n":{g.next_seq},"a":{_json(record.applied)},"v":{_json(revoked)},'
-            f'"p":{_json(_resident(g.resident))}}}').encode()
+            f'"p":{_resident_json(record, g.resident)}}}').encode()
 
 
 def loads(child: UUID, data: bytes | None) -> ChildRecord:

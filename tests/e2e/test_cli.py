@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,7 +38,9 @@ def test_demo_round_trips_every_event_and_shreds(tmp_path: Path) -> None:
     done = subprocess.run([KRONOBARN, "demo"], env=_env(tmp_path, KRONOBARN_DEMO_CHILDREN="100"), cwd=tmp_path,
                           capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert done.stdout.split("Crypto-shredding")[0].count(" ok ") == 37
+    from schemas.events import EVENT_TYPES
+
+    assert done.stdout.split("Crypto-shredding")[0].count(" ok ") == len(EVENT_TYPES)  # one row per event type
     assert "MISMATCH" not in done.stdout
     assert "reads as ERASED" in done.stdout
     assert "Testbarn" not in done.stdout + done.stderr  # sealed names never printed
@@ -47,6 +50,7 @@ def test_demo_round_trips_every_event_and_shreds(tmp_path: Path) -> None:
         events = int(row.split("│")[3].strip().replace(",", ""))
         assert events > 0, row
     _assert_gate_stage(done.stdout, done.stderr, tmp_path)
+    _assert_merges(done.stdout)
     # A second demo in the same place starts from scratch: the embedded broker kept nothing.
     again = subprocess.run([KRONOBARN, "demo"], env=_env(tmp_path, KRONOBARN_DEMO_CHILDREN="100"), cwd=tmp_path,
                            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
@@ -70,6 +74,16 @@ def _assert_gate_stage(stdout: str, stderr: str, cwd: Path) -> None:
     assert _count(stdout, "plans opened") > 0
     assert not any(text in stdout + stderr for texts in COMMENTS.values() for text in texts)  # plan text stays sealed
     assert (cwd / "var" / "demo" / "gate-worker.log").exists()
+
+
+def _assert_merges(stdout: str) -> None:
+    """One child, one id: the population register runs first, so the county's newborns are merged
+    into their unborn ids, and the demo's own check of the merges holds."""
+    text = " ".join(stdout.split())  # the console wraps long lines
+    merged = re.search(r"One child, one id: ([\d,]+) newborns were seen first by personnummer", text)
+    assert merged is not None and int(merged.group(1).replace(",", "")) > 0, text[-3000:]
+    checked = re.search(r"Merged ids: ([\d,]+) pointers .*? under a merged id: (\S+)", text)
+    assert checked is not None and checked.groups() == (merged.group(1), "ok"), text[-3000:]
 
 
 def test_broker_command_serves_until_sigterm(tmp_path: Path) -> None:

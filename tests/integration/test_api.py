@@ -450,7 +450,7 @@ def test_emergency_access_opens_reading_for_its_coordinator_and_is_listed_for_au
     assert client.post(f"/children/{a}/emergency-access", headers=head,
                        json={"reason_code": "AKUT_FARA", "days": 8}).status_code == 422
     r = client.post(f"/children/{a}/emergency-access", headers=head, json={"reason_code": "AKUT_FARA", "days": 2})
-    assert r.status_code == 202
+    assert r.status_code == 202 and r.json()["event_id"] is None  # the same answer as for no child at all
     [opened] = h.publish.of(EmergencyAccessOpened)
     assert topic_for(opened).name == "access" and opened.reason_code == "AKUT_FARA"
     assert opened.expires_at - opened.envelope.occurred_at == dt.timedelta(days=2)
@@ -460,15 +460,19 @@ def test_emergency_access_opens_reading_for_its_coordinator_and_is_listed_for_au
     assert h.publish.views[-1].purpose == "emergency"
     assert client.post(f"/children/{a}/assessments", headers=head, json={"area": "home", "rating": 3}).status_code == 403
     assert [c["access"] for c in client.get("/children", headers=head).json()["children"]] == ["emergency"]
-    assert h.publish.views[-1].purpose == "emergency" and h.publish.views[-1].parts == ("summary",)
+    assert h.publish.views[-1].purpose == "emergency" and h.publish.views[-1].parts == ("summary", "identity")
     # Another coordinator of the same organisation has no emergency access.
     other = h.headers(type(COORDINATOR_OUTSIDE)("someone-else", COORDINATOR_OUTSIDE.role, OUTSIDER))
     assert client.get(f"/children/{a}", headers=other).status_code == 404
     listed = client.get("/audit/emergency-access", headers=h.headers(AUDITOR)).json()["entries"]
     assert [(e["child_id"], e["viewer_id"], e["purpose"]) for e in listed] == [
         (str(a), COORDINATOR_OUTSIDE.subject, "AKUT_FARA")]
-    assert client.post(f"/children/{uuid.uuid4()}/emergency-access", headers=head,
-                       json={"reason_code": "AKUT_FARA", "days": 1}).status_code == 404
+    # An id nobody has gets exactly the answer a real child got (issue 17, finding 6), logged as such.
+    nobody = client.post(f"/children/{uuid.uuid4()}/emergency-access", headers=head,
+                         json={"reason_code": "AKUT_FARA", "days": 2})
+    assert (nobody.status_code, nobody.json()) == (r.status_code, r.json())
+    assert len(h.publish.of(EmergencyAccessOpened)) == 1
+    assert (h.publish.views[-1].child_id, h.publish.views[-1].parts) == (uuid.UUID(int=0), ("no-match",))
 
 
 def test_the_fhir_export_is_a_valid_r4_bundle_with_a_care_plan_goals_and_consents(h: Harness,
@@ -477,7 +481,15 @@ def test_the_fhir_export_is_a_valid_r4_bundle_with_a_care_plan_goals_and_consent
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/fhir+json")
     bundle = Bundle.model_validate(r.json())
     kinds = [e.resource.get_resource_type() for e in bundle.entry]
-    assert kinds == ["CarePlan", "Goal", "Consent"]
+    assert kinds == ["CarePlan", "Goal", "Consent", "Patient"]
+    patient = bundle.entry[3].resource  # the exporting BVC is entitled to the child's name
+    identity = h.county.identity(h.county.a)
+    assert patient.name[0].family == identity["family_name"] and patient.name[0].given == [identity["given_name"]]
+    assert {(i.system, i.value) for i in patient.identifier} == {
+        ("urn:kronobarn:child-id", str(h.county.a)),
+        ("urn:oid:1.2.752.129.2.1.3.1", identity["personnummer"].replace("-", ""))}
+    assert not patient.address and identity["address"] not in r.text  # an export carries no address
+    assert h.publish.views[-1].parts[-1] == "identity"
     care_plan = bundle.entry[0].resource
     assert care_plan.status == "active" and care_plan.intent == "plan" and care_plan.author.identifier.value == SOC
     assert care_plan.activity[0].detail.description == "Sömnrådgivning"

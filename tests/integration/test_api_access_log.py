@@ -1,9 +1,10 @@
 """Access-log coverage: the ``ChildDataViewed`` events published equal the reads made, 100%.
 
 Every request below is a read of child data through the JSON API or a page -- the plan, the
-lists, forms that show the plan, the FHIR export, the auditors' views -- and each must publish
-exactly one access event per child it showed, naming who, role, organisation, purpose and
-parts. Refused reads and commands publish none.
+lists, forms that show the plan, the FHIR export, the auditors' views, lookups by personnummer
+and by name -- and each must publish exactly one access event per child it showed, naming who,
+role, organisation, purpose and parts. A lookup that shows no child is logged too (against the
+nil id, or the child outside the caller's scope). Refused reads and commands publish none.
 """
 
 from __future__ import annotations
@@ -58,10 +59,28 @@ def test_every_read_publishes_exactly_one_access_event_per_child_shown(tmp_path:
             assert e.purpose == purpose and part in e.parts, (path, e.purpose, e.parts)
             assert abs(e.envelope.occurred_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
         expected += len(children)
+    # Lookups are posted (a personnummer or a name never goes in a URL); each is logged, hit or miss.
+    pnr, nobody = h.county.personnummer(a), uuid.UUID(int=0)
+    posts: list[tuple[Principal, str, dict[str, str], list[uuid.UUID], str, str]] = [
+        (COORDINATOR_BHV, "/children/search", {"personnummer": pnr}, [a], "search", "identity"),
+        (COORDINATOR_BHV, "/children/search", {"personnummer": pnr[:-1] + "x"}, [nobody], "search", "malformed"),
+        (COORDINATOR_OUTSIDE, "/children/search", {"personnummer": pnr}, [a], "search", "no-access"),
+        (COORDINATOR_BHV, "/children/filter", {"name": "Alva"}, [a], "care-planning", "identity"),
+        (COORDINATOR_BHV, "/ui/children/search", {"personnummer": pnr[2:]}, [a], "search", "identity"),
+        (COORDINATOR_BHV, "/ui/children", {"name": "Lind"}, [a], "care-planning", "identity"),
+    ]
+    for who, path, body, children, purpose, part in posts:
+        before = len(h.publish.events)
+        r = _post(client, h, who, path, body)
+        assert r.status_code in (200, 303, 404, 422), (path, r.status_code)
+        new = h.publish.events[before:]
+        assert [e.child_id for e in new] == children and all(isinstance(e, ChildDataViewed) for e in new), path
+        assert all(e.purpose == purpose and part in e.parts for e in new), (path, [(e.purpose, e.parts) for e in new])
+        expected += len(children)
     # Refused reads, and pages that show no child data, publish nothing.
     silent = [(COORDINATOR_OUTSIDE, f"/children/{a}"), (COORDINATOR_OUTSIDE, f"/ui/children/{a}"),
               (AUDITOR, f"/children/{a}"), (COORDINATOR_BHV, f"/audit/children/{a}/log"),
-              (COORDINATOR_BHV, f"/children/{uuid.uuid4()}"), (COORDINATOR_OUTSIDE, f"/ui/children/{a}/emergency-access"),
+              (COORDINATOR_BHV, f"/children/{uuid.uuid4()}"), (COORDINATOR_OUTSIDE, "/ui/emergency-access"),
               (COORDINATOR_OUTSIDE, "/children")]
     for who, path in silent:
         before = len(h.publish.events)
@@ -83,3 +102,13 @@ def _get(client: TestClient, h, who: Principal, path: str):  # type: ignore[no-u
         finally:
             client.cookies.clear()
     return client.get(path, headers=h.headers(who), follow_redirects=False)
+
+
+def _post(client: TestClient, h, who: Principal, path: str, body: dict[str, str]):  # type: ignore[no-untyped-def]
+    if path.startswith("/ui"):
+        client.cookies.set("kronobarn_token", h.token(who))
+        try:
+            return client.post(path, data=body, follow_redirects=False)
+        finally:
+            client.cookies.clear()
+    return client.post(path, json=body, headers=h.headers(who), follow_redirects=False)

@@ -4,7 +4,6 @@ and nothing is served without a bearer token."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -89,3 +88,41 @@ def test_checkpoints_survive_a_new_store(hub_engine: Engine) -> None:
     store.save("school", "x")
     assert SqlCheckpoints(hub_engine).load("health") == "b"
     assert SqlCheckpoints(hub_engine).load("school") == "x"
+
+
+# -- the read-only lookup (the web service's search by personnummer) ------------------------------------------
+
+def _handles(engine: Engine) -> int:
+    with engine.connect() as c:
+        return len(c.execute(select(identity_handles)).all())
+
+
+def test_find_is_read_only_and_agrees_with_resolution(registry: IdentityRegistry, hub_engine: Engine) -> None:
+    assert registry.find(PNR) is None and _handles(hub_engine) == 0  # never creates
+    child = registry.resolve(Subject(personnummer=PNR))
+    other = IdentityRegistry(hub_engine, SECRET, Sealer(SqlKeyStore(hub_engine, bytes(32))))  # another process
+    assert other.find(PNR) == other.find(PNR.replace("-", "")) == child
+    assert other.find(OTHER) is None and _handles(hub_engine) == 1
+    wrong_secret = IdentityRegistry(hub_engine, b"another county's secret, 32 bytes",
+                                    Sealer(SqlKeyStore(hub_engine, bytes(32))))
+    assert wrong_secret.find(PNR) is None  # the index is keyed: without the county's secret it finds nobody
+
+
+def test_find_follows_a_link_made_elsewhere_at_once(hub_engine: Engine) -> None:
+    looker = IdentityRegistry(hub_engine, SECRET, Sealer(SqlKeyStore(hub_engine, bytes(32))))
+    resolver = IdentityRegistry(hub_engine, SECRET, Sealer(SqlKeyStore(hub_engine, bytes(32))))
+    unborn = resolver.resolve(Subject(pregnancy="preg-find"))
+    # The unborn child's key exists before the link (in a running hub its pregnancy record was
+    # sealed with it): on SQLite, ``_move`` creating it inside its own transaction locks the file.
+    SqlKeyStore(hub_engine, bytes(32)).get_or_create(unborn)
+    first = resolver.resolve(Subject(personnummer=PNR))  # seen apart before the birth record
+    assert looker.find(PNR) == first
+    resolver.resolve(Subject(personnummer=PNR, pregnancy="preg-find"))  # the birth ties them
+    assert looker.find(PNR) == resolver.resolve(Subject(personnummer=PNR)) == unborn
+
+
+def test_find_refuses_a_malformed_number_without_repeating_it(registry: IdentityRegistry) -> None:
+    bad = PNR[:-1] + str((int(PNR[-1]) + 1) % 10)
+    with pytest.raises(personnummer.PersonnummerError) as info:
+        registry.find(bad)
+    assert bad not in str(info.value) and bad.replace("-", "") not in str(info.value)

@@ -6,7 +6,6 @@ this session works in its own schema (``kb_test_<random>``) and drops it at the 
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Callable

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from connectors import personnummer
 from schemas.events import (
     AreaAssessed,
     ConsentGranted,
     ConsentObtained,
     ConsentWithdrawn,
+    EmergencyAccessOpened,
     MeetingHeld,
 )
 from tests.support.api import BHV, COORDINATOR_BHV, SOC, Harness, harness
@@ -165,15 +168,25 @@ def test_gaps_and_emergency_pages(h: Harness, client: TestClient) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/ui/municipalities/0780/gaps"
     gaps = client.get(r.headers["location"]).text
     assert str(h.county.c) in gaps and "Glapplistan – Växjö" in gaps
-    r = client.get(f"/ui/emergency-access?child_id={h.county.b}", follow_redirects=False)
-    assert r.headers["location"] == f"/ui/children/{h.county.b}/emergency-access"
-    form = client.get(r.headers["location"]).text
-    assert "Högst 7 dagar" in form and str(h.county.b)[:8] in form
-    r = client.post(f"/ui/children/{h.county.b}/emergency-access", data={"reason_code": "", "days": "3"})
-    assert r.status_code == 422 and "Skäl" in r.text
-    r = client.post(f"/ui/children/{h.county.b}/emergency-access", data={"reason_code": "AKUT_FARA", "days": "3"},
-                    follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/ui/children?klart=emergency"
+    assert "Cecilia" not in gaps and h.county.personnummer(h.county.c) not in gaps  # outside the circle: no name
+    form = client.get("/ui/emergency-access").text
+    assert "Högst 7 dagar" in form and "Barnets personnummer" in form and 'autocomplete="off"' in form
+    pnr = h.county.personnummer(h.county.b)
+    r = client.post("/ui/emergency-access", data={"personnummer": pnr, "reason_code": "", "days": "3"})
+    assert r.status_code == 422 and "Skäl" in r.text and pnr not in r.text and pnr[2:] not in r.text
+    r = client.post("/ui/emergency-access", data={"personnummer": pnr[:-1], "reason_code": "AKUT_FARA", "days": "3"})
+    assert r.status_code == 422 and "personnumret ska ha 10 eller 12 siffror" in r.text and pnr[:-1] not in r.text
+    answers = []
+    for typed in (pnr, personnummer.make(dt.date(2015, 5, 5), 999)):  # a child outside the scope; nobody's
+        r = client.post("/ui/emergency-access", data={"personnummer": typed, "reason_code": "AKUT_FARA", "days": "3"},
+                        follow_redirects=False)
+        answers.append((r.status_code, r.headers.get("location"), r.text))
+    assert answers[0] == answers[1] == (303, "/ui/children?klart=emergency", "")
+    [opened] = h.publish.of(EmergencyAccessOpened)
+    assert opened.child_id == h.county.b and opened.reason_code == "AKUT_FARA"
+    # The old address by id is gone: nothing to tell a real child from an unknown one by.
+    old = [client.get(f"/ui/children/{child}/emergency-access") for child in (h.county.b, uuid.uuid4())]
+    assert old[0].status_code == old[1].status_code >= 400 and old[0].text == old[1].text
 
 
 def test_pages_are_swedish_and_escape_what_users_typed(h: Harness, client: TestClient) -> None:

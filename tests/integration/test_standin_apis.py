@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from connectors.standins import social
+from connectors.standins import population, social
 from connectors.standins.common import store_for
 from tests.support.standins import Harness, harness
 
@@ -145,3 +145,42 @@ def test_prepare_is_deterministic_and_idempotent(tmp_path: Path) -> None:
     rows_a = store_for(a.data_dir, "school").feed("placements", None, 10_000)
     rows_b = store_for(b.data_dir, "school").feed("placements", None, 10_000)
     assert [(r.id, r.modified, r.body) for r in rows_a] == [(r.id, r.modified, r.body) for r in rows_b]
+
+
+# -- the population register's life events over HTTP (issue 15) ---------------------------------
+
+def test_the_population_feed_serves_every_kind_of_change_and_withholds_protected_addresses(tmp_path: Path) -> None:
+    h = harness("population", tmp_path, children=2_000)  # the demo's county: several of each kind
+    h.prepare()
+    h.start()
+    try:
+        changes = _walk(h, 1_000)
+    finally:
+        h.stop()
+    kinds = {c["kind"] for c in changes}
+    assert kinds == {"REGISTERED", "CUSTODY", "MOVED", "PROTECTION", "DIED", "EMIGRATED"}
+    assert [c["changeNumber"] for c in changes] == sorted(c["changeNumber"] for c in changes)
+    hidden = {c["personnummer"] for c in changes if c.get("protection") == "SKYDDAD_FOLKBOKFORING"
+              and c["kind"] == "REGISTERED"}
+    assert hidden and not any("address" in c for c in changes if c["kind"] == "REGISTERED" and c["personnummer"]
+                              in hidden)
+    assert all({"address", "postal_code", "town"} <= set(c) for c in changes
+               if c["kind"] == "REGISTERED" and "protection" not in c)
+    died = [c for c in changes if c["kind"] == "DIED"]
+    assert all(c["id"].endswith("-end") for c in died)
+    last = {c["personnummer"]: c for c in changes}
+    assert all(last[c["personnummer"]] == c for c in died)  # nothing after a death
+
+
+def test_a_population_store_filled_by_an_older_generator_refills(tmp_path: Path) -> None:
+    h = harness("population", tmp_path, children=60)
+    h.prepare()
+    store = store_for(h.data_dir, "population")
+    label, filled = store.prepared_as(), store.count()
+    assert label is not None and label.endswith(population.GENERATION) and filled > 0
+    with store._tx() as c:  # as an earlier generator left it: no addresses yet
+        c.execute("UPDATE meta SET value = ? WHERE key = 'prepared'", (label.replace(population.GENERATION,
+                                                                                      "population=2"),))
+        c.execute("DELETE FROM records")
+    h.prepare()
+    assert store.prepared_as() == label and store.count() == filled

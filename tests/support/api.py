@@ -2,23 +2,30 @@
 
 Children's events are folded with ``projections.child_state.apply`` and written with
 ``ReadModel.write``, as the projector does. Facts reach the plan as the gate's ``FactReleased``
-(the source event's bytes inside). The publish port collects events, and can stand in for the
-projectors: ``Applying`` folds each plan/consent event into the child's state and writes it
-again, and logs access events in the audit store, so what a form posts shows on the next page.
+(the source event's bytes inside); directory facts are folded as the projector gets them,
+sealed and unopened, so the read model keeps each child's identity as ciphertext under its key.
+Each child has a synthetic identity (``County.identity``): a personnummer the identity
+registry knows (``register_identities``), a name, an address, and its guardians' names.
+The publish port collects events, and can stand in for the projectors: ``Applying`` folds each
+plan/consent event into the child's state and writes it again, and logs access events in the
+audit store, so what a form posts shows on the next page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import hmac
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
+from connectors import personnummer
 from projections import child_state
 from projections.audit_store import AuditStore
 from projections.child_state import ChildState
@@ -35,6 +42,7 @@ from schemas.events import (
     FactReleased,
     Grantor,
     GrantorRole,
+    Protection,
     ReleaseRevoked,
     SchoolType,
     Source,
@@ -42,8 +50,10 @@ from schemas.events import (
 from schemas.sealing import Personal
 from services.api.auth.tokens import Principal, Role
 from services.dev.samples import sample_event, scoped_grant
+from services.ingest.identity import DEV_IDENTITY_SECRET
 from services.readmodel.engine import named_person_config, read_model
 from services.settings import Settings
+from services.sql.schema import identity_handles
 from tests.support.history import event
 
 BHV = "SE2321000065-BHV0780"  # Barnavårdscentralen Växjö in the synthetic county
@@ -99,28 +109,55 @@ class County:
     action_a: uuid.UUID = field(default_factory=lambda: uuid.UUID(int=4001, version=4))
     releases: dict[uuid.UUID, list[FactReleased]] = field(default_factory=dict)
 
+    e: uuid.UUID = field(default_factory=lambda: uuid.UUID(int=1005, version=4))  # see ``unplanned``
+    p: uuid.UUID = field(default_factory=lambda: uuid.UUID(int=1009, version=4))  # see ``protected_child``
+
     def guardians(self, child: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
         return uuid.uuid5(child, "guardian-1"), uuid.uuid5(child, "guardian-2")
+
+    # -- the children as persons (synthetic: serials 900-999, invented names and streets) -------------
+
+    def born(self, child: uuid.UUID) -> dt.date:
+        years = {self.a: 5, self.b: 10, self.c: 8, self.d: 9, self.e: 3, self.p: 4}[child]
+        return self.now.date() - dt.timedelta(days=years * 365)
+
+    def identity(self, child: uuid.UUID) -> dict[str, str]:
+        """The sealed fields of the child's ``ChildRegistered``, under the agreed keys."""
+        n, given, family = {self.a: (1, "Alva", "Lind"), self.b: (2, "Björn", "Åberg"), self.c: (3, "Cecilia", "Öst"),
+                            self.d: (4, "David", "Ek"), self.e: (5, "Elsa", "Berg"), self.p: (9, "Pia", "Skog")}[child]
+        town = "Alvesta" if child == self.p else "Växjö"
+        return {"personnummer": personnummer.make(self.born(child), 900 + n), "given_name": given,
+                "family_name": family, "address": f"Testgatan {n}", "postal_code": f"35{n} 30", "town": town}
+
+    def personnummer(self, child: uuid.UUID) -> str:
+        return self.identity(child)["personnummer"]
+
+    def guardian_names(self, child: uuid.UUID) -> dict[uuid.UUID, str]:
+        family = self.identity(child)["family_name"]
+        return dict(zip(self.guardians(child), (f"Anna {family}", f"Per {family}"), strict=True))
+
+    def _registered(self, child: uuid.UUID, at: dt.datetime, municipality: str = "0780") -> list[Event]:
+        D = Basis.DIRECTORY
+        names = {f"guardian:{g}": name for g, name in self.guardian_names(child).items()}
+        return [
+            event("ChildRegistered", child, 1, basis=D, org="navet", at=at, birth_date=self.born(child),
+                  municipality_code=municipality, sealed=Personal(self.identity(child))),
+            event("CustodyRecorded", child, 2, basis=D, org="navet", at=at, recorded_on=self.born(child),
+                  guardian_ids=self.guardians(child), sealed=Personal(names)),
+        ]
 
     def grants(self, child: uuid.UUID) -> tuple[Grantor, ...]:
         """Both guardians' grants, as the consent rules require for these young children."""
         return tuple(Grantor(g, GrantorRole.GUARDIAN) for g in self.guardians(child))
 
     def events(self) -> list[Event]:
-        now, D, C = self.now, Basis.DIRECTORY, Basis.CONSENT
+        now, D = self.now, Basis.DIRECTORY
         at = now - dt.timedelta(days=30)
         out: list[Event] = []
-        for child, born in ((self.a, now.date() - dt.timedelta(days=5 * 365)),
-                            (self.b, now.date() - dt.timedelta(days=10 * 365)),
-                            (self.c, now.date() - dt.timedelta(days=8 * 365)),
-                            (self.d, now.date() - dt.timedelta(days=9 * 365))):
-            out += [
-                event("ChildRegistered", child, 1, basis=D, org="navet", at=at, birth_date=born,
-                      municipality_code="0780"),
-                event("CustodyRecorded", child, 2, basis=D, org="navet", at=at, recorded_on=born,
-                      guardian_ids=self.guardians(child)),
-                event("HealthUnitListed", child, 3, basis=D, org=BHV, at=at, unit_id=BHV, listed_on=born),
-            ]
+        for child in (self.a, self.b, self.c, self.d):
+            out += [*self._registered(child, at),
+                    event("HealthUnitListed", child, 3, basis=D, org=BHV, at=at, unit_id=BHV,
+                          listed_on=self.born(child))]
         for child, school in ((self.b, OTHER_SCHOOL), (self.d, SCHOOL)):
             out.append(event("SchoolPlacementStarted", child, 4, basis=D, org=school, at=at, placement_id=f"p-{child}",
                              school_unit_id=school, school_type=SchoolType.COMPULSORY, municipality_code="0780",
@@ -144,18 +181,54 @@ class County:
         return events + [released(e, (), self.codec, e.envelope.recorded_at) for e in events
                          if e.envelope.basis is Basis.DIRECTORY and not isinstance(e, FactReleased)]
 
+    @property
+    def everyone(self) -> tuple[uuid.UUID, ...]:
+        return self.a, self.b, self.c, self.d, self.e, self.p
+
     def unplanned(self) -> tuple[uuid.UUID, uuid.UUID, list[Event]]:
         """A further child, E: three years old, listed at BHV (its named person), a consent naming
         BHV and SOC, no plan yet. Not part of ``events``; for tests that open a plan."""
-        e, consent_id, D = uuid.UUID(int=1005, version=4), uuid.UUID(int=2005, version=4), Basis.DIRECTORY
-        at, born = self.now - dt.timedelta(days=3), self.now.date() - dt.timedelta(days=3 * 365)
+        e, consent_id, D = self.e, uuid.UUID(int=2005, version=4), Basis.DIRECTORY
+        at, born = self.now - dt.timedelta(days=3), self.born(e)
         return e, consent_id, [
-            event("ChildRegistered", e, 1, basis=D, org="navet", at=at, birth_date=born, municipality_code="0780"),
-            event("CustodyRecorded", e, 2, basis=D, org="navet", at=at, recorded_on=born,
-                  guardian_ids=self.guardians(e)),
+            *self._registered(e, at),
             event("HealthUnitListed", e, 3, basis=D, org=BHV, at=at, unit_id=BHV, listed_on=born),
             scoped_grant(e, consent_id, [Category.HEALTH, Category.SOCIAL], [BHV, SOC], at - dt.timedelta(days=1),
                          self.now + dt.timedelta(days=200), grantors=self.grants(e)),
+        ]
+
+    PROTECTED_MUNICIPALITY, MOVED_TO = "0764", "0765"  # Alvesta, then Älmhult: never to be shown
+    MOVED_ADDRESS = {"address": "Skyddsvägen 77", "postal_code": "343 77", "town": "Älmhult"}
+
+    def protected_child(self) -> tuple[uuid.UUID, uuid.UUID, list[Event]]:
+        """A further child, P, with skyddad folkbokföring: listed at BHV (its named person), a
+        consent naming BHV, SOC and SCHOOL, a plan BHV opened whose lead SOC became at a meeting
+        with SCHOOL taking part; it moved (a new sealed address) and a report of concern names
+        its municipality. Not part of ``events``."""
+        p, consent_id = self.p, uuid.UUID(int=2009, version=4)
+        at, D, C = self.now - dt.timedelta(days=20), Basis.DIRECTORY, Basis.CONSENT
+        grant = scoped_grant(p, consent_id, [Category.HEALTH, Category.SCHOOL, Category.SOCIAL], [BHV, SOC, SCHOOL],
+                             at - dt.timedelta(days=1), self.now + dt.timedelta(days=300), grantors=self.grants(p))
+        facts = [event("HealthVisitRecorded", p, 5, basis=C, org=BHV, area=Area.HEALTH, at=at),
+                 event("ReportOfConcernReceived", p, 6, basis=Basis.STATUTORY, org=SOC, area=Area.SAFETY, at=at,
+                       municipality_code=self.MOVED_TO)]
+        self.releases[p] = [released(f, (consent_id,), self.codec, at + dt.timedelta(minutes=1)) for f in facts]
+        plan_id = uuid.UUID(int=3009, version=4)
+        return p, consent_id, [
+            *self._registered(p, at, self.PROTECTED_MUNICIPALITY),
+            event("HealthUnitListed", p, 3, basis=D, org=BHV, at=at, unit_id=BHV, listed_on=self.born(p)),
+            event("ProtectionRecorded", p, 4, basis=D, org="navet", at=at, protection=Protection.SKYDDAD_FOLKBOKFORING,
+                  recorded_on=at.date()),
+            event("ChildMoved", p, 7, basis=D, org="navet", at=at + dt.timedelta(minutes=1),
+                  from_municipality_code=self.PROTECTED_MUNICIPALITY, to_municipality_code=self.MOVED_TO,
+                  moved_on=at.date(), sealed=Personal(self.MOVED_ADDRESS)),
+            grant, *facts, *self.releases[p],
+            event("PlanOpened", p, 10, basis=C, org=BHV, at=at + dt.timedelta(minutes=2), plan_id=plan_id,
+                  opened_by_org=BHV, consent_ids=(consent_id,)),
+            event("MeetingHeld", p, 11, basis=C, org=BHV, at=at + dt.timedelta(minutes=3), plan_id=plan_id,
+                  meeting_id=uuid.uuid5(p, "m1"), held_on=(at + dt.timedelta(minutes=3)).date(),
+                  participant_orgs=(BHV, SOC, SCHOOL), lead_org=SOC,
+                  sealed=Personal({"decisions": "Socialtjänsten leder planen."})),
         ]
 
     def _child_a(self, at: dt.datetime) -> list[Event]:
@@ -209,12 +282,19 @@ class ReadModelWorld:
         self.store = read_model(engine, settings)
         self.states: dict[uuid.UUID, ChildState] = {}
         self._lock = threading.Lock()
+        self._unopened = Codec(county.codec.catalogue)
         self.apply(county.events())
+
+    def _as_projected(self, e: Event) -> Event:
+        """A directory fact as the projector folds it: sealed with the child's key, not opened."""
+        if e.envelope.basis is Basis.DIRECTORY and isinstance(e.envelope.sealed, Personal):
+            return self._unopened.decode(self.county.codec.encode(e))  # type: ignore[return-value]
+        return e
 
     def apply(self, events: list[Event]) -> None:
         with self._lock:
             touched = set()
-            for e in events:
+            for e in map(self._as_projected, events):
                 before = self.states.get(e.child_id) or ChildState.new(e.child_id)
                 self.states[e.child_id] = child_state.apply(before, e)
                 touched.add(e.child_id)
@@ -285,6 +365,18 @@ class EmptyHistory:
                         (), ())
 
 
+def register_identities(engine: Engine, county: County, secret: bytes = DEV_IDENTITY_SECRET) -> None:
+    """The identity registry's index for the county's children, as resolution would leave it
+    (HMAC-SHA256 of "PERSONNUMMER:<canonical number>" under the county secret); written here
+    directly because the county's ids are fixed, not drawn by the registry."""
+    with engine.begin() as c:
+        for child in county.everyone:
+            handle = hmac.new(secret, f"PERSONNUMMER:{county.personnummer(child)}".encode(), hashlib.sha256)
+            c.execute(insert(identity_handles).values(handle_hmac=handle.hexdigest(), child_id=str(child),
+                                                      kind="PERSONNUMMER", handle_sealed=None,
+                                                      created_at=county.now))
+
+
 @dataclass
 class Harness:
     """The app on a fresh SQLite read model holding the county, with a collecting publish port."""
@@ -314,6 +406,7 @@ def harness(path: Path, *, applying: bool = False, url: str | None = None) -> Ha
     codec = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))
     county = County(dt.datetime.now(dt.UTC), codec)
     world = ReadModelWorld(engine, county, settings)
+    register_identities(engine, county)
     publish = Applying(codec, world) if applying else Collecting(codec)
     app = create_app(settings, publish=publish, engine=engine)
     app.state.hub.history = EmptyHistory()

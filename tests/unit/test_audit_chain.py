@@ -26,15 +26,7 @@ from projections.audit import (
     sign_checkpoint,
     verify,
 )
-from schemas.events import (
-    Basis,
-    Category,
-    ChildDataViewed,
-    ChildMoved,
-    EmergencyAccessOpened,
-    Envelope,
-    Source,
-)
+from schemas.events import Basis, Category, ChildDataViewed, ChildMoved, EmergencyAccessOpened, Envelope, Source
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 OTHER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))

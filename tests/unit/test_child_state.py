@@ -6,19 +6,20 @@ import datetime as dt
 import random
 import uuid
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections.child_state import ChildState, apply
 from projections.named_person import assigned_events
-from projections.read_model import actions, assessments, children, consents, meetings, released_facts, rows
+from projections.read_model import actions, assessments, children, consents, meetings, plan_status, released_facts, rows
 from schemas.codec import Codec
 from schemas.events import Basis, Event, FactReleased, NamedPersonAssigned, ReleaseRevoked
 from schemas.topics import TOPIC_OF_EVENT
 from services.readmodel.engine import Projection, named_person_config
 from services.settings import Settings
-from tests.support.history import T0, child_history
+from tests.support.history import NAMESPACE, T0, child_history, event
 
 CONFIG = named_person_config(Settings(_env_file=None))  # type: ignore[call-arg]
 AT = T0 + dt.timedelta(days=1)
@@ -145,3 +146,58 @@ def test_the_engine_reads_announcements_past_without_making_a_child() -> None:
         live.apply_record(topic, 0, offset, value)
     batch = live.take_batch()
     assert batch.states == {} and batch.positions[("plan", 0)] == 100 + len(announced) - 1
+
+
+# -- the child's death and emigration (issue 15) -------------------------------------------------------
+
+def _population(kind: str, child: uuid.UUID, on: dt.date, n: int) -> Event:
+    """A register fact about ``child``, recorded on ``on`` at 14:00 UTC."""
+    at = dt.datetime.combine(on, dt.time(14), tzinfo=dt.UTC)
+    fields = {"ChildDied": {"died_on": on}, "ChildEmigrated": {"emigrated_on": on},
+              "ChildRegistered": {"birth_date": dt.date(2015, 5, 5), "municipality_code": "0780"}}[kind]
+    return event(kind, child, n, basis=Basis.DIRECTORY, org="navet", at=at, **fields)
+
+
+def _swedish_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Europe/Stockholm")).astimezone(dt.UTC)
+
+
+def test_after_a_death_the_plan_reads_as_closed_and_the_named_person_and_consents_have_ended() -> None:
+    streams = _streams(4)
+    died_on = (T0 + dt.timedelta(days=2)).date()
+    state = _fold(_interleave(streams, 3) + [_population("ChildDied", streams["shared"][0].child_id, died_on, 40)])
+    before = rows(state, T0 + dt.timedelta(days=1), CONFIG)[children][0]
+    assert (before["plan_status"], before["plan_closed_at"]) == ("open", None)
+    got = rows(state, T0 + dt.timedelta(days=3), CONFIG)
+    (child,) = got[children]
+    assert child["died_on"] == died_on and child["plan_status"] == "closed"
+    assert child["plan_closed_at"] == _swedish_midnight(died_on)
+    assert (child["named_person_org"], child["named_person_rule"], child["on_gaps_list"]) == (
+        None, "ended-death", False)
+    assert [(c["lapse"], c["lapsed_at"]) for c in got[consents]] == [("death", _swedish_midnight(died_on))]
+    assert plan_status(state, T0 + dt.timedelta(days=3)) == ("closed", _swedish_midnight(died_on), "CHILD_DIED")
+    assert plan_status(state, T0 + dt.timedelta(days=1))[0] == "open"  # time travel to before the death
+
+
+def test_a_plan_closed_before_the_death_keeps_its_own_close() -> None:
+    streams = _streams(4)
+    child = streams["shared"][0].child_id
+    closed = event("PlanClosed", child, 30, basis=Basis.CONSENT, org="skola-4", at=T0 + dt.timedelta(hours=5),
+                   plan_id=uuid.uuid5(NAMESPACE, "plan|4"), reason_code="GOALS_MET")
+    state = _fold(_interleave(streams, 4) + [closed, _population("ChildDied", child, (T0 + dt.timedelta(days=2)).date(),
+                                                                 41)])
+    assert plan_status(state, T0 + dt.timedelta(days=3)) == ("closed", T0 + dt.timedelta(hours=5), "GOALS_MET")
+
+
+def test_the_read_model_says_the_child_emigrated_until_it_is_registered_again() -> None:
+    streams = _streams(5)
+    child = streams["shared"][0].child_id
+    left = (T0 + dt.timedelta(days=2)).date()
+    gone = _fold(_interleave(streams, 5) + [_population("ChildEmigrated", child, left, 42)])
+    (row,) = rows(gone, T0 + dt.timedelta(days=3), CONFIG)[children]
+    assert row["emigrated_on"] == left and row["named_person_rule"] == "ended-emigrated"
+    assert row["plan_status"] == "open"  # only a death closes the plan
+    back = apply(gone, _population("ChildRegistered", child, left + dt.timedelta(days=6), 43))
+    (row,) = rows(back, T0 + dt.timedelta(days=9), CONFIG)[children]
+    assert row["emigrated_on"] is None and row["named_person_org"] == "skola-0"  # skola-{c % 5}
+    assert rows(back, T0 + dt.timedelta(days=9), CONFIG)[consents][0]["lapse"] == "emigration"  # a lapse is final

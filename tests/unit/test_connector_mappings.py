@@ -9,16 +9,23 @@ import pytest
 
 from connectors import personnummer
 from connectors.base import MappingError, SourceRecord
+from connectors.classification import envelope_class_of
 from connectors.population import PopulationConnector
 from connectors.school import SchoolConnector
 from connectors.social import SocialConnector
 from schemas.events import (
+    Basis,
+    Category,
+    ChildDied,
+    ChildEmigrated,
     ChildMoved,
     ChildRegistered,
     CustodyRecorded,
     InvestigationClosed,
     InvestigationOpened,
     KaaRegistered,
+    Protection,
+    ProtectionRecorded,
     SchoolPlacementEnded,
     SchoolPlacementStarted,
     SchoolType,
@@ -78,6 +85,92 @@ def test_move_and_unknown_kind() -> None:
         population().map(rec("change", {"kind": "DIVORCE", "personnummer": PNR}))
     with pytest.raises(MappingError, match="lacks birth_date"):
         population().map(rec("change", {"kind": "REGISTERED", "personnummer": PNR, "municipality_code": "0780"}))
+
+
+# -- the population register's life events (issue 15) --------------------------------------------
+
+DAD = personnummer.make(dt.date(1982, 3, 9), 923)
+HOME = {"address": "Björkvägen 12", "postal_code": "352 36", "town": "Växjö"}
+
+
+def test_registration_seals_the_address_and_records_protection_given_with_it() -> None:
+    facts = population().map(rec("change", {
+        "kind": "REGISTERED", "personnummer": PNR, "given_name": "Elsa", "family_name": "Nilsson",
+        "birth_date": "2014-08-10", "municipality_code": "0780", "protection": "SEKRETESSMARKERING", **HOME,
+        "guardians": [{"personnummer": MOM, "given_name": "Ali", "family_name": "Nilsson"}]}))
+    assert [f.event for f in facts] == [ChildRegistered, CustodyRecorded, ProtectionRecorded]
+    registered, _, protection = facts
+    assert registered.personal == {"personnummer": PNR, "given_name": "Elsa", "family_name": "Nilsson", **HOME}
+    assert registered.fields == {"birth_date": dt.date(2014, 8, 10), "municipality_code": "0780"}
+    assert protection.fields == {"protection": Protection.SEKRETESSMARKERING, "recorded_on": dt.date(2026, 3, 1)}
+    assert protection.part == "protection" and protection.personal is None
+    assert "Björkvägen" not in repr(registered)  # personal data stays out of the fact's repr
+
+
+def test_skyddad_folkbokforing_registration_carries_no_address() -> None:
+    registered, _, protection = population().map(rec("change", {
+        "kind": "REGISTERED", "personnummer": PNR, "given_name": "Elsa", "family_name": "Nilsson",
+        "birth_date": "2014-08-10", "municipality_code": "0781", "protection": "SKYDDAD_FOLKBOKFORING",
+        "guardians": []}))
+    assert set(registered.personal or {}) == {"personnummer", "given_name", "family_name"}
+    assert registered.fields["municipality_code"] == "0781"  # the hub's responsibility stays with it
+    assert protection.fields["protection"] is Protection.SKYDDAD_FOLKBOKFORING
+
+
+def test_custody_seals_each_guardians_name_under_the_party_id() -> None:
+    [custody] = population().map(rec("change", {"kind": "CUSTODY", "personnummer": PNR, "guardians": [
+        {"personnummer": MOM, "given_name": "Ali", "family_name": "Nilsson"},
+        {"personnummer": DAD, "given_name": "Nils", "family_name": "Berg"}]}))
+    mom, dad = population().guardian_id(MOM), population().guardian_id(DAD)
+    assert custody.fields["guardian_ids"] == (mom, dad)
+    assert custody.personal == {f"guardian:{mom}": "Ali Nilsson", f"guardian:{dad}": "Nils Berg"}
+    assert not any(MOM in v or DAD in v for v in custody.personal.values())  # names only, no numbers
+
+
+def test_a_move_seals_the_new_address_when_the_register_gives_one() -> None:
+    base = {"kind": "MOVED", "personnummer": PNR, "from_municipality_code": "0780", "to_municipality_code": "0680",
+            "moved_on": "2026-03-01"}
+    [with_home] = population().map(rec("change", {**base, **HOME, "town": "Jönköping"}))
+    assert with_home.personal == {**HOME, "town": "Jönköping"}
+    assert with_home.fields["to_municipality_code"] == "0680"
+    [withheld] = population().map(rec("change", base))
+    assert withheld.personal is None
+
+
+def test_protection_death_and_emigration_map_to_their_facts() -> None:
+    [p] = population().map(rec("change", {"kind": "PROTECTION", "personnummer": PNR, "protection": "NONE",
+                                           "recorded_on": "2026-02-20"}))
+    [d] = population().map(rec("change", {"kind": "DIED", "personnummer": PNR, "died_on": "2026-02-27"}))
+    [e] = population().map(rec("change", {"kind": "EMIGRATED", "personnummer": PNR, "emigrated_on": "2026-02-28"}))
+    assert (p.event, p.fields) == (ProtectionRecorded, {"protection": Protection.NONE,
+                                                        "recorded_on": dt.date(2026, 2, 20)})
+    assert (d.event, d.fields) == (ChildDied, {"died_on": dt.date(2026, 2, 27)})
+    assert (e.event, e.fields) == (ChildEmigrated, {"emigrated_on": dt.date(2026, 2, 28)})
+    assert {f.occurred_at for f in (p, d, e)} == {dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC)}  # when recorded
+    assert all(f.subject.personnummer == PNR and f.personal is None for f in (p, d, e))
+
+
+def test_the_new_facts_are_population_directory_facts_like_a_move() -> None:
+    for kind in (ProtectionRecorded, ChildDied, ChildEmigrated, ChildMoved):
+        assert envelope_class_of(kind) == (Basis.DIRECTORY, Category.POPULATION, None)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"kind": "DIED"}, "change lacks died_on"),
+    ({"kind": "DIED", "died_on": "27/2/2026"}, "change's died_on is not a date (YYYY-MM-DD)"),
+    ({"kind": "EMIGRATED", "emigrated_on": ""}, "change lacks emigrated_on"),
+    ({"kind": "PROTECTION", "recorded_on": "2026-02-20"}, "change lacks protection"),
+    ({"kind": "PROTECTION", "protection": "HEMLIG", "recorded_on": "2026-02-20"},
+     "change's protection is not one of NONE, SEKRETESSMARKERING, SKYDDAD_FOLKBOKFORING"),
+    ({"kind": "PROTECTION", "protection": "NONE"}, "change lacks recorded_on"),
+    ({"kind": "MOVED", "to_municipality_code": "0764", "moved_on": "1 mars"},
+     "change's moved_on is not a date (YYYY-MM-DD)"),
+])
+def test_a_change_that_cannot_be_mapped_names_the_field_never_the_value(change: dict, message: str) -> None:
+    with pytest.raises(MappingError) as caught:
+        population().map(rec("change", {"personnummer": PNR, **change}))
+    assert str(caught.value) == message
+    assert PNR not in str(caught.value) and "HEMLIG" not in str(caught.value) and "27/2" not in str(caught.value)
 
 
 def school() -> SchoolConnector:

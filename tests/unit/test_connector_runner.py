@@ -31,6 +31,12 @@ class FakeIdentities:
     def resolve(self, subject: Subject) -> uuid.UUID:
         return self.ids.setdefault(subject.personnummer or "", uuid.uuid4())
 
+    def pending_links(self) -> list[object]:
+        return []
+
+    def announced(self, links: list[object]) -> None:
+        assert not links
+
 
 class FakeCheckpoints:
     def __init__(self) -> None:

@@ -1,7 +1,8 @@
 """Consent validity as a function of time (issue 14), against a reference model written here.
 
 Hypothesis draws a child whose life changes inside a short window -- a 15th or 18th birthday,
-a birth after a registered pregnancy, custody records coming and going -- consents with random
+a birth after a registered pregnancy, custody records coming and going, a death, an emigration
+and perhaps a registration that brings the child back -- consents with random
 grantors, periods and withdrawals, and facts from several organisations. At many moments T
 (each transition and the instants either side of it, not only the end) it compares:
 
@@ -13,7 +14,9 @@ grantors, periods and withdrawals, and facts from several organisations. At many
   recorded by T -- which is all the gate can know then.
 
 The reference is deliberately simple: it looks at every Swedish midnight and every custody
-record between a consent's registration and T, and asks the rules of DESIGN §6 directly.
+record between a consent's registration and T, and asks the rules of DESIGN §6 directly (issue
+15 adds: nobody consents for a child from the midnight that starts the day of its death, or of
+its emigration until the midnight that starts the day the register recorded it again).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from schemas.events import (
     Basis,
     Category,
     ChildBorn,
+    ChildDied,
+    ChildEmigrated,
     ChildRegistered,
     ConsentGranted,
     ConsentWithdrawn,
@@ -62,6 +67,9 @@ class Life:
     birth_date: dt.date | None  # None: still unborn at the window's end
     pregnancy: bool  # registered before the window
     custody: tuple[tuple[dt.datetime, frozenset[uuid.UUID]], ...]  # (recorded at, guardians), in time order
+    died: tuple[dt.date, dt.datetime] | None = None  # (died on, recorded at)
+    emigrated: tuple[dt.date, dt.datetime] | None = None  # (emigrated on, recorded at)
+    registered_again: dt.datetime | None = None  # a registration recorded at this instant
 
 
 @dataclass(frozen=True)
@@ -90,9 +98,25 @@ def ref_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), SE).astimezone(dt.UTC)
 
 
+def ref_gone(life: Life, t: dt.datetime, known_by: dt.datetime) -> bool:
+    """Dead, or abroad, at ``t``, as the register has recorded by ``known_by``: from the midnight
+    that starts the day; abroad until the midnight that starts the day a registration after it was
+    recorded, if that was on a later day."""
+    if life.died is not None and life.died[1] <= known_by and t >= ref_midnight(life.died[0]):
+        return True
+    if life.emigrated is None or life.emigrated[1] > known_by or t < ref_midnight(life.emigrated[0]):
+        return False
+    back = life.registered_again
+    return not (back is not None and back <= known_by and back.date() > life.emigrated[0]
+                and t >= ref_midnight(back.date()))
+
+
 def ref_required(life: Life, t: dt.datetime, known_by: dt.datetime) -> set[Grantor] | None:
     """Who must have granted at ``t``, from the register as recorded by ``known_by``; None when
-    nobody can (a minor without known guardians, an unborn child without a pregnancy)."""
+    nobody can (a minor without known guardians, an unborn child without a pregnancy, a child
+    who has died or is abroad)."""
+    if ref_gone(life, t, known_by):
+        return None
     born = life.birth_date is not None and t >= ref_midnight(life.birth_date)
     if not born:
         return {Grantor(MOTHER, G.EXPECTANT_PARENT)} if life.pregnancy else None
@@ -149,9 +173,14 @@ GRANTORS = st.frozensets(st.sampled_from([
 ]), min_size=1, max_size=4)
 
 
+STAYING = ("turns15", "turns18", "born", "custody")
+
+
 @st.composite
-def lives(draw: st.DrawFn) -> Life:
-    kind = draw(st.sampled_from(["turns15", "turns18", "born", "custody"]))
+def lives(draw: st.DrawFn, kinds: tuple[str, ...] = (*STAYING, "leaves")) -> Life:
+    kind = draw(st.sampled_from(kinds))
+    if kind == "leaves":
+        return draw(leaving())
     day = (START + dt.timedelta(days=draw(st.integers(1, WINDOW_DAYS - 5)))).date()
     if kind == "born":
         birth = day if draw(st.booleans()) else None
@@ -170,6 +199,22 @@ def lives(draw: st.DrawFn) -> Life:
             frozenset({MOTHER}), frozenset({MOTHER, NEW_PARTNER}), frozenset({FATHER}), frozenset({MOTHER, FATHER}),
         ]))))
     return Life(birth, False, tuple(sorted(custody, key=lambda c: c[0])))
+
+
+@st.composite
+def leaving(draw: st.DrawFn) -> Life:
+    """A child of 3-18 (custody that may change, a birthday), who dies or emigrates on a day of the window,
+    recorded that day or up to three days later; an emigrant may be registered again, on the same
+    day (no return: the day must be later) or a later one."""
+    base = draw(lives(("turns15", "turns18", "custody")))
+    day = (START + dt.timedelta(days=draw(st.integers(1, WINDOW_DAYS - 10)))).date()
+    recorded = ref_midnight(day) + dt.timedelta(minutes=draw(st.integers(0, 3 * 24 * 60)))
+    if draw(st.booleans()):
+        return replace(base, died=(day, recorded))
+    back = None
+    if draw(st.booleans()):
+        back = recorded + dt.timedelta(minutes=draw(st.integers(0, 8 * 24 * 60)))
+    return replace(base, emigrated=(day, recorded), registered_again=back)
 
 
 @st.composite
@@ -215,6 +260,17 @@ def register_events(life: Life) -> list[tuple[dt.datetime, Event]]:
     for n, (at, guardians) in enumerate(life.custody):
         out.append((at, CustodyRecorded(envelope=_env("CustodyRecorded", 10 + n, at),
                                         guardian_ids=tuple(sorted(guardians)), recorded_on=at.date())))
+    if life.died is not None:
+        day, at = life.died
+        out.append((at, ChildDied(envelope=_env("ChildDied", 20, at), died_on=day)))
+    if life.emigrated is not None:
+        day, at = life.emigrated
+        out.append((at, ChildEmigrated(envelope=_env("ChildEmigrated", 21, at), emigrated_on=day)))
+    if life.registered_again is not None:
+        at = life.registered_again
+        assert life.birth_date is not None
+        out.append((at, ChildRegistered(envelope=_env("ChildRegistered", 22, at), birth_date=life.birth_date,
+                                        municipality_code="0780")))
     return out
 
 
@@ -239,6 +295,10 @@ def moments(life: Life, grants_: list[Grant]) -> list[dt.datetime]:
     if life.birth_date is not None:
         points.update(ref_midnight(life.birth_date + dt.timedelta(days=d)) for d in (0,))
         points.update(ref_midnight(ref_birthday(life.birth_date, y)) for y in (15, 18))
+    for day, at in (e for e in (life.died, life.emigrated) if e is not None):
+        points.update((ref_midnight(day), at))
+    if life.registered_again is not None:
+        points.update((life.registered_again, ref_midnight(life.registered_again.date())))
     for c in grants_:
         points.update(t for t in (c.granted_at, c.valid_from, c.valid_to, c.withdrawn_at) if t is not None)
     second = dt.timedelta(seconds=1)

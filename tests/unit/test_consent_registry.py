@@ -9,13 +9,7 @@ from projections.consent_rules import DEFAULT_POLICY, ChildStatus, ConsentPolicy
 from projections.consents import Consent
 from schemas.codec import Codec
 from schemas.events import Category, ConsentObtained, Event, Grantor, GrantorRole
-from services.commands.consent import (
-    ConsentRejected,
-    ConsentRequest,
-    ended,
-    register,
-    withdraw,
-)
+from services.commands.consent import ConsentRejected, ConsentRequest, ended, register, withdraw
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 CHILD, MOM, DAD = (uuid.UUID(int=i, version=4) for i in (1, 2, 3))

@@ -3,8 +3,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from projections.consent_rules import ChildStatus, age_on, ended_by_withdrawal, problems, required
-from schemas.events import Grantor, GrantorRole
+import pytest
+
+from projections.consent_rules import ChildStatus, Lapse, age_on, ended_by_withdrawal, problems, required
+from projections.consents import Consent
+from schemas.events import Category, Grantor, GrantorRole
+from services.commands.consent import ConsentRejected, ConsentRequest, ended, register
 
 CHILD = uuid.UUID(int=1, version=4)
 MOM, DAD, STRANGER = (uuid.UUID(int=i, version=4) for i in (2, 3, 4))
@@ -61,3 +65,49 @@ def test_any_required_grantor_ends_it_by_withdrawing() -> None:
     assert ended_by_withdrawal(BOTH, Grantor(DAD, G.GUARDIAN), day)
     assert ended_by_withdrawal(BOTH, Grantor(CHILD, G.CHILD), day)
     assert not ended_by_withdrawal(BOTH, Grantor(STRANGER, G.GUARDIAN), day)
+
+
+# -- death and emigration (issue 15) ------------------------------------------------------------
+
+def test_no_consent_for_a_child_who_has_died_or_emigrated_whoever_grants() -> None:
+    died = ChildStatus(CHILD, BORN, frozenset({MOM, DAD}), died_on=dt.date(2026, 3, 2))
+    gone = ChildStatus(CHILD, BORN, frozenset({MOM, DAD}), emigrated_on=dt.date(2026, 3, 2))
+    everyone = grant((MOM, G.GUARDIAN), (DAD, G.GUARDIAN), (CHILD, G.CHILD))
+    assert problems(died, everyone, dt.date(2026, 3, 2)) == [
+        "the population register records that the child died on 2026-03-02: no consent can be given"]
+    assert problems(gone, everyone, dt.date(2026, 4, 1)) == [
+        "the population register records that the child emigrated on 2026-03-02: no consent can be given "
+        "unless the child is registered again"]
+    assert problems(died, grant((MOM, G.GUARDIAN), (DAD, G.GUARDIAN)), dt.date(2026, 3, 1)) == []  # the day before
+
+
+async def test_consent_registration_refuses_a_dead_child_and_publishes_nothing() -> None:
+    published: list[object] = []
+
+    async def publish(event: object) -> None:
+        published.append(event)
+
+    class Statuses:
+        def status(self, child_id: uuid.UUID) -> ChildStatus:
+            return ChildStatus(CHILD, BORN, frozenset({MOM, DAD}), died_on=dt.date(2026, 5, 30))
+
+    now = dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)
+    request = ConsentRequest(CHILD, tuple(grant((MOM, G.GUARDIAN), (DAD, G.GUARDIAN), (CHILD, G.CHILD))),
+                             (Category.HEALTH,), ("bvc-1",), now, now + dt.timedelta(days=30))
+    with pytest.raises(ConsentRejected) as caught:
+        await register(request, Statuses(), publish, now=now)
+    assert caught.value.reasons == [
+        "the population register records that the child died on 2026-05-30: no consent can be given"]
+    assert published == []
+
+
+def test_a_withdrawal_of_a_consent_that_lapsed_at_a_death_says_so() -> None:
+    at = dt.datetime(2026, 5, 29, 22, tzinfo=dt.UTC)  # midnight in Sweden, 30 May
+    consent = Consent(uuid.UUID(int=9, version=4), CHILD, frozenset({Category.HEALTH}), frozenset({"bvc-1"}),
+                      at - dt.timedelta(days=10), at + dt.timedelta(days=10), lapsed_at=at, lapse=Lapse.DEATH)
+    assert ended(consent, at + dt.timedelta(days=1)) == (
+        "the consent had already lapsed on 2026-05-30, when the child died")
+    emigrated = Consent(consent.consent_id, CHILD, consent.categories, consent.recipients, consent.valid_from,
+                        consent.valid_to, lapsed_at=at, lapse=Lapse.EMIGRATION)
+    assert ended(emigrated, at + dt.timedelta(days=1)) == (
+        "the consent had already lapsed on 2026-05-30, when the child emigrated")

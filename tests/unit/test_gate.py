@@ -6,15 +6,39 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections.consent_rules import Custody
 from projections.consents import Consent, FactRef, covering
-from projections.gate import ChildGate, Release, Revoke, RouteStatutory, on_consent, on_fact, released_now, settle
+from projections.gate import (
+    REGISTER_FACTS,
+    ChildGate,
+    Release,
+    Revoke,
+    RouteStatutory,
+    on_consent,
+    on_fact,
+    on_register,
+    released_now,
+    settle,
+)
 from projections.population import Resident
-from schemas.events import Area, Basis, Category, Grantor, GrantorRole
+from schemas.events import (
+    Area,
+    Basis,
+    Category,
+    ChildDied,
+    ChildEmigrated,
+    ChildMoved,
+    ChildRegistered,
+    Event,
+    Grantor,
+    GrantorRole,
+)
+from services.dev.samples import sample_event
 
 T0 = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)
@@ -156,3 +180,56 @@ def test_the_known_ids_follow_every_fact_through_hold_release_and_revoke() -> No
     rebuilt = ChildGate(g.consents, g.held, g.released, g.next_seq)  # known derived from the lists
     assert g.known == rebuilt.known == frozenset(uuid.UUID(int=n) for n in range(1, 5))
     assert all(g.knows(uuid.UUID(int=n)) for n in range(1, 5)) and not g.knows(uuid.UUID(int=5))
+
+
+# -- death and emigration (issue 15) ------------------------------------------------------------
+
+def midnight(day: dt.date) -> dt.datetime:
+    """The start of ``day`` in Sweden (the test's own reckoning)."""
+    return dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Europe/Stockholm")).astimezone(dt.UTC)
+
+
+def _register(kind: str, on: dt.date, at: dt.datetime, n: int = 1) -> Event:
+    """A register fact about CHILD, recorded at ``at``."""
+    cls = {"died": ChildDied, "emigrated": ChildEmigrated, "registered": ChildRegistered}[kind]
+    env = replace(sample_event(cls.__name__, seed=n, child_id=CHILD).envelope, occurred_at=at, recorded_at=at)
+    fields = {"died": {"died_on": on}, "emigrated": {"emigrated_on": on},
+              "registered": {"birth_date": dt.date(2016, 1, 1), "municipality_code": "0780"}}[kind]
+    return cls(envelope=env, **fields)
+
+
+def test_a_death_revokes_what_was_released_and_nothing_is_released_after_it() -> None:
+    died_on = (T0 + 30 * H).date()
+    g, _ = on_consent(KNOWN, consent(1, end=24 * 60), T0)
+    g, out = on_fact(g, uuid.UUID(int=1), ref(), T0 + H)
+    assert isinstance(out[0], Release)
+    recorded = midnight(died_on) + 15 * H  # the register records the death that afternoon
+    g, out = on_register(g, CHILD, _register("died", died_on, recorded), recorded)
+    assert [type(o) for o in out] == [Revoke] and released_now(g) == set()
+    assert g.consents[0].lapsed_at == midnight(died_on) and g.consents[0].lapse == "death"
+    later = recorded + 5 * H
+    g, out = on_fact(g, uuid.UUID(int=2), ref(), later)  # a fact about the child after its death
+    assert out == [] and released_now(g) == set()
+    g, out = on_consent(g, consent(2, start=int((later - T0) / H), end=24 * 60), later)  # a consent after it
+    assert out == [] and released_now(g) == set() and len(g.held) == 2
+    assert next(c for c in g.consents if c.consent_id == consent(2).consent_id).lapse == "death"
+    g, again = on_register(g, CHILD, _register("died", died_on, recorded), later)
+    assert again == []  # the death again: a repeat
+
+
+def test_an_emigration_ends_consents_and_a_return_lets_only_a_new_consent_release() -> None:
+    left = (T0 + 50 * H).date()
+    g, _ = on_consent(KNOWN, consent(1, end=24 * 60), T0)
+    g, _ = on_fact(g, uuid.UUID(int=1), ref(), T0 + H)
+    recorded = midnight(left) + 10 * H
+    g, out = on_register(g, CHILD, _register("emigrated", left, recorded), recorded)
+    assert [type(o) for o in out] == [Revoke] and g.consents[0].lapse == "emigration"
+    back = midnight(left) + 24 * 5 * H + 9 * H  # registered again five days later
+    g, out = on_register(g, CHILD, _register("registered", left, back, n=2), back)
+    assert out == [] and released_now(g) == set()  # the lapsed consent stays lapsed
+    g, out = on_consent(g, consent(2, start=int((back - T0) / H) + 1, end=24 * 60), back + H)
+    assert [type(o) for o in out] == [Release] and out[0].consent_ids == (consent(2).consent_id,)
+
+
+def test_a_move_out_of_the_county_is_no_register_fact_for_consents() -> None:
+    assert ChildDied in REGISTER_FACTS and ChildEmigrated in REGISTER_FACTS and ChildMoved not in REGISTER_FACTS

@@ -87,3 +87,33 @@ def test_a_record_written_again_and_again_makes_the_json_of_a_first_write() -> N
     assert out and dumps(CHILD, r) == dumps(CHILD, _fresh(r))
     assert dumps(CHILD, r) == dumps(CHILD, r)  # unchanged lists: the last write's JSON as it was
     assert loads(CHILD, dumps(CHILD, r)) == _fresh(r) and steps == 6
+
+
+def test_a_childs_death_emigrations_and_registrations_read_back() -> None:
+    """Issue 15: the register's end of a residence survives a restart of the gate."""
+    r = record()
+    resident = r.gate.resident
+    assert resident is not None
+    ended = Resident(CHILD, resident.birth_date, False, resident.custody, resident.home, True, G2,
+                     dt.date(2026, 5, 3), (dt.date(2026, 4, 10), dt.date(2026, 4, 20)),
+                     (dt.date(2012, 3, 1), dt.date(2026, 4, 15)))
+    r.gate = ChildGate(r.gate.consents, r.gate.held, r.gate.released, r.gate.next_seq, ended)
+    back = loads(CHILD, dumps(CHILD, r)).gate.resident
+    assert back == ended and back.emigrated_on == dt.date(2026, 4, 20) and back.died_on == dt.date(2026, 5, 3)
+
+
+def test_a_record_written_before_issue_15_reads_with_no_end_of_residence() -> None:
+    data = json.loads(dumps(CHILD, record()))
+    data["p"] = data["p"][:6]  # the register as an older gate wrote it
+    resident = loads(CHILD, json.dumps(data).encode()).gate.resident
+    assert resident is not None and resident.died_on is None and resident.emigrations == ()
+    assert resident.registrations == () and resident.custody == record().gate.resident.custody
+
+
+def test_the_registers_json_is_reused_while_the_register_is_the_same_object() -> None:
+    r = record()
+    first = dumps(CHILD, r)
+    assert r.written["p"][0][0] is r.gate.resident
+    assert dumps(CHILD, r) == first  # from the cache
+    r.gate = ChildGate(r.gate.consents, r.gate.held, r.gate.released, r.gate.next_seq, None)
+    assert json.loads(dumps(CHILD, r))["p"] is None  # a new register object: encoded again

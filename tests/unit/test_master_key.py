@@ -9,12 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from services.settings import Settings
-from services.sql.keystore import (
-    MasterKeyError,
-    _warn_dev_master_key,
-    dev_master_key,
-    master_key_from,
-)
+from services.sql.keystore import MasterKeyError, _warn_dev_master_key, dev_master_key, master_key_from
 
 KEY = bytes(range(32))
 

@@ -622,7 +622,8 @@ def test_assigned_events_replay_the_history_with_distinct_stable_ids() -> None:
 def test_events_the_rules_do_not_need_leave_the_state_as_it_was() -> None:
     child = life(whole_life())
     needed = {"PregnancyRegistered", "ChildBorn", "ChildRegistered", "ChildMoved", "HealthUnitListed",
-              "SchoolPlacementStarted", "SchoolPlacementEnded", "KaaRegistered", "NamedPersonTransferred"}
+              "SchoolPlacementStarted", "SchoolPlacementEnded", "KaaRegistered", "NamedPersonTransferred",
+              "ChildDied", "ChildEmigrated"}
     for other in one_of_each():
         if type(other).__name__ not in needed:
             assert apply(child, other) is child

@@ -206,3 +206,36 @@ async def test_every_problem_is_reported_at_once(published: Recorder) -> None:
     assert len(info.value.reasons) == 4
     assert str(info.value) == "; ".join(info.value.reasons)
     assert isinstance(info.value, ValueError)
+
+
+# -- a child who has died (issue 15) -----------------------------------------------------------------
+
+DIED_ON = TODAY - dt.timedelta(days=3)
+REFUSAL = f"the child died on {DIED_ON} (population register): the plan is closed and takes nothing new"
+
+
+@pytest.mark.parametrize("command", [
+    lambda **kw: ps.open_plan(CHILD, BHV, [uuid.uuid4()], **kw),
+    lambda **kw: ps.record_meeting(CHILD, uuid.uuid4(), BHV, TODAY, [BHV], BHV, "Beslut", **kw),
+    lambda **kw: ps.assign_lead(CHILD, uuid.uuid4(), BHV, SOC, **kw),
+    lambda **kw: ps.assess_area(CHILD, uuid.uuid4(), BHV, Area.HEALTH, 3, **kw),
+    lambda **kw: ps.agree_action(CHILD, uuid.uuid4(), BHV, Area.HEALTH, "Behov", "Insats", BHV, **kw),
+    lambda **kw: ps.complete_action(CHILD, uuid.uuid4(), BHV, uuid.uuid4(), TODAY, **kw),
+    lambda **kw: ps.schedule_follow_up(CHILD, uuid.uuid4(), BHV, TODAY + dt.timedelta(days=9), **kw),
+    lambda **kw: ps.transfer_named_person(CHILD, BHV, SOC, BHV, "SAFE_PLACE", **kw),
+    lambda **kw: ps.close_plan(CHILD, uuid.uuid4(), BHV, "GOALS_MET", **kw),
+])
+async def test_every_plan_command_refuses_a_child_who_has_died(command: Callable[..., Awaitable[Event]],
+                                                               published: Recorder) -> None:
+    with pytest.raises(PlanRejected) as caught:
+        await command(publish=published, now=NOW, died_on=DIED_ON)
+    assert caught.value.reasons[0] == REFUSAL
+    assert published.events == []
+    await command(publish=published, now=NOW)  # the same input for a living child is accepted
+    assert len(published.events) == 1
+
+
+async def test_a_dead_childs_refusal_comes_with_every_other_reason(published: Recorder) -> None:
+    with pytest.raises(PlanRejected) as caught:
+        await ps.assess_area(CHILD, uuid.uuid4(), BHV, Area.HEALTH, 9, publish=published, now=NOW, died_on=DIED_ON)
+    assert caught.value.reasons == [REFUSAL, "rating 9 is outside 1-5"]

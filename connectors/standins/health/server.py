@@ -28,7 +28,14 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from connectors.standins.auth import DEV_CLIENT_ID, DEV_CLIENT_SECRET, TOKEN_TTL_S, Credentials, require_token, token_router
+from connectors.standins.auth import (
+    DEV_CLIENT_ID,
+    DEV_CLIENT_SECRET,
+    TOKEN_TTL_S,
+    Credentials,
+    require_token,
+    token_router,
+)
 from connectors.standins.common import store_for
 from connectors.standins.store import Row, stamp
 

@@ -20,7 +20,7 @@ from fastapi import FastAPI, HTTPException, Query
 
 from connectors.standins.auth import Credentials, require_token, token_router
 from connectors.standins.common import at, feed_start, label, store_for
-from connectors.standins.county import Child, County
+from connectors.standins.county import FAMILY, GIVEN, Child, County
 from connectors.standins.registry import Standin
 from connectors.standins.store import RecordStore, Row, stamp
 
@@ -29,6 +29,7 @@ RESOURCES = ("persons", "organisations", "duties", "placements", "absences", "su
 SCHOOL_TYPE = {"PRESCHOOL": "FS", "PRESCHOOL_CLASS": "FKLASS", "COMPULSORY": "GR", "UPPER_SECONDARY": "GY"}
 SUPPORT = ("EXTRA_ADAPTATIONS", "SPECIAL_SUPPORT", "ACTION_PROGRAMME")
 MAX_LIMIT = 1_000
+GENERATION = "school=3"  # part of the fill label: a store filled by an earlier generator refills
 BAD_TOKEN = "pageToken is not one this server issued"
 BAD_AFTER = "meta.modified.after must be an ISO 8601 date-time"
 
@@ -52,9 +53,16 @@ def units_of(county: County) -> Iterator[tuple[str, str, dt.datetime, dict[str, 
             "meta": _meta(start),
         }
         yield "duties", f"duty-{unit.id}", start, {
-            "id": f"duty-{unit.id}", "dutyRole": "Rektor", "person": {"id": unit.principal_id},
+            "id": f"duty-{unit.id}", "dutyRole": "Rektor",
+            "person": {"id": unit.principal_id, "displayName": principal_name(unit.id)},
             "dutyAt": {"id": unit.id}, "startDate": county.window_start.isoformat(), "meta": _meta(start),
         }
+
+
+def principal_name(unit_id: str) -> str:
+    """The unit's principal, a synthetic staff name fixed by the unit id."""
+    rng = random.Random(f"principal|{unit_id}")
+    return f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}"
 
 
 def records_of(county: County, child: Child) -> Iterator[tuple[str, str, dt.datetime, dict[str, Any]]]:
@@ -151,7 +159,7 @@ def prepare(data_dir: Path, county: County) -> RecordStore:
         for child in county:
             yield from records_of(county, child)
 
-    store.fill(label(county), rows())
+    store.fill(f"{label(county)};{GENERATION}", rows())
     return store
 
 

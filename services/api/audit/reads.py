@@ -1,4 +1,4 @@
-"""The auditors' views: a child's log extract, emergency accesses, history, the plan as seen at T.
+"""The auditors' views: a child's log extract, emergency accesses and their review, history, the plan as seen at T.
 
 Auditors see these for any child (that is their task) and nothing of the coordinators' pages.
 Each view is itself a logged read (purpose ``audit``). The history and time travel are
@@ -17,23 +17,19 @@ from typing import Any
 from projections import access
 from projections.access import Need
 from projections.audit import AuditEntry
+from projections.audit_review import ReviewFilter
 from schemas.sealing import Erased, Personal
 from services.api import publishing, views
+from services.api.audit import reviews
+from services.api.audit.models import EmergencyAccessReviews
 from services.api.auth.tokens import Principal
-from services.api.models import (
-    AuditEntryOut,
-    AuditLog,
-    EmergencyAccessList,
-    History,
-    HistoryEntryOut,
-    SeenPlanOut,
-)
+from services.api.models import AuditEntryOut, AuditLog, History, HistoryEntryOut, SeenPlanOut
 from services.api.reads import record_reads, require_role
 from services.api.store import PlanRows, utc
 from services.api.wiring import Hub
 
 LOG_PARTS = ("audit-log",)
-EMERGENCY_PARTS = ("emergency-access-log",)
+EMERGENCY_PARTS = ("emergency-access-log", "emergency-access-reviews")
 HISTORY_PARTS = ("history",)
 AS_SEEN_PARTS = ("plan-as-seen", "facts", "assessments", "actions", "meetings", "follow-ups", "consents")
 
@@ -49,18 +45,21 @@ def entry_out(entry: AuditEntry) -> AuditEntryOut:
 async def log_extract(hub: Hub, principal: Principal, child_id: uuid.UUID, since: dt.datetime | None = None,
                       until: dt.datetime | None = None) -> AuditLog:
     require_role(principal, Need.AUDIT)
-    entries = await hub.run(hub.reader.audit.extract, child_id, since, until)
+    also = await hub.run(hub.reader.merged_ids, child_id)  # who saw the child under an id it had before
+    entries = await hub.run(hub.reader.audit.extract, child_id, since, until, also)
     await record_reads(hub, principal, [child_id], publishing.AUDIT, LOG_PARTS)
     return AuditLog(child_id=child_id, entries=[entry_out(e) for e in entries])
 
 
 async def emergency_accesses(hub: Hub, principal: Principal, since: dt.datetime | None = None,
-                             until: dt.datetime | None = None) -> EmergencyAccessList:
+                             until: dt.datetime | None = None,
+                             shown: ReviewFilter = ReviewFilter.ALL) -> EmergencyAccessReviews:
+    """Emergency accesses opened in the window, with their reviews (comments opened now), overdue first."""
     require_role(principal, Need.AUDIT)
-    entries = await hub.run(hub.reader.audit.emergency_accesses, since, until)
-    children = list(dict.fromkeys(e.child_id for e in entries))
+    found = await hub.run(reviews.listing, hub, since, until, shown, hub.now())
+    children = list(dict.fromkeys(e.child_id for e in found.entries))
     await record_reads(hub, principal, children, publishing.AUDIT, EMERGENCY_PARTS)
-    return EmergencyAccessList(entries=[entry_out(e) for e in entries])
+    return found
 
 
 # -- history ------------------------------------------------------------------------------------------
@@ -93,9 +92,10 @@ def _sealed(sealed: Any) -> str:
     return "sealed"
 
 
-def history_entry_out(entry: Any) -> HistoryEntryOut:
+def history_entry_out(entry: Any, protected: bool = False) -> HistoryEntryOut:
     event, env = entry.event, entry.event.envelope
-    fields = {f.name: _value(getattr(event, f.name)) for f in dataclasses.fields(event) if f.name != "envelope"}
+    fields = {f.name: _value(getattr(event, f.name)) for f in dataclasses.fields(event)
+              if f.name != "envelope" and not (protected and f.name in views.RESIDENCE_FIELDS)}
     return HistoryEntryOut(
         topic=entry.topic, partition=entry.partition, offset=entry.offset, recorded_at=utc(entry.recorded_at),
         occurred_at=utc(env.occurred_at), event_id=env.event_id, type=entry.type_name, source_system=env.source.system,
@@ -110,7 +110,14 @@ async def history(hub: Hub, principal: Principal, child_id: uuid.UUID) -> Histor
     require_role(principal, Need.AUDIT)
     entries: Sequence[Any] = await hub.history.child_history(hub.settings, hub.fact_codec, child_id)
     await record_reads(hub, principal, [child_id], publishing.AUDIT, HISTORY_PARTS)
-    return History(child_id=child_id, entries=[history_entry_out(e) for e in entries])
+    protected = await hub.run(_protected, hub, child_id)  # where it lives is never shown, to auditors neither
+    return History(child_id=child_id, entries=[history_entry_out(e, protected) for e in entries])
+
+
+def _protected(hub: Hub, child_id: uuid.UUID) -> bool:
+    with hub.reader.reading() as reads:
+        row = reads.child(child_id)
+    return row is not None and row.protection != "NONE"
 
 
 async def plan_as_seen(hub: Hub, principal: Principal, child_id: uuid.UUID, viewer_org: str,
@@ -128,7 +135,7 @@ async def plan_as_seen(hub: Hub, principal: Principal, child_id: uuid.UUID, view
                            named_person=None, named_person_rule="", lead=None, participants=[], plan=None, areas=[],
                            facts_without_area=[], meetings=[], follow_ups=[], consents=[])
     plan = state.plan
-    fact_views = [views.fact_out(f, d, hub.fact_codec) for f in seen.facts]
+    fact_views = [views.fact_out(f, d, hub.fact_codec, protected=state.person.protected) for f in seen.facts]
     shows = access.plan_text_shown(child_id, viewer_org, at, seen.consents, seen.decision)
     parts = views.parts_of_rows(PlanRows.folded(plan, child_id), d, shows)  # as the live page builds them
     areas, loose, plan_follow_ups = views.areas(parts, fact_views)

@@ -1,17 +1,21 @@
-"""The auditors' JSON API (log extracts, emergency accesses, history, time travel) and the
-administrators' overview (counts only, no child data)."""
+"""The auditors' JSON API (log extracts, emergency accesses and their review, history, time travel)
+and the administrators' overview (counts only, no child data)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import uuid
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from projections.access import Need
+from projections.audit_review import ReviewFilter
 from projections.read_model import DIGEST_TABLES
 from services.api import models
 from services.api.audit import reads as audit_reads
+from services.api.audit import reviews
+from services.api.audit.models import EmergencyAccessReviews, ReviewEmergencyAccess
 from services.api.auth.callers import api_principal, hub_of, known_query
 from services.api.auth.devlogin import dev_login_enabled
 from services.api.auth.tokens import Principal
@@ -22,6 +26,14 @@ Caller = Annotated[Principal, Depends(api_principal)]
 Since = Annotated[models.Moment | None, Query(description="from this moment (inclusive)")]
 Until = Annotated[models.Moment | None, Query(description="until this moment (exclusive)")]
 AUDIT = problems(400, 401, 403, 422, 503)
+Shown = Annotated[ReviewFilter, Query(description="all; unreviewed (overdue included); overdue (unreviewed "
+                                                  "for more than 14 days)")]
+REVIEW: dict[int | str, dict[str, Any]] = {
+    **problems(400, 401, 422, 503),
+    403: {"model": models.Problem, "description": "not an auditor, or the auditor's own emergency access"},
+    404: {"model": models.Problem, "description": "no emergency access with that id in the audit log"},
+    409: {"model": models.Problem, "description": "the emergency access has already been reviewed"},
+}
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(known_query)])
 admin_router = APIRouter(prefix="/admin", tags=["administration"], dependencies=[Depends(known_query)])
@@ -38,12 +50,22 @@ async def log_extract(request: Request, caller: Caller, child_id: ChildId, since
     return await audit_reads.log_extract(hub_of(request), caller, child_id, _utc(since), _utc(until))
 
 
-@router.get("/emergency-access", response_model=models.EmergencyAccessList, responses=AUDIT,
-            summary="Nödöppningar")
-async def emergency_accesses(request: Request, caller: Caller, since: Since = None,
-                             until: Until = None) -> models.EmergencyAccessList:
-    """Every emergency access, for review afterwards."""
-    return await audit_reads.emergency_accesses(hub_of(request), caller, _utc(since), _utc(until))
+@router.get("/emergency-access", response_model=EmergencyAccessReviews, responses=AUDIT,
+            summary="Nödöppningar att granska")
+async def emergency_accesses(request: Request, caller: Caller, since: Since = None, until: Until = None,
+                             status: Shown = ReviewFilter.ALL) -> EmergencyAccessReviews:
+    """Every emergency access opened in the window, with its review or as unreviewed; unreviewed
+    for more than 14 days is overdue. Overdue first, then unreviewed, then reviewed."""
+    return await audit_reads.emergency_accesses(hub_of(request), caller, _utc(since), _utc(until), status)
+
+
+@router.post("/emergency-access/{event_id}/review", status_code=202, response_model=models.Accepted,
+             responses=REVIEW, summary="Granska en nödöppning")
+async def review_emergency_access(request: Request, caller: Caller, event_id: uuid.UUID,
+                                  body: ReviewEmergencyAccess) -> models.Accepted:
+    """Mark an emergency access reviewed, with a comment (sealed with the child's key). Auditors
+    only, never their own; a second review is refused (409). Listed once the audit log has it."""
+    return await reviews.review_emergency_access(hub_of(request), caller, event_id, body)
 
 
 @router.get("/children/{child_id}/history", response_model=models.History, responses=AUDIT,

@@ -26,15 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from schemas.county import CountyDirectory
-from services.api.auth.tokens import (
-    ALGORITHM,
-    AuthConfig,
-    Principal,
-    Role,
-    StaticKeys,
-    TokenVerifier,
-    auth_config_from,
-)
+from services.api.auth.tokens import ALGORITHM, AuthConfig, Principal, Role, StaticKeys, TokenVerifier, auth_config_from
 from services.county import county_directory
 from services.settings import Settings
 

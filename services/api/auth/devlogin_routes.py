@@ -1,6 +1,11 @@
 """Dev login (``/dev/login``, ``/dev/token``): mounted only when dev login is enabled, so in
 production these paths do not exist (404). The tokens are the dev identity provider's RS256
-JWTs; the same verifier checks them as any other."""
+JWTs; the same verifier checks them as any other.
+
+The login page says, beside each coordinator, how many children stand on the gaps list of the
+user's municipality (a count per municipality, no child), so whoever tries the demo can pick a
+user whose gaps list is not empty: a coordinator sees only their own municipality's list.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from projections.read_model import children
 from schemas.county import CountyDirectory
 from services.api import errors
 from services.api.auth.callers import COOKIE, hub_of, same_origin
@@ -57,13 +65,37 @@ def _user(request: Request, subject: str) -> Principal:
     raise errors.NotFound()
 
 
+def gaps_by_municipality(engine: Engine) -> dict[str, int]:
+    """Municipality code -> children on its gaps list; empty while the read model is not there."""
+    query = (select(children.c.municipality_code, func.count()).where(children.c.on_gaps_list.is_(True))
+             .group_by(children.c.municipality_code))
+    try:
+        with engine.connect() as conn:
+            return {code: n for code, n in conn.execute(query).all() if code is not None}
+    except SQLAlchemyError:
+        return {}
+
+
+def gaps_of_users(users: tuple[Principal, ...], directory: CountyDirectory, counts: dict[str, int]) -> dict[str, int]:
+    """Organisation id -> the size of its municipality's gaps list, for the coordinators' organisations."""
+    out = {}
+    for user in users:
+        code = directory.municipality_of(user.organisation_id)
+        if user.role is Role.COORDINATOR and code is not None:
+            out[user.organisation_id] = counts.get(code, 0)
+    return out
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request) -> HTMLResponse:
+    hub = hub_of(request)
     groups: dict[str, list[Principal]] = defaultdict(list)
-    directory = county_directory(hub_of(request).settings)
-    for user in _users_of(directory):
+    directory = county_directory(hub.settings)
+    users = _users_of(directory)
+    for user in users:
         groups[_group(user, directory)].append(user)
-    return page(request, "login.html", None, groups=dict(groups))
+    gaps = gaps_of_users(users, directory, await hub.run(gaps_by_municipality, hub.engine))
+    return page(request, "login.html", None, groups=dict(groups), gaps=gaps)
 
 
 @router.post("/login", dependencies=[Depends(same_origin)])

@@ -4,6 +4,7 @@ request body the JSON API takes -- so both go through one validation and one com
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,10 +14,13 @@ from starlette.datastructures import FormData
 
 from projections.consent_rules import ADULT_AGE, age_on
 from projections.plan import AREAS
+from schemas.county import BHV, KAA, MHV, PRESCHOOL, SCHOOL, UPPER_SECONDARY
 from schemas.events import Category, ConsentObtained, GrantorRole
 from services.api import models
 from services.api.models import PlanView
-from services.api.ui import sv
+from services.api.orgs import OrgDirectory
+from services.api.person import swedish_key
+from services.api.ui import readable, sv
 
 
 @dataclass
@@ -29,6 +33,8 @@ class Field:
     help: str | None = None
     value: Any = None
     datalist: Sequence[tuple[str, str]] = ()
+    autocomplete: str | None = None  # "off" for a personnummer: the browser keeps no copy
+    picker: OrgPicker | None = None  # organisations from the county directory, named at render time
 
     @property
     def values(self) -> list[str]:
@@ -52,7 +58,9 @@ def _today() -> str:
 
 
 def known_orgs(view: PlanView, me: str) -> list[tuple[str, str]]:
-    """Organisations around the child: named person, lead, participants, consent recipients, me."""
+    """Organisations around the child: named person, lead, participants, consent recipients, me;
+    as (id, name), the id for a name the view does not give (``org_choices`` names it from the
+    directory)."""
     found: dict[str, str | None] = {}
     for o in [view.named_person, view.lead, *view.participants]:
         if o is not None:
@@ -61,7 +69,64 @@ def known_orgs(view: PlanView, me: str) -> list[tuple[str, str]]:
         for o in c.recipients:
             found.setdefault(o.id, o.name)
     found.setdefault(me, None)
-    return [(k, f"{v} ({k})" if v else k) for k, v in sorted(found.items())]
+    return [(k, v or k) for k, v in sorted(found.items())]
+
+
+# -- organisation pickers --------------------------------------------------------------------------------
+
+NAMED_PERSON_KINDS = frozenset({MHV, BHV, KAA, PRESCHOOL, SCHOOL, UPPER_SECONDARY})  # who may be named person
+NEAR = "Kring barnet"
+
+
+@dataclass(frozen=True)
+class OrgPicker:
+    """Which organisations a field offers: the directory's units of ``kinds`` (every kind: None),
+    grouped by municipality, after those already around the child (``near``, ids). The value
+    posted is the id, as the free-text field's was; the command still decides whether it may
+    take the role."""
+
+    kinds: frozenset[str] | None = None
+    near: tuple[str, ...] = ()
+    multiple: bool = False
+    blank: str | None = None  # the first, empty choice ("Ingen ändring"); None: "Välj …" when required
+    home: str | None = None  # an organisation (the user's) whose municipality is listed first
+
+
+def org_label(org_id: str, directory: OrgDirectory | None) -> str:
+    name = None if directory is None else directory.display_name(org_id)
+    return name or f"{org_id} ({sv.UNKNOWN_ORG})"
+
+
+def offered(org_id: str, picker: OrgPicker, directory: OrgDirectory | None) -> bool:
+    """Of the picker's kinds; an organisation the directory does not know is offered as it is
+    (the command decides)."""
+    kind = None if directory is None else directory.kinds.get(org_id)
+    return picker.kinds is None or kind is None or kind in picker.kinds
+
+
+def org_choices(picker: OrgPicker, directory: OrgDirectory | None) -> list[tuple[str, str]]:
+    """The organisations around the child, by name (unknown ones by id), in the Swedish alphabet."""
+    near = [i for i in dict.fromkeys(picker.near) if offered(i, picker, directory)]
+    return sorted(((i, org_label(i, directory)) for i in near), key=lambda c: (swedish_key(c[1]), c[0]))
+
+
+def org_groups(picker: OrgPicker, directory: OrgDirectory | None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The picker's choices as (group label, [(id, name)]): those around the child first (not in
+    a multiple select, where one choice listed twice would be posted twice), then each
+    municipality's units of the picker's kinds: the user's own municipality first, then the
+    others in the directory's order."""
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
+    if picker.near and not picker.multiple:
+        groups.append((NEAR, org_choices(picker, directory)))
+    if directory is not None:
+        by_code: dict[str, list[tuple[str, str]]] = {}
+        home = None if picker.home is None else directory.municipality_of(picker.home)
+        if home is not None:
+            by_code[home] = []
+        for unit in directory.units(picker.kinds):
+            by_code.setdefault(unit.municipality_code, []).append((unit.id, unit.name))
+        groups += [(directory.municipality_name(code) or code, units) for code, units in by_code.items()]
+    return [g for g in groups if g[1]]
 
 
 AREA_OPTIONS = [(a.value, sv.AREA[a].capitalize()) for a in AREAS]
@@ -72,7 +137,7 @@ CATEGORY_OPTIONS = [(c.value, sv.CATEGORY[c].capitalize()) for c in (Category.HE
 
 def _consent_label(c: models.ConsentOut) -> str:
     cats = ", ".join(sv.CATEGORY[x] for x in c.categories)
-    return f"Samtycke {str(c.consent_id)[:8]} – {cats} – till och med {c.valid_to.date().isoformat()}"
+    return f"Samtycke {str(c.consent_id)[:8]} – {cats} – till {readable.day(c.valid_to)}"
 
 
 def _adult(view: PlanView) -> bool:
@@ -89,11 +154,18 @@ def grantor_options(view: PlanView) -> list[tuple[str, str]]:
                                            f"Blivande förälder ({str(parent)[:8]})")]
     if _adult(view):
         return [(f"{GrantorRole.YOUNG_PERSON.value}:{view.child_id}", "Den unga själv")]
-    out = [(f"{GrantorRole.GUARDIAN.value}:{g}", f"Vårdnadshavare {n} ({str(g)[:8]})")
+    names = guardian_names(view)
+    out = [(f"{GrantorRole.GUARDIAN.value}:{g}",
+            f"Vårdnadshavare: {names[g]}" if g in names else f"Vårdnadshavare {n} ({str(g)[:8]})")
            for n, g in enumerate(view.guardians, 1)]
     if view.birth_date is not None:
         out.append((f"{GrantorRole.CHILD.value}:{view.child_id}", "Barnet självt"))
     return out
+
+
+def guardian_names(view: PlanView) -> dict[uuid.UUID, str]:
+    """The guardians' names the viewer is shown (``services.api.person``); else none."""
+    return {g.party_id: g.name for g in getattr(view, "guardian_names", None) or ()}
 
 
 def grantor_help(view: PlanView) -> str:
@@ -109,7 +181,8 @@ def withdraw_options(view: PlanView, consent: models.ConsentOut) -> list[tuple[s
     out = dict(grantor_options(view))
     for g in consent.grantors:
         label = "Den unga själv" if g.role is GrantorRole.YOUNG_PERSON else (
-            "Barnet självt" if g.role is GrantorRole.CHILD else f"{sv.GRANTOR[g.role].capitalize()} ({str(g.party_id)[:8]})")
+            "Barnet självt" if g.role is GrantorRole.CHILD else f"{sv.GRANTOR[g.role].capitalize()}: {g.name}"
+            if g.name else f"{sv.GRANTOR[g.role].capitalize()} ({str(g.party_id)[:8]})")
         out.setdefault(f"{g.role.value}:{g.party_id}", label)
     return list(out.items())
 
@@ -132,15 +205,23 @@ def open_plan(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
     ], "Öppna planen", "En plan öppnas under minst ett samtycke.")
 
 
+def _near(view: PlanView, me: str) -> tuple[str, ...]:
+    return tuple(i for i, _ in known_orgs(view, me))
+
+
+MULTI_HELP = "Håll ned Ctrl (Cmd på Mac) för att välja flera."
+
+
 def meeting(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
-    orgs = known_orgs(view, me)
+    near = _near(view, me)
     return Form("meetings", "Registrera samverkansmöte", [
         Field("held_on", "Mötesdatum", "date", required=True, value=values.get("held_on", _today())),
-        Field("participant_orgs", "Deltagande organisationer", "checkboxes", orgs, value=values.get("participant_orgs")),
-        Field("other_participants", "Andra deltagande organisationer", "textarea",
-              help="Organisations-id, ett per rad.", value=values.get("other_participants")),
-        Field("lead_org", "Ansvarig för planen efter mötet", "select", [("", "Ingen ändring"), *orgs],
-              help="Måste vara en av deltagarna.", value=values.get("lead_org")),
+        Field("participant_orgs", "Deltagande organisationer", "checkboxes", value=values.get("participant_orgs"),
+              picker=OrgPicker(near=near, multiple=True, home=me)),
+        Field("other_participants", "Andra deltagande organisationer", "select", value=values.get("other_participants"),
+              help=f"Länets organisationer, per kommun. {MULTI_HELP}", picker=OrgPicker(multiple=True, home=me)),
+        Field("lead_org", "Ansvarig för planen efter mötet", "select", help="Måste vara en av deltagarna.",
+              value=values.get("lead_org"), picker=OrgPicker(near=near, blank="Ingen ändring", home=me)),
         Field("decisions", "Beslut", "textarea", required=True, value=values.get("decisions")),
         Field("notes", "Anteckningar", "textarea", value=values.get("notes")),
     ], "Registrera mötet")
@@ -161,8 +242,8 @@ def action(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
         Field("area", "Område", "select", AREA_OPTIONS, True, value=values.get("area")),
         Field("need", "Behov", "textarea", required=True, value=values.get("need")),
         Field("what", "Insats (vad ska göras)", "textarea", required=True, value=values.get("what")),
-        Field("responsible_org", "Ansvarig organisation", "text", required=True, help="Organisations-id.",
-              value=values.get("responsible_org", me), datalist=known_orgs(view, me)),
+        Field("responsible_org", "Ansvarig organisation", "select", required=True,
+              value=values.get("responsible_org", me), picker=OrgPicker(near=_near(view, me), home=me)),
         Field("due_on", "Klart senast", "date", value=values.get("due_on")),
     ], "Besluta insatsen")
 
@@ -183,8 +264,9 @@ def follow_up(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
 
 def transfer(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
     return Form("transfer", "Flytta barnensbästa-ansvar", [
-        Field("to_org", "Ny barnensbästa-ansvarig organisation", "text", required=True, help="Organisations-id.",
-              value=values.get("to_org"), datalist=known_orgs(view, me)),
+        Field("to_org", "Ny barnensbästa-ansvarig organisation", "select", required=True,
+              help="Mödra- och barnhälsovård, förskolor, skolor och kommunernas aktivitetsansvar.",
+              value=values.get("to_org"), picker=OrgPicker(NAMED_PERSON_KINDS, near=_near(view, me), home=me)),
         Field("reason_code", "Skäl", "select", list(sv.TRANSFER_REASONS.items()), True, value=values.get("reason_code")),
     ], "Flytta ansvaret", "Beslutet gäller till barnets nästa övergång (till exempel skolstart).")
 
@@ -204,12 +286,13 @@ def consent(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
         Field("categories", "Vilka uppgifter", "checkboxes", CATEGORY_OPTIONS, True, value=values.get("categories")),
         Field("areas", "Vilka områden", "checkboxes", AREA_OPTIONS, help="Inget valt betyder alla områden.",
               value=values.get("areas")),
-        Field("recipients", "Mottagande organisationer", "checkboxes", known_orgs(view, me),
-              value=values.get("recipients")),
-        Field("other_recipients", "Andra mottagare", "textarea", help="Organisations-id, ett per rad.",
-              value=values.get("other_recipients")),
-        Field("source_organisations", "Från vilka organisationer", "textarea",
-              help="Organisations-id, ett per rad. Tomt betyder alla.", value=values.get("source_organisations")),
+        Field("recipients", "Mottagande organisationer", "checkboxes", value=values.get("recipients"),
+              picker=OrgPicker(near=_near(view, me), multiple=True, home=me)),
+        Field("other_recipients", "Andra mottagare", "select", help=f"Länets organisationer, per kommun. {MULTI_HELP}",
+              value=values.get("other_recipients"), picker=OrgPicker(multiple=True, home=me)),
+        Field("source_organisations", "Från vilka organisationer", "select",
+              help=f"Inget valt betyder alla. {MULTI_HELP}", value=values.get("source_organisations"),
+              picker=OrgPicker(multiple=True, home=me)),
         Field("valid_from", "Gäller från", "date", required=True, help="Tidigast i dag: ett samtycke kan inte antedateras.",
               value=values.get("valid_from", today.isoformat())),
         Field("valid_to", "Gäller till och med", "date", required=True,
@@ -218,12 +301,17 @@ def consent(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
 
 
 def emergency(values: Mapping[str, Any]) -> Form:
+    """Nödöppning by personnummer; the number typed is never put back into the form."""
     return Form("emergency-access", "Nödöppning", [
+        Field("personnummer", "Barnets personnummer", "text", required=True,
+              help="10 eller 12 siffror, med eller utan bindestreck. Samordningsnummer går också.",
+              autocomplete="off"),
         Field("reason_code", "Skäl", "select", list(sv.EMERGENCY_REASONS.items()), True, value=values.get("reason_code")),
         Field("days", "Hur länge", "select", [(str(n), f"{n} dag" + ("ar" if n > 1 else "")) for n in range(1, 8)],
               True, "Högst 7 dagar.", values.get("days", "1")),
     ], "Öppna nödåtkomst",
-        "Nödöppning ger dig läsrätt till barnets plan under en begränsad tid. Den loggas och granskas i efterhand.")
+        "Nödöppning ger dig läsrätt till planen för ett barn som du annars inte ser, i högst 7 dagar. Den kräver ett "
+        "skäl, loggas och granskas i efterhand.")
 
 
 # -- posted forms into request bodies ------------------------------------------------------------------------
@@ -237,7 +325,8 @@ def form_values(data: FormData) -> dict[str, Any]:
     return out
 
 
-MULTI = {"consent_ids", "participant_orgs", "grantors", "categories", "areas", "recipients"}
+MULTI = {"consent_ids", "participant_orgs", "grantors", "categories", "areas", "recipients", "other_participants",
+         "other_recipients", "source_organisations"}
 
 
 def _blank(value: Any) -> Any:
@@ -245,7 +334,10 @@ def _blank(value: Any) -> Any:
 
 
 def _lines(value: Any) -> list[str]:
-    return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+    """Ids chosen in a multiple select (a list), or typed one per line (a text, as the pickers'
+    free-text predecessors posted them)."""
+    items = value if isinstance(value, list) else [value]
+    return [line.strip() for item in items for line in str(item or "").splitlines() if line.strip()]
 
 
 def _many(values: Mapping[str, Any], key: str) -> list[str]:
@@ -314,8 +406,9 @@ BODIES: dict[str, tuple[type[BaseModel], Callable[[Mapping[str, Any]], dict[str,
         "recipients": list(dict.fromkeys(_many(v, "recipients") + _lines(v.get("other_recipients")))),
         "valid_from": _valid_from(v.get("valid_from")), "valid_to": _end_of(v.get("valid_to")),
         "source_organisations": _lines(v.get("source_organisations")) or None, "areas": _many(v, "areas") or None}),
-    "emergency-access": (models.OpenEmergencyAccess, lambda v: {"reason_code": v.get("reason_code", ""),
-                                                                 "days": _blank(v.get("days"))}),
+    "emergency-access": (models.OpenEmergencyAccessFor, lambda v: {
+        "personnummer": str(v.get("personnummer") or ""), "reason_code": v.get("reason_code", ""),
+        "days": _blank(v.get("days"))}),
     "withdraw": (models.WithdrawConsent, lambda v: dict(zip(("role", "party_id"),
                                                             str(v.get("grantor", "")).partition(":")[::2]))),
 }
@@ -329,7 +422,7 @@ FIELD_LABELS = {"held_on": "Mötesdatum", "participant_orgs": "Deltagande organi
                 "categories": "Vilka uppgifter",
                 "recipients": "Mottagare", "valid_from": "Gäller från", "valid_to": "Gäller till och med",
                 "source_organisations": "Från vilka organisationer", "areas": "Områden", "days": "Hur länge",
-                "party_id": "Vem återkallar", "role": "Vem återkallar"}
+                "party_id": "Vem återkallar", "role": "Vem återkallar", "personnummer": "Barnets personnummer"}
 
 
 def parse(slug: str, values: Mapping[str, Any]) -> BaseModel:

@@ -17,13 +17,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from projections.access import Need
-from services.api import errors, fhir, publishing, reads
+from projections.consent_rules import SWEDEN
+from services.api import errors, fhir, person, publishing, reads
 from services.api import writes as commands
 from services.api.audit import reads as audit_reads
 from services.api.auth.callers import COOKIE, hub_of, page_principal, same_origin
 from services.api.auth.tokens import Principal, Role
 from services.api.models import Moment, PlanView
-from services.api.ui import forms, sv
+from services.api.ui import finding, forms, sv
 from services.api.ui.render import page
 from services.api.wiring import Hub
 
@@ -69,20 +70,6 @@ async def logout() -> RedirectResponse:
 
 # -- the coordinator's pages ---------------------------------------------------------------------------
 
-@router.get("/children", response_class=HTMLResponse)
-async def my_children(request: Request, user: User,
-                      q: Annotated[str, Query(max_length=36, pattern=r"^[0-9a-fA-F-]*$")] = "",
-                      municipality: Annotated[str, Query(pattern=r"^([0-9]{4})?$")] = "",
-                      plan: Annotated[str, Query(pattern=r"^(|ja|nej)$")] = "",
-                      offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> HTMLResponse:
-    has_plan = {"ja": True, "nej": False}.get(plan)
-    found = await reads.list_children(hub_of(request), user, prefix=q or None, municipality=municipality or None,
-                                      has_plan=has_plan, limit=50, offset=offset)
-    own = hub_of(request).directory.municipality_of(user.organisation_id)
-    return page(request, "children.html", user, found=found, q=q, municipality=municipality, plan=plan,
-                own_municipality=own)
-
-
 @router.get("/children/{child_id}", response_class=HTMLResponse)
 async def plan_page(request: Request, user: User, child_id: ChildId) -> HTMLResponse:
     view, loaded = await reads.read_plan(hub_of(request), user, child_id)
@@ -96,12 +83,13 @@ async def plan_fhir(request: Request, user: User, child_id: ChildId) -> JSONResp
     loaded = await reads.guard(hub, user, child_id, Need.READ)
     if loaded.child.plan_id is None:
         raise errors.Rejected([errors.NO_PLAN])
-    view, _ = await reads.read_plan(hub, user, child_id, purpose=publishing.EXPORT, parts=reads.EXPORT_PARTS)
+    view, _ = await reads.read_plan(hub, user, child_id, purpose=publishing.EXPORT, parts=reads.EXPORT_PARTS,
+                                    asks=person.EXPORT, export=True)
     return JSONResponse(fhir.plan_bundle(view, hub.now()), media_type="application/fhir+json")
 
 
 async def _form_view(request: Request, user: Principal, child_id: uuid.UUID) -> PlanView:
-    view, _ = await reads.read_plan(hub_of(request), user, child_id, parts=FORM_PARTS)
+    view, _ = await reads.read_plan(hub_of(request), user, child_id, parts=FORM_PARTS, asks=person.FORMS)
     return view
 
 
@@ -196,42 +184,6 @@ async def withdraw_submit(request: Request, user: User, child_id: ChildId, conse
                           withdraw_errors=reasons)
 
 
-# -- emergency access ------------------------------------------------------------------------------------
-
-@router.get("/emergency-access", response_class=HTMLResponse)
-async def emergency_lookup(request: Request, user: User,
-                           child_id: Annotated[uuid.UUID | None, Query()] = None) -> Response:
-    reads.require_role(user, Need.EMERGENCY)
-    if child_id is not None:
-        return RedirectResponse(f"/ui/children/{child_id}/emergency-access", status_code=303)
-    return page(request, "emergency_lookup.html", user)
-
-
-@router.get("/children/{child_id}/emergency-access", response_class=HTMLResponse)
-async def emergency_form(request: Request, user: User, child_id: ChildId) -> HTMLResponse:
-    await reads.guard(hub_of(request), user, child_id, Need.EMERGENCY)  # no child data is shown here
-    return page(request, "emergency.html", user, child_id=child_id, form=forms.emergency({}),
-                action=f"/ui/children/{child_id}/emergency-access")
-
-
-@router.post("/children/{child_id}/emergency-access", dependencies=[Depends(same_origin)])
-async def emergency_submit(request: Request, user: User, child_id: ChildId) -> Response:
-    hub = hub_of(request)
-    values = forms.form_values(await request.form())
-    try:
-        await commands.open_emergency_access(hub, user, child_id, forms.parse("emergency-access", values))
-    except forms.InvalidForm as exc:
-        reasons = exc.reasons
-    except errors.Rejected as exc:
-        reasons = sv.translate_all(exc.reasons)
-    else:
-        return RedirectResponse("/ui/children?klart=emergency", status_code=303)
-    form = forms.emergency(values)
-    form.errors = reasons
-    return page(request, "emergency.html", user, 422, child_id=child_id, form=form,
-                action=f"/ui/children/{child_id}/emergency-access")
-
-
 # -- gaps --------------------------------------------------------------------------------------------------
 
 @router.get("/gaps")
@@ -268,12 +220,6 @@ async def audit_log(request: Request, user: User, child_id: ChildId) -> HTMLResp
     return page(request, "audit_log.html", user, found=found, child_id=child_id)
 
 
-@router.get("/audit/emergency-access", response_class=HTMLResponse)
-async def audit_emergency(request: Request, user: User) -> HTMLResponse:
-    found = await audit_reads.emergency_accesses(hub_of(request), user)
-    return page(request, "audit_emergency.html", user, found=found)
-
-
 @router.get("/audit/children/{child_id}/history", response_class=HTMLResponse)
 async def audit_history(request: Request, user: User, child_id: ChildId) -> HTMLResponse:
     found = await audit_reads.history(hub_of(request), user, child_id)
@@ -297,12 +243,12 @@ async def audit_as_seen(request: Request, user: User, child_id: ChildId,
 
 
 def _moment(text: str) -> dt.datetime | None:
-    """A moment typed in a form: ISO 8601, UTC unless it says otherwise, in Moment's range."""
+    """A moment typed in a form: ISO 8601, Swedish time unless it says otherwise, in Moment's range."""
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=SWEDEN)
     try:
         from pydantic import TypeAdapter
 
@@ -343,3 +289,8 @@ async def command_submit(request: Request, user: User, child_id: ChildId, slug: 
     hub = hub_of(request)
     return await _submit(request, user, child_id, slug, slug, build,
                          lambda body: command(hub, user, child_id, body), f"/ui/children/{child_id}/{slug}", done)
+
+
+# -- finding a child, and emergency access by personnummer (``finding``): after the generic forms,
+# whose paths are longer, so neither shadows the other.
+router.include_router(finding.router)

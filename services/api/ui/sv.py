@@ -11,9 +11,18 @@ import re
 import string
 from collections.abc import Iterable
 
+from connectors import personnummer
 from projections import access, consent_rules
 from projections import named_person as np
-from schemas.events import Area, Category, ConsentObtained, GrantorRole
+from projections.read_model import PLAN_CLOSED_BY_DEATH
+from schemas.events import (
+    Area,
+    Category,
+    ConsentObtained,
+    GrantorRole,
+    SchoolType,
+    SupportType,
+)
 from services.api import errors
 from services.commands import consent as consent_registry
 from services.commands import plan as plan_service
@@ -35,7 +44,10 @@ RULE = {
     np.RULE_KAA: "kommunens aktivitetsansvar (KAA)", np.RULE_TRANSFERRED: "flyttad genom beslut",
     np.RULE_ENDED_18: "upphört vid 18 år", np.RULE_GAP_BHV: "saknas (ingen BVC)",
     np.RULE_GAP_SCHOOL: "saknas (ingen skolplacering)", np.RULE_GAP_KAA: "saknas (ingen KAA-funktion)",
+    np.RULE_ENDED_DEATH: "upphört (barnet har avlidit)", np.RULE_ENDED_EMIGRATED: "upphört (barnet har utvandrat)",
+    np.RULE_ENDED_MOVED_OUT: "upphört (barnet har flyttat från länet)",
 }
+PLAN_CLOSED = {PLAN_CLOSED_BY_DEATH: "barnet har avlidit"}  # reasons the hub itself gives; others are shown as given
 OBTAINED = {ConsentObtained.WRITTEN: "skriftligt", ConsentObtained.ORAL_MEETING: "muntligt vid möte",
             ConsentObtained.DIGITAL: "digitalt"}
 LAPSE = {
@@ -44,6 +56,8 @@ LAPSE = {
     consent_rules.Lapse.CUSTODY: "upphörde när vårdnaden ändrades",
     consent_rules.Lapse.BIRTH: "upphörde vid födseln",
     consent_rules.Lapse.REGISTER: "folkbokföringen stödde inte samtycket när det lämnades",
+    consent_rules.Lapse.DEATH: "upphörde när barnet avled",
+    consent_rules.Lapse.EMIGRATION: "upphörde när barnet utvandrade",
 }
 CONSENT_PENDING = "väntar på behandling"
 PLAN_STATUS = {"open": "öppen", "closed": "avslutad", None: "ingen plan"}
@@ -65,12 +79,57 @@ FIELD = {
     "unit_id": "enhet", "visit_type": "besökstyp", "visited_on": "datum", "vaccine_code": "vaccin",
     "dose_number": "dos", "given_on": "datum", "code": "kod", "value": "värde", "unit": "enhet",
     "observed_on": "datum", "clinical_status": "status", "noted_on": "datum", "school_unit_id": "skolenhet",
-    "period_start": "från", "period_end": "till", "absence_percent": "frånvaro (%)",
-    "unexcused_percent": "ogiltig frånvaro (%)", "support_type": "stöd", "decided_on": "beslutsdatum",
+    "period_start": "från", "period_end": "till", "absence_percent": "frånvaro",
+    "unexcused_percent": "ogiltig frånvaro", "support_type": "stöd", "decided_on": "beslutsdatum",
     "case_id": "ärende", "municipality_code": "kommun", "reporter_category": "anmälare",
     "received_on": "mottagen", "opened_on": "inledd", "outcome": "utfall", "closed_on": "avslutad",
     "intervention_id": "insats", "intervention_type": "insatstyp", "started_on": "påbörjad", "ended_on": "avslutad",
+    "placement_id": "placering", "school_type": "skolform", "start_date": "från", "end_date": "till",
+    "registered_on": "registrerad", "listed_on": "listad", "expected_birth_date": "beräknad förlossning",
+    "birth_date": "född",
 }
+# Codes in released facts, in Swedish (``readable``); a code not listed is shown as it is.
+SCHOOL_TYPE = {SchoolType.PRESCHOOL: "förskola", SchoolType.PRESCHOOL_CLASS: "förskoleklass",
+               SchoolType.COMPULSORY: "grundskola", SchoolType.UPPER_SECONDARY: "gymnasieskola"}
+SUPPORT_TYPE = {SupportType.EXTRA_ADAPTATIONS: "extra anpassningar", SupportType.SPECIAL_SUPPORT: "särskilt stöd",
+                SupportType.ACTION_PROGRAMME: "åtgärdsprogram"}
+VISIT_TYPE = {  # the health stand-in's visit types (the child health programme, simplified)
+    "bhv-home-visit": "hembesök, nyfödd", "bhv-4w": "BVC 4 veckor", "bhv-6w": "BVC 6 veckor",
+    "bhv-3m": "BVC 3 månader", "bhv-5m": "BVC 5 månader", "bhv-6m": "BVC 6 månader", "bhv-8m": "BVC 8 månader",
+    "bhv-10m": "BVC 10 månader", "bhv-12m": "BVC 12 månader", "bhv-18m": "BVC 18 månader",
+    "bhv-30m": "BVC 2,5 år", "bhv-3y": "BVC 3 år", "bhv-4y": "BVC 4 år", "bhv-5y": "BVC 5 år",
+    "bhv-extra": "extra BVC-besök", "outpatient": "mottagningsbesök", "emergency": "akutbesök",
+}
+VACCINE = {  # ATC codes
+    "J07BH01": "rotavirus", "J07CA09": "difteri, stelkramp, kikhosta, polio, Hib, hepatit B",
+    "J07AL02": "pneumokocker", "J07BD52": "mässling, påssjuka, röda hund (MPR)",
+    "J07CA02": "difteri, stelkramp, kikhosta, polio", "J07BB02": "influensa",
+}
+OBSERVATION = {"29463-7": "vikt", "8302-2": "längd", "9843-4": "huvudomfång"}  # LOINC codes
+CONDITION = {  # SNOMED CT codes
+    "24079001": "atopiskt eksem", "65363002": "öroninflammation", "195967001": "astma", "414916001": "fetma",
+    "406506008": "adhd", "46635009": "typ 1-diabetes", "197480006": "ångestsyndrom",
+    "35489007": "depression", "118185001": "graviditet",
+}
+CLINICAL_STATUS = {"active": "aktivt", "recurrence": "återkommande", "relapse": "återfall", "inactive": "inaktivt",
+                   "remission": "i remission", "resolved": "läkt"}
+REPORTER = {"SCHOOL": "skola", "PRESCHOOL": "förskola", "HEALTH": "hälso- och sjukvård", "POLICE": "polis",
+            "PRIVATE": "privatperson", "SOCIAL_SERVICES": "socialtjänst"}
+OUTCOME = {"INTERVENTION": "insats", "NO_ACTION": "ingen åtgärd", "REFERRED": "överlämnad"}
+INTERVENTION = {"CONTACT_PERSON": "kontaktperson", "FAMILY_SUPPORT": "familjestöd",
+                "PARENTING_PROGRAMME": "föräldraskapsprogram", "FAMILY_HOME": "familjehem"}
+UNIT = {"kg": "kg", "cm": "cm", "g": "g", "mm": "mm", "%": "%"}  # UCUM units that read as they are
+BOOLEAN = {"True": "ja", "False": "nej", "true": "ja", "false": "nej"}
+ORG_KIND = {"MHV": "mödrahälsovård", "BHV": "barnhälsovård", "SOCIAL": "socialtjänst",
+            "KAA": "kommunens aktivitetsansvar", "PRESCHOOL": "förskola", "SCHOOL": "grundskola",
+            "UPPER_SECONDARY": "gymnasieskola"}
+USER_ROLE = {"coordinator": "samordnare", "auditor": "granskare", "administrator": "administratör"}
+PURPOSE = {"care-planning": "barnets plan", "export": "export", "audit": "granskning", "emergency": "nödöppning",
+           "search": "sökning med personnummer"}  # why an access was logged (services.api.publishing)
+UNKNOWN_ORG = "okänd organisation"
+OUTSIDE_COUNTY = "kommun utanför länet"
+TREND = {"up": ("↑", "ökar"), "down": ("↓", "minskar"), "flat": ("→", "oförändrad")}
+
 EMERGENCY_REASONS = {
     "AKUT_FARA": "Akut fara för barnets liv eller hälsa",
     "SKYDDSBEDOMNING": "Brådskande skyddsbedömning",
@@ -93,9 +152,22 @@ FLASH = {
     "transfer": "Barnensbästa-ansvaret är flyttat.", "closed": "Planen är avslutad.",
     "consent": "Samtycket är registrerat.", "withdrawn": "Samtycket är återkallat.",
     "moot": "Återkallelsen är mottagen, men samtycket hade redan upphört.",
-    "emergency": "Nödöppningen är registrerad och loggad.",
+    "emergency": "Nödöppningen är mottagen och loggad. Om personnumret tillhör ett barn visas barnet i listan.",
 }
 PENDING = "Registrerat – visas när det har behandlats."
+EMERGENCY_RECEIVED = ("Nödöppningen är mottagen och loggad. Om personnumret tillhör ett barn ser du barnet bland "
+                      "dina barn när den har behandlats.")
+PROTECTED = "Skyddade personuppgifter"
+PROTECTED_HELP = ("Barnet har skyddade personuppgifter. Adress och kommun visas aldrig; namn och personnummer bara "
+                  "för barnensbästa-ansvarig och den som är ansvarig för planen. Lämna inte ut uppgifter om barnet.")
+IDENTITY = {"protected": "skyddade personuppgifter", "erased": "raderad", "missing": "–", "withheld": "–"}
+SEARCH = {  # why a lookup by personnummer showed no child (the list's ?sok=)
+    "ingen": "Inget barn i ditt uppdrag har det personnumret.",
+    "format": "Personnumret ska ha 10 eller 12 siffror, till exempel ÅÅMMDD-NNNN.",
+    "datum": "Personnumrets födelsedatum finns inte.",
+    "kontroll": "Personnumrets kontrollsiffra stämmer inte. Kontrollera siffrorna.",
+}
+FILTER_INVALID = "Sökningen kunde inte tas emot. Kontrollera fälten."
 MOOT = "Återkallelsen är mottagen, men den ändrade inget: {why}."
 
 NOT_FOUND = "Hittades inte."
@@ -111,6 +183,7 @@ REASONS: dict[str, str] = {
     plan_service.NO_ORG: "{field} måste ange en organisation",
     plan_service.BAD_ORG: "{field} {org!r} är inte ett organisations-id (högst {limit} tecken, inga mellanslag)",
     plan_service.NO_CONSENT: "en plan öppnas under minst ett samtycke",
+    plan_service.CHILD_DIED: "folkbokföringen anger att barnet avled den {day}: planen är avslutad och tar inte emot något nytt",
     plan_service.REPEATED_CONSENT: "samtycke {consent_id} anges flera gånger",
     plan_service.NO_PARTICIPANTS: "ett samverkansmöte behöver minst en deltagande organisation",
     plan_service.REPEATED_PARTICIPANT: "deltagaren {org!r} anges flera gånger",
@@ -146,6 +219,12 @@ REASONS: dict[str, str] = {
     consent_registry.HAD_LAPSED[consent_rules.Lapse.BIRTH]: "samtycket hade redan upphört vid födseln den {day}",
     consent_registry.HAD_LAPSED[consent_rules.Lapse.REGISTER]:
         "samtycket hade redan upphört: folkbokföringen stödde inte samtycket när det lämnades den {day}",
+    consent_registry.HAD_LAPSED[consent_rules.Lapse.DEATH]: "samtycket hade redan upphört den {day}, när barnet avled",
+    consent_registry.HAD_LAPSED[consent_rules.Lapse.EMIGRATION]:
+        "samtycket hade redan upphört den {day}, när barnet utvandrade",
+    consent_rules.CHILD_DIED: "folkbokföringen anger att barnet avled den {day}: inget samtycke kan lämnas",
+    consent_rules.CHILD_EMIGRATED: ("folkbokföringen anger att barnet utvandrade den {day}: inget samtycke kan lämnas "
+                                    "om barnet inte folkbokförs igen"),
     consent_rules.GUARDIAN_MISSING: "vårdnadshavare {party} har inte lämnat samtycke",
     consent_rules.CHILD_MISSING: "barnet ({age} år) har inte lämnat samtycke",
     consent_rules.YOUNG_PERSON_MISSING: "den unga (18 år eller äldre) måste själv lämna samtycke",
@@ -164,6 +243,10 @@ REASONS: dict[str, str] = {
     errors.ALREADY_WITHDRAWN: "samtycket är redan återkallat",
     errors.PENDING_CONSENT: "samtycke {consent_id} behandlas fortfarande; försök igen om en stund",
     errors.CHILD_ERASED: "barnets uppgifter är raderade; inget nytt kan registreras",
+    errors.PNR_REJECTED.format(reason=personnummer.BAD_TYPED):
+        "personnumret ska ha 10 eller 12 siffror (ÅÅMMDD-NNNN eller ÅÅÅÅMMDD-NNNN)",
+    errors.PNR_REJECTED.format(reason=personnummer.BAD_DATE): "personnumrets födelsedatum finns inte",
+    errors.PNR_REJECTED.format(reason=personnummer.BAD_CHECK): "personnumrets kontrollsiffra stämmer inte",
 }
 FIELD_NAMES = {"by_org": "din organisation", "participant": "deltagare", "lead_org": "ansvarig för planen",
                "decisions": "beslut", "notes": "anteckningar", "comment": "kommentar", "child_view": "barnets syn",

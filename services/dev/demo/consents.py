@@ -35,10 +35,11 @@ class Consents:
     eligible: int = 0
 
 
-def _eligible(resident: Resident, today: dt.date) -> bool:
-    """Born (by today), in the register with guardians and a home municipality."""
+def _eligible(resident: Resident, today: dt.date, intake: Intake) -> bool:
+    """Born (by today), in the register with guardians, and living in the county (alive, not
+    emigrated, at home in one of its municipalities: the consent's recipients are theirs)."""
     born = resident.birth_date is not None and not resident.unborn and resident.birth_date <= today
-    return born and bool(resident.guardians) and resident.municipality_code is not None
+    return born and bool(resident.guardians) and intake.living_here(resident)
 
 
 def _grantors(status: ChildStatus, today: dt.date) -> tuple[Grantor, ...]:
@@ -80,7 +81,7 @@ async def register_consents(intake: Intake, publish: Publisher, now: dt.datetime
     today = now.date()
     statuses = RegisterStatuses(intake.residents)
     out = Consents()
-    eligible = stable_order(r for r in intake.residents.values() if _eligible(r, today))
+    eligible = stable_order(r for r in intake.residents.values() if _eligible(r, today, intake))
     out.eligible = len(eligible)
     passed_over = []
     for resident in eligible:

@@ -7,6 +7,12 @@ Draws are deterministic across runs although child ids are not (each demo has a 
 registry): a child is drawn by what the register says of it that does not change, its birth date
 and its guardians' pseudonymous ids. The backbone stage's sample child (source system
 ``sample``) is not part of the county and is left out of every count here.
+
+One child, one id: a newborn seen by personnummer before its birth record got an id X of its own,
+which the birth linked to its unborn id U (``ChildIdentitiesMerged`` on ``intake.population``).
+The gate carries X's facts over to U as new events (``services.worker.linker``), so the view here
+is the county as the hub ends up holding it: each fact of X counts once, as U's, under the id its
+carried copy gets; only the merge itself stays X's (the gate forwards it as it is).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from connectors.standins.directory import synthetic_directory
 from projections import population
@@ -29,11 +35,16 @@ from schemas.events import (
     Basis,
     Category,
     ChildBorn,
+    ChildDied,
+    ChildEmigrated,
+    ChildIdentitiesMerged,
     ChildMoved,
     ChildRegistered,
     CustodyRecorded,
     Event,
     PregnancyRegistered,
+    Protection,
+    ProtectionRecorded,
     ReportOfConcernReceived,
     SchoolPlacementEnded,
     SchoolPlacementStarted,
@@ -42,11 +53,13 @@ from schemas.topics import INTAKE_HEALTH, INTAKE_POPULATION, INTAKE_SCHOOL, INTA
 from services.county import county_directory
 from services.kafka import offsets
 from services.settings import Settings
+from services.worker.linker import carried_id
 
 SEED = 20261201
 SAMPLE_SYSTEM = "sample"  # the backbone stage's sample events
 INTAKE = (INTAKE_HEALTH, INTAKE_SCHOOL, INTAKE_SOCIAL, INTAKE_POPULATION)
-POPULATION_FACTS = frozenset({ChildRegistered, CustodyRecorded, ChildMoved, PregnancyRegistered, ChildBorn})
+POPULATION_FACTS = frozenset({ChildRegistered, CustodyRecorded, ChildMoved, PregnancyRegistered, ChildBorn,
+                              ChildDied, ChildEmigrated})
 
 Scope = tuple[str, Category, Area | None, Basis]  # a fact's source org, category, area and basis
 
@@ -65,11 +78,33 @@ class Intake:
     placements: dict[uuid.UUID, dict[str, tuple[dt.date, str]]] = field(default_factory=dict)
     ended: set[str] = field(default_factory=set)
     county: CountyDirectory = field(default_factory=synthetic_directory)  # the settings' directory
+    # The register's protected personal data per child: every change, as (recorded at, protection).
+    protection: dict[uuid.UUID, set[tuple[dt.datetime, Protection]]] = field(default_factory=dict)
+    moved_to: dict[uuid.UUID, set[tuple[dt.date, str]]] = field(default_factory=dict)  # (day, new municipality)
+    # Two ids of one child: merged id -> surviving id, from the merges announced on intake.population.
+    merged: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    carried: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # a merged id's fact -> the copy's id
+    # What the sources said of a child's birth, as they said it: the demo's check of a merge reads these.
+    expectant: dict[uuid.UUID, set[uuid.UUID | None]] = field(default_factory=dict)  # from its pregnancies
+    born_on: dict[uuid.UUID, set[dt.date]] = field(default_factory=dict)  # from registrations and birth records
+    registered: set[uuid.UUID] = field(default_factory=set)  # children the population register registered
+
+    def survivor(self, child: uuid.UUID) -> uuid.UUID:
+        """The id the child lives on as (itself, unless merged)."""
+        return self.merged.get(child, child)
 
     def add(self, event: Event) -> None:
+        """One intake event; set ``merged`` first (``read_intake`` does), so a merged id's facts
+        count as the surviving id's."""
         env = event.envelope
         if env.source.system == SAMPLE_SYSTEM:
             return
+        if isinstance(event, ChildIdentitiesMerged):
+            self.directory.add(event.event_id)  # forwarded as it is, under the merged id
+            return
+        if env.child_id in self.merged:
+            event = self._carried(event, self.merged[env.child_id])
+            env = event.envelope
         child = env.child_id
         if type(event) in POPULATION_FACTS:
             self.residents[child] = population.apply(self.residents.get(child) or Resident(child), event)
@@ -84,6 +119,30 @@ class Intake:
             self.placements.setdefault(child, {})[event.placement_id] = (event.start_date, event.school_unit_id)
         elif isinstance(event, SchoolPlacementEnded):
             self.ended.add(event.placement_id)
+        elif isinstance(event, ProtectionRecorded):
+            self.protection.setdefault(child, set()).add((env.occurred_at, event.protection))
+        elif isinstance(event, ChildMoved):
+            self.moved_to.setdefault(child, set()).add((event.moved_on, event.to_municipality_code))
+        elif isinstance(event, PregnancyRegistered):
+            self.expectant.setdefault(child, set()).add(event.expectant_parent_id)
+        elif isinstance(event, ChildRegistered | ChildBorn):
+            self.born_on.setdefault(child, set()).add(event.birth_date)
+            if isinstance(event, ChildRegistered):
+                self.registered.add(child)
+
+    def _carried(self, event: Event, surviving: uuid.UUID) -> Event:
+        """The copy of a merged id's fact that the gate publishes under the surviving id."""
+        env = event.envelope
+        copy = carried_id(env.event_id, surviving)
+        self.carried[env.event_id] = copy
+        return replace(event, envelope=replace(env, event_id=copy, child_id=surviving))
+
+    def in_county(self, code: str | None) -> bool:
+        return code is not None and code in self.county.codes
+
+    def living_here(self, resident: Resident) -> bool:
+        """Alive, not abroad, and at home in one of the county's municipalities."""
+        return resident.died_on is None and resident.emigrated_on is None and self.in_county(resident.municipality_code)
 
     def by_basis(self) -> Counter[Basis]:
         counts: Counter[Basis] = Counter({Basis.DIRECTORY: len(self.directory)})
@@ -130,6 +189,7 @@ async def read_intake(settings: Settings, codec: Codec) -> Intake:
     topics = [t.name for t in INTAKE]
     ends = await offsets.topic_ends(settings, topics)
     starts = dict.fromkeys(ends, 0)
+    events: list[Event] = []  # kept until every merge is known: a merge comes after its id's facts
     while True:
         async for records in offsets.read(settings, starts, ends, batch=10_000, max_partition_fetch_bytes=1 << 22):
             for record in records:
@@ -140,12 +200,34 @@ async def read_intake(settings: Settings, codec: Codec) -> Intake:
                     intake.undecodable += 1
                     continue
                 if isinstance(event, Event):
-                    intake.add(event)
+                    events.append(event)
         again = await offsets.topic_ends(settings, topics)
         if again == ends:
-            return intake
+            break
         starts, ends = ends, again
+    return with_events(intake, events)
 
+
+def with_events(intake: Intake, events: list[Event]) -> Intake:
+    """``intake`` with ``events`` added, a merged id's as its surviving id's."""
+    intake.merged = merges_in(events)
+    for event in events:
+        intake.add(event)
+    return intake
+
+
+def merges_in(events: Iterable[Event]) -> dict[uuid.UUID, uuid.UUID]:
+    """Merged id -> surviving id, from the county's merge announcements (a chain followed to its end)."""
+    links = {e.envelope.child_id: e.surviving_child_id for e in events
+             if isinstance(e, ChildIdentitiesMerged) and e.envelope.source.system != SAMPLE_SYSTEM}
+    out = {}
+    for merged, surviving in links.items():
+        seen = {merged}
+        while surviving in links and surviving not in seen:
+            seen.add(surviving)
+            surviving = links[surviving]
+        out[merged] = surviving
+    return out
 
 
 def draw(resident: Resident, purpose: str) -> random.Random:

@@ -56,6 +56,9 @@ class GateTally:
     released: dict[uuid.UUID, Basis] = field(default_factory=dict)
     revoked: set[uuid.UUID] = field(default_factory=set)
     routed: set[uuid.UUID] = field(default_factory=set)
+    # Every release of a CONSENT or STATUTORY fact, as (child, when the gate released it): what
+    # the demo checks against the children's deaths (``life_events``).
+    releases: list[tuple[uuid.UUID, dt.datetime]] = field(default_factory=list)
     dead_letters: Counter[str] = field(default_factory=Counter)  # by stage
     gate_letter_reasons: Counter[str] = field(default_factory=Counter)
     backbone_letters: int = 0  # the gate's letters for the backbone stage's sample events
@@ -99,9 +102,11 @@ class GateTally:
         if isinstance(event, FactReleased):
             if event.envelope.basis is Basis.DIRECTORY:
                 self._seen("forwarded", self.forwarded, event.fact_event_id, self.expect_forwarded)
-            elif event.fact_event_id not in self.released:
-                self.released[event.fact_event_id] = event.envelope.basis
-                self.seen["released"] += event.fact_event_id in self.expect_released
+            else:
+                self.releases.append((event.envelope.child_id, event.envelope.occurred_at))
+                if event.fact_event_id not in self.released:
+                    self.released[event.fact_event_id] = event.envelope.basis
+                    self.seen["released"] += event.fact_event_id in self.expect_released
         elif isinstance(event, ReleaseRevoked):
             self.revoked.add(event.fact_event_id)
         elif isinstance(event, ReportOfConcernRouted):

@@ -22,6 +22,9 @@ from services.dev.demo.consents import Consents, register_consents
 from services.dev.demo.county_view import Intake, RegisterStatuses, read_intake
 from services.dev.demo.gate import GateTally, expected_releases, run_gate
 from services.dev.demo.lapses import PastConsents, described, read_lapses, register_past_consents
+from services.dev.demo.life_events import RELEASED_AFTER_DEATH, county_life, released_after_death
+from services.dev.demo.life_events import described as described_life
+from services.dev.demo.merges import described_merges
 from services.dev.demo.plans import Plans, open_plans
 from services.dev.demo.publishing import Publisher
 from services.kafka import clients as kafka
@@ -68,6 +71,10 @@ class GateStageResult:
     def released_without_consent(self) -> set[uuid.UUID]:
         return (self.tally.released.keys() & self.tally.gated) - self.tally.expect_released
 
+    @property
+    def released_after_death(self) -> int:
+        return released_after_death(self.intake, self.tally.releases)
+
     def failures(self) -> list[str]:
         """What went wrong, if anything: the stage is ok when this is empty."""
         t, consents = self.tally, self.consents
@@ -81,6 +88,7 @@ class GateStageResult:
             (consents.accepted_by_mistake > 0, ACCEPTED.format(n=consents.accepted_by_mistake)),
             (not consents.rejected, NONE_REJECTED),
             (self.past.failure() is not None, self.past.failure() or ""),
+            (self.released_after_death > 0, RELEASED_AFTER_DEATH.format(n=self.released_after_death)),
         ]
         checks += [(True, PLAN_REFUSED.format(reasons="; ".join(r))) for r in self.plans.rejected[:3]]
         return [message for failed, message in checks if failed]
@@ -99,6 +107,8 @@ async def run_gate_stage(settings: Settings, codec: Codec, console: Console) -> 
     console.print(f"Intake read back: {intake.records:,} records about {len(intake.residents):,} child ids "
                   f"({born:,} born, {len(intake.residents) - born:,} known only by a pregnancy)"
                   + (f"; {intake.undecodable:,} undecodable" if intake.undecodable else "") + ".")
+    console.print(described_merges(intake))
+    console.print(described_life(county_life(intake)))
     tally = GateTally(expect_forwarded=intake.directory, expect_routed=intake.reports, expect_released=set(),
                       gated=intake.gated())
     done = Coordinated()
@@ -178,6 +188,8 @@ def summary(result: GateStageResult) -> Table:
          _ok(t.expect_released <= t.released.keys())),
         ("released without a covering consent", f"{len(result.released_without_consent):,}",
          _ok(not result.released_without_consent)),
+        ("released after the child's death", f"{result.released_after_death:,}",
+         _ok(not result.released_after_death)),
         ("facts held (no covering consent)", f"{len(result.held):,}",
          f"CONSENT {held[Basis.CONSENT]:,} · STATUTORY {held[Basis.STATUTORY]:,}"),
         ("releases revoked", f"{len(t.revoked):,}", ""),

@@ -1,9 +1,9 @@
 """The demo's gate stage, step 2b: consents given in the county's recent past, a week before a
-change in the child's life -- a 15th or 18th birthday, a custody change, a birth -- each with
-exactly the grantors the register required then. The rules (``projections.consent_rules``)
-end each one by itself at the change, unless its grantors still satisfy them (a guardian
-removed, a child born to the expectant parent alone). The demo expects that by a rule of its
-own, and checks what the read model says lapsed against it.
+change in the child's life -- a 15th or 18th birthday, a custody change, a birth, a death, an
+emigration -- each with exactly the grantors the register required then. The rules
+(``projections.consent_rules``) end each one by itself at the change, unless its grantors still
+satisfy them (a guardian removed, a child born to the expectant parent alone). The demo expects
+that by a rule of its own, and checks what the read model says lapsed against it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ LOOKBACK = dt.timedelta(days=180)  # changes this recent are shown
 LEAD = dt.timedelta(days=7)  # each consent was given this long before the change
 PER_KIND = 25
 AGE_15, AGE_18, CUSTODY, BIRTH = "15th birthday", "18th birthday", "custody change", "birth"
-LAPSE_OF = {AGE_15: "child_age", AGE_18: "adulthood", CUSTODY: "custody", BIRTH: "birth"}
+DEATH, EMIGRATION = "death", "emigration"
+KINDS = (AGE_15, AGE_18, CUSTODY, BIRTH, DEATH, EMIGRATION)
+LAPSE_OF = {AGE_15: "child_age", AGE_18: "adulthood", CUSTODY: "custody", BIRTH: "birth", DEATH: "death",
+            EMIGRATION: "emigration"}
 MISMATCH = "consents given before a change in the child's life: expected {expected}, the read model says {seen}"
 
 
@@ -67,8 +70,8 @@ class PastConsents:
 def _changes(resident: Resident, child_grants_from: int) -> list[tuple[dt.datetime, str, bool]]:
     """The changes in the child's life that the consent rules look at, each with whether a
     consent given just before it by everyone then required lapses there (the demo's own rule:
-    a birthday always ends it; custody only when a guardian is added; a birth unless the
-    expectant parent is the only guardian)."""
+    a birthday, a death and an emigration always end it; custody only when a guardian is added;
+    a birth unless the expectant parent is the only guardian)."""
     out: list[tuple[dt.datetime, str, bool]] = []
     if resident.birth_date is not None:
         out += [(start_of(birthday(resident.birth_date, child_grants_from)), AGE_15, True),
@@ -79,6 +82,9 @@ def _changes(resident: Resident, child_grants_from: int) -> list[tuple[dt.dateti
     for before, after in zip(resident.custody, resident.custody[1:], strict=False):
         if resident.birth_date is not None and after.since < start_of(birthday(resident.birth_date, ADULT_AGE)):
             out.append((after.since, CUSTODY, not after.guardians <= before.guardians))
+    if resident.died_on is not None:
+        out.append((start_of(resident.died_on), DEATH, True))
+    out += [(start_of(left), EMIGRATION, True) for left in resident.emigrations]
     return out
 
 
@@ -99,8 +105,8 @@ async def register_past_consents(intake: Intake, publish: Publisher, now: dt.dat
     policy = settings.consent_policy
     out, per_kind = PastConsents(), Counter[str]()
     for resident in stable_order(intake.residents.values()):
-        if resident.municipality_code is None:
-            continue
+        if not intake.in_county(resident.municipality_code):
+            continue  # unknown, or moved out: the recipients are the county's
         recent = [c for c in _changes(resident, policy.child_grants_from) if now - LOOKBACK <= c[0] - LEAD < c[0] <= now]
         if len(recent) != 1 or per_kind[recent[0][1]] >= PER_KIND:
             continue
@@ -149,8 +155,7 @@ def read_lapses(settings: Settings, past: PastConsents, now: dt.datetime) -> Non
 def described(past: PastConsents) -> str:
     if not past.granted:  # a small county may have none: nothing wrong, nothing to show
         return f"No child's life changed in the last {LOOKBACK.days} days: no consent lapsed by itself."
-    kinds = (AGE_15, AGE_18, CUSTODY, BIRTH)
-    lapsed = " · ".join(f"{kind} {past.lapsed[kind]:,}" for kind in kinds)
+    lapsed = " · ".join(f"{kind} {past.lapsed[kind]:,}" for kind in KINDS)
     held = sum(past.held.values())
     return (f"Consents that lapsed by themselves (given a week before a change in the child's life, in the last "
             f"{LOOKBACK.days} days): {lapsed}; {held:,} still valid after the change (a guardian removed, or "

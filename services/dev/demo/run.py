@@ -12,6 +12,7 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from aiokafka import TopicPartition
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.codec import Codec
-from schemas.events import Event
+from schemas.events import ChildIdentitiesMerged, Event
 from schemas.sealing import ERASED, Personal, Sealer
 from schemas.topics import ALL_TOPICS, key_for, topic_for
 from services.dev.bench.report import wide_console
@@ -30,6 +31,9 @@ from services.kafka.broker import EmbeddedBroker
 from services.settings import Settings
 from services.sql.db import make_engine, migrate
 from services.sql.keystore import SqlKeyStore, master_key_from
+
+if TYPE_CHECKING:
+    from services.dev.demo.gate_stage import GateStageResult
 
 log = structlog.get_logger()
 READ_BACK_TIMEOUT_S = 30.0
@@ -114,12 +118,15 @@ async def _run(settings: Settings, console: Console) -> bool:
     console.print(f"Crypto-shredding: after erasing the child's key its sealed data reads as {registered.envelope.sealed!r}.")
 
     intake_ok = await _intake(settings, engine, console)
-    gate_ok = await _gate(settings, codec, console)
-    plans_ok = _plans(settings, engine, console, child_id)
+    gate = await _gate(settings, codec, console)
+    # The backbone stage's ids: its sample child, and the id its sample merge carries the child to.
+    samples = {str(child_id)} | {str(e.surviving_child_id) for e in events if isinstance(e, ChildIdentitiesMerged)}
+    plans_ok = _plans(settings, engine, console, samples)
+    merges_ok = _merges(engine, console, gate, samples)
     log.info("demo.finished", events=len(events), round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok,
-             gate_ok=gate_ok, plans_ok=plans_ok)
+             gate_ok=gate.ok, plans_ok=plans_ok, merges_ok=merges_ok, merges=len(gate.intake.merged))
     engine.dispose()
-    return ok and shredded and intake_ok and gate_ok and plans_ok
+    return ok and shredded and intake_ok and gate.ok and plans_ok and merges_ok
 
 
 async def _intake(settings: Settings, engine, console: Console) -> bool:  # type: ignore[no-untyped-def]
@@ -142,22 +149,31 @@ async def _intake(settings: Settings, engine, console: Console) -> bool:  # type
     return all(s.events > 0 for s in stats.values())
 
 
-async def _gate(settings: Settings, codec: Codec, console: Console) -> bool:
+async def _gate(settings: Settings, codec: Codec, console: Console) -> GateStageResult:
     """Stage 3: consents and plans from coordinators, and the consent gate letting through only
     what they cover."""
     from services.dev.demo.gate_stage import run_gate_stage
 
-    return (await run_gate_stage(settings, codec, console)).ok
+    return await run_gate_stage(settings, codec, console)
 
 
-def _plans(settings: Settings, engine, console: Console, sample_child: uuid.UUID) -> bool:  # type: ignore[no-untyped-def]
+def _plans(settings: Settings, engine, console: Console, samples: set[str]) -> bool:  # type: ignore[no-untyped-def]
     """Stage 4: the read model the projector built: named persons, gaps lists, plans."""
     from services.county import county_directory
     from services.dev.demo.readmodel import plans_stage
     from services.readmodel.engine import read_model
 
-    return plans_stage(read_model(engine, settings), console, str(sample_child),
+    return plans_stage(read_model(engine, settings), console, samples,
                        county_directory(settings))
+
+
+def _merges(engine, console: Console, gate: GateStageResult, samples: set[str]) -> bool:  # type: ignore[no-untyped-def]
+    """One child, one id: the newborns the hub merged, checked against the demo's own rule."""
+    from services.dev.demo.merges import described_check, merges_check
+
+    failures = merges_check(engine, gate.intake, gate.tally.releases, exclude=samples)
+    console.print(described_check(gate.intake, failures))
+    return not failures
 
 
 def fresh_demo_database(settings: Settings) -> str:

@@ -1,0 +1,110 @@
+"""Carrying a merged child id's history over to the surviving id (one child, one id).
+
+When the identity registry links two ids of one child (``services.ingest.identity``), a connector
+runner announces ``ChildIdentitiesMerged`` keyed by the merged id X on ``intake.population``. The
+consent gate reads all of X's records in its partition, in order, so the gate is where X's history
+moves to the surviving id U, in two halves that together miss nothing:
+
+* **The sweep.** On the announcement, every record of X up to the last offset the gate has handled
+  in each topic it reads (the intake topics, ``consent`` and ``plan``) is read back from the log
+  and republished under U.
+* **The carry.** From then on every record of X that reaches the gate -- a fact from a connector
+  that had not heard of the link yet (``FRESH_S``), a consent or a plan entry a coordinator made on
+  X -- is republished under U instead of being handled.
+
+A republished record is a copy of the event with ``child_id`` U, an event id made from the old one
+and U, the announcement's ``recorded_at``, and its sealed fields sealed again under U's key (they
+stay behind if X was erased). So a repeat -- a redelivered announcement, a crash mid-sweep --
+republishes the same events, which downstream recognises. Not carried: the announcements of X's
+named person (U's is derived from U's own facts) and the merge itself. X's access log stays where
+it is: it is the audit trail of who saw X.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+
+import structlog
+from aiokafka import TopicPartition
+
+from schemas.codec import Codec
+from schemas.events import ChildIdentitiesMerged, Event, NamedPersonAssigned
+from schemas.sealing import Erased
+from services.kafka import offsets
+from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+CARRIED_NAMESPACE = uuid.UUID("5c3e1d7a-2b9f-4a60-8e14-7f0d6c2b9a81")
+NOT_CARRIED = (NamedPersonAssigned, ChildIdentitiesMerged)
+
+Send = Callable[[str, bytes, bytes], Awaitable[None]]  # (topic, key, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """The merged id's link, as the gate keeps it: where its records go, and their recorded_at."""
+
+    surviving: uuid.UUID
+    at: dt.datetime
+
+    def encode(self) -> bytes:
+        return f"{self.surviving}|{self.at.isoformat()}".encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Merge:
+        surviving, _, at = raw.decode().partition("|")
+        return cls(uuid.UUID(surviving), dt.datetime.fromisoformat(at))
+
+    @classmethod
+    def of(cls, event: ChildIdentitiesMerged) -> Merge:
+        return cls(event.surviving_child_id, event.envelope.recorded_at)
+
+
+def carried_id(event_id: uuid.UUID, surviving: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(CARRIED_NAMESPACE, f"{event_id}|{surviving}")
+
+
+def carried(event: Event, merge: Merge) -> Event | None:
+    """``event`` as the surviving id's, or None for what is not carried over."""
+    if isinstance(event, NOT_CARRIED):
+        return None
+    env = event.envelope
+    sealed = None if isinstance(env.sealed, Erased) else env.sealed
+    envelope = replace(env, event_id=carried_id(env.event_id, merge.surviving), child_id=merge.surviving,
+                       recorded_at=merge.at, sealed=sealed)
+    return replace(event, envelope=envelope)
+
+
+class Linker:
+    """Republishes a merged id's records under the surviving id. ``codec`` opens and seals with the
+    hub's key store; ``send`` publishes one record."""
+
+    def __init__(self, settings: Settings, codec: Codec, send: Send) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.send = send
+        self.carried = 0
+
+    async def carry(self, topic: str, value: bytes, merge: Merge) -> bool:
+        """Republish one record of the merged id under the surviving id; False if not carried."""
+        moved = carried(self.codec.decode(value), merge)
+        if moved is None:
+            return False
+        await self.send(topic, str(merge.surviving).encode(), self.codec.encode(moved))
+        self.carried += 1
+        return True
+
+    async def sweep(self, merged: uuid.UUID, merge: Merge, partition: int, upto: Iterable[tuple[str, int]]) -> int:
+        """Republish every record of ``merged`` in ``partition`` of each topic up to and including
+        the given offset; returns how many."""
+        ends = {TopicPartition(topic, partition): last + 1 for topic, last in upto if last >= 0}
+        key, count = str(merged).encode(), 0
+        async for records in offsets.read(self.settings, dict.fromkeys(ends, 0), ends, **offsets.BULK):
+            for r in records:
+                if r.key == key and r.value is not None and await self.carry(r.topic, r.value, merge):
+                    count += 1
+        log.info("gate.merge_swept", carried=count, partition=partition)
+        return count
