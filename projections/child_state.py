@@ -18,6 +18,7 @@ projector had announced -- which a replay or time travel cannot know.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -69,10 +70,11 @@ class ChildState:
     consents: ConsentState = field(default_factory=ConsentState)
     person: Person = field(default_factory=Person)
     merged_into: UUID | None = None  # this id turned out to be that child's: its history went there
+    merged_at: dt.datetime | None = None  # when the hub recorded the merge (the carried events' recorded_at)
 
     @classmethod
-    def new(cls, child_id: UUID, merged_into: UUID | None = None) -> ChildState:
-        return cls(child_id, Resident(child_id), merged_into=merged_into)
+    def new(cls, child_id: UUID, merged_into: UUID | None = None, merged_at: dt.datetime | None = None) -> ChildState:
+        return cls(child_id, Resident(child_id), merged_into=merged_into, merged_at=merged_at)
 
     def judged_consents(self, child_grants_from: int = CHILD_GRANTS_FROM) -> list[Consent]:
         """The child's consents, each with its lapse as the register tells it."""
@@ -87,7 +89,7 @@ def apply(state: ChildState, event: Event) -> ChildState:
     if state.merged_into is not None:
         return state
     if isinstance(event, ChildIdentitiesMerged):
-        return ChildState.new(state.child_id, merged_into=event.surviving_child_id)
+        return ChildState.new(state.child_id, event.surviving_child_id, event.envelope.recorded_at)
     if isinstance(event, CONSENT_EVENTS):
         return replace(state, consents=consent_fold.apply(state.consents, event))
     if isinstance(event, DIRECTORY_FACTS):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -118,3 +119,15 @@ def _empty_tables(engine: Engine) -> None:
         for table in reversed(tables.sorted_tables):
             if table.name != "alembic_version":
                 connection.execute(table.delete())
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """Everything the hub logs meanwhile, at debug level, in this buffer (for scans for personal data)."""
+    buffer = io.StringIO()
+    debug = Settings(_env_file=None, log_level="DEBUG", log_format="console")  # type: ignore[call-arg]
+    configure_logging(debug, stream=buffer)
+    try:
+        yield buffer
+    finally:
+        configure_logging(Settings(_env_file=None, log_level="INFO", log_format="console"))  # type: ignore[call-arg]

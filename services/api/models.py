@@ -2,7 +2,8 @@
 
 Requests bound what a caller may send (lengths, counts, ranges); the domain rules themselves --
 dates in range, organisations well formed, the consent grantors -- stay in the command modules,
-which answer with every reason.
+which answer with every reason. Longer than our modules usually are: one file is the whole
+OpenAPI surface, read side by side with the routes.
 """
 
 from __future__ import annotations

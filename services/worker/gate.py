@@ -15,8 +15,8 @@ Three things Faust does not do for us:
   offsets it has folded in; the first redelivered event of a child after a restart
   re-publishes the child's current decisions (same deterministic event ids, so consumers
   recognise the duplicates) instead of trusting that they went out.
-* **Merged ids.** When two ids turn out to be one child, the merged id's history is carried over
-  to the surviving id here (``services.worker.linker``); the gate reads ``plan`` for that alone.
+* **Merged ids.** When two ids turn out to be one child, the merged id's intake and consents are
+  carried over to the surviving id here (``services.worker.linker``); its plan, by the projector.
 * **Expiry.** A consent's start or end needs no event, and Faust tables may only be written
   while handling an event. A timer therefore sends a tick to each partition this worker owns
   on an internal topic in the same stream, and the tick settles that partition's children.
@@ -68,7 +68,6 @@ from schemas.topics import (
     INTAKE_POPULATION,
     INTAKE_SCHOOL,
     INTAKE_SOCIAL,
-    PLAN,
     SHARED,
     STATUTORY_SOCIAL,
 )
@@ -87,7 +86,6 @@ NO_LINKER = "a merge of two child ids reached a gate that cannot carry history o
 TICK_TOPIC = "kronobarn-gate-tick"
 WATCH_INTERVAL_S = 5.0
 SOURCES = (INTAKE_HEALTH.name, INTAKE_SCHOOL.name, INTAKE_SOCIAL.name, INTAKE_POPULATION.name, CONSENT.name)
-CARRIED = (*SOURCES, PLAN.name)  # what a merged id's history is made of
 
 
 class Gate:
@@ -195,8 +193,6 @@ class Gate:
                 else:
                     await self.linker.carry(topic, value, merge)
                 return
-        if topic == PLAN.name:
-            return  # read only to carry a merged id's plan over
         event = self.codec.decode(value, topic=topic, partition=partition, offset=offset)
         child = str(event.child_id)
         record = self.record(child)
@@ -245,8 +241,8 @@ class Gate:
         self.merges[child] = merge
         await self.save(child, ChildRecord(applied={INTAKE_POPULATION.name: offset}), partition)
         await self.publish(child, [released_as_is(event, value, "directory", now)])
-        upto = [(t, offset if t == INTAKE_POPULATION.name else self.last_of(t, partition)) for t in CARRIED]
-        await self.linker.sweep(event.child_id, merge, partition, upto)
+        upto = [(t, offset if t == INTAKE_POPULATION.name else self.last_of(t, partition)) for t in SOURCES]
+        await self.linker.sweep({event.child_id: merge}, partition, upto)
 
     async def tick(self, partition: int, offset: int) -> None:
         """Settle every child of ``partition``: consents may have started or ended."""
@@ -371,7 +367,7 @@ def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: floa
 
         gate.linker = Linker(settings, sealing, send)
     ticks = app.topic(TICK_TOPIC, key_type=bytes, value_type=bytes, partitions=settings.partitions, internal=True)
-    source = app.topic(*CARRIED, TICK_TOPIC, key_type=bytes, value_type=bytes)
+    source = app.topic(*SOURCES, TICK_TOPIC, key_type=bytes, value_type=bytes)
 
     @app.agent(source, concurrency=1)
     async def gate_agent(stream: Any) -> None:
@@ -405,7 +401,7 @@ def register_gate(app: faust.App, codec: Codec, settings: Settings, tick_s: floa
             if tp.topic == TICK_TOPIC:
                 await ticks.send(value=b"tick", partition=tp.partition)
 
-    read = {*CARRIED, TICK_TOPIC}
+    read = {*SOURCES, TICK_TOPIC}
 
     @app.timer(interval=WATCH_INTERVAL_S)
     async def gate_watch() -> None:

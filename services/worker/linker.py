@@ -1,14 +1,15 @@
 """Carrying a merged child id's history over to the surviving id (one child, one id).
 
 When the identity registry links two ids of one child (``services.ingest.identity``), a connector
-runner announces ``ChildIdentitiesMerged`` keyed by the merged id X on ``intake.population``. The
-consent gate reads all of X's records in its partition, in order, so the gate is where X's history
-moves to the surviving id U, in two halves that together miss nothing:
+runner announces ``ChildIdentitiesMerged`` keyed by the merged id X on ``intake.population``. A
+stage that reads all of X's records of some topics, in order, moves them to the surviving id U --
+the consent gate the intake topics and ``consent``, the projector ``plan`` (which the gate does not
+read: one Faust consumer feeding both agents one more topic tied the projector to the gate's pace)
+-- in two halves that together miss nothing:
 
-* **The sweep.** On the announcement, every record of X up to the last offset the gate has handled
-  in each topic it reads (the intake topics, ``consent`` and ``plan``) is read back from the log
-  and republished under U.
-* **The carry.** From then on every record of X that reaches the gate -- a fact from a connector
+* **The sweep.** When the stage learns of the merge, every record of X up to the last offset it
+  has handled in each of its topics is read back from the log and republished under U.
+* **The carry.** From then on every record of X that reaches the stage -- a fact from a connector
   that had not heard of the link yet (``FRESH_S``), a consent or a plan entry a coordinator made on
   X -- is republished under U instead of being handled.
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 import structlog
@@ -97,14 +98,17 @@ class Linker:
         self.carried += 1
         return True
 
-    async def sweep(self, merged: uuid.UUID, merge: Merge, partition: int, upto: Iterable[tuple[str, int]]) -> int:
-        """Republish every record of ``merged`` in ``partition`` of each topic up to and including
-        the given offset; returns how many."""
+    async def sweep(self, merges: Mapping[uuid.UUID, Merge], partition: int, upto: Iterable[tuple[str, int]]) -> int:
+        """Republish every record of the merged ids in ``partition`` of each topic up to and
+        including the given offset (one read for them all); returns how many."""
         ends = {TopicPartition(topic, partition): last + 1 for topic, last in upto if last >= 0}
-        key, count = str(merged).encode(), 0
+        keys, count = {str(m).encode(): merge for m, merge in merges.items()}, 0
+        if not keys:
+            return 0
         async for records in offsets.read(self.settings, dict.fromkeys(ends, 0), ends, **offsets.BULK):
             for r in records:
-                if r.key == key and r.value is not None and await self.carry(r.topic, r.value, merge):
+                merge = keys.get(r.key) if r.key is not None else None
+                if merge is not None and r.value is not None and await self.carry(r.topic, r.value, merge):
                     count += 1
-        log.info("gate.merge_swept", carried=count, partition=partition)
+        log.info("linker.swept", merged=len(keys), carried=count, partition=partition)
         return count

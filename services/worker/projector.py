@@ -17,6 +17,11 @@ SQL read model, in batches.
   The named person in the read model is folded from the facts, never from announcements, so a
   replay or time travel (which read the same topics, announcements and all) gives the same
   rows. Why the announcement stays on ``plan``: ``schemas/topics.py``.
+* **Merged ids.** When two ids turn out to be one child, the merged id's plan entries are carried
+  over to the surviving id here (``services.worker.linker``), as the gate carries its intake and
+  consents: a sweep of the merged id's ``plan`` records up to this worker's position once it has
+  folded the merge (again after each rebuild: a crash may have cut a sweep short), and every later
+  one as it comes.
 * **Failures.** A record that cannot be folded goes to ``deadletter`` with its reason and the
   stream moves on (Faust would acknowledge a raising handler silently: faust-streaming #315).
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from typing import Any
 
 import faust
@@ -34,11 +40,12 @@ from aiokafka import TopicPartition
 from projections.named_person import assigned_events
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec
-from schemas.topics import DEADLETTER, PLAN
+from schemas.topics import DEADLETTER, PLAN, SHARED
 from services.kafka import offsets
 from services.kafka.deadletter import dead_letter_for
 from services.readmodel.engine import CONSUMER, TOPICS, Projection, rebuild
 from services.settings import Settings
+from services.worker.linker import Linker, Merge
 from services.worker.repairs.continuity import Continuity
 
 log = structlog.get_logger(__name__)
@@ -61,6 +68,12 @@ class Projector:
         self.announced: dict[Any, set[Any]] = {}  # child -> ids of NamedPersonAssigned published
         self.app = app
         self.continuity = Continuity(STAGE)
+        self.linker = Linker(settings, codec, self._send_plan)
+        self.swept: set[uuid.UUID] = set()  # merged ids whose plan was swept since they were loaded
+        self.sweeps: dict[int, dict[uuid.UUID, Merge]] = {}  # partition -> merged ids to sweep
+
+    async def _send_plan(self, topic: str, key: bytes, value: bytes) -> None:
+        await self.plan.send(key=key, value=value, force=True)
 
     async def load(self, partition: int) -> None:
         """Bring one partition's children into memory, up to what the read model holds."""
@@ -73,8 +86,10 @@ class Projector:
         await rebuild(self.projection, self.settings, ends)
         for child in self.projection.dirty:  # already in the read model, already announced
             self.announced[child] = {e.event_id for e in self._assignments(child)}
+            self.note_merge(child, partition)  # a sweep a crash cut short is made again
         self.projection.dirty.clear()
         self.loaded.add(partition)
+        await self.sweep()
 
     def forget(self) -> None:
         """Partitions moved: rebuild what comes back, so no stale child survives a rebalance."""
@@ -82,6 +97,8 @@ class Projector:
         self.loaded.clear()
         self.tracked.clear()
         self.announced.clear()
+        self.swept.clear()
+        self.sweeps.clear()
         self.continuity.reset()
 
     def last(self, topic: str, partition: int) -> int:
@@ -111,6 +128,8 @@ class Projector:
                 continue
             try:
                 self.projection.apply_record(topic, partition, offset, value)
+                if topic in (PLAN.name, SHARED.name) and key:
+                    await self.follow_merge(key, topic, partition, value)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter
                 letter = dead_letter_for(stage=STAGE, error=exc, topic=topic, partition=partition,
                                          offset=offset, original=value)
@@ -120,9 +139,39 @@ class Projector:
         batch = self.projection.take_batch()
         await self.flush(batch)
         await self.announce(batch)
+        await self.sweep()
         if skipped:
             self.redeliveries += skipped
             log.info("projector.redelivered", skipped=skipped, total=self.redeliveries)
+
+    def note_merge(self, child: uuid.UUID, partition: int) -> Merge | None:
+        """The child's merge, if it is a merged id; a first sight of one is queued for a sweep."""
+        state = self.projection.states.get(child)
+        if state is None or state.merged_into is None or state.merged_at is None:
+            return None
+        merge = Merge(state.merged_into, state.merged_at)
+        if child not in self.swept:
+            self.sweeps.setdefault(partition, {})[child] = merge
+        return merge
+
+    async def follow_merge(self, key: bytes, topic: str, partition: int, value: bytes | None) -> None:
+        """After folding a record of a merged id: carry a plan entry over as it comes; a merge
+        folded just now is swept once the batch is written."""
+        try:
+            child = uuid.UUID(key.decode())
+        except ValueError:
+            return
+        merge = self.note_merge(child, partition)
+        if merge is not None and topic == PLAN.name and value is not None:
+            await self.linker.carry(topic, value, merge)
+
+    async def sweep(self) -> None:
+        """Carry over the plan entries of the merged ids noted, up to the plan position reached."""
+        for partition, merges in list(self.sweeps.items()):
+            upto = [(PLAN.name, self.projection.positions.get((PLAN.name, partition), -1))]
+            await self.linker.sweep(merges, partition, upto)
+            self.swept |= merges.keys()
+            del self.sweeps[partition]
 
     async def watch(self) -> None:
         """The timer's look for stalled partitions (loaded ones by what is in memory, the rest by

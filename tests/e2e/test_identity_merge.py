@@ -25,7 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from projections.read_model import children, consents, released_facts
+from projections.read_model import assessments, children, consents, released_facts
 from schemas.events import Area, Basis, Category, Event, Grantor, GrantorRole
 from schemas.sealing import Personal, Sealer
 from services.api.auth.tokens import Principal, Role
@@ -58,6 +58,10 @@ def test_a_newborn_seen_first_by_personnummer_becomes_its_unborn_self(tmp_path: 
         return scoped_grant(child, uuid.uuid5(child, f"consent-{n}"), [Category.HEALTH], [MHV, BVC],
                             yesterday, now + dt.timedelta(days=90), grantors=(Grantor(mother, role),))
 
+    def assessed(area: Area, n: int) -> Event:
+        return event("AreaAssessed", newborn, n, basis=C, org=BVC, area=area, at=now, plan_id=plan_id, rating=3,
+                     assessed_by_org=BVC)
+
     def visit(child: uuid.UUID, n: int, at: dt.datetime) -> Event:
         return event("HealthVisitRecorded", child, n, basis=C, org=SOURCE, area=Area.HEALTH, at=at)
 
@@ -77,9 +81,11 @@ def test_a_newborn_seen_first_by_personnummer_becomes_its_unborn_self(tmp_path: 
         consent(newborn, 2, GrantorRole.GUARDIAN),
         event("ChildDataViewed", newborn, 5, basis=D, org=BVC, at=now, viewer_id="bvc-nurse", role="coordinator",
               organisation_id=BVC, purpose="care", parts=("summary",)),
+        assessed(Area.HEALTH, 6),  # a coordinator who knew the newborn by its own id, on the child's plan
     ]
     link = Link(merged=newborn, surviving=unborn, linked_at=now)
     late = visit(newborn, 4, now)
+    late_entry = assessed(Area.HOME, 7)
     with EmbeddedBroker(port=free_port()) as broker:
         cfg = Settings(kafka_bootstrap=broker.bootstrap)
         asyncio.run(kafka.create_topics(cfg))
@@ -90,12 +96,15 @@ def test_a_newborn_seen_first_by_personnummer_becomes_its_unborn_self(tmp_path: 
             assert caught_up(cfg, store, timeout=120, quiet_s=2.0), workers.dump()
             asyncio.run(publish(cfg, codec, [merge_announcement(link, now), late]))
             assert caught_up(cfg, store, timeout=120, quiet_s=3.0), workers.dump()
+            asyncio.run(publish(cfg, codec, [late_entry]))  # once the projector has folded the merge
+            assert caught_up(cfg, store, timeout=120, quiet_s=3.0), workers.dump()
             assert workers.alive(), workers.dump()
 
     with engine.connect() as c:
         rows = {r.child_id: r for r in c.execute(select(children))}
         facts = {(r.child_id, r.fact_event_id) for r in c.execute(select(released_facts))}
         consent_rows = {(r.child_id, r.consent_id) for r in c.execute(select(consents))}
+        areas = {(r.child_id, r.area) for r in c.execute(select(assessments))}
     u, x = str(unborn), str(newborn)
     assert rows[x].merged_into == u and rows[x].named_person_org is None
     assert not {f for f in facts if f[0] == x} and not {k for k in consent_rows if k[0] == x}
@@ -105,6 +114,7 @@ def test_a_newborn_seen_first_by_personnummer_becomes_its_unborn_self(tmp_path: 
     assert {k[1] for k in consent_rows if k[0] == u} == {str(uuid.uuid5(unborn, "consent-1")),
                                                           str(uuid.uuid5(newborn, "consent-2"))}
     assert one.plan_id == str(plan_id)
+    assert {(u, "health"), (u, "home")} <= areas and not {a for a in areas if a[0] == x}  # the plan's entries too
     assert {f[1] for f in facts if f[0] == u} >= {str(carried_id(visit(newborn, 3, now).event_id, unborn)),
                                                   str(carried_id(late.event_id, unborn))}
     sealer = Sealer(SqlKeyStore(engine, master_key_from(Settings(_env_file=None))))  # type: ignore[call-arg]

@@ -29,8 +29,6 @@ from connectors import personnummer
 from schemas.events import ChildDataViewed
 from services.api.auth.tokens import Principal
 from services.ingest.identity import DEV_IDENTITY_SECRET
-from services.logging import configure_logging
-from services.settings import Settings
 from services.sql.schema import identity_handles
 from tests.conftest import DATABASES
 from tests.support.api import (
@@ -54,16 +52,6 @@ def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     yield made
     made.app.state.hub.engine.dispose()
 
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    debug = Settings(_env_file=None, log_level="DEBUG", log_format="console")  # type: ignore[call-arg]
-    configure_logging(debug, stream=buffer)
-    try:
-        yield buffer
-    finally:
-        configure_logging(Settings(_env_file=None, log_level="INFO", log_format="console"))  # type: ignore[call-arg]
 
 
 def spellings(pnr: str) -> list[str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,6 @@ from httpx import Response
 
 from services.api.auth.tokens import Principal
 from services.api.ui.pages import COMMANDS
-from services.logging import configure_logging
-from services.settings import Settings
 from services.sql.keystore import SqlKeyStore, master_key_from
 from tests.support.api import (
     ADMINISTRATOR,
@@ -50,17 +47,6 @@ ENTITLED_ORGS = {BHV, SOC}  # the rule's text: the named person's organisation a
 def entitled(who: Principal) -> bool:
     return who.organisation_id in ENTITLED_ORGS
 
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    """Everything the service logs meanwhile, at debug level, in this buffer."""
-    buffer = io.StringIO()
-    debug = Settings(_env_file=None, log_level="DEBUG", log_format="console")  # type: ignore[call-arg]
-    configure_logging(debug, stream=buffer)
-    try:
-        yield buffer
-    finally:
-        configure_logging(Settings(_env_file=None, log_level="INFO", log_format="console"))  # type: ignore[call-arg]
 
 
 @pytest.fixture

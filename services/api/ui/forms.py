@@ -1,5 +1,7 @@
 """The pages' forms: what each asks (labels in Swedish), and how a posted form becomes the same
-request body the JSON API takes -- so both go through one validation and one command."""
+request body the JSON API takes -- so both go through one validation and one command. Longer
+than our modules usually are: every form is declared here, with its pickers from the county
+directory, so a label and its field are never in two places."""
 
 from __future__ import annotations
 
