@@ -7,6 +7,8 @@ across workers (the HMAC is the primary key: insert, and on conflict read the wi
 
 **One child, one id.** A birth names both the pregnancy and the personnummer, so from then on
 both handles point at one id: the unborn child's, which holds its history, consents and plan.
+Twins share a pregnancy: the id goes to the twin whose birth the hub sees first, and the other
+gets an id of its own (the prenatal history is one record, so it stays with one child).
 When the personnummer was seen first (the population register or a school can see a newborn
 before the health system's birth record), it already has an id of its own; the birth then
 *links* the two: the personnummer's handles move to the unborn child's id and a row in
@@ -116,11 +118,22 @@ class IdentityRegistry:
             assert unborn is not None
             return unborn
         assert pnr is not None
+        if unborn is not None and self._born_as_another(unborn, pnr_hmac):
+            unborn = None  # a twin: the pregnancy's id went to the sibling born first
         if born is None:
             born = self._claim(pnr_hmac, PNR, unborn or uuid.uuid4(), pnr)
         if unborn is not None and born != unborn:  # seen apart before the birth tied them
             return self._link(born, unborn, pnr)
         return born
+
+    def _born_as_another(self, child_id: uuid.UUID, pnr_hmac: str) -> bool:
+        """Whether the child already has a personnummer other than this one (asked at births only)."""
+        with self._engine.connect() as connection:
+            return connection.scalar(
+                select(identity_handles.c.handle_hmac).where(identity_handles.c.child_id == str(child_id),
+                                                             identity_handles.c.kind == PNR,
+                                                             identity_handles.c.handle_hmac != pnr_hmac).limit(1)
+            ) is not None
 
     def _hmac(self, kind: str, handle: str) -> str:
         return hmac.new(self._secret, f"{kind}:{handle}".encode(), hashlib.sha256).hexdigest()

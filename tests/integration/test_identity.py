@@ -126,3 +126,20 @@ def test_find_refuses_a_malformed_number_without_repeating_it(registry: Identity
     with pytest.raises(personnummer.PersonnummerError) as info:
         registry.find(bad)
     assert bad not in str(info.value) and bad.replace("-", "") not in str(info.value)
+
+
+def test_twins_of_one_pregnancy_are_two_children_in_either_order_of_first_sight(hub_engine: Engine) -> None:
+    sealer = Sealer(SqlKeyStore(hub_engine, bytes(32)))
+    for n, known_early in enumerate((False, True)):  # the second twin known by number before its birth record, or not
+        first, second = (personnummer.make(dt.date(2026, 10, 2 + n), serial) for serial in (931, 944))
+        registry = IdentityRegistry(hub_engine, SECRET, sealer)
+        pregnancy = f"twins-{n}"
+        unborn = registry.resolve(Subject(pregnancy=pregnancy))
+        early = registry.resolve(Subject(personnummer=second)) if known_early else None
+        one = registry.resolve(Subject(personnummer=first, pregnancy=pregnancy))
+        two = registry.resolve(Subject(personnummer=second, pregnancy=pregnancy))
+        assert one == unborn and two != one  # the first-born keeps the unborn id; the twin is a child of its own
+        assert early is None or two == early  # and keeps the id its number had
+        fresh = IdentityRegistry(hub_engine, SECRET, sealer)
+        assert fresh.resolve(Subject(personnummer=first)) == one and fresh.resolve(Subject(personnummer=second)) == two
+        assert registry.pending_links() == []  # twins are never merged

@@ -204,7 +204,8 @@ def test_times_on_the_pages_are_swedish_local_time(h: Harness, utc: str, shown: 
     at = dt.datetime.fromisoformat(utc).replace(tzinfo=dt.UTC)
     here = _reference_local(at)
     assert shown.split(" (")[0].endswith(f"{here:%H:%M}")  # the expectation agrees with the reference
-    page = Page(_client(h, AUDITOR).get(f"/ui/audit/children/{h.county.a}/as-seen?org={BHV}&at={utc}").text)
+    typed = f"{utc}%2B00:00"  # with its zone: a time typed without one is Swedish time
+    page = Page(_client(h, AUDITOR).get(f"/ui/audit/children/{h.county.a}/as-seen?org={BHV}&at={typed}").text)
     assert f"såg planen {shown}" in page.visible and "UTC" not in page.visible.replace("(UTC)", "")
 
 
