@@ -72,9 +72,9 @@ def test_each_school_units_principal_is_kept_and_follows_the_source(tmp_path: Pa
 
 
 def test_the_plan_names_the_principal_beside_a_school_named_person_and_no_one_beside_a_unit(tmp_path: Path) -> None:
-    from connectors.base import Contact
     from fastapi.testclient import TestClient
 
+    from connectors.base import Contact
     from tests.support.api import BHV, COORDINATOR_BHV, COORDINATOR_SCHOOL, SCHOOL
     from tests.support.api import harness as api_harness
 

@@ -22,16 +22,7 @@ from fastapi.testclient import TestClient
 from schemas.events import Area, Basis, Event, MeetingHeld
 from services.api.auth.devlogin import dev_users
 from services.county import SYNTHETIC_COUNTY, load_county_directory
-from tests.support.api import (
-    AUDITOR,
-    BHV,
-    COORDINATOR_BHV,
-    SOC,
-    Harness,
-    harness,
-    released,
-    revoked,
-)
+from tests.support.api import AUDITOR, BHV, COORDINATOR_BHV, SOC, Harness, harness, released, revoked
 from tests.support.history import event
 
 DIRECTORY = tomllib.loads(SYNTHETIC_COUNTY.read_text(encoding="utf-8"))

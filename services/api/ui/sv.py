@@ -15,14 +15,7 @@ from connectors import personnummer
 from projections import access, consent_rules
 from projections import named_person as np
 from projections.read_model import PLAN_CLOSED_BY_DEATH
-from schemas.events import (
-    Area,
-    Category,
-    ConsentObtained,
-    GrantorRole,
-    SchoolType,
-    SupportType,
-)
+from schemas.events import Area, Category, ConsentObtained, GrantorRole, SchoolType, SupportType
 from services.api import errors
 from services.commands import consent as consent_registry
 from services.commands import plan as plan_service
