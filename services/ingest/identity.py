@@ -143,10 +143,13 @@ class IdentityRegistry:
         look a child up (the web service). Read-only -- it never creates an id -- and it asks the
         database every time, so a link made by another process shows at once. Raises
         ``personnummer.PersonnummerError`` (which never repeats the number) for a malformed one."""
-        handle = self._hmac(PNR, personnummer.normalise(pnr))
+        return self._stored(self._hmac(PNR, personnummer.normalise(pnr)))
+
+    def _stored(self, handle_hmac: str) -> uuid.UUID | None:
+        """The child a handle points at in the database now, not cached."""
         with self._engine.connect() as connection:
             found = connection.scalar(
-                select(identity_handles.c.child_id).where(identity_handles.c.handle_hmac == handle)
+                select(identity_handles.c.child_id).where(identity_handles.c.handle_hmac == handle_hmac)
             )
         return None if found is None else uuid.UUID(found)
 
@@ -156,13 +159,9 @@ class IdentityRegistry:
         cached = self._cache.get(handle_hmac)
         if cached is not None and self._clock() - cached[1] < self._fresh_s:
             return cached[0]
-        with self._engine.connect() as connection:
-            found = connection.scalar(
-                select(identity_handles.c.child_id).where(identity_handles.c.handle_hmac == handle_hmac)
-            )
-        if found is None:
+        child_id = self._stored(handle_hmac)
+        if child_id is None:
             return None
-        child_id = uuid.UUID(found)
         self._cache[handle_hmac] = (child_id, self._clock())
         return child_id
 

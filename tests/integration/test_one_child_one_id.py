@@ -87,11 +87,16 @@ class Published:
 def reference(subjects: list[Subject]) -> tuple[dict[str, int], int]:
     """The reference registry: each handle's child (a number), and how many links it needed.
     A personnummer seen first gets a child of its own; a birth (personnummer and pregnancy)
-    makes both one child, and if each had its own, that is one link."""
+    makes both one child, and if each had its own, that is one link -- unless the pregnancy's
+    child was already born with another personnummer (twins: two children)."""
     child_of: dict[str, int] = {}
     links, children = 0, itertools.count(1)
     for s in subjects:
         handles = [h for h in (_pnr(s), s.pregnancy and f"preg:{s.pregnancy}") if h]
+        pnr = _pnr(s)
+        if pnr and s.pregnancy and f"preg:{s.pregnancy}" in child_of and any(
+                h.startswith("pnr:") and h != pnr and c == child_of[f"preg:{s.pregnancy}"] for h, c in child_of.items()):
+            handles = [pnr]  # a twin: the pregnancy is already a born sibling's
         known = {child_of[h] for h in handles if h in child_of}
         if len(known) > 1:
             links += 1
@@ -210,6 +215,10 @@ def test_the_reference_itself() -> None:
     child_of, links = reference([Subject(pregnancy=preg), Subject(personnummer=p, pregnancy=preg),
                                  Subject(personnummer=p)])
     assert links == 0 and len(set(child_of.values())) == 1
+    twin = "19121213-9313"
+    child_of, links = reference([Subject(pregnancy=preg), Subject(personnummer=p, pregnancy=preg),
+                                 Subject(personnummer=twin, pregnancy=preg)])
+    assert links == 0 and child_of["pnr:" + personnummer.normalise(twin)] != child_of["preg:P1"]
 
 
 class Births(Connector):

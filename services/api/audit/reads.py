@@ -19,7 +19,7 @@ from projections.access import Need
 from projections.audit import AuditEntry
 from projections.audit_review import ReviewFilter
 from schemas.sealing import Erased, Personal
-from services.api import publishing, views
+from services.api import person, publishing, views
 from services.api.audit import reviews
 from services.api.audit.models import EmergencyAccessReviews
 from services.api.auth.tokens import Principal
@@ -117,7 +117,7 @@ async def history(hub: Hub, principal: Principal, child_id: uuid.UUID) -> Histor
 def _protected(hub: Hub, child_id: uuid.UUID) -> bool:
     with hub.reader.reading() as reads:
         row = reads.child(child_id)
-    return row is not None and row.protection != "NONE"
+    return row is not None and person.is_protected(row)
 
 
 async def plan_as_seen(hub: Hub, principal: Principal, child_id: uuid.UUID, viewer_org: str,
