@@ -1,6 +1,6 @@
 """The tamper-evident access log (DESIGN §6 Audit, §9 "Audit-log tampering"), as pure functions.
 
-Every ``ChildDataViewed``, ``EmergencyAccessOpened`` and ``EmergencyAccessReviewed`` becomes one
+Every ``ChildDataViewed``, ``EmergencyAccessOpened``, ``EmergencyAccessReviewed`` and ``ChildDataErased`` becomes one
 ``AuditEntry`` with a sequence number. Entries form a hash chain, ``hash(n) = sha256(hash(n-1) || canonical(entry n))``
 starting from ``GENESIS_HASH``, and the seq is part of the canonical bytes. Every so often a
 checkpoint signs ``(seq, hash, signed_at)`` with the hub's Ed25519 audit key.
@@ -44,7 +44,7 @@ from uuid import UUID
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from schemas.events import ChildDataViewed, EmergencyAccessOpened, EmergencyAccessReviewed, Event
+from schemas.events import ChildDataErased, ChildDataViewed, EmergencyAccessOpened, EmergencyAccessReviewed, Event
 from schemas.sealing import SealedBox
 
 CANONICAL_VERSION = 1
@@ -53,7 +53,8 @@ GENESIS_HASH = "0" * 64
 DEFAULT_CHECKPOINT_EVERY = 1_000
 CHECKPOINT_DOMAIN = b"kronobarn audit checkpoint v1\n"  # signatures over nothing else verify
 
-NOT_AN_ACCESS_EVENT = "only ChildDataViewed, EmergencyAccessOpened and EmergencyAccessReviewed are audited, not {name}"
+NOT_AN_ACCESS_EVENT = ("only ChildDataViewed, EmergencyAccessOpened, EmergencyAccessReviewed and ChildDataErased are "
+                       "audited, not {name}")
 COMMENT_NOT_SEALED = "a review's comment is logged as ciphertext only; decode access events unopened, not {kind}"
 REVIEW_PURPOSE = "review"
 BAD_CHECKPOINT_EVERY = "checkpoints come every N >= 1 entries, got {every}"
@@ -77,6 +78,7 @@ class AuditKind(enum.StrEnum):
     VIEW = "view"
     EMERGENCY = "emergency"
     REVIEW = "review"  # an auditor's review of an emergency access
+    ERASURE = "erasure"  # an administrator erased the child (crypto-shredding)
 
 
 class ProblemKind(enum.StrEnum):
@@ -177,6 +179,15 @@ def entry_from_event(event: Event, seq: int) -> AuditEntry:
             viewer_id=event.reviewer_id, role=event.role, organisation_id=event.organisation_id,
             child_id=env.child_id, purpose=REVIEW_PURPOSE, reviews=event.emergency_event_id,
             sealed=_ciphertext(env.sealed),
+        )
+    if isinstance(event, ChildDataErased):
+        # The parts name every id whose key was deleted; the justification is the audit key's
+        # ciphertext (``services.erasure``), so it still opens after the child's key is gone.
+        return AuditEntry(
+            seq=seq, event_id=env.event_id, kind=AuditKind.ERASURE, occurred_at=utc(env.occurred_at),
+            viewer_id=event.administrator_id, role=event.role, organisation_id=event.organisation_id,
+            child_id=env.child_id, purpose=event.reason_code, parts=tuple(str(c) for c in event.erased_child_ids),
+            sealed=event.justification,
         )
     raise TypeError(NOT_AN_ACCESS_EVENT.format(name=type(event).__name__))
 

@@ -95,7 +95,8 @@ audit_log = Table(
     Column("parts", Text, nullable=False),  # JSON array of strings
     Column("expires_at", DateTime(timezone=True), nullable=True),  # emergency access only
     Column("reviews", String(36), nullable=True, index=True),  # a review: the emergency access it reviews
-    Column("sealed", LargeBinary, nullable=True),  # a review: the comment's ciphertext (the child's key)
+    # A review: the comment's ciphertext (the child's key); an erasure: the justification's (the audit key).
+    Column("sealed", LargeBinary, nullable=True),
     Column("prev_hash", String(HASH_HEX_LENGTH), nullable=False),
     Column("hash", String(HASH_HEX_LENGTH), nullable=False),
 )
@@ -259,6 +260,10 @@ class AuditStore:
     ) -> list[AuditEntry]:
         """Every emergency access (nödöppning), oldest first, for the auditors' review."""
         return self._entries(audit_log.c.kind == str(AuditKind.EMERGENCY), *_window(since, until))
+
+    def erasures(self, since: dt.datetime | None = None, until: dt.datetime | None = None) -> list[AuditEntry]:
+        """Every erasure of a child, oldest first, for the auditors' list."""
+        return self._entries(audit_log.c.kind == str(AuditKind.ERASURE), *_window(since, until))
 
     def emergency_access(self, event_id: UUID) -> AuditEntry | None:
         """The emergency access logged under ``event_id``; None if there is none (or it is another kind)."""

@@ -103,3 +103,10 @@ def apply(state: ChildState, event: Event) -> ChildState:
         return state
     after = plan.apply(state.plan, event)
     return state if after is state.plan else replace(state, plan=after)
+
+
+def erased(state: ChildState) -> ChildState:
+    """The child's state once its key is deleted: the plan's free text reads erased (``plan.without_text``);
+    the person's fields are ciphertext already, and read erased without the key."""
+    after = plan.without_text(state.plan)
+    return state if after is state.plan else replace(state, plan=after)

@@ -70,7 +70,7 @@ __all__ = [
     "ASSESSMENT_GUARDIANS_VIEW", "CLOSED", "COMPLETED", "ERASED_TEXT", "FOLLOW_UP_WHAT", "INDICATORS",
     "MEETING_DECISIONS", "MEETING_NOTES", "OPEN", "SEALED_TEXT", "SHANARRI", "Action", "AreaPlan",
     "Assessment", "ChildPlan", "FollowUp", "Meeting", "ReleasedFact", "Stamp", "apply", "fold", "rejection",
-    "stamp_of", "text_of", "visible_facts",
+    "stamp_of", "text_of", "visible_facts", "without_text",
 ]
 
 # -- the wheel --------------------------------------------------------------------------------
@@ -292,6 +292,31 @@ class ChildPlan:
             actions=tuple(sorted((a for a in self.actions.values() if a.area == area), key=_action_order)),
             follow_ups=tuple(sorted((f for f in self.follow_ups.values() if f.area == area), key=_follow_up_order)),
         )
+
+
+_TEXT_FIELDS: Mapping[type, tuple[str, ...]] = MappingProxyType({
+    Meeting: (MEETING_DECISIONS, MEETING_NOTES),
+    Assessment: (ASSESSMENT_COMMENT, ASSESSMENT_CHILD_VIEW, ASSESSMENT_GUARDIANS_VIEW),
+    Action: (ACTION_NEED, ACTION_WHAT),
+    FollowUp: (FOLLOW_UP_WHAT,),
+})
+
+
+def without_text(state: ChildPlan) -> ChildPlan:
+    """The plan with every free text reading ``ERASED_TEXT``, as a fold from the log reads once the
+    child's key is gone: a running fold lets go of the text it opened (crypto-shredding). The same
+    object if there is no text to let go of."""
+    def scrubbed(items: Mapping[Any, Any]) -> Mapping[Any, Any] | None:
+        out, changed = dict(items), False
+        for key, item in items.items():
+            texts = {n: ERASED_TEXT for n in _TEXT_FIELDS[type(item)] if getattr(item, n) not in (None, ERASED_TEXT)}
+            if texts:
+                out[key], changed = replace(item, **texts), True
+        return MappingProxyType(out) if changed else None
+
+    found = {name: scrubbed(getattr(state, name)) for name in ("meetings", "assessments", "actions", "follow_ups")}
+    changes = {name: items for name, items in found.items() if items is not None}
+    return replace(state, **changes) if changes else state
 
 
 def _action_order(action: Action) -> tuple[Any, ...]:

@@ -513,6 +513,19 @@ class EmergencyAccessReviewed(Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ChildDataErased(Event):
+    """An administrator erased a child (crypto-shredding). Keyed by the surviving id; the
+    justification is sealed under the hub's audit key, not the child's, so it outlives the erasure."""
+
+    administrator_id: str
+    role: str
+    organisation_id: str
+    reason_code: str
+    erased_child_ids: tuple[UUID, ...]
+    justification: bytes
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReportOfConcernRouted(Event):
     """A report of concern routed to the social services of the child's municipality."""
 

@@ -95,8 +95,8 @@ PLAN = Topic(
     "Coordinators' work on the child's plan, and named-person assignments.",
 )
 ACCESS = Topic(
-    "access", (ev.ChildDataViewed, ev.EmergencyAccessOpened, ev.EmergencyAccessReviewed),
-    "Every read of child data, and the auditors' reviews of emergency accesses (audit).",
+    "access", (ev.ChildDataViewed, ev.EmergencyAccessOpened, ev.EmergencyAccessReviewed, ev.ChildDataErased),
+    "Every read of child data, the auditors' reviews of emergency accesses, and erasures (audit).",
 )
 STATUTORY_SOCIAL = Topic(
     "statutory.social",

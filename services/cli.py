@@ -40,6 +40,7 @@ audit_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The ta
 app.add_typer(audit_app, name="audit")
 
 BAD_CHILD_ID = "child id must be a UUID pseudonym, got {value!r}"
+ERASED = "erased: {ids} id(s) of child {child}; audit event {event}"
 AUDIT_INTACT = "audit log intact: {entries} entries, {checkpoints} checkpoints"
 AUDIT_NOT_INTACT = "audit log NOT intact: {count} problem(s)"
 AUDIT_UNSIGNED = "{unsigned} entries after the last checkpoint are covered by the hash chain only (kronobarn audit checkpoint signs them)"
@@ -118,16 +119,29 @@ def db_migrate() -> None:
 
 @keys_app.command("erase")
 def keys_erase(
-    child_id: Annotated[str, typer.Argument(help="the child's pseudonymous id")],
-    reason: Annotated[str, typer.Option(help="reason code, e.g. GDPR_ART17 (required)")],
+    child_id: Annotated[str, typer.Argument(help="the child's pseudonymous id (any of its ids)")],
+    reason: Annotated[str, typer.Option(help="reason code (required): GDPR_ART17, REGISTERED_IN_ERROR, "
+                                             "RETENTION_ENDED or SUPERVISORY_ORDER")],
+    justification: Annotated[str, typer.Option(help="why, in words (required); kept in the audit log, sealed "
+                                                    "under the audit key -- name no child in it")],
+    by: Annotated[str | None, typer.Option(help="who erases, as the audit log records it (default: your login)")] = None,
+    organisation: Annotated[str | None, typer.Option(help="their organisation id (default: the region)")] = None,
 ) -> None:
-    """Crypto-shred a child: delete their key so every sealed field reads as erased. Final."""
-    import structlog
+    """Erase a child for good (crypto-shredding): every id of it, logged in the audit log first.
 
-    from projections.plan import ERASED_TEXT
+    Every sealed field then reads as erased, in every store and topic; running workers let go of
+    what they hold within 5 s. Final: no key can ever be created again for the child."""
+    import asyncio
+    import getpass
+
+    from schemas.events import Event
+    from services.api.orgs import OrgDirectory
+    from services.api.publishing import KafkaPublisher
+    from services.erasure.audit_text import AuditText
+    from services.erasure.erase import Erased, Eraser, ErasureRefused, erase
     from services.readmodel.engine import read_model
     from services.sql.db import make_engine, migrate
-    from services.sql.keystore import SqlKeyStore, master_key_from
+    from services.sql.keystore import SqlKeyStore, master_key_from, sealing_codec
 
     try:
         child = uuid.UUID(child_id)
@@ -136,12 +150,33 @@ def keys_erase(
     settings = command_settings()
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
-    store = SqlKeyStore(engine, master_key_from(settings))
-    deleted = store.erase(child, reason_code=reason)
-    # The read model holds the plan's free text opened: it must read as erased there too.
-    read_model(engine, settings).scrub_text(child, ERASED_TEXT)
-    structlog.get_logger().warning("child.erased", child_id=str(child), reason_code=reason, key_deleted=deleted)
-    typer.echo("erased" if deleted else "no key existed; child is marked erased")
+    master = master_key_from(settings)
+    region = OrgDirectory.from_settings(settings).region
+    eraser = Eraser(by or getpass.getuser(), "administrator", organisation or (region[0] if region else "kronobarn"))
+
+    async def run() -> Erased:
+        publisher, started = KafkaPublisher(settings, sealing_codec(settings, engine)), False
+
+        async def publish(event: Event) -> None:  # connects only once the request has passed its checks
+            nonlocal started
+            if not started:
+                await publisher.start()
+                started = True
+            await publisher(event)
+
+        try:
+            return await erase(engine, SqlKeyStore(engine, master), read_model(engine, settings), AuditText(master),
+                               publish, eraser, child, reason, justification)
+        finally:
+            if started:
+                await publisher.stop()
+
+    try:
+        done = asyncio.run(run())
+    except ErasureRefused as refused:
+        typer.echo(f"not erased: {refused}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(ERASED.format(ids=len(done.child_ids), child=done.child_id, event=done.event_id))
 
 
 def _audit_store(settings: Settings) -> AuditStore:

@@ -94,15 +94,23 @@ def settle_heap() -> None:
 
 def _routes(app: FastAPI, dev_login: bool) -> None:
     from services.api import routes
+    from services.api.audit import erasures, extract
     from services.api.audit import routes as audit_routes
     from services.api.auth import devlogin_routes
+    from services.api.ui import erasures as erasure_pages
+    from services.api.ui import extract as extract_page
     from services.api.ui import pages
     from services.api.ui import reviews as review_pages
 
     app.include_router(routes.router)
     app.include_router(audit_routes.router)
     app.include_router(audit_routes.admin_router)
+    app.include_router(erasures.router)
+    app.include_router(erasures.admin_router)
+    app.include_router(extract.router)
+    app.include_router(extract_page.router)
     app.include_router(review_pages.router)  # before ``pages``: its emergency list is this router's
+    app.include_router(erasure_pages.router)  # before ``pages``: the administrators' page is this router's
     app.include_router(pages.router)
     if dev_login:
         app.include_router(devlogin_routes.router)

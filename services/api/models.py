@@ -455,3 +455,19 @@ class AdminOverview(BaseModel):
 
     tables: dict[str, int]
     dev_login: bool
+
+
+# -- auditors' pages (issue 16) ------------------------------------------------------------------------
+
+HISTORY_PAGE_DEFAULT = 100
+HISTORY_PAGE_MAX = 500
+
+
+class HistoryPage(History):
+    """One page of a child's history, oldest first (the order the hub received the events):
+    ``entries`` are those from ``offset`` on, at most ``limit``, of ``total``."""
+
+    offset: int = Field(ge=0)
+    limit: int = Field(ge=1, le=HISTORY_PAGE_MAX)
+    total: int = Field(ge=0, description="events in the child's whole history")
+    order: str = Field(default="oldest-first", description="always oldest-first")

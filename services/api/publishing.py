@@ -32,6 +32,7 @@ EXPORT = "export"
 AUDIT = "audit"
 EMERGENCY = "emergency"
 SEARCH = "search"  # a lookup by personnummer, hit or miss
+EXTRACT = "register-extract"  # a register extract for the child (GDPR art. 15)
 
 
 class KafkaPublisher:

@@ -65,6 +65,20 @@ def _create_parent_dir(url: URL) -> None:
     Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def forget_overwritten(engine: Engine) -> None:
+    """After an erasure: on SQLite, copy the write-ahead log into the database file and empty it,
+    so neither file keeps an old page image with the erased text (``secure_delete`` zeroes the
+    rest). Best effort: a reader mid-transaction keeps its pages until the next checkpoint.
+    PostgreSQL keeps dead row versions until VACUUM; see docs/architecture.md ("Erasure")."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        raw.close()
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Take transaction control away from sqlite3's legacy mode, which skips BEGIN before
     # SELECT and DDL; ``_on_sqlite_begin`` emits it instead (SQLAlchemy's documented recipe).
@@ -73,6 +87,9 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and overwritten content is zeroed, not left in free space: erased text must not
+        # linger in the file (crypto-shredding, DESIGN §7).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Date, DateTime, LargeBinary, String, Table, Text, func
 
 import projections.audit_store  # noqa: F401 - registers the audit tables on the shared metadata
+import projections.people  # noqa: F401 - registers the people table (issue 16) on the shared metadata
 import projections.read_model  # noqa: F401 - registers the read-model tables on the shared metadata
 from projections.tables import CHILD_ID_LENGTH, metadata
 

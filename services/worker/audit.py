@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from projections.audit import entry_from_event
 from projections.audit_store import AuditStore, AuditTailNotIntact, Position
 from schemas.codec import Codec, DecodeError
-from schemas.events import ChildDataViewed, EmergencyAccessOpened, EmergencyAccessReviewed, Event
+from schemas.events import ChildDataErased, ChildDataViewed, EmergencyAccessOpened, EmergencyAccessReviewed, Event
 from schemas.topics import ACCESS, DEADLETTER
 from services.kafka.deadletter import dead_letter_for
 from services.settings import Settings
@@ -44,7 +44,7 @@ BATCH_WITHIN_S = 0.5
 WATCH_INTERVAL_S = 5.0
 NOT_AN_ACCESS_EVENT = "a {name} record is not an access event"
 NOT_LOGGABLE = "a {name} record cannot be logged: {error}"
-ACCESS_EVENTS = (ChildDataViewed, EmergencyAccessOpened, EmergencyAccessReviewed)
+ACCESS_EVENTS = (ChildDataViewed, EmergencyAccessOpened, EmergencyAccessReviewed, ChildDataErased)
 
 
 class AuditProjector:

@@ -33,7 +33,7 @@ from aiokafka import TopicPartition
 
 from schemas.codec import Codec
 from schemas.events import ChildIdentitiesMerged, Event, NamedPersonAssigned
-from schemas.sealing import Erased
+from schemas.sealing import ChildErased, Erased
 from services.kafka import offsets
 from services.settings import Settings
 
@@ -94,7 +94,11 @@ class Linker:
         moved = carried(self.codec.decode(value), merge)
         if moved is None:
             return False
-        await self.send(topic, str(merge.surviving).encode(), self.codec.encode(moved))
+        try:
+            encoded = self.codec.encode(moved)
+        except ChildErased:  # the surviving child was erased: the record goes on without personal data
+            encoded = self.codec.encode(replace(moved, envelope=replace(moved.envelope, sealed=None)))
+        await self.send(topic, str(merge.surviving).encode(), encoded)
         self.carried += 1
         return True
 

@@ -22,6 +22,11 @@ SQL read model, in batches.
   consents: a sweep of the merged id's ``plan`` records up to this worker's position once it has
   folded the merge (again after each rebuild: a crash may have cut a sweep short), and every later
   one as it comes.
+* **Erasure.** Folded plan text is plaintext in memory. A timer polls the key store's tombstones
+  (``services.erasure.watch``) every second; an erased child's state lets go of its text
+  (``child_state.erased``) and its rows are written again, after any write already under way (one
+  write at a time). A batch taken before the poll is scrubbed as it is written, so nothing this
+  worker held of the child reaches the read model again once the bound has passed.
 * **Failures.** A record that cannot be folded goes to ``deadletter`` with its reason and the
   stream moves on (Faust would acknowledge a raising handler silently: faust-streaming #315).
 """
@@ -37,14 +42,17 @@ import faust
 import structlog
 from aiokafka import TopicPartition
 
+from projections.child_state import erased
 from projections.named_person import assigned_events
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec
 from schemas.topics import DEADLETTER, PLAN, SHARED
+from services.erasure.watch import POLL_S, ErasureWatch
 from services.kafka import offsets
 from services.kafka.deadletter import dead_letter_for
 from services.readmodel.engine import CONSUMER, TOPICS, Projection, rebuild
 from services.settings import Settings
+from services.sql.db import forget_overwritten
 from services.worker.linker import Linker, Merge
 from services.worker.repairs.continuity import Continuity
 
@@ -71,6 +79,7 @@ class Projector:
         self.linker = Linker(settings, codec, self._send_plan)
         self.swept: set[uuid.UUID] = set()  # merged ids whose plan was swept since they were loaded
         self.sweeps: dict[int, dict[uuid.UUID, Merge]] = {}  # partition -> merged ids to sweep
+        self.erasures = ErasureWatch(store.engine)
 
     async def _send_plan(self, topic: str, key: bytes, value: bytes) -> None:
         await self.plan.send(key=key, value=value, force=True)
@@ -191,9 +200,26 @@ class Projector:
     async def flush(self, batch: Any) -> None:
         if not batch.positions:
             return
-        async with self.writing:
-            await asyncio.to_thread(self.store.write, batch, CONSUMER, dt.datetime.now(dt.UTC))
+        await self.write(batch)
         self.tracked.update(batch.positions)
+
+    async def write(self, batch: Batch) -> None:
+        async with self.writing:
+            for child in self.erasures.seen.intersection(batch.states):  # taken before the erasure was seen
+                batch.states[child] = erased(batch.states[child])
+            await asyncio.to_thread(self.store.write, batch, CONSUMER, dt.datetime.now(dt.UTC))
+
+    async def let_go(self) -> int:
+        """Children erased since the last look: their folded text is dropped and their rows rewritten."""
+        new = await asyncio.to_thread(self.erasures.poll)
+        states = self.projection.states
+        changed = {c: after for c in new if c in states and (after := erased(states[c])) is not states[c]}
+        if changed:
+            states.update(changed)
+            await self.write(Batch(states=dict(changed)))
+            await asyncio.to_thread(forget_overwritten, self.store.engine)
+            log.info("projector.let_go", children=len(changed))
+        return len(changed)
 
 
 def register_projector(app: faust.App, settings: Settings, codec: Codec, store: ReadModel,
@@ -211,6 +237,10 @@ def register_projector(app: faust.App, settings: Settings, codec: Codec, store: 
     async def refresh() -> None:
         """Rows that depend on the date (the named person turns with age) are rewritten daily-ish."""
         await projector.flush(projector.projection.everyone())
+
+    @app.timer(interval=POLL_S)
+    async def projector_erasures() -> None:
+        await projector.let_go()
 
     @app.timer(interval=WATCH_INTERVAL_S)
     async def projector_watch() -> None:

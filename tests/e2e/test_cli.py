@@ -146,18 +146,56 @@ def test_topics_and_schemas_listings() -> None:
     assert schemas.returncode == 0 and "ConsentGranted" in schemas.stdout
 
 
-def test_erase_requires_a_reason_and_a_uuid(tmp_path: Path) -> None:
+def test_erase_refuses_without_a_reason_a_justification_or_a_known_child(tmp_path: Path) -> None:
     env = _env(tmp_path)
     subprocess.run([KRONOBARN, "db", "migrate"], env=env, check=True, capture_output=True, timeout=60)
-    no_reason = subprocess.run([KRONOBARN, "keys", "erase", "0b1c7f6e-3f3a-4a77-9d43-1a6b2f9a0c11"],
-                               env=env, capture_output=True, text=True, timeout=60)
+    child = "0b1c7f6e-3f3a-4a77-9d43-1a6b2f9a0c11"
+
+    def erase(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([KRONOBARN, "keys", "erase", *args], env=env, capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+
+    no_reason = erase(child, "--justification", "x")
     assert no_reason.returncode != 0 and "--reason" in no_reason.stderr
-    bad_id = subprocess.run([KRONOBARN, "keys", "erase", "not-a-uuid", "--reason", "TEST"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    no_why = erase(child, "--reason", "GDPR_ART17")
+    assert no_why.returncode != 0 and "--justification" in no_why.stderr
+    bad_id = erase("not-a-uuid", "--reason", "GDPR_ART17", "--justification", "x")
     assert bad_id.returncode != 0 and "UUID" in bad_id.stderr
-    ok = subprocess.run([KRONOBARN, "keys", "erase", "0b1c7f6e-3f3a-4a77-9d43-1a6b2f9a0c11", "--reason", "TEST"],
-                        env=env, capture_output=True, text=True, timeout=60)
-    assert ok.returncode == 0 and "marked erased" in ok.stdout
+    # Refused before anything is published or deleted, so no broker is needed to say so.
+    bad_reason = erase(child, "--reason", "TEST", "--justification", "x")
+    assert bad_reason.returncode == 2 and "unknown reason code" in bad_reason.stderr
+    unknown = erase(child, "--reason", "GDPR_ART17", "--justification", "Begäran.")
+    assert unknown.returncode == 2 and "holds nothing about child" in unknown.stderr
+
+
+def test_erase_deletes_the_key_and_logs_the_erasure_on_the_access_topic(tmp_path: Path, broker) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from schemas.codec import Codec
+    from schemas.events import ChildDataErased
+    from services.settings import Settings
+    from services.sql.db import make_engine, migrate
+    from services.sql.keystore import SqlKeyStore, dev_master_key
+    from tests.support.kafka import read_all
+
+    env = _env(tmp_path, KRONOBARN_KAFKA_BOOTSTRAP=broker.bootstrap)
+    engine = make_engine(env["KRONOBARN_DATABASE_URL"])
+    migrate(engine)
+    keys, child = SqlKeyStore(engine, dev_master_key()), uuid.uuid4()
+    keys.get_or_create(child)
+    done = subprocess.run([KRONOBARN, "keys", "erase", str(child), "--reason", "REGISTERED_IN_ERROR",
+                           "--justification", "Fel barn registrerat.", "--by", "drift-anna"],
+                          env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert f"of child {child}" in done.stdout
+    assert keys.get(child) is None and keys.is_erased(child)
+    logged = [e for r in asyncio.run(read_all(Settings(kafka_bootstrap=broker.bootstrap), ["access"]))
+              if isinstance(e := Codec().decode(r.value), ChildDataErased) and e.child_id == child]
+    assert [(e.administrator_id, e.reason_code, e.erased_child_ids) for e in logged] == \
+        [("drift-anna", "REGISTERED_IN_ERROR", (child,))]
+    again = subprocess.run([KRONOBARN, "keys", "erase", str(child), "--reason", "GDPR_ART17", "--justification", "x"],
+                           env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert again.returncode == 2 and "already erased" in again.stderr
 
 
 def test_standin_command_serves_its_api_until_sigterm(tmp_path: Path) -> None:

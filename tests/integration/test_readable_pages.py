@@ -384,7 +384,8 @@ def test_the_auditors_history_names_organisations_and_municipalities(h: Harness)
     page = Page(_client(h, AUDITOR).get(f"/ui/audit/children/{a}/history").text)
     text = page.visible
     _no_directory_id_in_text(page, "history")
-    assert "school_unit_id: Växjö grundskola 1" in text and "municipality_code: Växjö" in text
-    assert "participant_orgs: Barnavårdscentralen Växjö, Socialtjänsten Växjö" in text
-    assert "Skolplacering påbörjad" in text and "SchoolPlacementStarted" in page.titles and "hälsa" in text
+    assert "skolenhet Växjö grundskola 1" in text and "kommun Växjö" in text  # Swedish labels (issue 16)
+    assert "deltagare Barnavårdscentralen Växjö, Socialtjänsten Växjö" in text
+    assert "Skolplacering påbörjad" in text and "hälsa" in text
+    assert "SchoolPlacementStarted" not in page.visible and "SchoolPlacementStarted" not in page.titles
     assert "25 oktober 2026 02:30 (sommartid)" in text  # recorded at 00:30 UTC, in summer time still

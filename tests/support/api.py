@@ -35,6 +35,7 @@ from schemas.events import (
     Area,
     Basis,
     Category,
+    ChildDataErased,
     ChildDataViewed,
     ConsentWithdrawn,
     EmergencyAccessOpened,
@@ -343,7 +344,7 @@ class Applying(Collecting):
     async def __call__(self, event: Event) -> None:
         await super().__call__(event)
         decoded = self.codec.decode(self.codec.encode(event))  # as the projector would see it
-        if isinstance(decoded, ChildDataViewed | EmergencyAccessOpened):
+        if isinstance(decoded, ChildDataViewed | EmergencyAccessOpened | ChildDataErased):
             await asyncio.to_thread(self.audit.append, [decoded])
         else:
             await asyncio.to_thread(self.world.apply, [decoded])

@@ -493,14 +493,15 @@ def test_an_auditors_history_names_organisations_and_municipalities() -> None:
     shown = readable.history_value("participant_orgs", ["SE2321000065-BHV0780", "kommun-0780-soc"], directory)
     assert ">Barnavårdscentralen Växjö</span>, <span" in shown and ">Socialtjänsten Växjö<" in shown
     assert ">Växjö<" in readable.history_value("to_municipality_code", "0780", directory)
-    assert readable.history_value("rating", 3, directory) == "3"
-    assert readable.history_value("consent_ids", ["a", "b"], directory) == "a, b"
+    assert readable.history_value("rating", 3, directory) == "3 – varken eller"  # issue 16: in words
+    shown = readable.history_value("consent_ids", ["a" * 12, "b" * 12], directory)  # short, whole on hover
+    assert shown == '<span class="id" title="aaaaaaaaaaaa">aaaaaaaa</span>, <span class="id" title="bbbbbbbbbbbb">bbbbbbbb</span>'
 
 
 def test_a_moment_typed_without_a_zone_is_swedish_time() -> None:
     import datetime as _dt
 
-    from services.api.ui.pages import _moment
+    from services.api.ui.auditing import typed_moment as _moment
 
     utc = _dt.UTC
     assert _moment("2026-11-01T13:00") == _dt.datetime(2026, 11, 1, 12, 0, tzinfo=utc)  # CET, +01:00

@@ -26,7 +26,16 @@ from projections.audit import (
     sign_checkpoint,
     verify,
 )
-from schemas.events import Basis, Category, ChildDataViewed, ChildMoved, EmergencyAccessOpened, Envelope, Source
+from schemas.events import (
+    Basis,
+    Category,
+    ChildDataErased,
+    ChildDataViewed,
+    ChildMoved,
+    EmergencyAccessOpened,
+    Envelope,
+    Source,
+)
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 OTHER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
@@ -99,6 +108,19 @@ def test_entry_from_an_emergency_access_keeps_reason_and_expiry() -> None:
     assert entry.purpose == "acute_risk"
     assert entry.expires_at == T0 + dt.timedelta(days=3)
     assert entry.parts == ()
+
+
+def test_entry_from_an_erasure_keeps_who_why_the_ids_and_the_sealed_justification() -> None:
+    merged = uuid.uuid4()
+    event = ChildDataErased(envelope=envelope(3, "ChildDataErased"), administrator_id="admin-1", role="administrator",
+                            organisation_id="SE2321000065", reason_code="GDPR_ART17", erased_child_ids=(CHILD, merged),
+                            justification=b"\x01sealed")
+    entry = entry_from_event(event, seq=4)
+    assert (entry.kind, entry.viewer_id, entry.purpose, entry.parts, entry.sealed) == (
+        AuditKind.ERASURE, "admin-1", "GDPR_ART17", (str(CHILD), str(merged)), b"\x01sealed")
+    # The justification's ciphertext is covered by the hash like every other field.
+    altered = dataclasses.replace(entry, sealed=b"\x01other")
+    assert chain_hash(GENESIS_HASH, altered) != chain_hash(GENESIS_HASH, entry)
 
 
 def test_other_events_are_not_audit_entries() -> None:

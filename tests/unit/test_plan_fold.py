@@ -507,3 +507,28 @@ def test_any_event_applied_twice_in_a_row_changes_nothing(
 def test_folding_on_from_a_saved_state_equals_folding_from_the_start() -> None:
     events = [*a_plan_in_use(), closed(T0 + 5 * H)]
     assert fold(events[4:], fold(events[:4])) == fold(events)
+
+
+def test_an_erased_plan_keeps_its_shape_and_loses_every_text() -> None:
+    from projections.plan import ERASED_TEXT, without_text
+
+    plan = fold(a_plan_in_use())
+    gone = without_text(plan)
+    # The reference: each item's text fields, as the fold from the log reads them once the key is gone.
+    texts = {"meetings": ("decisions", "notes"), "assessments": ("comment", "child_view", "guardians_view"),
+             "actions": ("need", "what"), "follow_ups": ("what",)}
+    seen = 0
+    for name, fields in texts.items():
+        before, after = getattr(plan, name), getattr(gone, name)
+        assert before.keys() == after.keys()
+        for key, item in before.items():
+            for f in fields:
+                expected = None if getattr(item, f) is None else ERASED_TEXT
+                assert getattr(after[key], f) == expected
+                seen += getattr(item, f) is not None
+            others = [f for f in item.__dataclass_fields__ if f not in fields]
+            assert [getattr(after[key], f) for f in others] == [getattr(item, f) for f in others]
+    assert seen >= 6  # the plan had text to lose
+    assert (gone.plan_id, gone.status, gone.lead, gone.facts) == (plan.plan_id, plan.status, plan.lead, plan.facts)
+    assert without_text(gone) is gone and without_text(fold([])) == fold([])
+

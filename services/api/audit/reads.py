@@ -19,15 +19,16 @@ from projections.access import Need
 from projections.audit import AuditEntry
 from projections.audit_review import ReviewFilter
 from schemas.sealing import Erased, Personal
-from services.api import person, publishing, views
+from services.api import errors, person, publishing, views
 from services.api.audit import reviews
 from services.api.audit.models import EmergencyAccessReviews
 from services.api.auth.tokens import Principal
-from services.api.models import AuditEntryOut, AuditLog, History, HistoryEntryOut, SeenPlanOut
-from services.api.reads import record_reads, require_role
+from services.api.models import HISTORY_PAGE_DEFAULT, AuditEntryOut, AuditLog, HistoryEntryOut, HistoryPage, SeenPlanOut
+from services.api.reads import MALFORMED, NO_MATCH, NOBODY, record_reads, require_role, typed_personnummer
 from services.api.store import PlanRows, utc
 from services.api.wiring import Hub
 
+FOUND_PARTS = ("identity-lookup",)
 LOG_PARTS = ("audit-log",)
 EMERGENCY_PARTS = ("emergency-access-log", "emergency-access-reviews")
 HISTORY_PARTS = ("history",)
@@ -43,12 +44,37 @@ def entry_out(entry: AuditEntry) -> AuditEntryOut:
 
 
 async def log_extract(hub: Hub, principal: Principal, child_id: uuid.UUID, since: dt.datetime | None = None,
-                      until: dt.datetime | None = None) -> AuditLog:
+                      until: dt.datetime | None = None, organisation: str | None = None,
+                      purpose: str | None = None) -> AuditLog:
+    """The child's log entries with ``since <= occurred_at < until``, and if given only those of
+    ``organisation`` (the reader's organisation) and with ``purpose`` (a view's purpose, an
+    emergency access's or an erasure's reason code), oldest first."""
     require_role(principal, Need.AUDIT)
     also = await hub.run(hub.reader.merged_ids, child_id)  # who saw the child under an id it had before
     entries = await hub.run(hub.reader.audit.extract, child_id, since, until, also)
     await record_reads(hub, principal, [child_id], publishing.AUDIT, LOG_PARTS)
-    return AuditLog(child_id=child_id, entries=[entry_out(e) for e in entries])
+    # One child's log is short: the two filters are applied here, on what the store's window gave.
+    kept = [e for e in entries if (organisation is None or e.organisation_id == organisation)
+            and (purpose is None or e.purpose == purpose)]
+    return AuditLog(child_id=child_id, entries=[entry_out(e) for e in kept])
+
+
+async def find_child(hub: Hub, principal: Principal, typed: str) -> uuid.UUID:
+    """The child with this personnummer, as the coordinators find one (``reads.find_child``),
+    for an auditor, who may review any child: ``NotFound`` if nobody has the number. Every
+    lookup is logged (purpose "search"), hit or miss, without the number."""
+    require_role(principal, Need.AUDIT)
+    try:
+        pnr = typed_personnummer(typed, hub.now())
+    except errors.Rejected:
+        await record_reads(hub, principal, [NOBODY], publishing.SEARCH, (MALFORMED,))
+        raise
+    child_id = await hub.run(hub.registry.find, pnr)
+    await record_reads(hub, principal, [child_id or NOBODY], publishing.SEARCH,
+                       FOUND_PARTS if child_id else (NO_MATCH,))
+    if child_id is None:
+        raise errors.NotFound()
+    return child_id
 
 
 async def emergency_accesses(hub: Hub, principal: Principal, since: dt.datetime | None = None,
@@ -104,14 +130,19 @@ def history_entry_out(entry: Any, protected: bool = False) -> HistoryEntryOut:
     )
 
 
-async def history(hub: Hub, principal: Principal, child_id: uuid.UUID) -> History:
-    """Every event of the child on every topic. Sealed personal data is not opened: the plain
-    codec leaves it sealed (the auditor sees that it is there, not what it says)."""
+async def history(hub: Hub, principal: Principal, child_id: uuid.UUID, offset: int = 0,
+                  limit: int = HISTORY_PAGE_DEFAULT) -> HistoryPage:
+    """One page of every event of the child on every topic, oldest first. Sealed personal data
+    is not opened: the plain codec leaves it sealed (the auditor sees that it is there, not
+    what it says). The log is read whole either way (a child's events sit in one partition of
+    each topic), so a page costs the same read and only what is returned is smaller."""
     require_role(principal, Need.AUDIT)
     entries: Sequence[Any] = await hub.history.child_history(hub.settings, hub.fact_codec, child_id)
     await record_reads(hub, principal, [child_id], publishing.AUDIT, HISTORY_PARTS)
     protected = await hub.run(_protected, hub, child_id)  # where it lives is never shown, to auditors neither
-    return History(child_id=child_id, entries=[history_entry_out(e, protected) for e in entries])
+    shown = entries[offset:offset + limit]
+    return HistoryPage(child_id=child_id, entries=[history_entry_out(e, protected) for e in shown], offset=offset,
+                       limit=limit, total=len(entries))
 
 
 def _protected(hub: Hub, child_id: uuid.UUID) -> bool:

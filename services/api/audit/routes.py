@@ -25,6 +25,11 @@ from services.api.routes import ChildId, problems
 Caller = Annotated[Principal, Depends(api_principal)]
 Since = Annotated[models.Moment | None, Query(description="from this moment (inclusive)")]
 Until = Annotated[models.Moment | None, Query(description="until this moment (exclusive)")]
+Organisation = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^\S+$",
+                                            description="only entries of this organisation (the reader's)")]
+Purpose = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^\S+$",
+                                      description="only entries with this purpose: a view's purpose (e.g. "
+                                                  "care-planning), an emergency access's or an erasure's reason code")]
 AUDIT = problems(400, 401, 403, 422, 503)
 Shown = Annotated[ReviewFilter, Query(description="all; unreviewed (overdue included); overdue (unreviewed "
                                                   "for more than 14 days)")]
@@ -45,9 +50,12 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 @router.get("/children/{child_id}/log", response_model=models.AuditLog, responses=AUDIT, summary="Loggutdrag")
 async def log_extract(request: Request, caller: Caller, child_id: ChildId, since: Since = None,
-                      until: Until = None) -> models.AuditLog:
-    """Every logged access to the child's data (who, role, organisation, purpose, parts, when)."""
-    return await audit_reads.log_extract(hub_of(request), caller, child_id, _utc(since), _utc(until))
+                      until: Until = None, organisation: Organisation = None,
+                      purpose: Purpose = None) -> models.AuditLog:
+    """Every logged access to the child's data (who, role, organisation, purpose, parts, when),
+    oldest first; narrowed to a window, an organisation and a purpose if asked."""
+    return await audit_reads.log_extract(hub_of(request), caller, child_id, _utc(since), _utc(until),
+                                         organisation, purpose)
 
 
 @router.get("/emergency-access", response_model=EmergencyAccessReviews, responses=AUDIT,
@@ -68,11 +76,15 @@ async def review_emergency_access(request: Request, caller: Caller, event_id: uu
     return await reviews.review_emergency_access(hub_of(request), caller, event_id, body)
 
 
-@router.get("/children/{child_id}/history", response_model=models.History, responses=AUDIT,
+@router.get("/children/{child_id}/history", response_model=models.HistoryPage, responses=AUDIT,
             summary="Barnets händelsehistorik")
-async def history(request: Request, caller: Caller, child_id: ChildId) -> models.History:
-    """The child's full event history from the log, sealed personal data left sealed."""
-    return await audit_reads.history(hub_of(request), caller, child_id)
+async def history(request: Request, caller: Caller, child_id: ChildId,
+                  offset: Annotated[int, Query(ge=0, le=10_000_000, description="events to skip")] = 0,
+                  limit: Annotated[int, Query(ge=1, le=models.HISTORY_PAGE_MAX, description="events at most")]
+                  = models.HISTORY_PAGE_DEFAULT) -> models.HistoryPage:
+    """The child's event history from the log, oldest first, one page at a time (``total``
+    counts the whole history); sealed personal data left sealed."""
+    return await audit_reads.history(hub_of(request), caller, child_id, offset, limit)
 
 
 @router.get("/children/{child_id}/as-seen", response_model=models.SeenPlanOut, responses=AUDIT,

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.api import errors
+from services.api import errors, people
 from services.api.auth.tokens import AuthError, Principal
 from services.api.wiring import Hub
 
@@ -39,22 +39,24 @@ def hub_of(request: Request) -> Hub:
 async def api_principal(request: Request,
                         _credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
     try:
-        return hub_of(request).verifier.verify_authorization(request.headers.get("authorization"))
+        principal = hub_of(request).verifier.verify_authorization(request.headers.get("authorization"))
     except AuthError as exc:
         raise errors.Unauthorised([exc.reason]) from None
+    await people.remember(hub_of(request), principal)  # who a subject is, for the auditors' pages
+    return principal
 
 
 async def page_principal(request: Request) -> Principal:
     verifier = hub_of(request).verifier
     header, token = request.headers.get("authorization"), request.cookies.get(COOKIE)
     try:
-        if header:
-            return verifier.verify_authorization(header)
-        if token:
-            return verifier.verify(token)
+        principal = verifier.verify_authorization(header) if header else verifier.verify(token) if token else None
     except AuthError:
-        pass
-    raise LoginRequired()
+        principal = None
+    if principal is None:
+        raise LoginRequired()
+    await people.remember(hub_of(request), principal)  # who a subject is, for the auditors' pages
+    return principal
 
 
 async def same_origin(request: Request) -> None:

@@ -8,7 +8,6 @@ with every reason, in Swedish.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -17,14 +16,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from projections.access import Need
-from projections.consent_rules import SWEDEN
 from services.api import errors, fhir, person, publishing, reads
+from services.api import people as people_store
 from services.api import writes as commands
 from services.api.audit import reads as audit_reads
 from services.api.auth.callers import COOKIE, hub_of, page_principal, same_origin
 from services.api.auth.tokens import Principal, Role
-from services.api.models import Moment, PlanView
-from services.api.ui import finding, forms, sv
+from services.api.models import PlanView
+from services.api.ui import auditing, finding, forms, readable, sv
 from services.api.ui.render import page
 from services.api.wiring import Hub
 
@@ -205,67 +204,89 @@ async def gaps_page(request: Request, user: User, code: Annotated[str, Path(patt
 
 # -- the auditors' pages ----------------------------------------------------------------------------------
 
+HISTORY_PAGE = 50  # events per page of the auditors' history
+Day = Annotated[str, Query(max_length=10)]
+Picked = Annotated[str, Query(max_length=64, pattern=r"^\S*$")]
+
+
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_home(request: Request, user: User,
-                     child_id: Annotated[uuid.UUID | None, Query()] = None) -> Response:
+                     child_id: Annotated[uuid.UUID | None, Query()] = None,
+                     sok: Annotated[str, Query(pattern=r"^[a-z]{0,12}$")] = "") -> Response:
     reads.require_role(user, Need.AUDIT)
     if child_id is not None:
         return RedirectResponse(f"/ui/audit/children/{child_id}/log", status_code=303)
-    return page(request, "audit_home.html", user)
+    return page(request, "audit_home.html", user, search=sv.AUDIT_SEARCH.get(sok))
+
+
+@router.post("/audit/search", dependencies=[Depends(same_origin)])
+async def audit_find_child(request: Request, user: User) -> RedirectResponse:
+    """To the child's log extract by personnummer (posted, never in a URL), or back home saying why not."""
+    typed = (await request.form()).get("personnummer")
+    try:
+        child_id = await audit_reads.find_child(hub_of(request), user, typed if isinstance(typed, str) else "")
+    except errors.Rejected as exc:
+        return RedirectResponse(f"/ui/audit?sok={finding.WHY.get(exc.reasons[0], 'format')}", status_code=303)
+    except errors.NotFound:
+        return RedirectResponse("/ui/audit?sok=ingen", status_code=303)
+    return RedirectResponse(f"/ui/audit/children/{child_id}/log", status_code=303)
 
 
 @router.get("/audit/children/{child_id}/log", response_class=HTMLResponse)
-async def audit_log(request: Request, user: User, child_id: ChildId) -> HTMLResponse:
-    found = await audit_reads.log_extract(hub_of(request), user, child_id)
-    return page(request, "audit_log.html", user, found=found, child_id=child_id)
+async def audit_log(request: Request, user: User, child_id: ChildId, fran: Day = "", till: Day = "",
+                    organisation: Picked = "", syfte: Picked = "") -> HTMLResponse:
+    """The log extract, narrowed by Swedish days (both included), an organisation and a purpose."""
+    reads.require_role(user, Need.AUDIT)
+    since, until = auditing.local_day(fran), auditing.local_day(till, after=True)
+    problems = [message for text, day, message in ((fran, since, sv.BAD_DAY_FROM), (till, until, sv.BAD_DAY_UNTIL))
+                if text and day is None]
+    if since and until and until <= since:
+        problems.append(sv.BAD_PERIOD)
+    hub = hub_of(request)
+    found = None
+    if not problems:
+        found = await audit_reads.log_extract(hub, user, child_id, since, until, organisation or None, syfte or None)
+    people = await hub.run(people_store.known, hub.engine, [e.viewer_id for e in found.entries] if found else [])
+    rows = [auditing.log_row(e, people, hub.directory) for e in found.entries] if found else []
+    return page(request, "audit_log.html", user, 422 if problems else 200, found=found, rows=rows, child_id=child_id,
+                fran=fran, till=till, organisation=organisation, syfte=syfte, problems=problems,
+                purposes=auditing.purpose_groups(syfte), filtered=bool(fran or till or organisation or syfte))
 
 
 @router.get("/audit/children/{child_id}/history", response_class=HTMLResponse)
-async def audit_history(request: Request, user: User, child_id: ChildId) -> HTMLResponse:
-    found = await audit_reads.history(hub_of(request), user, child_id)
-    return page(request, "audit_history.html", user, found=found, child_id=child_id)
+async def audit_history(request: Request, user: User, child_id: ChildId,
+                        sida: Annotated[int, Query(ge=1, le=100_000)] = 1) -> HTMLResponse:
+    hub = hub_of(request)
+    found = await audit_reads.history(hub, user, child_id, offset=(sida - 1) * HISTORY_PAGE, limit=HISTORY_PAGE)
+    subjects = [str(v) for e in found.entries for k, v in e.fields.items() if k in readable.PEOPLE_FIELDS and v]
+    people = await hub.run(people_store.known, hub.engine, subjects)
+    rows = [auditing.history_row(e, people, hub.directory) for e in found.entries]
+    pages = max(1, -(-found.total // HISTORY_PAGE))
+    return page(request, "audit_history.html", user, found=found, rows=rows, child_id=child_id, sida=sida,
+                pages=pages, first=found.offset + 1, last=found.offset + len(found.entries))
 
 
 @router.get("/audit/children/{child_id}/as-seen", response_class=HTMLResponse)
 async def audit_as_seen(request: Request, user: User, child_id: ChildId,
                         org: Annotated[str, Query(max_length=64, pattern=r"^\S*$")] = "",
                         at: Annotated[str, Query(max_length=40)] = "") -> HTMLResponse:
+    """Time travel: an organisation from the directory and a moment typed as Swedish local time
+    (``datetime-local``; a moment with its own zone is taken as it says)."""
     reads.require_role(user, Need.AUDIT)
-    seen, problem = None, None
-    if org and at:
-        moment = _moment(at)
+    seen, problem, shown_at = None, None, at
+    if at:
+        moment = auditing.typed_moment(at)
         if moment is None:
-            problem = "Ange tidpunkten som datum och tid, till exempel 2026-11-01T12:00."
+            problem = sv.BAD_MOMENT
         else:
-            seen = await audit_reads.plan_as_seen(hub_of(request), user, child_id, org, moment)
-    return page(request, "audit_as_seen.html", user, seen=seen, child_id=child_id, org=org, at=at, problem=problem,
+            shown_at = auditing.local_input(moment)
+            if org:
+                seen = await audit_reads.plan_as_seen(hub_of(request), user, child_id, org, moment)
+    elif org:
+        problem = sv.NO_MOMENT
+    return page(request, "audit_as_seen.html", user, 422 if problem else 200, seen=seen, child_id=child_id, org=org,
+                at=shown_at, problem=problem,
                 ratings={a.area: a.assessment.rating if a.assessment else None for a in seen.areas} if seen else {})
-
-
-def _moment(text: str) -> dt.datetime | None:
-    """A moment typed in a form: ISO 8601, Swedish time unless it says otherwise, in Moment's range."""
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=SWEDEN)
-    try:
-        from pydantic import TypeAdapter
-
-        return TypeAdapter(Moment).validate_python(moment)
-    except ValueError:
-        return None
-
-
-# -- administration ------------------------------------------------------------------------------------------
-
-@router.get("/admin", response_class=HTMLResponse)
-async def admin_home(request: Request, user: User) -> HTMLResponse:
-    reads.require_role(user, Need.ADMIN)
-    from services.api.audit.routes import _counts
-
-    hub = hub_of(request)
-    return page(request, "admin.html", user, counts=await hub.run(_counts, hub))
 
 
 # -- the generic command forms: registered last, so the fixed paths above match first ---------------

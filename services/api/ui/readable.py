@@ -196,20 +196,160 @@ def _value(fact_type: str, key: str, value: str, details: Mapping[str, str],
     return value
 
 
-# -- an event's fields, for the auditors' history ----------------------------------------------------------
+# -- people and the auditors' log ----------------------------------------------------------------------
+
+def person(subject: str, role: str | None, organisation_id: str | None, people: Mapping[str, Any],
+           directory: OrgDirectory | None) -> Markup:
+    """A user as "Namn (roll, organisation)", the login subject on hover; a subject nobody has
+    seen log in with a name is shown as it is. Role and organisation are the entry's own (what
+    the user was when it was logged), else the latest the hub has seen."""
+    known = people.get(subject)
+    role = role or getattr(known, "role", None)
+    organisation_id = organisation_id or getattr(known, "organisation_id", None)
+    said = [sv.USER_ROLE.get(role, role)] if role else []
+    where = org(organisation_id, directory) if organisation_id else None
+    inside = Markup(", ").join([*said, *([where] if where is not None else [])])
+    if known is None:
+        who = Markup('<span class="person unknown" title="{}">{}</span>').format(sv.UNKNOWN_PERSON, subject)
+    else:
+        who = Markup('<span class="person" title="{}">{}</span>').format(subject, known.name)
+    return who + Markup(" ({})").format(inside) if inside else who
+
+
+def audit_purpose(kind: str, purpose: str) -> Markup | str:
+    """What an entry of the log was for, in words: a view's purpose, an emergency access's or an
+    erasure's reason (the code on hover); an unknown kind says what it is and its purpose as is."""
+    if kind == "view":
+        return coded(purpose, sv.PURPOSE)
+    if kind == "emergency":
+        return Markup("{}: {}").format(sv.AUDIT_KIND[kind], coded(purpose, sv.EMERGENCY_REASONS))
+    if kind == "erasure":
+        return Markup("{}: {}").format(sv.AUDIT_KIND[kind], coded(purpose, sv.ERASURE_REASONS))
+    if kind == "review":
+        return sv.AUDIT_KIND[kind]
+    return Markup("{} ({}): {}").format(sv.AUDIT_KIND_UNKNOWN, kind, purpose)
+
+
+def parts(kind: str, values: Sequence[str]) -> Markup | str:
+    """What an entry read, in words; an erasure's parts are the ids it erased (short, whole on hover)."""
+    if kind == "erasure":
+        return Markup("{}: {}").format(sv.ERASED_IDS, short_ids(list(values))) if values else DASH
+    return ", ".join(sv.PART.get(v, v) for v in values) or DASH
+
+
+# -- an event, for the auditors' history --------------------------------------------------------------
 
 ORG_SUFFIXES = ("_org", "_orgs", "organisation_id", "organisations", "unit_id", "recipients")
+PEOPLE_FIELDS = frozenset({"viewer_id", "reviewer_id", "registered_by", "administrator_id"})
+ACTOR_FIELDS = ("viewer_id", "reviewer_id", "administrator_id")  # who did it, with the role and organisation beside
+MOMENT_FIELDS = frozenset({"valid_from", "valid_to", "expires_at"})
+SHORT_ID_FIELDS = frozenset({"consent_id", "consent_ids", "ended_consent_ids", "erased_child_ids",
+                             "surviving_child_id"})
+# References inside the hub (and ciphertext) that mean nothing on the page; the JSON API keeps them.
+HISTORY_HIDDEN = HIDDEN_FIELDS | {"plan_id", "meeting_id", "action_id", "follow_up_id", "fact_event_id",
+                                  "report_event_id", "emergency_event_id", "withdrawn_by", "fact", "report", "justification",
+                                  "placement_id", "intervention_id"}
+HISTORY_CODES: Mapping[str, Mapping[str, str]] = {
+    **CODES, "categories": {str(k): v for k, v in sv.CATEGORY.items()}, "areas": {str(k): v for k, v in sv.AREA.items()},
+    "obtained": {str(k): v for k, v in sv.OBTAINED.items()}, "protection": sv.PROTECTION, "rule": sv.RULE,
+    "purpose": sv.PURPOSE, "parts": sv.PART, "fact_type": sv.EVENT,
+}
+REASONS_OF = {"EmergencyAccessOpened": sv.EMERGENCY_REASONS, "NamedPersonTransferred": sv.TRANSFER_REASONS,
+              "PlanClosed": {**sv.CLOSE_REASONS, **sv.PLAN_CLOSED}, "ChildDataErased": sv.ERASURE_REASONS}
 
 
-def history_value(key: str, value: Any, directory: OrgDirectory | None) -> Markup | str:
-    """One field of an event as the auditors' history shows it: organisations and municipalities
-    by name (id and code on hover), everything else as the log holds it."""
-    if key.endswith(ORG_SUFFIXES) and value is not None:
+def event_name(type_name: str) -> str:
+    """An event kind in Swedish; one the page does not know is "Annan händelse", never its class name."""
+    return sv.EVENT.get(type_name, sv.EVENT_UNKNOWN)
+
+
+def history_rows(type_name: str, fields: Mapping[str, Any], directory: OrgDirectory | None,
+                 people: Mapping[str, Any] | None = None) -> list[tuple[str, Markup | str]]:
+    """An event's fields as (Swedish label, readable value), in the event's own order, without
+    the hub's internal references."""
+    rows: list[tuple[str, Markup | str]] = []
+    actor = next((k for k in ACTOR_FIELDS if fields.get(k)), None)  # an access event's user, role and organisation
+    for key, value in fields.items():
+        if key in HISTORY_HIDDEN or (actor and key in ("role", "organisation_id")):
+            continue
+        label = FIELD_OF.get((type_name, key)) or sv.HISTORY_FIELD.get(key) or key.replace("_", " ")
+        if key == actor:
+            shown: Markup | str = person(str(value), fields.get("role"), fields.get("organisation_id"), people or {},
+                                         directory)
+        else:
+            shown = history_value(key, value, directory, type_name, people or {})
+        rows.append((label, shown))
+    return rows
+
+
+def history_value(key: str, value: Any, directory: OrgDirectory | None, type_name: str = "",
+                  people: Mapping[str, Any] | None = None) -> Markup | str:
+    """One field of an event as the auditors' history shows it: organisations, municipalities
+    and users by name (id, code and login on hover), codes in words, dates and moments in
+    Swedish, lists joined; nothing as Python shows it."""
+    if value is None or value == [] or value == {}:
+        return DASH
+    if key in PEOPLE_FIELDS:
+        return person(str(value), None, None, people or {}, directory)
+    if key == "guardian_ids" and isinstance(value, list):
+        return f"{len(value)} st."
+    if key == "grantors" and isinstance(value, list):
+        return ", ".join(sv.ROLE_NAMES.get(str(g.get("role")), str(g.get("role"))) if isinstance(g, dict) else str(g)
+                         for g in value)
+    if key == "role" and type_name == "ConsentWithdrawn":
+        return sv.ROLE_NAMES.get(str(value), str(value))
+    if key == "role":
+        return sv.USER_ROLE.get(str(value), str(value))
+    if key == "reason_code" and type_name in REASONS_OF:
+        return coded(str(value), REASONS_OF[type_name])
+    if key == "rating" and value in sv.RATING:
+        return sv.RATING[value]
+    if key.endswith(ORG_SUFFIXES):
         return orgs(value, directory) if isinstance(value, list | tuple) else org(str(value), directory)
-    if key.endswith("municipality_code") and isinstance(value, str):
-        return municipality(value, directory)
+    if key.endswith("municipality_code"):
+        return municipality(str(value), directory)
+    if key in SHORT_ID_FIELDS:
+        return short_ids(value)
+    if key in MOMENT_FIELDS:
+        return _moment_text(value)
+    if key in DATE_FIELDS or key.endswith(("_on", "_date")):
+        return iso_day(str(value))
+    if key in PERCENT_FIELDS:
+        return percent(value)
+    if key == "code" and type_name in CODE_OF:
+        return coded(str(value), CODE_OF[type_name])
+    if key in HISTORY_CODES:
+        words = HISTORY_CODES[key]
+        if isinstance(value, list | tuple):
+            return Markup(", ").join(coded(str(v), words) for v in value)
+        return coded(str(value), words)
+    return _plain(value)
+
+
+def short_ids(value: Any) -> Markup:
+    """Ids as their first eight characters, each whole on hover."""
+    values = value if isinstance(value, list | tuple) else [value]
+    return Markup(", ").join(Markup('<span class="id" title="{}">{}</span>').format(v, str(v)[:8]) for v in values)
+
+
+def _moment_text(value: Any) -> str:
+    try:
+        return moment(dt.datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def _plain(value: Any) -> str:
+    """Whatever else an event carries, as words: booleans in Swedish, lists joined, a mapping as
+    "key value" pairs; never Python's brackets or quotes."""
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
     if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(_plain(v) for v in value) or DASH
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')} {_plain(v)}" for k, v in value.items()) or DASH
+    if isinstance(value, str):
+        return sv.BOOLEAN.get(value, value)
     return str(value)
 
 

@@ -119,6 +119,69 @@ ORG_KIND = {"MHV": "mödrahälsovård", "BHV": "barnhälsovård", "SOCIAL": "soc
 USER_ROLE = {"coordinator": "samordnare", "auditor": "granskare", "administrator": "administratör"}
 PURPOSE = {"care-planning": "barnets plan", "export": "export", "audit": "granskning", "emergency": "nödöppning",
            "search": "sökning med personnummer"}  # why an access was logged (services.api.publishing)
+# -- the auditors' pages: the log extract's kinds and reasons, the history's events and fields ------------
+
+AUDIT_KIND = {"view": "Läsning", "emergency": "Nödöppning", "review": "Granskning av en nödöppning",
+              "erasure": "Radering"}
+ERASURE_REASONS = {"GDPR_ART17": "Begäran om radering (GDPR art. 17)"}  # others are shown as their code
+# Every event of the hub, in Swedish; a kind not listed reads ``EVENT_UNKNOWN``, never as its class name.
+EVENT = {
+    **FACT,
+    "ChildRegistered": "Folkbokförd", "CustodyRecorded": "Vårdnad registrerad", "ChildMoved": "Flyttat",
+    "ProtectionRecorded": "Skyddade personuppgifter registrerade", "ChildDied": "Avliden",
+    "ChildEmigrated": "Utvandrat", "ChildIdentitiesMerged": "Två id sammanförda till ett barn",
+    "ConsentGranted": "Samtycke lämnat", "ConsentWithdrawn": "Samtycke återkallat",
+    "FactReleased": "Uppgift släppt till planen", "ReleaseRevoked": "Släppt uppgift återtagen",
+    "PlanOpened": "Plan öppnad", "MeetingHeld": "Samverkansmöte", "LeadAssigned": "Ansvarig för planen utsedd",
+    "AreaAssessed": "Område bedömt", "ActionAgreed": "Insats beslutad", "ActionCompleted": "Insats slutförd",
+    "FollowUpScheduled": "Uppföljning inlagd", "NamedPersonTransferred": "Barnensbästa-ansvar flyttat",
+    "NamedPersonAssigned": "Barnensbästa-ansvarig utsedd", "PlanClosed": "Plan avslutad",
+    "ChildDataViewed": "Uppgifter lästa", "EmergencyAccessOpened": "Nödöppning",
+    "EmergencyAccessReviewed": "Nödöppning granskad", "ReportOfConcernRouted": "Orosanmälan vidarebefordrad",
+    "ChildDataErased": "Radering",
+}
+EVENT_UNKNOWN = "Annan händelse"
+AUDIT_KIND_UNKNOWN = "Annan loggpost"
+UNKNOWN_PERSON = "okänd användare"
+ERASED_IDS = "raderade id"
+PURPOSE_GROUPS = {"view": "Läsning", "emergency": "Nödöppning", "erasure": "Radering", "other": "Annat"}
+BAD_DAY_FROM = "Från-datumet är inte ett datum. Ange det som ÅÅÅÅ-MM-DD, till exempel 2026-11-01."
+BAD_DAY_UNTIL = "Till-datumet är inte ett datum. Ange det som ÅÅÅÅ-MM-DD, till exempel 2026-11-30."
+BAD_PERIOD = "Till-datumet ligger före från-datumet."
+BAD_MOMENT = "Tidpunkten kunde inte läsas. Ange datum och klockslag i svensk tid, till exempel 2026-11-01 13:00."
+NO_MOMENT = "Ange en tidpunkt: datum och klockslag i svensk tid."
+TOPIC = {"intake.health": "hälso- och sjukvården", "intake.school": "skolan", "intake.social": "socialtjänsten",
+         "intake.population": "folkbokföringen", "consent": "samtycken", "shared": "delade uppgifter",
+         "plan": "planen", "access": "åtkomstloggen", "statutory.social": "till socialtjänsten enligt lag"}
+BASIS = {"DIRECTORY": "registeruppgift", "CONSENT": "med samtycke", "STATUTORY": "enligt lag"}
+SEALED = {"none": "–", "sealed": "förseglat (öppnas inte här)", "opened": "förseglat", "erased": "raderat"}
+PROTECTION = {"NONE": "inga", "SEKRETESSMARKERING": "sekretessmarkering",
+              "SKYDDAD_FOLKBOKFORING": "skyddad folkbokföring"}
+# An event's fields in the history: Swedish labels beside the facts' (``FIELD``).
+HISTORY_FIELD = {
+    **FIELD,
+    "guardian_ids": "vårdnadshavare", "recorded_on": "datum", "from_municipality_code": "från kommun",
+    "to_municipality_code": "till kommun", "moved_on": "flyttdatum", "protection": "skydd", "died_on": "avled",
+    "emigrated_on": "utvandrade", "surviving_child_id": "barnets id nu", "consent_id": "samtycke",
+    "consent_ids": "samtycken", "grantors": "lämnat av", "source_organisations": "från organisationer",
+    "categories": "kategorier", "areas": "områden", "recipients": "mottagare", "valid_from": "gäller från",
+    "valid_to": "gäller till", "obtained": "inhämtat", "registered_by": "registrerat av", "role": "roll",
+    "fact_type": "uppgift", "ended_consent_ids": "upphörda samtycken", "opened_by_org": "öppnad av",
+    "held_on": "mötesdatum", "participant_orgs": "deltagare", "lead_org": "ansvarig för planen",
+    "rating": "bedömning", "assessed_by_org": "bedömd av", "responsible_org": "ansvarig organisation",
+    "due_on": "datum", "completed_on": "slutförd", "to_org": "till", "from_org": "från",
+    "reason_code": "skäl", "organisation_id": "organisation", "rule": "regel", "assigned_on": "från",
+    "viewer_id": "vem", "purpose": "syfte", "parts": "delar", "expires_at": "gäller till",
+    "reviewer_id": "granskare", "withdrawn_by": "återkallat av", "administrator_id": "raderat av",
+    "erased_child_ids": "raderade id", "unit_id": "enhet",
+    "expected_birth_date": "beräknad förlossning",
+}
+PART = {"plan": "planen", "facts": "uppgifter", "assessments": "bedömningar", "actions": "insatser",
+        "meetings": "möten", "follow-ups": "uppföljningar", "consents": "samtycken",
+        "named-person": "barnensbästa-ansvarig", "identity": "identitet", "address": "adress",
+        "guardians": "vårdnadshavare", "summary": "översikt", "gaps": "glapplista", "audit-log": "loggutdrag",
+        "history": "händelsehistorik", "plan-as-seen": "planen vid en tidpunkt",
+        "emergency-access-log": "nödöppningar", "emergency-access-reviews": "granskningar av nödöppningar"}
 UNKNOWN_ORG = "okänd organisation"
 OUTSIDE_COUNTY = "kommun utanför länet"
 TREND = {"up": ("↑", "ökar"), "down": ("↓", "minskar"), "flat": ("→", "oförändrad")}
@@ -160,6 +223,7 @@ SEARCH = {  # why a lookup by personnummer showed no child (the list's ?sok=)
     "datum": "Personnumrets födelsedatum finns inte.",
     "kontroll": "Personnumrets kontrollsiffra stämmer inte. Kontrollera siffrorna.",
 }
+AUDIT_SEARCH = {**SEARCH, "ingen": "Inget barn i registret har det personnumret."}  # auditors see every child
 FILTER_INVALID = "Sökningen kunde inte tas emot. Kontrollera fälten."
 MOOT = "Återkallelsen är mottagen, men den ändrade inget: {why}."
 

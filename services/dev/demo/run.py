@@ -1,8 +1,11 @@
-"""``kronobarn demo`` (backbone stage): broker, topics, one event of each type, read back.
+"""``kronobarn demo``: the backbone stage, then the county through the whole hub.
 
-Later stages grow this into the full hub; today it proves the backbone end to end on the
-embedded defaults: the Kafka-protocol broker, the topic set, the codec, sealing and the key
-store, then shows crypto-shredding making one child's sealed data read as ERASED.
+The backbone stage proves the backbone end to end on the embedded defaults: the Kafka-protocol
+broker, the topic set, the codec, sealing and the key store, then shows crypto-shredding making
+one child's sealed data read as ERASED. Its events are random samples of every type (an
+emergency access by "organisation_id-0423", a child in "municipality_code-…"), so it runs on a
+broker and a database of its own: nothing of it reaches the county's topics, read model or audit
+log, and the auditors' and coordinators' pages show the county only.
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.codec import Codec
-from schemas.events import ChildIdentitiesMerged, Event
+from schemas.events import Event
 from schemas.sealing import ERASED, Personal, Sealer
 from schemas.topics import ALL_TOPICS, key_for, topic_for
 from services.dev.bench.report import wide_console
 from services.dev.samples import one_of_each
 from services.kafka import clients as kafka
 from services.kafka import offsets
-from services.kafka.broker import EmbeddedBroker
+from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from services.sql.db import make_engine, migrate
 from services.sql.keystore import SqlKeyStore, master_key_from
@@ -92,41 +95,77 @@ def _summary(events: list[Event], found: dict[uuid.UUID, tuple]) -> Table:
     return table
 
 
+async def _backbone(settings: Settings, console: Console) -> tuple[bool, bool]:
+    """Stage 1 on its own broker and key store: one event of each type through the backbone and
+    back, then crypto-shredding. Returns (round trip ok, shredded)."""
+    sandbox_db = Path(settings.demo_data_dir).parent / "backbone.db"
+    _remove_database(sandbox_db)
+    with EmbeddedBroker(settings.broker_host, free_port(settings.broker_host)) as broker:
+        own = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap, "database_url": f"sqlite:///{sandbox_db}"})
+        engine = make_engine(own.resolved_database_url)
+        try:
+            migrate(engine)
+            keys = SqlKeyStore(engine, master_key_from(own))
+            codec = Codec(sealer=Sealer(keys))
+            created = await kafka.create_topics(own)
+            console.print(f"Backbone stage on a broker of its own ({broker.bootstrap}): {len(ALL_TOPICS)} topics "
+                          f"declared, {len(created)} created, {own.partitions} partitions each.")
+            child_id = uuid.uuid4()
+            events = _demo_events(child_id)
+            await _publish(own, codec, events)
+            found = await _read_back(own, codec, {e.event_id for e in events})
+            if len(found) < len(events):
+                console.print(MISSING.format(got=len(found), sent=len(events), timeout=READ_BACK_TIMEOUT_S))
+                return False, False
+            console.print(_summary(events, found))
+            ok = all(found[e.event_id][0] == e for e in events)
+
+            # Crypto-shredding: erase the child's key; the same bytes now read as ERASED, no crash.
+            keys.erase(child_id, reason_code="DEMO")
+            again = await _read_back(own, codec, {e.event_id for e in events})
+            registered = next(ev for ev, *_ in again.values() if type(ev).__name__ == "ChildRegistered")
+            shredded = registered.envelope.sealed is ERASED
+            console.print("Crypto-shredding: after erasing the child's key its sealed data reads as "
+                          f"{registered.envelope.sealed!r}.")
+        finally:
+            engine.dispose()
+    _remove_database(sandbox_db)
+    log.info("demo.backbone_finished", events=len(events), round_trip_ok=ok, shredded=shredded)
+    return ok, shredded
+
+
 async def _run(settings: Settings, console: Console) -> bool:
+    ok, shredded = await _backbone(settings, console)
+    if not ok:
+        return False
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     keys = SqlKeyStore(engine, master_key_from(settings))
     codec = Codec(sealer=Sealer(keys))
     created = await kafka.create_topics(settings)
-    console.print(f"Topics: {len(ALL_TOPICS)} declared, {len(created)} created, {settings.partitions} partitions each.")
-
-    child_id = uuid.uuid4()
-    events = _demo_events(child_id)
-    await _publish(settings, codec, events)
-    found = await _read_back(settings, codec, {e.event_id for e in events})
-    if len(found) < len(events):
-        console.print(MISSING.format(got=len(found), sent=len(events), timeout=READ_BACK_TIMEOUT_S))
-        return False
-    console.print(_summary(events, found))
-    ok = all(found[e.event_id][0] == e for e in events)
-
-    # Crypto-shredding: erase the child's key; the same bytes now read as ERASED, no crash.
-    keys.erase(child_id, reason_code="DEMO")
-    again = await _read_back(settings, codec, {e.event_id for e in events})
-    registered = next(ev for ev, *_ in again.values() if type(ev).__name__ == "ChildRegistered")
-    shredded = registered.envelope.sealed is ERASED
-    console.print(f"Crypto-shredding: after erasing the child's key its sealed data reads as {registered.envelope.sealed!r}.")
+    console.print(f"County's topics: {len(ALL_TOPICS)} declared, {len(created)} created, "
+                  f"{settings.partitions} partitions each.")
 
     intake_ok = await _intake(settings, engine, console)
     gate = await _gate(settings, codec, console)
-    # The backbone stage's ids: its sample child, and the id its sample merge carries the child to.
-    samples = {str(child_id)} | {str(e.surviving_child_id) for e in events if isinstance(e, ChildIdentitiesMerged)}
+    # The backbone stage ran on its own broker and database: no sample id is among the county's.
+    samples: set[str] = set()
     plans_ok = _plans(settings, engine, console, samples)
     merges_ok = _merges(engine, console, gate, samples)
-    log.info("demo.finished", events=len(events), round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok,
-             gate_ok=gate.ok, plans_ok=plans_ok, merges_ok=merges_ok, merges=len(gate.intake.merged))
+    erased_ok = await _erasure(settings, engine, codec, gate, console)
+    log.info("demo.finished", round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok,
+             gate_ok=gate.ok, plans_ok=plans_ok, merges_ok=merges_ok, merges=len(gate.intake.merged),
+             erased_ok=erased_ok)
     engine.dispose()
-    return ok and shredded and intake_ok and gate.ok and plans_ok and merges_ok
+    return ok and shredded and intake_ok and gate.ok and plans_ok and merges_ok and erased_ok
+
+
+async def _erasure(settings: Settings, engine, codec: Codec, gate: GateStageResult,  # type: ignore[no-untyped-def]
+                   console: Console) -> bool:
+    """Last: a child of the county erased while the worker runs, and the scan for what is left."""
+    from services.dev.demo.erasure import erasure_stage
+
+    return await erasure_stage(settings, engine, codec, gate.plans.opened, console)
 
 
 async def _intake(settings: Settings, engine, console: Console) -> bool:  # type: ignore[no-untyped-def]
@@ -176,12 +215,16 @@ def _merges(engine, console: Console, gate: GateStageResult, samples: set[str]) 
     return not failures
 
 
+def _remove_database(path: Path) -> None:
+    for stale in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        stale.unlink(missing_ok=True)
+
+
 def fresh_demo_database(settings: Settings) -> str:
     """The demo's own hub database, emptied: the embedded broker forgets everything when it
     stops, so checkpoints and identities from an earlier demo would point into a void."""
     path = Path(settings.demo_data_dir).parent / "hub.db"
-    for stale in (path, path.with_name("hub.db-wal"), path.with_name("hub.db-shm")):
-        stale.unlink(missing_ok=True)
+    _remove_database(path)
     return f"sqlite:///{path}"
 
 

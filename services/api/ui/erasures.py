@@ -1,0 +1,76 @@
+"""Erasure in the pages: the administrators' form, and the auditors' list of erasures.
+
+Both go through ``services.api.audit.erasures``, as the JSON API does: the same rules, the same
+audit event. The form asks the administrator to confirm that the erasure is final; an accepted
+erasure redirects back (POST-redirect-GET) with what was done, a refused one shows the form again
+with the reason, in Swedish, and keeps what was typed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from projections.access import Need
+from services.api import reads
+from services.api.audit import erasures
+from services.api.audit.routes import _counts
+from services.api.auth.callers import hub_of, page_principal, same_origin
+from services.api.auth.tokens import Principal
+from services.api.people import known
+from services.api.ui import readable
+from services.api.ui.render import page
+from services.erasure.erase import JUSTIFICATION_MAX, REASONS
+from services.erasure.watch import BOUND_S
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+User = Annotated[Principal, Depends(page_principal)]
+
+BAD_CHILD_ID = "Ange barnets id (36 tecken, till exempel 0b1c7f6e-3f3a-4a77-9d43-1a6b2f9a0c11)."
+NOT_CONFIRMED = "Bekräfta att du förstår att raderingen är slutgiltig."
+ERASED = "Barnet är raderat. Alla delar av hubben har släppt barnets uppgifter inom {bound:g} sekunder."
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin_home(request: Request, user: User,
+                     klart: Annotated[Literal["raderad"] | None, Query()] = None) -> HTMLResponse:
+    return await _admin_page(request, user, notice=ERASED.format(bound=BOUND_S) if klart else None)
+
+
+@router.post("/admin/erasure", dependencies=[Depends(same_origin)])
+async def erasure_submit(request: Request, user: User) -> Response:
+    reads.require_role(user, Need.ADMIN)
+    form = await request.form()
+    typed = {k: v if isinstance(v := form.get(k), str) else "" for k in ("child_id", "reason_code", "justification")}
+    try:
+        child = uuid.UUID(typed["child_id"].strip())
+    except ValueError:
+        return await _admin_page(request, user, 422, problem=BAD_CHILD_ID, typed=typed)
+    if form.get("final") != "ja":
+        return await _admin_page(request, user, 422, problem=NOT_CONFIRMED, typed=typed)
+    try:
+        await erasures.erase_as(hub_of(request), user, child, typed["reason_code"], typed["justification"])
+    except erasures.Refused as refused:
+        return await _admin_page(request, user, refused.status, problem=refused.message, typed=typed)
+    return RedirectResponse("/ui/admin?klart=raderad", status_code=303)
+
+
+async def _admin_page(request: Request, user: Principal, status: int = 200, *, notice: str | None = None,
+                      problem: str | None = None, typed: dict[str, str] | None = None) -> HTMLResponse:
+    reads.require_role(user, Need.ADMIN)
+    hub = hub_of(request)
+    return page(request, "admin.html", user, status, counts=await hub.run(_counts, hub), reasons=REASONS,
+                notice=notice, problem=problem, typed=typed or {}, justification_max=JUSTIFICATION_MAX)
+
+
+@router.get("/audit/erasures", response_class=HTMLResponse)
+async def erasure_list(request: Request, user: User) -> HTMLResponse:
+    hub = hub_of(request)
+    found = await erasures.erasure_list(hub, user)
+    people = await hub.run(known, hub.engine, [e.administrator_id for e in found.erasures])
+    who = {e.event_id: readable.person(e.administrator_id, e.role, e.organisation_id, people, hub.directory)
+           for e in found.erasures}
+    return page(request, "audit_erasures.html", user, found=found, who=who)
