@@ -92,7 +92,7 @@ class _OnePage:
         return self.get(child_id) is None and self._keys.is_erased(child_id)
 
 
-def _open(sealer: Sealer, child_id: uuid.UUID, sealed: bytes | None) -> Personal | Erased | None:
+def open_sealed(sealer: Sealer, child_id: uuid.UUID, sealed: bytes | None) -> Personal | Erased | None:
     if sealed is None:
         return None
     try:
@@ -127,7 +127,7 @@ def shown(row: ChildRow, viewer_org: str | None, keys: KeyStore, asks: Collectio
         return Shown(PersonOut(identity=IdentityState.WITHHELD, protected=protected))
     if (protected and export) or not identity_entitled(viewer_org, row):
         return Shown(PersonOut(identity=IdentityState.PROTECTED, protected=protected))
-    opened = _open(sealer, row.child_id, row.sealed_identity) if IDENTITY in asks else None
+    opened = open_sealed(sealer, row.child_id, row.sealed_identity) if IDENTITY in asks else None
     if isinstance(opened, Erased):
         return Shown(PersonOut(identity=IdentityState.ERASED, protected=protected))
     person = PersonOut(identity=IdentityState.MISSING, protected=protected)
@@ -137,19 +137,19 @@ def shown(row: ChildRow, viewer_org: str | None, keys: KeyStore, asks: Collectio
                            given_name=f.get("given_name"), family_name=f.get("family_name"))
     address = None
     if ADDRESS in asks and not protected and not export:
-        place = _open(sealer, row.child_id, row.sealed_address)
+        place = open_sealed(sealer, row.child_id, row.sealed_address)
         if isinstance(place, Personal) and place.fields.get("address"):
             address = AddressOut(address=place.fields.get("address"), postal_code=place.fields.get("postal_code"),
                                  town=place.fields.get("town"))
     guardians: tuple[GuardianOut, ...] = ()
     if GUARDIANS in asks and not export:
-        names = _open(sealer, row.child_id, row.sealed_guardians)
+        names = open_sealed(sealer, row.child_id, row.sealed_guardians)
         if isinstance(names, Personal):
-            guardians = tuple(_guardians(names))
+            guardians = tuple(guardians_named(names))
     return Shown(person, address, guardians)
 
 
-def _guardians(names: Personal) -> list[GuardianOut]:
+def guardians_named(names: Personal) -> list[GuardianOut]:
     """The new form only ("guardian:<party id>" -> name); older records' keys show no name."""
     out = []
     for key, name in sorted(names.fields.items()):

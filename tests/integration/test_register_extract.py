@@ -448,7 +448,7 @@ def test_the_page_is_swedish_printable_and_lists_the_same_entries(world: World) 
         assert f'id="e-{event_id}"' in html, want["type"]
         for value in want["text"].values():
             assert value in html, (want["type"], value)
-    for kind in ("Samverkansmöte", "Insats beslutad", "Bedömning av ett område", "Planen öppnad", "Samtycke lämnat",
+    for kind in ("Samverkansmöte", "Insats beslutad", "Område bedömt", "Plan öppnad", "Samtycke lämnat",
                  "Samtycke återkallat", "Folkbokförd", "Orosanmälan vidarebefordrad", "Uppföljning inlagd"):
         assert kind in html, kind
     assert "MeetingHeld</" not in html  # class names only on hover

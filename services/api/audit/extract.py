@@ -43,7 +43,7 @@ from projections.plan import ERASED_TEXT, SEALED_TEXT
 from projections.read_model import named_person_history
 from schemas.codec import DecodeError
 from schemas.events import Event, FactReleased, NamedPersonTransferred, ReleaseRevoked
-from schemas.sealing import Erased, Personal, Sealer, SealError
+from schemas.sealing import Erased, Personal, Sealer
 from schemas.topics import ACCESS, CONSENT, PLAN, SHARED, STATUTORY_SOCIAL, TOPIC_OF_EVENT
 from services.api import errors, person, publishing, reads, views
 from services.api.audit import reads as audit_reads
@@ -62,7 +62,7 @@ from services.api.audit.extract_models import (
 )
 from services.api.auth.callers import hub_of, known_query
 from services.api.auth.tokens import Principal
-from services.api.models import AddressOut, ConsentOut, GrantorOut, GuardianOut, IdentityState
+from services.api.models import AddressOut, ConsentOut, GrantorOut, IdentityState
 from services.api.orgs import OrgDirectory
 from services.api.routes import Caller, ChildId, problems
 from services.api.store import ChildRow, utc
@@ -188,15 +188,6 @@ def named_person_periods(history: Sequence[Period], transfers: Iterable[NamedPer
 
 # -- pure: the child as a person -----------------------------------------------------------------------------
 
-def _open(opener: Sealer, child_id: uuid.UUID, sealed: bytes | None) -> Personal | Erased | None:
-    if sealed is None:
-        return None
-    try:
-        return opener.open(child_id, sealed)
-    except SealError:
-        return None  # altered bytes: shown as missing, never guessed at
-
-
 def person_of(row: ChildRow, opener: Sealer, erased: bool = False) -> ExtractPerson:
     """The identity opened; the address never for a protected child; the guardians' names. An
     erased child's: nothing is opened (nothing could be)."""
@@ -204,31 +195,20 @@ def person_of(row: ChildRow, opener: Sealer, erased: bool = False) -> ExtractPer
     common: dict[str, Any] = dict(
         protected=protected, guardian_ids=list(row.guardians), birth_date=row.birth_date, unborn=row.unborn,
         municipality_code=person.municipality_shown(row), died_on=row.died_on, emigrated_on=row.emigrated_on)
-    identity = None if erased else _open(opener, row.child_id, row.sealed_identity)
+    identity = None if erased else person.open_sealed(opener, row.child_id, row.sealed_identity)
     if erased or isinstance(identity, Erased):
         return ExtractPerson(identity=IdentityState.ERASED, **common)
     names = identity.fields if isinstance(identity, Personal) else {}
-    address = None if protected else _open(opener, row.child_id, row.sealed_address)
+    address = None if protected else person.open_sealed(opener, row.child_id, row.sealed_address)
     place = address.fields if isinstance(address, Personal) and address.fields.get("address") else None
-    guardians = _open(opener, row.child_id, row.sealed_guardians)
+    guardians = person.open_sealed(opener, row.child_id, row.sealed_guardians)
     return ExtractPerson(
         identity=IdentityState.SHOWN if names else IdentityState.MISSING, **common,
         personnummer=names.get("personnummer"), given_name=names.get("given_name"),
         family_name=names.get("family_name"),
         address=None if place is None else AddressOut(address=place.get("address"), postal_code=place.get("postal_code"),
                                                       town=place.get("town")),
-        guardians=_guardian_names(guardians) if isinstance(guardians, Personal) else [])
-
-
-def _guardian_names(names: Personal) -> list[GuardianOut]:
-    out = []
-    for key, name in sorted(names.fields.items()):
-        if key.startswith(person.GUARDIAN_KEY) and name:
-            try:
-                out.append(GuardianOut(party_id=uuid.UUID(key[len(person.GUARDIAN_KEY):]), name=name))
-            except ValueError:
-                continue
-    return out
+        guardians=person.guardians_named(guardians) if isinstance(guardians, Personal) else [])
 
 
 def _named(consent: ConsentOut, names: dict[uuid.UUID, str]) -> ConsentOut:

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from markupsafe import Markup
 
-from services.api import publishing
 from services.api.audit.extract import register_extract
 from services.api.audit.extract_models import ExtractEntry
 from services.api.auth.callers import hub_of, page_principal
@@ -38,22 +37,6 @@ SECTIONS = (
     ("statutory", "Orosanmälningar vidarebefordrade till socialtjänsten",
      "Orosanmälningar går alltid till socialtjänsten i barnets kommun, oavsett samtycke (SoL 14 kap. 1 §)."),
 )
-KIND = {
-    **sv.FACT,
-    "ChildRegistered": "Folkbokförd", "CustodyRecorded": "Vårdnad registrerad", "ChildMoved": "Flyttat",
-    "ProtectionRecorded": "Skyddade personuppgifter registrerade", "ChildDied": "Avliden",
-    "ChildEmigrated": "Utvandrad", "ChildIdentitiesMerged": "Två id visade sig vara samma barn",
-    "ConsentGranted": "Samtycke lämnat", "ConsentWithdrawn": "Samtycke återkallat",
-    "FactReleased": "Uppgift delad till planen", "ReleaseRevoked": "Delning upphävd",
-    "PlanOpened": "Planen öppnad", "MeetingHeld": "Samverkansmöte", "LeadAssigned": "Ansvarig för planen utsedd",
-    "AreaAssessed": "Bedömning av ett område", "ActionAgreed": "Insats beslutad", "ActionCompleted": "Insats slutförd",
-    "FollowUpScheduled": "Uppföljning inlagd", "NamedPersonTransferred": "Barnensbästa-ansvaret flyttat",
-    "NamedPersonAssigned": "Barnensbästa-ansvarig ändrad", "PlanClosed": "Planen avslutad",
-    "ReportOfConcernRouted": "Orosanmälan vidarebefordrad",
-}
-ACCESS_KIND = {"view": "Visning", "emergency": "Nödöppning", "review": "Granskning av nödöppning",
-               "erasure": "Radering"}
-PURPOSE = {**sv.PURPOSE, publishing.EXTRACT: "registerutdrag"}
 TEXT = {
     "personnummer": "personnummer", "given_name": "förnamn", "family_name": "efternamn", "address": "adress",
     "postal_code": "postnummer", "town": "ort", "decisions": "beslut", "notes": "anteckningar",
@@ -62,19 +45,13 @@ TEXT = {
 }
 TEXT_STATE = {"erased": "raderad", "withheld": "visas inte (skyddade personuppgifter)",
               "sealed": "kunde inte öppnas"}
+# An entry's fields: the history's labels (``sv.HISTORY_FIELD``), and the ids and references only
+# the extract shows.
 FIELD = {
-    **sv.FIELD, **sv.FIELD_NAMES,
+    **sv.FIELD, **sv.FIELD_NAMES, **sv.HISTORY_FIELD,
     "plan_id": "plan", "meeting_id": "möte", "action_id": "insats", "follow_up_id": "uppföljning",
-    "consent_id": "samtycke", "consent_ids": "samtycken", "participant_orgs": "deltagare", "rating": "bedömning",
-    "assessed_by_org": "bedömd av", "opened_by_org": "öppnad av", "reason_code": "skäl", "guardian_ids": "vårdnadshavare",
-    "recorded_on": "registrerad", "moved_on": "flyttdag", "from_municipality_code": "från kommun",
-    "to_municipality_code": "till kommun", "protection": "skydd", "died_on": "dödsdag", "emigrated_on": "utvandrad",
-    "surviving_child_id": "barnets id", "grantors": "lämnat av", "categories": "kategorier", "recipients": "mottagare",
-    "source_organisations": "från organisationer", "areas": "områden", "valid_from": "från", "valid_to": "till",
-    "obtained": "hur", "registered_by": "registrerat av", "withdrawn_by": "återkallat av", "role": "som",
-    "organisation_id": "organisation", "assigned_on": "från", "rule": "regel", "report_event_id": "anmälan",
-    "report": "anmälan", "fact_event_id": "uppgift", "fact_type": "slag", "expectant_parent_id": "blivande förälder",
-    "pregnancy_event_id": "graviditet",
+    "report_event_id": "anmälan", "report": "anmälan", "fact_event_id": "uppgift",
+    "expectant_parent_id": "blivande förälder", "pregnancy_event_id": "graviditet",
 }
 MOMENT_FIELDS = frozenset({"valid_from", "valid_to", "expires_at"})
 HIDDEN_FIELDS = frozenset({"fact", "report"})  # another event's bytes: that event is an entry of its own
@@ -119,7 +96,7 @@ def sections(entries: list[ExtractEntry]) -> list[tuple[str, str, str, list[Extr
 
 
 def _context() -> dict[str, Any]:
-    return {"kinds": KIND, "access_kinds": ACCESS_KIND, "purposes": PURPOSE, "text_label": text_label,
+    return {"kinds": sv.EVENT, "access_kinds": sv.AUDIT_KIND, "purposes": sv.PURPOSE, "text_label": text_label,
             "text_states": TEXT_STATE, "field_labels": FIELD, "field_value": field_value, "sections": sections,
             "hidden_fields": HIDDEN_FIELDS}
 

@@ -19,6 +19,7 @@ from schemas.events import Area, Category, ConsentObtained, GrantorRole, SchoolT
 from services.api import errors
 from services.commands import consent as consent_registry
 from services.commands import plan as plan_service
+from services.erasure.erase import REASONS
 
 AREA = {
     Area.CARE: "omsorg", Area.HEALTH: "hälsa", Area.LEARNING: "lärande", Area.SAFETY: "trygghet",
@@ -118,12 +119,12 @@ ORG_KIND = {"MHV": "mödrahälsovård", "BHV": "barnhälsovård", "SOCIAL": "soc
             "UPPER_SECONDARY": "gymnasieskola"}
 USER_ROLE = {"coordinator": "samordnare", "auditor": "granskare", "administrator": "administratör"}
 PURPOSE = {"care-planning": "barnets plan", "export": "export", "audit": "granskning", "emergency": "nödöppning",
-           "search": "sökning med personnummer"}  # why an access was logged (services.api.publishing)
+           "search": "sökning med personnummer", "register-extract": "registerutdrag"}  # why an access was logged (services.api.publishing)
 # -- the auditors' pages: the log extract's kinds and reasons, the history's events and fields ------------
 
 AUDIT_KIND = {"view": "Läsning", "emergency": "Nödöppning", "review": "Granskning av en nödöppning",
               "erasure": "Radering"}
-ERASURE_REASONS = {"GDPR_ART17": "Begäran om radering (GDPR art. 17)"}  # others are shown as their code
+ERASURE_REASONS = REASONS  # why a child was erased, in Swedish (``services.erasure.erase``)
 # Every event of the hub, in Swedish; a kind not listed reads ``EVENT_UNKNOWN``, never as its class name.
 EVENT = {
     **FACT,
