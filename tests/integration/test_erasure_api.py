@@ -199,3 +199,50 @@ def test_the_auditors_see_erasures_in_their_own_list(h: Harness, client: TestCli
     assert "Raderade barn" in listed.text and WHY in listed.text and "Begäran om radering (GDPR art. 17)" in listed.text
     assert f"/ui/audit/children/{h.county.a}/log" in listed.text
     assert page_client(h, COORDINATOR_BHV).get("/ui/audit/erasures").status_code == 403
+
+
+def test_the_erasure_list_is_narrowed_by_period_organisation_and_reason(h: Harness, client: TestClient) -> None:
+    other = Principal("test-admin-2", ADMINISTRATOR.role, "SE2321000065-BHV0780", "Administratör två")
+    hub = h.app.state.hub
+    done = []  # (child, when, organisation, reason): the test's own record of what it did
+    for child, days_ago, who, reason in ((h.county.a, 40, ADMINISTRATOR, "GDPR_ART17"),
+                                         (h.county.d, 10, other, "REGISTERED_IN_ERROR"),
+                                         (h.county.e, 1, ADMINISTRATOR, "REGISTERED_IN_ERROR")):
+        when = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+        hub.clock = lambda when=when: when
+        assert erase(h, client, child, {"reason_code": reason, "justification": WHY}, who).status_code == 200
+        done.append((child, when, who.organisation_id, reason))
+    hub.clock = lambda: dt.datetime.now(dt.UTC)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=20)
+    cases = [({}, lambda d: True),
+             ({"since": since.isoformat()}, lambda d: d[1] >= since),
+             ({"organisation": other.organisation_id}, lambda d: d[2] == other.organisation_id),
+             ({"reason_code": "REGISTERED_IN_ERROR", "organisation": ADMINISTRATOR.organisation_id},
+              lambda d: d[3] == "REGISTERED_IN_ERROR" and d[2] == ADMINISTRATOR.organisation_id)]
+    for params, keep in cases:
+        got = client.get("/audit/erasures", params=params, headers=h.headers(AUDITOR))
+        assert got.status_code == 200, got.text
+        assert [e["child_id"] for e in got.json()["erasures"]] == [str(d[0]) for d in done if keep(d)], params
+
+    auditor = page_client(h, AUDITOR)
+    page = auditor.get("/ui/audit/erasures", params={"syfte": "GDPR_ART17"})
+    assert page.status_code == 200 and f"children/{h.county.a}/log" in page.text
+    assert f"children/{h.county.d}/log" not in page.text and "(avgränsat)" in page.text
+    bad = auditor.get("/ui/audit/erasures", params={"fran": "igår"})
+    assert bad.status_code == 422 and "Från-datumet är inte ett datum" in bad.text
+
+
+def test_an_administrator_finds_the_child_of_a_request_by_personnummer_for_its_extract(h: Harness) -> None:
+    admin, a = page_client(h, ADMINISTRATOR), h.county.a
+    found = admin.post("/ui/admin/extract", data={"personnummer": h.county.personnummer(a)}, follow_redirects=False)
+    assert (found.status_code, found.headers["location"]) == (303, f"/ui/audit/children/{a}/extract")
+    assert admin.get(found.headers["location"]).status_code == 200
+    nobody = admin.post("/ui/admin/extract", data={"personnummer": "19121212-1212"}, follow_redirects=False)
+    assert nobody.status_code == 404 and "Inget barn i registret har det personnumret." in nobody.text
+    assert admin.post("/ui/admin/extract", data={"personnummer": "12"}, follow_redirects=False).status_code == 422
+    coordinator = page_client(h, COORDINATOR_BHV)
+    assert coordinator.post("/ui/admin/extract", data={"personnummer": h.county.personnummer(a)},
+                            follow_redirects=False).status_code == 403
+    searches = [v for v in h.publish.of(ChildDataViewed) if v.purpose == "search"]
+    assert [v.viewer_id for v in searches] == [ADMINISTRATOR.subject] * 3  # hit, miss, malformed; never the number
+    assert all(h.county.personnummer(a) not in str(v) for v in searches)

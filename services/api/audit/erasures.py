@@ -116,15 +116,21 @@ async def erase_as(hub: Hub, caller: Principal, child_id: uuid.UUID, reason_code
 async def erasures(request: Request, caller: Caller,
                    since: Annotated[Moment | None, Query(description="from this moment (inclusive)")] = None,
                    until: Annotated[Moment | None, Query(description="until this moment (exclusive)")] = None,
+                   organisation: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^\S+$",
+                                                             description="only those by this organisation")] = None,
+                   reason_code: Annotated[str | None, Query(min_length=1, max_length=40, pattern=r"^[A-Z0-9_]+$",
+                                                            description="only those for this reason")] = None,
                    ) -> Erasures:
     """Every erasure in the audit log, oldest first: who, why, when, and every id erased."""
-    return await erasure_list(hub_of(request), caller, since, until)
+    return await erasure_list(hub_of(request), caller, since, until, organisation, reason_code)
 
 
 async def erasure_list(hub: Hub, caller: Principal, since: dt.datetime | None = None,
-                       until: dt.datetime | None = None) -> Erasures:
+                       until: dt.datetime | None = None, organisation: str | None = None,
+                       reason_code: str | None = None) -> Erasures:
     require_role(caller, Need.AUDIT)
-    found = await hub.run(hub.reader.audit.erasures, since and utc(since), until and utc(until))
+    listed = await hub.run(hub.reader.audit.erasures, since and utc(since), until and utc(until))
+    found = [e for e in listed if organisation in (None, e.organisation_id) and reason_code in (None, e.purpose)]
     await record_reads(hub, caller, list(dict.fromkeys(e.child_id for e in found)), publishing.AUDIT, ERASURE_PARTS)
     text = AuditText(master_key_from(hub.settings))
     return Erasures(erasures=[_out(e, text) for e in found])

@@ -77,6 +77,17 @@ def log_row(entry: AuditEntryOut, people: Mapping[str, Any], directory: OrgDirec
                   readable.audit_purpose(entry.kind, entry.purpose), readable.parts(entry.kind, entry.parts))
 
 
+def period(fran: str, till: str) -> tuple[dt.datetime | None, dt.datetime | None, list[str]]:
+    """A filter's period from two typed Swedish days (both included): its start, its end (the
+    moment after the last day) and what is wrong with them, in Swedish."""
+    since, until = local_day(fran), local_day(till, after=True)
+    problems = [message for text, day, message in ((fran, since, sv.BAD_DAY_FROM), (till, until, sv.BAD_DAY_UNTIL))
+                if text and day is None]
+    if since and until and until <= since:
+        problems.append(sv.BAD_PERIOD)
+    return since, until, problems
+
+
 def purpose_groups(selected: str = "") -> list[tuple[str, list[tuple[str, str]]]]:
     """The purpose filter's choices, grouped by the kind of entry that carries them: a view's
     purpose, an emergency access's reason, an erasure's reason. A value asked for that none of

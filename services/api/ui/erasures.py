@@ -15,19 +15,22 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from projections.access import Need
-from services.api import reads
+from services.api import errors, reads
 from services.api.audit import erasures
+from services.api.audit import reads as audit_reads
 from services.api.audit.routes import _counts
 from services.api.auth.callers import hub_of, page_principal, same_origin
 from services.api.auth.tokens import Principal
 from services.api.people import known
-from services.api.ui import readable
+from services.api.ui import auditing, finding, readable, sv
 from services.api.ui.render import page
 from services.erasure.erase import JUSTIFICATION_MAX, REASONS
 from services.erasure.watch import BOUND_S
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 User = Annotated[Principal, Depends(page_principal)]
+Day = Annotated[str, Query(max_length=10)]
+Picked = Annotated[str, Query(max_length=64, pattern=r"^\S*$")]
 
 BAD_CHILD_ID = "Ange barnets id (36 tecken, till exempel 0b1c7f6e-3f3a-4a77-9d43-1a6b2f9a0c11)."
 NOT_CONFIRMED = "Bekräfta att du förstår att raderingen är slutgiltig."
@@ -59,18 +62,42 @@ async def erasure_submit(request: Request, user: User) -> Response:
 
 
 async def _admin_page(request: Request, user: Principal, status: int = 200, *, notice: str | None = None,
-                      problem: str | None = None, typed: dict[str, str] | None = None) -> HTMLResponse:
+                      problem: str | None = None, typed: dict[str, str] | None = None,
+                      search: str | None = None) -> HTMLResponse:
     reads.require_role(user, Need.ADMIN)
     hub = hub_of(request)
     return page(request, "admin.html", user, status, counts=await hub.run(_counts, hub), reasons=REASONS,
-                notice=notice, problem=problem, typed=typed or {}, justification_max=JUSTIFICATION_MAX)
+                notice=notice, problem=problem, typed=typed or {}, justification_max=JUSTIFICATION_MAX, search=search)
+
+
+@router.post("/admin/extract", dependencies=[Depends(same_origin)])
+async def extract_for(request: Request, user: User) -> Response:
+    """A guardian's request names the child by personnummer: to the child's register extract, or
+    back saying why not (the lookup is logged without the number)."""
+    reads.require_role(user, Need.ADMIN)
+    typed = (await request.form()).get("personnummer")
+    try:
+        child = await audit_reads.find_child(hub_of(request), user, typed if isinstance(typed, str) else "")
+    except errors.Rejected as exc:
+        return await _admin_page(request, user, 422, search=sv.AUDIT_SEARCH[finding.WHY.get(exc.reasons[0], "format")])
+    except errors.NotFound:
+        return await _admin_page(request, user, 404, search=sv.AUDIT_SEARCH["ingen"])
+    return RedirectResponse(f"/ui/audit/children/{child}/extract", status_code=303)
 
 
 @router.get("/audit/erasures", response_class=HTMLResponse)
-async def erasure_list(request: Request, user: User) -> HTMLResponse:
+async def erasure_list(request: Request, user: User, fran: Day = "", till: Day = "", organisation: Picked = "",
+                       syfte: Picked = "") -> HTMLResponse:
+    """The erasures, narrowed by Swedish days (both included), the erasing organisation and the reason."""
+    reads.require_role(user, Need.AUDIT)
+    since, until, problems = auditing.period(fran, till)
     hub = hub_of(request)
-    found = await erasures.erasure_list(hub, user)
+    found = erasures.Erasures(erasures=[]) if problems else \
+        await erasures.erasure_list(hub, user, since, until, organisation or None, syfte or None)
     people = await hub.run(known, hub.engine, [e.administrator_id for e in found.erasures])
     who = {e.event_id: readable.person(e.administrator_id, e.role, e.organisation_id, people, hub.directory)
            for e in found.erasures}
-    return page(request, "audit_erasures.html", user, found=found, who=who)
+    return page(request, "audit_erasures.html", user, 422 if problems else 200, found=found, who=who,
+                problems=problems, fran=fran, till=till, organisation=organisation, syfte=syfte,
+                purposes=[(sv.PURPOSE_GROUPS["erasure"], list(REASONS.items()))],
+                filtered=bool(fran or till or organisation or syfte))

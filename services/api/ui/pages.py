@@ -222,6 +222,7 @@ async def audit_home(request: Request, user: User,
 @router.post("/audit/search", dependencies=[Depends(same_origin)])
 async def audit_find_child(request: Request, user: User) -> RedirectResponse:
     """To the child's log extract by personnummer (posted, never in a URL), or back home saying why not."""
+    reads.require_role(user, Need.AUDIT)
     typed = (await request.form()).get("personnummer")
     try:
         child_id = await audit_reads.find_child(hub_of(request), user, typed if isinstance(typed, str) else "")
@@ -237,11 +238,7 @@ async def audit_log(request: Request, user: User, child_id: ChildId, fran: Day =
                     organisation: Picked = "", syfte: Picked = "") -> HTMLResponse:
     """The log extract, narrowed by Swedish days (both included), an organisation and a purpose."""
     reads.require_role(user, Need.AUDIT)
-    since, until = auditing.local_day(fran), auditing.local_day(till, after=True)
-    problems = [message for text, day, message in ((fran, since, sv.BAD_DAY_FROM), (till, until, sv.BAD_DAY_UNTIL))
-                if text and day is None]
-    if since and until and until <= since:
-        problems.append(sv.BAD_PERIOD)
+    since, until, problems = auditing.period(fran, till)
     hub = hub_of(request)
     found = None
     if not problems:
