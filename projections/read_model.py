@@ -390,17 +390,19 @@ class ReadModel:
             for table in (*CHILD_TABLES, projector_positions):
                 connection.execute(delete(table))
 
-    def scrub_text(self, child_id: Any, erased: str) -> None:
-        """Crypto-shredding reaches the read model: a child's free text reads as ``erased``."""
-        cid = str(child_id)
+    def scrub_text(self, child_ids: Iterable[Any], erased: str) -> None:
+        """Crypto-shredding reaches the read model: these children's free text reads as ``erased``."""
+        ids = sorted({str(c) for c in child_ids})
         columns = {assessments: ("comment", "child_view", "guardians_view"), actions: ("need", "what"),
                    meetings: ("decisions", "notes"), follow_ups: ("what",)}
         with self.engine.begin() as connection:
-            for table, names in columns.items():
-                for name in names:
-                    column = table.c[name]
-                    connection.execute(table.update().where((table.c.child_id == cid) & column.is_not(None))
-                                       .values({name: erased}))
+            for first in range(0, len(ids), BATCH_ROWS):
+                chunk = ids[first:first + BATCH_ROWS]
+                for table, names in columns.items():
+                    for name in names:
+                        column = table.c[name]
+                        connection.execute(table.update().where(table.c.child_id.in_(chunk) & column.is_not(None)
+                                                                & (column != erased)).values({name: erased}))
 
     def digest(self) -> str:
         """A stable SHA-256 over every read-model row (not the positions), the same on any backend."""

@@ -140,8 +140,7 @@ async def erase(engine: Engine, keys: SqlKeyStore, store: ReadModel, audit_text:
     event = erasure_event(eraser, ids, reason_code, text, audit_text, now)
     await publish(event)
     deleted = sum(keys.erase(i, reason_code=reason_code) for i in ids)
-    for i in ids:
-        store.scrub_text(i, ERASED_TEXT)
+    store.scrub_text(ids, ERASED_TEXT)
     with engine.begin() as c:
         c.execute(delete(pending_consents).where(pending_consents.c.child_id.in_([str(i) for i in ids])))
     forget_overwritten(engine)

@@ -32,15 +32,18 @@ from typing import Any
 import structlog
 from aiokafka import TopicPartition
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, inspect
 
+from projections.plan import ERASED_TEXT
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec
+from services.erasure.watch import ErasureWatch
 from services.kafka import offsets
 from services.readmodel.engine import CONSUMER, TOPICS, Projection, read_model, rebuild
 from services.readmodel.replay_jobs import Helpers, wait_until_cleared
 from services.settings import Settings
-from services.sql.db import MEMORY_DATABASES, SQLITE_IMMEDIATE, make_engine, migrate
+from services.sql.db import MEMORY_DATABASES, SQLITE_IMMEDIATE, forget_overwritten, make_engine, migrate
+from services.sql.schema import erased_children
 
 log = structlog.get_logger(__name__)
 
@@ -119,6 +122,7 @@ async def replay(settings: Settings, codec_for: CodecFactory, into_url: str, unt
                 ours = write_share(store, own, shares[0], until, at, helpers.written)
                 del own  # written: let its memory go while the helpers finish
                 theirs = await helpers.finish()
+                await asyncio.to_thread(let_go_of_erased, settings, store)
                 read_s, total = helpers.read_done_at - started, time.monotonic() - started
             if bulk:
                 _make_durable(engine)
@@ -189,6 +193,20 @@ def split(ends: Mapping[TopicPartition, int], jobs: int) -> list[Share]:
     for tp, end in ends.items():
         shares[numbers.index(tp.partition) % jobs][tp] = end
     return shares
+
+
+def let_go_of_erased(settings: Settings, store: ReadModel) -> int:
+    """Children erased while the replay read the log had their text opened before the key went:
+    it reads erased in the rebuilt read model too (``services.erasure``). Returns how many."""
+    hub = make_engine(settings.resolved_database_url)
+    try:
+        erased = ErasureWatch(hub).poll() if inspect(hub).has_table(erased_children.name) else set()
+    finally:
+        hub.dispose()
+    if erased:
+        store.scrub_text(erased, ERASED_TEXT)
+        forget_overwritten(store.engine)
+    return len(erased)
 
 
 async def fold_share(settings: Settings, codec: Codec, share: Share, until: dt.datetime | None,

@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert, text
 
+from projections.plan import ERASED_TEXT
+from projections.read_model import actions
 from services.erasure.erase import child_ids
 from services.erasure.watch import ErasureWatch
+from services.readmodel.engine import read_model
+from services.readmodel.replay import let_go_of_erased
+from services.settings import Settings
 from services.sql.db import forget_overwritten, make_engine, migrate
 from services.sql.keystore import SqlKeyStore, dev_master_key
 from services.sql.schema import identity_links
@@ -70,3 +75,23 @@ def test_sqlite_files_keep_no_page_with_overwritten_text(tmp_path: Path) -> None
     assert anywhere()  # the write-ahead log still holds the old pages
     forget_overwritten(engine)
     assert not anywhere()
+
+
+def test_a_replay_lets_go_of_children_erased_while_it_read_the_log(tmp_path: Path) -> None:
+    """A replay opens text as it reads; a child erased meanwhile reads erased once it has written."""
+    hub_url, into_url = f"sqlite:///{tmp_path / 'hub.db'}", f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    hub, into = make_engine(hub_url), make_engine(into_url)
+    migrate(hub)
+    migrate(into)
+    erased, kept = uuid.uuid4(), uuid.uuid4()
+    with into.begin() as c:  # what the replay wrote: both children's text, opened while the keys existed
+        for child, need in ((erased, "Plantext-raderas"), (kept, "Plantext-kvar")):
+            c.execute(insert(actions).values(action_id=str(uuid.uuid4()), child_id=str(child), area="health",
+                                             responsible_org="x", status="agreed", need=need, what=None))
+    SqlKeyStore(hub, dev_master_key()).erase(erased, reason_code="GDPR_ART17")
+    settings = Settings(_env_file=None, database_url=hub_url)  # type: ignore[call-arg]
+    assert let_go_of_erased(settings, read_model(into, settings)) == 1
+    with into.connect() as c:
+        texts = dict(c.execute(text("SELECT child_id, need FROM actions")).all())
+    assert texts == {str(erased): ERASED_TEXT, str(kept): "Plantext-kvar"}
+    assert not any(b"Plantext-raderas" in p.read_bytes() for p in tmp_path.glob("rebuilt.db*"))

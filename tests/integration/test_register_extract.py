@@ -347,7 +347,7 @@ def world(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
     SqlKeyStore(engine, master_key_from(settings)).erase(e.id, reason_code=ERASE_REASON)
     from projections.plan import ERASED_TEXT
 
-    store.scrub_text(e.id, ERASED_TEXT)
+    store.scrub_text([e.id], ERASED_TEXT)
     after = dt.datetime.now(dt.UTC)
 
     app = create_app(settings, engine=engine)  # publishing to the broker, as in production
