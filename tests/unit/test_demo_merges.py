@@ -17,8 +17,8 @@ from dataclasses import replace
 
 import pytest
 
-from schemas.events import Area, Basis, Event, Source
-from services.dev.demo.county_view import SAMPLE_SYSTEM, Intake, merges_in, with_events
+from schemas.events import Area, Basis, Event
+from services.dev.demo.county_view import Intake, merges_in, with_events
 from services.dev.demo.merges import (
     LEFT_HANDLES,
     NO_PREGNANCY,
@@ -97,13 +97,9 @@ def test_without_a_merge_the_two_ids_stay_two_children() -> None:
     assert intake.gated() == {e.event_id for e in _seen_by_personnummer()[2:]}
 
 
-def test_merges_follow_a_chain_and_leave_the_backbone_samples_out() -> None:
-    sample = _merge()
-    sample = replace(sample, envelope=replace(sample.envelope, child_id=OTHER,
-                                              source=Source(SAMPLE_SYSTEM, "x", "y", "1")))
+def test_merges_follow_a_chain() -> None:
     chained = merge_announcement(Link(U, OTHER, LINKED_AT), LINKED_AT)
     assert merges_in([_merge()]) == {X: U}
-    assert merges_in([sample]) == {}
     assert merges_in([_merge(), chained]) == {X: OTHER, U: OTHER}
 
 
@@ -229,8 +225,3 @@ def test_a_release_under_the_merged_id_fails_the_rule() -> None:
 def test_a_child_with_a_pregnancy_and_a_registration_that_kept_two_ids_fails_the_rule() -> None:
     intake, held = _unmerged()
     assert NOT_MERGED.format(n=1) in problems(intake, held, [])
-
-
-def test_the_backbone_sample_may_point_anywhere() -> None:
-    held = _stray(_held())
-    assert problems(_merged_intake(), held, [], exclude={str(OTHER)}) == []

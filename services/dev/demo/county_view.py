@@ -5,8 +5,7 @@ so nothing sealed is opened.
 
 Draws are deterministic across runs although child ids are not (each demo has a fresh identity
 registry): a child is drawn by what the register says of it that does not change, its birth date
-and its guardians' pseudonymous ids. The backbone stage's sample child (source system
-``sample``) is not part of the county and is left out of every count here.
+and its guardians' pseudonymous ids.
 
 One child, one id: a newborn seen by personnummer before its birth record got an id X of its own,
 which the birth linked to its unborn id U (``ChildIdentitiesMerged`` on ``intake.population``).
@@ -56,7 +55,6 @@ from services.settings import Settings
 from services.worker.linker import carried_id
 
 SEED = 20261201
-SAMPLE_SYSTEM = "sample"  # the backbone stage's sample events
 INTAKE = (INTAKE_HEALTH, INTAKE_SCHOOL, INTAKE_SOCIAL, INTAKE_POPULATION)
 POPULATION_FACTS = frozenset({ChildRegistered, CustodyRecorded, ChildMoved, PregnancyRegistered, ChildBorn,
                               ChildDied, ChildEmigrated})
@@ -97,8 +95,6 @@ class Intake:
         """One intake event; set ``merged`` first (``read_intake`` does), so a merged id's facts
         count as the surviving id's."""
         env = event.envelope
-        if env.source.system == SAMPLE_SYSTEM:
-            return
         if isinstance(event, ChildIdentitiesMerged):
             self.directory.add(event.event_id)  # forwarded as it is, under the merged id
             return
@@ -219,7 +215,7 @@ def with_events(intake: Intake, events: list[Event]) -> Intake:
 def merges_in(events: Iterable[Event]) -> dict[uuid.UUID, uuid.UUID]:
     """Merged id -> surviving id, from the county's merge announcements (a chain followed to its end)."""
     links = {e.envelope.child_id: e.surviving_child_id for e in events
-             if isinstance(e, ChildIdentitiesMerged) and e.envelope.source.system != SAMPLE_SYSTEM}
+             if isinstance(e, ChildIdentitiesMerged)}
     out = {}
     for merged, surviving in links.items():
         seen = {merged}

@@ -208,10 +208,7 @@ def summary(result: GateStageResult) -> Table:
 
 
 def _letters(tally: GateTally) -> str:
-    notes = [f"{n}× {reason}" for reason, n in tally.gate_letter_reasons.most_common(2)]
-    if tally.backbone_letters:
-        notes.append(f"not counted: {tally.backbone_letters} for the backbone stage's sample events")
-    return "; ".join(notes)
+    return "; ".join(f"{n}× {reason}" for reason, n in tally.gate_letter_reasons.most_common(2))
 
 
 def _ok(good: bool) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select
@@ -115,10 +115,9 @@ def read_held(engine: Engine, intake: Intake) -> Held:
     return held
 
 
-def problems(intake: Intake, held: Held, releases: Iterable[tuple[uuid.UUID, dt.datetime]],
-             exclude: Collection[str] = ()) -> list[str]:
+def problems(intake: Intake, held: Held, releases: Iterable[tuple[uuid.UUID, dt.datetime]]) -> list[str]:
     """What breaks the demo's rule (empty: none). ``releases`` are the gate's releases of CONSENT
-    and STATUTORY facts, by child; ``exclude``: the backbone stage's ids (its sample merge)."""
+    and STATUTORY facts, by child."""
     merged = {str(m): str(s) for m, s in intake.merged.items()}
     surviving = set(merged.values())
     counts = [
@@ -126,7 +125,7 @@ def problems(intake: Intake, held: Held, releases: Iterable[tuple[uuid.UUID, dt.
         (len(held.links.keys() - merged.keys()) + held.unannounced, UNANNOUNCED),
         (sum(held.links.get(m) != s for m, s in merged.items()), NOT_LINKED),
         (sum(_row(held, m).merged_into != s for m, s in merged.items()), NOT_POINTER),
-        (sum(r.merged_into is not None and cid not in merged for cid, r in held.rows.items() if cid not in exclude),
+        (sum(r.merged_into is not None and cid not in merged for cid, r in held.rows.items()),
          STRAY_POINTER),
         (sum(held.personnummer[s] != 1 for s in surviving), PNR_COUNT),
         (sum(n > 1 for n in held.personnummer.values()), PNR_TWICE),
@@ -169,9 +168,8 @@ def described_merges(intake: Intake) -> str:
             f"of their facts go over to those ids.")
 
 
-def merges_check(engine: Engine, intake: Intake, releases: Iterable[tuple[uuid.UUID, dt.datetime]],
-                 exclude: Collection[str] = ()) -> list[str]:
-    return problems(intake, read_held(engine, intake), releases, exclude)
+def merges_check(engine: Engine, intake: Intake, releases: Iterable[tuple[uuid.UUID, dt.datetime]]) -> list[str]:
+    return problems(intake, read_held(engine, intake), releases)
 
 
 def described_check(intake: Intake, failures: list[str]) -> str:

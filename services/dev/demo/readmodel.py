@@ -9,7 +9,6 @@ Only counts and pseudonym prefixes are printed: the plans' free text is personal
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
 
 from rich.console import Console
 from rich.table import Table
@@ -25,19 +24,17 @@ UNASSIGNED = "{n} children have neither a named person nor a place on a gaps lis
 NOT_ASSIGNED = ENDED_RULES | {RULE_NONE}  # no named person, and rightly on no gaps list
 
 
-def plans_stage(store: ReadModel, console: Console, samples: Collection[str], county: CountyDirectory) -> bool:
-    """``samples`` are the backbone stage's ids: its one child of random sample events, and the
-    id its sample merge carried that child's events to. Left out."""
+def plans_stage(store: ReadModel, console: Console, county: CountyDirectory) -> bool:
     console.rule("Read model: named persons, gaps lists and plans")
     with store.engine.connect() as c:
         query = select(children.c.municipality_code, children.c.named_person_org, children.c.named_person_rule,
-                       children.c.on_gaps_list, children.c.plan_status).where(children.c.child_id.not_in(samples))
+                       children.c.on_gaps_list, children.c.plan_status)
         if "merged_into" in children.c:  # an id found to be another child's: a pointer, not a child
             query = query.where(children.c.merged_into.is_(None))
         rows = c.execute(query).all()
         held = dict(c.execute(select(meetings.c.child_id, func.count()).group_by(meetings.c.child_id)).all())
         sample = c.execute(select(children.c.child_id, children.c.named_person_org, children.c.lead_org)
-                           .where((children.c.plan_status == "open") & children.c.child_id.not_in(samples))
+                           .where(children.c.plan_status == "open")
                            .order_by(children.c.child_id).limit(5)).all()
         ratings = c.execute(select(assessments.c.child_id, assessments.c.area, assessments.c.rating)).all()
         agreed = Counter(cid for (cid,) in c.execute(select(actions.c.child_id)))
@@ -74,7 +71,7 @@ def plans_stage(store: ReadModel, console: Console, samples: Collection[str], co
     console.print(plans)
     if unassigned:
         console.print(f"[red]{UNASSIGNED.format(n=unassigned)}[/red]")
-    left = left_but_assigned(store.engine, exclude=samples)
+    left = left_but_assigned(store.engine)
     console.print(f"Children who died or emigrated with a named person or on a gaps list: {left:,} "
                   + ("ok" if not left else f"[red]{LEFT_BUT_ASSIGNED.format(n=left)}[/red]"))
     return unassigned == 0 and left == 0 and any(n["plans"] for n in per.values())

@@ -148,10 +148,8 @@ async def _run(settings: Settings, console: Console) -> bool:
 
     intake_ok = await _intake(settings, engine, console)
     gate = await _gate(settings, codec, console)
-    # The backbone stage ran on its own broker and database: no sample id is among the county's.
-    samples: set[str] = set()
-    plans_ok = _plans(settings, engine, console, samples)
-    merges_ok = _merges(engine, console, gate, samples)
+    plans_ok = _plans(settings, engine, console)
+    merges_ok = _merges(engine, console, gate)
     erased_ok = await _erasure(settings, engine, codec, gate, console)
     log.info("demo.finished", round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok,
              gate_ok=gate.ok, plans_ok=plans_ok, merges_ok=merges_ok, merges=len(gate.intake.merged),
@@ -196,21 +194,20 @@ async def _gate(settings: Settings, codec: Codec, console: Console) -> GateStage
     return await run_gate_stage(settings, codec, console)
 
 
-def _plans(settings: Settings, engine, console: Console, samples: set[str]) -> bool:  # type: ignore[no-untyped-def]
+def _plans(settings: Settings, engine, console: Console) -> bool:  # type: ignore[no-untyped-def]
     """Stage 4: the read model the projector built: named persons, gaps lists, plans."""
     from services.county import county_directory
     from services.dev.demo.readmodel import plans_stage
     from services.readmodel.engine import read_model
 
-    return plans_stage(read_model(engine, settings), console, samples,
-                       county_directory(settings))
+    return plans_stage(read_model(engine, settings), console, county_directory(settings))
 
 
-def _merges(engine, console: Console, gate: GateStageResult, samples: set[str]) -> bool:  # type: ignore[no-untyped-def]
+def _merges(engine, console: Console, gate: GateStageResult) -> bool:  # type: ignore[no-untyped-def]
     """One child, one id: the newborns the hub merged, checked against the demo's own rule."""
     from services.dev.demo.merges import described_check, merges_check
 
-    failures = merges_check(engine, gate.intake, gate.tally.releases, exclude=samples)
+    failures = merges_check(engine, gate.intake, gate.tally.releases)
     console.print(described_check(gate.intake, failures))
     return not failures
 
