@@ -343,15 +343,21 @@ def readmodel_digest(
 def api(
     host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="listen port")] = 8080,
+    dev_login_on_network: Annotated[bool, typer.Option(
+        help="serve the dev login on a non-loopback address (anyone who reaches it gets a token)")] = False,
 ) -> None:
     """Serve the web service: the JSON API (OpenAPI at /openapi.json), the Swedish pages under /ui,
-    and in dev the dev login at /dev/login."""
+    and in dev the dev login at /dev/login (on a loopback address only, unless told otherwise)."""
     import uvicorn
 
     from services.api.app import create_app, settle_heap
-    from services.api.auth.devlogin import DEFAULT_KEY_FILE
+    from services.api.auth.devlogin import DEFAULT_KEY_FILE, network_refusal
 
     settings = command_settings()
+    refusal = network_refusal(settings, host, dev_login_on_network)
+    if refusal is not None:
+        typer.echo(refusal, err=True)
+        raise typer.Exit(2)
     web = create_app(settings, dev_key_file=DEFAULT_KEY_FILE)
     settle_heap()
     # No access log: paths carry children's pseudonymous ids, and the audit log records every read.

@@ -249,3 +249,10 @@ def test_the_development_commands_join_through_their_entry_point(tmp_path: Path)
         assert done.returncode == 0, done.stderr[-2000:]
         listed = {line.split()[1] for line in done.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 1}
         assert {"demo", "bench", "standin", "worker", "api"} <= listed, done.stdout
+
+
+def test_api_refuses_to_serve_the_dev_login_beyond_loopback(tmp_path: Path) -> None:
+    refused = subprocess.run([KRONOBARN, "api", "--host", "0.0.0.0", "--port", str(free_port())], env=_env(tmp_path),
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2
+    assert "refusing to serve on 0.0.0.0" in refused.stderr and "--dev-login-on-network" in refused.stderr

@@ -460,3 +460,31 @@ def test_rejected_tokens_are_not_cached(provider: DevIdentityProvider, verifier:
     token = signed(provider, claims(aud="another"))
     for _ in range(2):
         assert rejected(verifier, token).reason == auth.WRONG_AUDIENCE
+
+
+@pytest.mark.parametrize(("host", "env", "dev_login", "allowed", "refused"), [
+    ("127.0.0.1", "dev", None, False, False),
+    ("::1", "dev", None, False, False),
+    ("[::1]", "dev", None, False, False),
+    ("localhost", "dev", None, False, False),
+    ("127.0.0.2", "dev", None, False, False),  # all of 127/8 is loopback
+    ("0.0.0.0", "dev", None, False, True),
+    ("::", "dev", None, False, True),
+    ("192.168.1.20", "dev", None, False, True),
+    ("hub.example.internal", "dev", None, False, True),  # a name may resolve to anything
+    ("0.0.0.0", "dev", None, True, False),  # said on purpose
+    ("0.0.0.0", "dev", False, False, False),  # no dev login to hand out
+    ("0.0.0.0", "production", None, False, False),  # never a dev login in production
+])
+def test_the_dev_login_is_served_on_loopback_only_unless_asked(host: str, env: str, dev_login: bool | None,
+                                                              allowed: bool, refused: bool) -> None:
+    from services.api.auth.devlogin import network_refusal
+    from services.settings import Settings
+
+    settings = Settings(_env_file=None, env=env, dev_login=dev_login,  # type: ignore[call-arg]
+                        **({"master_key": base64.b64encode(bytes(32)).decode(),
+                            "audit_signing_key": base64.b64encode(bytes(32)).decode()} if env == "production" else {}))
+    reason = network_refusal(settings, host, allowed)
+    assert (reason is not None) is refused
+    if refused:
+        assert host in reason and "--dev-login-on-network" in reason and "KRONOBARN_DEV_LOGIN=false" in reason

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -54,6 +55,30 @@ class DevLoginRefused(Exception):
 def dev_login_enabled(settings: Settings) -> bool:
     """On in dev unless switched off; never on in production."""
     return settings.env == "dev" and settings.dev_login is not False
+
+
+DEV_LOGIN_ON_NETWORK = (
+    "refusing to serve on {host}: the dev login hands a token for any user to whoever asks, so with it on the "
+    "service listens on a loopback address only. Listen on 127.0.0.1, switch the dev login off "
+    "(KRONOBARN_DEV_LOGIN=false), or, on a network only you can reach, pass --dev-login-on-network"
+)
+
+
+def network_refusal(settings: Settings, host: str, allowed: bool = False) -> str | None:
+    """Why the web service must not listen on ``host`` (None if it may): the dev login is on and the
+    address is reachable from other machines, and nobody said that is intended (OWASP ASVS 14.1)."""
+    if not dev_login_enabled(settings) or allowed or _loopback(host):
+        return None
+    return DEV_LOGIN_ON_NETWORK.format(host=host)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve to anything
 
 
 class DevIdentityProvider:
