@@ -226,3 +226,25 @@ def test_emergency_access_is_the_one_way_in_and_it_needs_a_coordinator(tmp_path:
         r = client.post(f"/children/{h.county.b}/emergency-access", json=body,
                         headers={"Authorization": f"Bearer {h.token(who)}"})
         assert r.status_code == status
+
+
+def test_the_emergency_forms_answer_the_same_whether_or_not_the_child_exists(tmp_path: Path) -> None:
+    """Issue 17, finding 6: a child outside one's scope and an id or number nobody has get the
+    same answer from every way into an emergency access (status, body, where it leads)."""
+    h = harness(tmp_path)
+    api, page = TestClient(h.app), TestClient(h.app)
+    headers = {"Authorization": f"Bearer {h.token(COORDINATOR_OUTSIDE)}"}
+    page.cookies.set("kronobarn_token", h.token(COORDINATOR_OUTSIDE))
+    reason = {"reason_code": "AKUT_FARA", "days": 1}
+
+    def answers(child: uuid.UUID, pnr: str) -> list[tuple[int, str, str]]:
+        got = [api.post(f"/children/{child}/emergency-access", json=reason, headers=headers),
+               api.post("/emergency-access", json={**reason, "personnummer": pnr}, headers=headers),
+               page.post("/ui/emergency-access", data={**reason, "days": "1", "personnummer": pnr},
+                         follow_redirects=False)]
+        return [(r.status_code, r.text, r.headers.get("location", "")) for r in got]
+
+    known = answers(h.county.b, h.county.personnummer(h.county.b))
+    unknown = answers(uuid.uuid4(), "19121212-1212")  # a valid number nobody in the county has
+    assert [status for status, _, _ in known] == [202, 202, 303]
+    assert known == unknown
