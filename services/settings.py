@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     api_cookie_secure: bool | None = Field(
         None, description="mark the login cookie Secure (HTTPS only); default on in production"
     )
+    https: bool = Field(False, description="the hub is reached over HTTPS (TLS here or at a proxy in front): "
+                                           "send Strict-Transport-Security")
 
     # Demo only.
     demo_children: int = Field(2_000, ge=10, le=45_000, description="children in the demo's synthetic county")

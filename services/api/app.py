@@ -20,12 +20,15 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.api import errors
+from services.api import docs_ui, errors
 from services.api.auth.callers import ForeignOrigin, LoginRequired
 from services.api.auth.devlogin import DevIdentityProvider, dev_login_enabled
+from services.api.auth.devlogin_routes import RenewingDevSession
 from services.api.auth.tokens import TokenVerifier
+from services.api.limits import BodyLimit, TooMany
 from services.api.orgs import OrgDirectory
 from services.api.publishing import KafkaPublisher, Publish
+from services.api.security_headers import SecurityHeaders
 from services.api.store import Reader
 from services.api.ui import sv
 from services.api.wiring import Hub
@@ -77,8 +80,15 @@ def create_app(settings: Settings, *, publish: Publish | None = None, engine: En
             hub.publish = _not_started
             await publisher.stop()
 
-    app = FastAPI(title="kronobarn", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's /docs and /redoc load from a CDN and start with an inline script: docs_ui serves its own.
+    app = FastAPI(title="kronobarn", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.hub = hub
+    docs_ui.add_docs(app, settings)
+    if dev_idp is not None:
+        app.add_middleware(RenewingDevSession, hub=hub)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, hsts=settings.https)  # last, so outermost: 413s too
     _routes(app, dev_idp is not None)
     _handlers(app)
     return app
@@ -96,13 +106,14 @@ def _routes(app: FastAPI, dev_login: bool) -> None:
     from services.api import routes
     from services.api.audit import erasures, extract
     from services.api.audit import routes as audit_routes
-    from services.api.auth import devlogin_routes
+    from services.api.auth import devlogin_routes, session_routes
     from services.api.ui import erasures as erasure_pages
     from services.api.ui import extract as extract_page
     from services.api.ui import pages
     from services.api.ui import reviews as review_pages
 
     app.include_router(routes.router)
+    app.include_router(session_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(audit_routes.admin_router)
     app.include_router(erasures.router)
@@ -122,7 +133,7 @@ def _routes(app: FastAPI, dev_login: bool) -> None:
 
 
 DEFAULT_MESSAGES = {400: sv.INVALID, 401: sv.UNAUTHORISED, 403: sv.FORBIDDEN, 404: sv.NOT_FOUND, 405: sv.INVALID,
-                    422: sv.REJECTED, 503: sv.UNAVAILABLE}
+                    413: sv.TOO_LARGE, 422: sv.REJECTED, 429: sv.TOO_MANY, 503: sv.UNAVAILABLE}
 
 
 def _is_page(request: Request) -> bool:
@@ -146,7 +157,10 @@ def _handlers(app: FastAPI) -> None:
             where = request.url.path.replace(exc.merged, exc.surviving)
             where += f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(where, status_code=303 if _is_page(request) and request.method == "GET" else 308)
-        return _answer(request, exc.status, exc.reasons, exc.message or None)
+        answer = _answer(request, exc.status, exc.reasons, exc.message or None)
+        if isinstance(exc, TooMany):
+            answer.headers["Retry-After"] = str(exc.retry_after_s)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -1,19 +1,28 @@
 """The JSON API's request and response bodies, as Pydantic models (they make the OpenAPI spec).
 
 Requests bound what a caller may send (lengths, counts, ranges); the domain rules themselves --
-dates in range, organisations well formed, the consent grantors -- stay in the command modules,
-which answer with every reason. Longer than our modules usually are: one file is the whole
-OpenAPI surface, read side by side with the routes.
+dates in range, organisations in the county directory, the consent grantors -- stay in the
+command modules, which answer with every reason. Longer than our modules usually are: one file
+is the whole OpenAPI surface, read side by side with the routes.
+
+Requests are strict (issue 17, finding 4): each value must already have its JSON type, nothing
+is coerced. A number is a JSON number and a whole one (no ``true``, ``"3"`` or ``3.0`` for 3), a
+flag is ``true``/``false`` (not ``1`` or ``"yes"``), text is a JSON string (not ``1``), and a
+day, a moment or an id is a string in its ISO form (``2026-11-30``; ``2026-11-30T09:00:00+01:00``;
+the 8-4-4-4-12 hex form of a UUID), never a number of seconds. The pages' forms post text and
+convert it themselves (``services.api.ui.forms``) before building the same models.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic_core import PydanticCustomError
 
 from schemas.events import Area, Category, ConsentObtained, GrantorRole
 
@@ -28,6 +37,36 @@ EARLIEST_DAY, LATEST_DAY = EARLIEST.date(), LATEST.date()
 
 OUT_OF_RANGE = "must lie between 1900 and 2200"
 NOT_TEXT = "must be plain text (no control characters)"
+NOT_A_DAY = "must be a date as a string, YYYY-MM-DD"
+NOT_A_MOMENT = "must be a date and time with its offset as a string, e.g. 2026-11-30T09:00:00+01:00"
+NOT_AN_ID = "must be an id as a string, 8-4-4-4-12 hexadecimal digits"
+
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+                        r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _iso_day(value: object) -> object:
+    """A day as JSON has it (or already a date): not seconds since 1970, not a date and time."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and ISO_DAY.fullmatch(value):
+        return value
+    raise PydanticCustomError("date_type", NOT_A_DAY)
+
+
+def _iso_moment(value: object) -> object:
+    """A moment as JSON has it (or already a datetime): an ISO date and time with its offset."""
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and ISO_MOMENT.fullmatch(value)):
+        return value
+    raise PydanticCustomError("datetime_type", NOT_A_MOMENT)
+
+
+def _id_text(value: object) -> object:
+    if isinstance(value, uuid.UUID) or (isinstance(value, str) and UUID_TEXT.fullmatch(value)):
+        return value
+    raise PydanticCustomError("uuid_type", NOT_AN_ID)
 
 
 def _moment(value: dt.datetime) -> dt.datetime:
@@ -57,15 +96,22 @@ def _text(value: str) -> str:
     return value
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_moment)]
-Day = Annotated[dt.date, AfterValidator(_day)]
-Org = Annotated[str, Field(min_length=1, max_length=ORG_MAX), AfterValidator(_text)]
-Code = Annotated[str, Field(min_length=1, max_length=CODE_MAX, pattern=r"^[A-Z0-9_]+$")]
-LongText = Annotated[str, Field(max_length=4_000), AfterValidator(_text)]
-Text = Annotated[str, Field(max_length=2_000), AfterValidator(_text)]
+# Strict request types: the value as JSON gives it, or refused (nothing is coerced).
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_moment), AfterValidator(_moment)]
+Day = Annotated[dt.date, BeforeValidator(_iso_day), AfterValidator(_day)]
+Id = Annotated[uuid.UUID, BeforeValidator(_id_text)]
+Whole = Annotated[int, Strict()]
+Flag = Annotated[bool, Strict()]
+String = Annotated[str, Strict()]
+Org = Annotated[String, Field(min_length=1, max_length=ORG_MAX), AfterValidator(_text)]
+Code = Annotated[String, Field(min_length=1, max_length=CODE_MAX, pattern=r"^[A-Z0-9_]+$")]
+LongText = Annotated[String, Field(max_length=4_000), AfterValidator(_text)]
+Text = Annotated[String, Field(max_length=2_000), AfterValidator(_text)]
 
 
 class Body(BaseModel):
+    """A request body: no field it does not declare; its fields take the strict types above."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -96,7 +142,7 @@ class Accepted(BaseModel):
 # -- requests ------------------------------------------------------------------------------------
 
 class OpenPlan(Body):
-    consent_ids: list[uuid.UUID] = Field(min_length=1, max_length=LIST_MAX)
+    consent_ids: list[Id] = Field(min_length=1, max_length=LIST_MAX)
 
 
 class RecordMeeting(Body):
@@ -109,7 +155,7 @@ class RecordMeeting(Body):
 
 class AssessArea(Body):
     area: Area
-    rating: int = Field(ge=1, le=5)
+    rating: Whole = Field(ge=1, le=5)
     comment: Text | None = None
     child_view: Text | None = None
     guardians_view: Text | None = None
@@ -143,7 +189,7 @@ class ClosePlan(Body):
 
 
 class GrantorIn(Body):
-    party_id: uuid.UUID
+    party_id: Id
     role: GrantorRole
 
 
@@ -161,18 +207,18 @@ class RegisterConsent(Body):
 
 
 class WithdrawConsent(Body):
-    party_id: uuid.UUID = Field(description="the grantor who withdraws")
+    party_id: Id = Field(description="the grantor who withdraws")
     role: GrantorRole
 
 
 class OpenEmergencyAccess(Body):
     reason_code: Code = Field(description="why: e.g. AKUT_FARA, SKYDDSBEDOMNING")
-    days: int = Field(ge=1, le=7, description="how long, at most 7 days")
+    days: Whole = Field(ge=1, le=7, description="how long, at most 7 days")
 
 
 # A personnummer travels only in request bodies, never in a URL (access logs and proxies keep
 # URLs). Its form is checked by the handler, whose message never repeats it.
-Personnummer = Annotated[str, Field(min_length=1, max_length=PNR_MAX,
+Personnummer = Annotated[String, Field(min_length=1, max_length=PNR_MAX,
                                     description="10 or 12 digits, with or without - or + "
                                                 "(a samordningsnummer too); never echoed back")]
 
@@ -190,12 +236,12 @@ class OpenEmergencyAccessFor(OpenEmergencyAccess):
 class FilterChildren(Body):
     """The caller's own children, narrowed by name (typed, so in the body, never in a URL)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_text)] = Field(
+    name: Annotated[String, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_text)] = Field(
         description="every word begins a word of the child's given or family name, in any order")
-    municipality: Annotated[str | None, Field(pattern=r"^[0-9]{4}$")] = None
-    has_plan: bool | None = None
-    limit: int = Field(50, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=1_000_000)
+    municipality: Annotated[String | None, Field(pattern=r"^[0-9]{4}$")] = None
+    has_plan: Flag | None = None
+    limit: Whole = Field(50, ge=1, le=100)
+    offset: Whole = Field(0, ge=0, le=1_000_000)
 
 
 # -- responses -----------------------------------------------------------------------------------

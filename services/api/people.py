@@ -85,3 +85,10 @@ def known(engine: Engine, subjects: Iterable[str]) -> dict[str, Person]:
             rows = connection.execute(select(people).where(people.c.subject.in_(wanted[start:start + LOOKUP_BATCH])))
             found |= {r.subject: Person(r.subject, r.name, r.role, r.organisation_id) for r in rows}
     return found
+
+
+def everyone(engine: Engine) -> list[Person]:
+    """Every person seen, by name: the administrators' picker for ending a user's sessions."""
+    with engine.connect() as connection:
+        rows = connection.execute(select(people).order_by(people.c.name, people.c.subject))
+        return [Person(r.subject, r.name, r.role, r.organisation_id) for r in rows]

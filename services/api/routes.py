@@ -16,6 +16,7 @@ from services.api import errors, fhir, models, person, publishing, reads
 from services.api import writes as commands
 from services.api.auth.callers import api_principal, hub_of, known_query
 from services.api.auth.tokens import Principal
+from services.api.limits import rate_limited
 from services.api.models import Problem
 
 ChildId = Annotated[uuid.UUID, Path(description="the child's pseudonymous id")]
@@ -26,6 +27,7 @@ FHIR_JSON = "application/fhir+json"
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {400: "bad request", 401: "not logged in", 403: "the role may not do this",
             404: "no such child (or not in the caller's scope)", 422: "refused, with every reason",
+            413: "the request body is too large", 429: "too many requests: try again after Retry-After seconds",
             503: "the event log cannot be reached; nothing was read or written"}
     return {code: {"model": Problem, "description": text[code]} for code in codes}
 
@@ -52,8 +54,8 @@ async def list_children(
                                      has_plan=has_plan, limit=limit, offset=offset)
 
 
-@router.post("/children/search", response_model=models.ChildSummary, responses=READ,
-             summary="Hitta barn med personnummer")
+@router.post("/children/search", response_model=models.ChildSummary, responses={**READ, **problems(429)},
+             summary="Hitta barn med personnummer", dependencies=[Depends(rate_limited("lookup"))])
 async def find_child(request: Request, caller: Caller, body: models.FindChild) -> models.ChildSummary:
     """The child with this personnummer or samordningsnummer (10 or 12 digits, with or without
     - or +), if it is in the caller's scope. A number nobody has and a child outside the scope
@@ -151,7 +153,9 @@ async def withdraw_consent(request: Request, caller: Caller, child_id: ChildId, 
     return await commands.withdraw_consent(hub_of(request), caller, child_id, consent_id, body)
 
 
-@_post("/emergency-access", "Nödöppning med personnummer")
+@router.post("/emergency-access", status_code=202, response_model=models.Accepted,
+             responses={**WRITE, **problems(429)}, summary="Nödöppning med personnummer",
+             dependencies=[Depends(rate_limited("lookup"))])
 async def open_emergency_access_for(request: Request, caller: Caller,
                                     body: models.OpenEmergencyAccessFor) -> models.Accepted:
     """Open emergency access to a child outside the caller's scope, by its personnummer: a

@@ -4,7 +4,9 @@ What needs the read model is checked here (the plan is open, the consents exist 
 active, the action is this plan's); what the request alone shows is checked by
 ``services.commands.plan`` and ``services.commands.consent``, which give every reason. Each
 accepted command publishes one event and answers with its id: the read model shows it once the
-projector has applied it. A consent is shown at once, as pending (``services.api.pending``), and
+projector has applied it. Every organisation a command names is checked against the county
+directory (``hub.directory``): the command modules take its units and say which field names
+one that is unknown or of the wrong kind. A consent is shown at once, as pending (``services.api.pending``), and
 a withdrawal of a consent that had already ended is accepted and answered as moot.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,7 @@ from services.api.store import ChildRow
 from services.api.ui import sv
 from services.api.wiring import Hub
 from services.commands import consent as consent_registry
+from services.commands import organisations
 from services.commands import plan as plan_service
 
 NO_PLAN = errors.NO_PLAN
@@ -49,6 +52,14 @@ class OneChild:
 
     def status(self, child_id: uuid.UUID) -> ChildStatus | None:
         return self.status_of if child_id == self.status_of.child_id else None
+
+
+def _units(hub: Hub) -> Mapping[str, str]:
+    """The county directory as the commands check organisations against it: each unit's kind,
+    and the region (a source of facts, never a unit in a plan)."""
+    directory = hub.directory
+    region = {} if directory.region is None else {directory.region[0]: organisations.REGION}
+    return {**directory.kinds, **region}
 
 
 def _accepted(event: Event, created: uuid.UUID | None = None) -> models.Accepted:
@@ -121,7 +132,7 @@ async def record_meeting(hub: Hub, principal: Principal, child_id: uuid.UUID,
     loaded, plan_id = await _open_plan(hub, principal, child_id)
     event = await _run(hub, plan_service.record_meeting, child_id, plan_id, principal.organisation_id, body.held_on,
                        body.participant_orgs, body.lead_org, body.decisions, body.notes, now=hub.now(),
-                       died_on=loaded.child.died_on)
+                       died_on=loaded.child.died_on, units=_units(hub))
     return _accepted(event, event.meeting_id)  # type: ignore[attr-defined]
 
 
@@ -137,7 +148,7 @@ async def agree_action(hub: Hub, principal: Principal, child_id: uuid.UUID, body
     loaded, plan_id = await _open_plan(hub, principal, child_id)
     event = await _run(hub, plan_service.agree_action, child_id, plan_id, principal.organisation_id, body.area,
                        body.need, body.what, body.responsible_org, body.due_on, now=hub.now(),
-                       died_on=loaded.child.died_on)
+                       died_on=loaded.child.died_on, units=_units(hub))
     return _accepted(event, event.action_id)  # type: ignore[attr-defined]
 
 
@@ -170,7 +181,7 @@ async def transfer_named_person(hub: Hub, principal: Principal, child_id: uuid.U
     loaded = await reads.guard(hub, principal, child_id, Need.TRANSFER)
     event = await _run(hub, plan_service.transfer_named_person, child_id, principal.organisation_id, body.to_org,
                        loaded.child.named_person_org, body.reason_code, now=hub.now(),
-                       died_on=loaded.child.died_on)
+                       died_on=loaded.child.died_on, units=_units(hub))
     return _accepted(event)
 
 
@@ -198,11 +209,12 @@ async def register_consent(hub: Hub, principal: Principal, child_id: uuid.UUID,
         registered_by_org=principal.organisation_id, obtained=body.obtained,
         registered_by=principal.subject[:REGISTERED_BY_MAX],
     )
-    policy = hub.settings.consent_policy
+    policy, units = hub.settings.consent_policy, _units(hub)
 
     async def register(request: consent_registry.ConsentRequest, *, publish: publishing.Publish,
                        now: dt.datetime) -> Event:
-        return await consent_registry.register(request, OneChild(loaded.child.status), publish, now, policy=policy)
+        return await consent_registry.register(request, OneChild(loaded.child.status), publish, now, policy=policy,
+                                               units=units)
 
     now = hub.now()
     event = await _run(hub, register, request, now=now)

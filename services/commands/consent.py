@@ -12,6 +12,10 @@ Registration refuses backdating (a ``valid_from`` before now, give or take the p
 skew), a start more than the policy's ``max_start_ahead`` away, and a period longer than its
 ``max_period`` (issue 14, rule 6); it records how the grant was obtained and by which user.
 
+The recipients must be units of the county directory and the source organisations known to it
+(``services.commands.organisations``; issue 17, finding 3): the caller passes the directory's
+units as ``units``, and a reason names the field of each one that is not.
+
 A withdrawal is accepted from anyone who was a required grantor when the consent was given (its
 recorded grantors) or who is required now (rule 8). Withdrawing a consent that has already
 ended -- lapsed, expired or withdrawn -- changes nothing; ``ended`` says why, so the caller can
@@ -50,6 +54,8 @@ from schemas.events import (
     Grantor,
     Source,
 )
+from services.commands import organisations
+from services.commands.organisations import Units
 
 UNKNOWN_CHILD = "the population register does not know this child"
 NO_CATEGORY = "a consent must cover at least one of HEALTH, SCHOOL and SOCIAL"
@@ -129,9 +135,10 @@ def period_problems(valid_from: dt.datetime, valid_to: dt.datetime, now: dt.date
 
 async def register(request: ConsentRequest, statuses: ChildStatuses, publish: Publish,
                    now: dt.datetime | None = None, child_grants_from: int | None = None,
-                   policy: ConsentPolicy = DEFAULT_POLICY) -> ConsentGranted:
-    """Check ``request`` against the policy and the required grantors at ``now``; publish it.
-    ``child_grants_from``, if given, overrides the policy's age."""
+                   policy: ConsentPolicy = DEFAULT_POLICY, units: Units | None = None) -> ConsentGranted:
+    """Check ``request`` against the policy and the required grantors at ``now``, and its
+    organisations against the directory's ``units``; publish it. ``child_grants_from``, if
+    given, overrides the policy's age."""
     now = now or dt.datetime.now(dt.UTC)
     if child_grants_from is not None:
         policy = dataclasses.replace(policy, child_grants_from=child_grants_from)
@@ -144,6 +151,10 @@ async def register(request: ConsentRequest, statuses: ChildStatuses, publish: Pu
     reasons += [BAD_CATEGORY.format(category=c.value) for c in request.categories if c not in CONSENTABLE]
     if not request.recipients:
         reasons.append(NO_RECIPIENT)
+    # Reasons name the request's fields.
+    reasons += organisations.problems(request.recipients, "recipients", organisations.PARTICIPANT, units)
+    reasons += organisations.problems(request.source_organisations or (), "source_organisations",
+                                      organisations.SOURCE, units)
     reasons += period_problems(request.valid_from, request.valid_to, now, policy)
     # Birthdays start at midnight in Sweden: judge the grantors on the Swedish day, as the gate does.
     reasons += problems(status, request.grantors, swedish_day(now), policy.child_grants_from)

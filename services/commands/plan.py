@@ -9,6 +9,11 @@ population register records, from the caller's read of the child) and refuses wi
 ``CHILD_DIED`` when it is given. The read model already shows the child's open plan as closed
 (``projections.read_model.plan_status``), so no ``PlanClosed`` is needed or taken.
 
+Every organisation a command names must be a unit of the county directory that may take that
+role (``services.commands.organisations``): the caller passes the directory's units as
+``units`` (org id -> kind). The organisation acting (``by_org``) is the caller's own, from its
+token, and is not checked here.
+
 What needs the read model is checked by the caller before it calls here: that the plan exists,
 is open and is this child's; that the consents exist and are active; that an action to complete
 was agreed in this plan; that ``by_org`` may act on the child at all. The plan fold
@@ -57,6 +62,8 @@ from schemas.events import (
     Source,
 )
 from schemas.sealing import Personal
+from services.commands import organisations
+from services.commands.organisations import Role, Units
 
 SOURCE_SYSTEM = "kronobarn-api"
 RECORD_VERSION = "1"
@@ -91,6 +98,7 @@ SAME_ORG = "the named-person task cannot be transferred to the organisation that
 CHILD_DIED = "the child died on {day} (population register): the plan is closed and takes nothing new"
 
 AREA_NAMES = ", ".join(a.value for a in Area)
+PARTICIPANTS = "participant_orgs"
 ORG_ID = re.compile(r"\S+")
 REASON_CODE = re.compile(r"[A-Z0-9_]+")
 
@@ -127,7 +135,7 @@ async def open_plan(child_id: uuid.UUID, by_org: str, consent_ids: Iterable[uuid
 async def record_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, held_on: dt.date,
                          participant_orgs: Iterable[str], lead_org: str | None, decisions: str,
                          notes: str | None = None, *, publish: Publish, now: dt.datetime | None = None,
-                  died_on: dt.date | None = None) -> MeetingHeld:
+                         died_on: dt.date | None = None, units: Units | None = None) -> MeetingHeld:
     """A collaboration meeting: who took part, who leads the plan from now (if decided), and
     its decisions and notes (sealed)."""
     now = _now(now)
@@ -135,11 +143,11 @@ async def record_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, h
     reasons = _org(by_org, "by_org") + _past_date(held_on, "held_on", now)
     if not participants:
         reasons.append(NO_PARTICIPANTS)
-    for org in participants:
-        reasons += _org(org, "participant")
+    for org in dict.fromkeys(participants):
+        reasons += _role(org, PARTICIPANTS, organisations.PARTICIPANT, units)
     reasons += [REPEATED_PARTICIPANT.format(org=o) for o in _repeated(participants)]
     if lead_org is not None:
-        problems = _org(lead_org, "lead_org")
+        problems = _role(lead_org, "lead_org", organisations.PARTICIPANT, units)
         reasons += problems
         if not problems and lead_org not in participants:
             reasons.append(LEAD_NOT_PARTICIPANT.format(org=lead_org))
@@ -153,10 +161,10 @@ async def record_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, h
 
 
 async def assign_lead(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, lead_org: str, *, publish: Publish,
-                      now: dt.datetime | None = None,
-                  died_on: dt.date | None = None) -> LeadAssigned:
+                      now: dt.datetime | None = None, died_on: dt.date | None = None,
+                      units: Units | None = None) -> LeadAssigned:
     """Change the plan lead outside a meeting. The lead may differ from the named person."""
-    _check(_org(by_org, "by_org") + _org(lead_org, "lead_org"), died_on)
+    _check(_org(by_org, "by_org") + _role(lead_org, "lead_org", organisations.PARTICIPANT, units), died_on)
     return await _publish(publish, LeadAssigned, child_id, by_org, plan_id, now, None, None,
                           plan_id=plan_id, lead_org=lead_org)
 
@@ -182,12 +190,13 @@ async def assess_area(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area
 
 async def agree_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area: Area | str, need: str, what: str,
                        responsible_org: str, due_on: dt.date | None = None, *, publish: Publish,
-                       now: dt.datetime | None = None,
-                  died_on: dt.date | None = None) -> ActionAgreed:
+                       now: dt.datetime | None = None, died_on: dt.date | None = None,
+                       units: Units | None = None) -> ActionAgreed:
     """A need in one area and the action agreed for it: what (sealed), who, by when."""
     now = _now(now)
     wheel_area, reasons = _area(area)
-    reasons = _org(by_org, "by_org") + reasons + _org(responsible_org, "responsible_org")
+    reasons = _org(by_org, "by_org") + reasons
+    reasons += _role(responsible_org, "responsible_org", organisations.PARTICIPANT, units)
     reasons += _text(need, "need", TEXT_MAX) + _text(what, "what", TEXT_MAX)
     if due_on is not None:
         reasons += _future_date(due_on, "due_on", now)
@@ -225,12 +234,13 @@ async def schedule_follow_up(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: st
 
 
 async def transfer_named_person(child_id: uuid.UUID, by_org: str, to_org: str, from_org: str | None,
-                                reason_code: str, *, publish: Publish,
-                                now: dt.datetime | None = None,
-                  died_on: dt.date | None = None) -> NamedPersonTransferred:
+                                reason_code: str, *, publish: Publish, now: dt.datetime | None = None,
+                                died_on: dt.date | None = None, units: Units | None = None) -> NamedPersonTransferred:
     """Move the named-person task by decision (rule 5): it holds until the child's next life
-    stage. ``from_org`` is who held it, if known; the caller checks ``by_org`` may decide this."""
-    reasons = _org(by_org, "by_org") + _org(to_org, "to_org") + _reason_code(reason_code)
+    stage. ``from_org`` is who held it, if known; the caller checks ``by_org`` may decide this.
+    ``to_org`` must be a unit that may be named person (an MHV, BHV, förskola, school or KAA)."""
+    reasons = _org(by_org, "by_org") + _role(to_org, "to_org", organisations.NAMED_PERSON, units)
+    reasons += _reason_code(reason_code)
     if from_org is not None:
         problems = _org(from_org, "from_org")
         reasons += problems
@@ -290,6 +300,11 @@ def _org(value: object, name: str) -> list[str]:
     if len(value) > ORG_ID_MAX or not ORG_ID.fullmatch(value):
         return [BAD_ORG.format(field=name, org=value[:ORG_ID_MAX], limit=ORG_ID_MAX)]
     return []
+
+
+def _role(value: object, name: str, role: Role, units: Units | None) -> list[str]:
+    """A well-formed organisation id that the directory knows, of a kind that may take ``role``."""
+    return _org(value, name) or organisations.problems([str(value)], name, role, units)
 
 
 def _area(value: object) -> tuple[Area | None, list[str]]:

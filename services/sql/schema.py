@@ -100,3 +100,20 @@ pending_consents = Table(
     # When it was withdrawn through this service before the read model showed the withdrawal.
     Column("withdrawn_at", DateTime(timezone=True), nullable=True),
 )
+
+# Sessions that end (issue 17): a token revoked at logout, by its SHA-256 (the token itself is a
+# credential), kept until it would have expired anyway; and a user whose every session an
+# administrator ended, by the token subject: tokens issued before ``ended_at`` no longer count.
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=False),
+)
+ended_sessions = Table(
+    "ended_sessions",
+    metadata,
+    Column("subject", String(200), primary_key=True),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ from tests.support.api import (
     COORDINATOR_OUTSIDE,
     COORDINATOR_SCHOOL,
     COORDINATOR_SOC,
+    KAA,
     OUTSIDER,
     SCHOOL,
     SOC,
@@ -124,7 +126,7 @@ def test_each_command_publishes_one_event_to_its_topic_and_answers_202(h: Harnes
         ("actions", {"area": "home", "need": "Stöd", "what": "Boendestöd", "responsible_org": SOC}, "ActionAgreed"),
         (f"actions/{h.county.action_a}/complete", {"completed_on": today.isoformat()}, "ActionCompleted"),
         ("follow-ups", {"due_on": (today + dt.timedelta(days=10)).isoformat()}, "FollowUpScheduled"),
-        ("named-person/transfer", {"to_org": SOC, "reason_code": "BARNET_TRYGGT"}, "NamedPersonTransferred"),
+        ("named-person/transfer", {"to_org": KAA, "reason_code": "BARNET_TRYGGT"}, "NamedPersonTransferred"),
         ("plan/close", {"reason_code": "MAL_UPPNADDA"}, "PlanClosed"),
     ]
     for path, body, kind in calls:
@@ -390,9 +392,19 @@ def _young(h: Harness) -> tuple[uuid.UUID, uuid.UUID]:
     return y, lapsed
 
 
+def _school_in_directory(h: Harness) -> None:
+    """The harness's school is no unit of the synthetic county: a consent names it as a recipient
+    only once the county directory lists it (issue 17, finding 3)."""
+    hub = h.app.state.hub
+    hub.directory = replace(hub.directory, names={**hub.directory.names, SCHOOL: "Testgymnasiet"},
+                            kinds={**hub.directory.kinds, SCHOOL: "UPPER_SECONDARY"},
+                            municipalities={**hub.directory.municipalities, SCHOOL: "0780"})
+
+
 def test_from_18_the_former_named_person_registers_the_young_persons_own_consent_and_opens_the_plan(
         h: Harness, client: TestClient) -> None:
     y, _ = _young(h)
+    _school_in_directory(h)
     school, outsider = h.headers(COORDINATOR_SCHOOL), h.headers(COORDINATOR_OUTSIDE)
     g1, g2 = h.county.guardians(y)
     # The guardians' say ended at 18.

@@ -40,8 +40,8 @@ ROLES: dict[str, Principal | None] = {
 }
 # Routes that are not about any child's data, or are the login itself.
 PUBLIC = {("GET", "/"), ("GET", "/dev/login"), ("POST", "/dev/login"), ("POST", "/dev/token"),
-          ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
-          ("POST", "/ui/logout")}
+          ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/init.js"),
+          ("POST", "/ui/logout"), ("POST", "/session/logout")}  # one's own session: tests/e2e/test_sessions.py
 NEUTRAL = {("GET", "/ui")}  # any logged-in user; no child data
 # Required query parameters, so a request fails on access control and not on its shape.
 QUERIES = {"/audit/children/{child_id}/as-seen": {"org": BHV, "at": "2026-11-01T12:00:00+00:00"}}
@@ -55,6 +55,8 @@ OWN_LISTS = {"/children", "/ui/children", "/children/search", "/ui/children/sear
 JSON_BODIES = {
     # An administrator's scope is every child: erasing B is theirs to do (issue 16).
     "/admin/children/{child_id}/erasure": lambda h: {"reason_code": "GDPR_ART17", "justification": "Matrisen."},
+    "/admin/users/{subject}/end-sessions": lambda h: {},
+    "/session/logout": lambda h: {},
     "/children/{child_id}/plan": lambda h: {"consent_ids": [str(h.county.consent_a)]},
     "/children/{child_id}/meetings": lambda h: {"held_on": TODAY, "participant_orgs": [BHV, SOC], "decisions": "x"},
     "/children/{child_id}/assessments": lambda h: {"area": "home", "rating": 3},
@@ -126,7 +128,8 @@ def _prefixed(route: APIRoute, prefix: str) -> APIRoute:
 def endpoints(h: Harness) -> Iterator[tuple[str, str, str]]:
     """(method, route path, concrete URL), about child B -- in none of the test callers' scope."""
     fill = {"child_id": str(h.county.b), "action_id": str(h.county.action_a), "consent_id": str(h.county.consent_a),
-            "code": "0780", "event_id": str(uuid.uuid5(h.county.b, "an emergency access"))}
+            "code": "0780", "event_id": str(uuid.uuid5(h.county.b, "an emergency access")),
+            "subject": "someone-who-left"}
     for route in _flat(h.app.routes):
         for method in sorted(route.methods - {"HEAD"}):
             slugs = list(COMMANDS) if "{slug}" in route.path else [None]

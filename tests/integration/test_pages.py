@@ -113,12 +113,13 @@ def test_an_accepted_form_redirects_back_with_a_message(h: Harness, client: Test
 
 def test_a_meeting_form_with_decisions_lead_and_participants(h: Harness, client: TestClient) -> None:
     today = dt.date.today().isoformat()
+    school = "skolenhet-07802001"  # Växjö grundskola 1 in the synthetic county
     r = client.post(f"/ui/children/{h.county.a}/meetings", follow_redirects=False, data={
-        "held_on": today, "participant_orgs": [BHV, SOC], "other_participants": "skola-ny\n",
-        "lead_org": "skola-ny", "decisions": "Skolan leder", "notes": ""})
+        "held_on": today, "participant_orgs": [BHV, SOC], "other_participants": f"{school}\n",
+        "lead_org": school, "decisions": "Skolan leder", "notes": ""})
     assert r.status_code == 303
     [meeting] = h.publish.of(MeetingHeld)
-    assert meeting.participant_orgs == (BHV, SOC, "skola-ny") and meeting.lead_org == "skola-ny"
+    assert meeting.participant_orgs == (BHV, SOC, school) and meeting.lead_org == school
 
 
 def test_a_refused_form_is_shown_again_with_the_reasons_in_swedish(h: Harness, client: TestClient) -> None:

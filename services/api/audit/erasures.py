@@ -21,7 +21,7 @@ from projections.audit import AuditEntry, utc
 from services.api import errors, publishing
 from services.api.auth.callers import api_principal, hub_of, known_query
 from services.api.auth.tokens import Principal
-from services.api.models import Moment, Problem
+from services.api.models import Body, Moment, Problem, String
 from services.api.reads import PUBLISH_FAILURES, record_reads, require_role
 from services.api.routes import ChildId, problems
 from services.api.wiring import Hub
@@ -32,14 +32,14 @@ from services.readmodel.engine import read_model
 from services.sql.keystore import SqlKeyStore, master_key_from
 
 ERASURE_PARTS = ("erasure-log",)
-Reason = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Z0-9_]+$",
-                              description="one of: " + ", ".join(REASONS))]
+Reason = Annotated[String, Field(min_length=1, max_length=40, pattern=r"^[A-Z0-9_]+$",
+                                 description="one of: " + ", ".join(REASONS))]
 
 
-class EraseChild(BaseModel):
+class EraseChild(Body):
     reason_code: Reason
-    justification: str = Field(min_length=1, max_length=2_000,
-                               description="why, in words; kept in the audit log under the audit key")
+    justification: Annotated[String, Field(min_length=1, max_length=2_000,
+                                           description="why, in words; kept in the audit log under the audit key")]
 
 
 class ErasureDone(BaseModel):

@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api import errors, people
+from services.api.auth.sessions import SESSION_ENDED
 from services.api.auth.tokens import AuthError, Principal
 from services.api.wiring import Hub
 
@@ -38,25 +39,41 @@ def hub_of(request: Request) -> Hub:
 
 async def api_principal(request: Request,
                         _credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    hub, header = hub_of(request), request.headers.get("authorization")
     try:
-        principal = hub_of(request).verifier.verify_authorization(request.headers.get("authorization"))
+        principal = hub.verifier.verify_authorization(header)
     except AuthError as exc:
         raise errors.Unauthorised([exc.reason]) from None
-    await people.remember(hub_of(request), principal)  # who a subject is, for the auditors' pages
+    if await session_ended(hub, bearer_token(header), principal):
+        raise errors.Unauthorised([SESSION_ENDED])
+    await people.remember(hub, principal)  # who a subject is, for the auditors' pages
     return principal
 
 
 async def page_principal(request: Request) -> Principal:
-    verifier = hub_of(request).verifier
-    header, token = request.headers.get("authorization"), request.cookies.get(COOKIE)
+    hub = hub_of(request)
+    header, cookie = request.headers.get("authorization"), request.cookies.get(COOKIE)
+    token = bearer_token(header) if header else cookie or ""
     try:
-        principal = verifier.verify_authorization(header) if header else verifier.verify(token) if token else None
+        principal = hub.verifier.verify(token) if token else None
     except AuthError:
         principal = None
-    if principal is None:
+    if principal is None or await session_ended(hub, token, principal):
         raise LoginRequired()
-    await people.remember(hub_of(request), principal)  # who a subject is, for the auditors' pages
+    await people.remember(hub, principal)  # who a subject is, for the auditors' pages
     return principal
+
+
+def bearer_token(header: str | None) -> str:
+    scheme, _, token = (header or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def session_ended(hub: Hub, token: str, principal: Principal) -> bool:
+    """Was the token revoked (logout), or the user's sessions ended, by any replica? (``sessions``)"""
+    if hub.sessions.stale:
+        await hub.run(hub.sessions.refresh)
+    return hub.sessions.ended(token, principal)
 
 
 async def same_origin(request: Request) -> None:

@@ -10,6 +10,7 @@ user whose gaps list is not empty: a coordinator sees only their own municipalit
 from __future__ import annotations
 
 import functools
+import time
 from collections import defaultdict
 from typing import Annotated
 
@@ -18,15 +19,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import ASGIApp
 
 from projections.read_model import children
 from schemas.county import CountyDirectory
 from services.api import errors
-from services.api.auth.callers import COOKIE, hub_of, same_origin
-from services.api.auth.devlogin import DEFAULT_TTL, dev_users
-from services.api.auth.tokens import Principal, Role
+from services.api.auth.callers import COOKIE, hub_of, same_origin, session_ended
+from services.api.auth.devlogin import dev_users
+from services.api.auth.sessions import PAGE_SESSION, RenewPageSession, needs_renewal
+from services.api.auth.tokens import AuthError, Principal, Role
+from services.api.limits import rate_limited
 from services.api.ui.render import page
+from services.api.wiring import Hub
 from services.county import county_directory
+from services.settings import Settings
 
 router = APIRouter(prefix="/dev", include_in_schema=False)
 KINDS = {"BHV": "Barnhälsovård (BVC)", "MHV": "Mödrahälsovård", "SOCIAL": "Socialtjänst", "KAA": "KAA"}
@@ -98,23 +104,45 @@ async def login_page(request: Request) -> HTMLResponse:
     return page(request, "login.html", None, groups=dict(groups), gaps=gaps)
 
 
-@router.post("/login", dependencies=[Depends(same_origin)])
+@router.post("/login", dependencies=[Depends(same_origin), Depends(rate_limited("login", by_user=False))])
 async def login(request: Request, subject: Annotated[str, Form(max_length=200)]) -> RedirectResponse:
     hub = hub_of(request)
     assert hub.dev_idp is not None
     user = _user(request, subject)
-    token = hub.dev_idp.issue(user)
+    token = hub.dev_idp.issue(user, PAGE_SESSION)  # short, and renewed while in use (``sessions``)
     response = RedirectResponse("/ui", status_code=303)
-    secure = hub.settings.api_cookie_secure if hub.settings.api_cookie_secure is not None else \
-        hub.settings.env == "production"
-    response.set_cookie(COOKIE, token, max_age=int(DEFAULT_TTL.total_seconds()), path="/", httponly=True,
-                        samesite="lax", secure=secure)
+    response.set_cookie(COOKIE, token, max_age=int(PAGE_SESSION.total_seconds()), path="/", httponly=True,
+                        samesite="lax", secure=cookie_secure(hub.settings))
     return response
 
 
-@router.post("/token", response_model=Token)
+def cookie_secure(settings: Settings) -> bool:
+    return settings.api_cookie_secure if settings.api_cookie_secure is not None else settings.env == "production"
+
+
+@router.post("/token", response_model=Token, dependencies=[Depends(rate_limited("login", by_user=False))])
 async def token(request: Request, body: TokenRequest) -> Token:
     """A bearer token for a dev user, for trying the JSON API (curl, scripts)."""
     hub = hub_of(request)
     assert hub.dev_idp is not None
     return Token(access_token=hub.dev_idp.issue(_user(request, body.subject)))
+
+
+class RenewingDevSession(RenewPageSession):
+    """The dev login's page sessions, renewed while in use (``sessions.RenewPageSession``)."""
+
+    def __init__(self, app: ASGIApp, hub: Hub) -> None:
+        async def renew(token: str) -> str | None:
+            try:
+                principal = hub.verifier.verify(token)
+            except AuthError:
+                return None  # the page itself answers with the login
+            if hub.dev_idp is None or not needs_renewal(token, time.time()) or \
+                    await session_ended(hub, token, principal):
+                return None
+            return hub.dev_idp.issue(principal, PAGE_SESSION)
+
+        async def retire(token: str) -> None:
+            await hub.run(hub.sessions.revoke, token)
+
+        super().__init__(app, COOKIE, renew, retire, cookie_secure(hub.settings))

@@ -21,7 +21,8 @@ from services.api.audit import reads as audit_reads
 from services.api.audit.routes import _counts
 from services.api.auth.callers import hub_of, page_principal, same_origin
 from services.api.auth.tokens import Principal
-from services.api.people import known
+from services.api.limits import rate_limited
+from services.api.people import everyone, known
 from services.api.ui import auditing, finding, readable, sv
 from services.api.ui.render import page
 from services.erasure.erase import JUSTIFICATION_MAX, REASONS
@@ -33,14 +34,29 @@ Day = Annotated[str, Query(max_length=10)]
 Picked = Annotated[str, Query(max_length=64, pattern=r"^\S*$")]
 
 BAD_CHILD_ID = "Ange barnets id (36 tecken, till exempel 0b1c7f6e-3f3a-4a77-9d43-1a6b2f9a0c11)."
+NO_USER = "Välj användaren vars sessioner ska avslutas."
 NOT_CONFIRMED = "Bekräfta att du förstår att raderingen är slutgiltig."
 ERASED = "Barnet är raderat. Alla delar av hubben har släppt barnets uppgifter inom {bound:g} sekunder."
+SESSIONS_ENDED = "Användarens sessioner är avslutade: alla inloggningar fram till nu slutar gälla."
 
 
 @router.get("/admin", response_class=HTMLResponse)
 async def admin_home(request: Request, user: User,
-                     klart: Annotated[Literal["raderad"] | None, Query()] = None) -> HTMLResponse:
-    return await _admin_page(request, user, notice=ERASED.format(bound=BOUND_S) if klart else None)
+                     klart: Annotated[Literal["raderad", "sessioner"] | None, Query()] = None) -> HTMLResponse:
+    notice = {"raderad": ERASED.format(bound=BOUND_S), "sessioner": SESSIONS_ENDED}.get(klart or "")
+    return await _admin_page(request, user, notice=notice)
+
+
+@router.post("/admin/sessions/end", dependencies=[Depends(same_origin)])
+async def end_sessions_submit(request: Request, user: User) -> Response:
+    """Every session of the chosen user ends (a lost card, a person who left)."""
+    reads.require_role(user, Need.ADMIN)
+    subject = (await request.form()).get("subject")
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > 200:
+        return await _admin_page(request, user, 422, problem=NO_USER)
+    hub = hub_of(request)
+    await hub.run(hub.sessions.end_all, subject.strip())
+    return RedirectResponse("/ui/admin?klart=sessioner", status_code=303)
 
 
 @router.post("/admin/erasure", dependencies=[Depends(same_origin)])
@@ -67,10 +83,11 @@ async def _admin_page(request: Request, user: Principal, status: int = 200, *, n
     reads.require_role(user, Need.ADMIN)
     hub = hub_of(request)
     return page(request, "admin.html", user, status, counts=await hub.run(_counts, hub), reasons=REASONS,
+                people=await hub.run(everyone, hub.engine),
                 notice=notice, problem=problem, typed=typed or {}, justification_max=JUSTIFICATION_MAX, search=search)
 
 
-@router.post("/admin/extract", dependencies=[Depends(same_origin)])
+@router.post("/admin/extract", dependencies=[Depends(same_origin), Depends(rate_limited("lookup"))])
 async def extract_for(request: Request, user: User) -> Response:
     """A guardian's request names the child by personnummer: to the child's register extract, or
     back saying why not (the lookup is logged without the number)."""

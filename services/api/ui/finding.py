@@ -21,6 +21,7 @@ from services.api import errors, reads
 from services.api import writes as commands
 from services.api.auth.callers import hub_of, page_principal, same_origin
 from services.api.auth.tokens import Principal
+from services.api.limits import rate_limited
 from services.api.models import NAME_MAX, OpenEmergencyAccessFor
 from services.api.ui import forms, sv
 from services.api.ui.render import page
@@ -79,7 +80,7 @@ async def filter_children(request: Request, user: User) -> HTMLResponse:
     return await _children(request, user, shown, None)
 
 
-@router.post("/children/search", dependencies=[Depends(same_origin)])
+@router.post("/children/search", dependencies=[Depends(same_origin), Depends(rate_limited("lookup"))])
 async def find_child(request: Request, user: User) -> RedirectResponse:
     """To the child's page, or back to the list saying why not (the same for unknown and out of scope)."""
     typed = (await request.form()).get("personnummer")
@@ -100,7 +101,7 @@ async def emergency_form(request: Request, user: User) -> HTMLResponse:
     return page(request, "emergency.html", user, form=forms.emergency({}), action=EMERGENCY_ACTION)
 
 
-@router.post("/emergency-access", dependencies=[Depends(same_origin)])
+@router.post("/emergency-access", dependencies=[Depends(same_origin), Depends(rate_limited("lookup"))])
 async def emergency_submit(request: Request, user: User) -> Response:
     """The same answer whether or not the number is a child's: back to the list, where a child it
     opened shows once the access is processed (issue 17, finding 6)."""

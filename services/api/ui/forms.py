@@ -1,7 +1,13 @@
 """The pages' forms: what each asks (labels in Swedish), and how a posted form becomes the same
 request body the JSON API takes -- so both go through one validation and one command. Longer
 than our modules usually are: every form is declared here, with its pickers from the county
-directory, so a label and its field are never in two places."""
+directory, so a label and its field are never in two places.
+
+Every organisation field is a picker of the directory's units (never free text), and the
+commands refuse an organisation the directory does not know or whose kind may not take the
+role (issue 17, finding 3). A form posts text only, and the request models are strict (no
+``"3"`` for 3): ``BODIES`` converts each posted value to its type explicitly -- a whole number
+from its digits -- and leaves anything else as posted, for validation to refuse."""
 
 from __future__ import annotations
 
@@ -16,13 +22,13 @@ from starlette.datastructures import FormData
 
 from projections.consent_rules import ADULT_AGE, age_on
 from projections.plan import AREAS
-from schemas.county import BHV, KAA, MHV, PRESCHOOL, SCHOOL, UPPER_SECONDARY
 from schemas.events import Category, ConsentObtained, GrantorRole
 from services.api import models
 from services.api.models import PlanView
 from services.api.orgs import OrgDirectory
 from services.api.person import swedish_key
 from services.api.ui import readable, sv
+from services.commands import organisations
 
 
 @dataclass
@@ -76,7 +82,7 @@ def known_orgs(view: PlanView, me: str) -> list[tuple[str, str]]:
 
 # -- organisation pickers --------------------------------------------------------------------------------
 
-NAMED_PERSON_KINDS = frozenset({MHV, BHV, KAA, PRESCHOOL, SCHOOL, UPPER_SECONDARY})  # who may be named person
+NAMED_PERSON_KINDS = organisations.NAMED_PERSON.kinds  # who may be named person: the command's own rule
 NEAR = "Kring barnet"
 
 
@@ -84,7 +90,7 @@ NEAR = "Kring barnet"
 class OrgPicker:
     """Which organisations a field offers: the directory's units of ``kinds`` (every kind: None),
     grouped by municipality, after those already around the child (``near``, ids). The value
-    posted is the id, as the free-text field's was; the command still decides whether it may
+    posted is the id; the command still checks that the directory has it, of a kind that may
     take the role."""
 
     kinds: frozenset[str] | None = None
@@ -100,10 +106,12 @@ def org_label(org_id: str, directory: OrgDirectory | None) -> str:
 
 
 def offered(org_id: str, picker: OrgPicker, directory: OrgDirectory | None) -> bool:
-    """Of the picker's kinds; an organisation the directory does not know is offered as it is
-    (the command decides)."""
-    kind = None if directory is None else directory.kinds.get(org_id)
-    return picker.kinds is None or kind is None or kind in picker.kinds
+    """A unit of the directory of the picker's kinds: one the directory does not know is not
+    offered, for the command would refuse it (with no directory, every id around the child)."""
+    if directory is None:
+        return True
+    kind = directory.kinds.get(org_id)
+    return kind is not None and (picker.kinds is None or kind in picker.kinds)
 
 
 def org_choices(picker: OrgPicker, directory: OrgDirectory | None) -> list[tuple[str, str]]:
@@ -335,9 +343,19 @@ def _blank(value: Any) -> Any:
     return None if value in ("", None) else value
 
 
+def _whole(value: Any) -> Any:
+    """A whole number from the digits a form posts (a radio's or select's value); anything else
+    as posted, so the strict model refuses it rather than guess."""
+    value = _blank(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9:
+        return int(value)
+    return value
+
+
 def _lines(value: Any) -> list[str]:
-    """Ids chosen in a multiple select (a list), or typed one per line (a text, as the pickers'
-    free-text predecessors posted them)."""
+    """Ids chosen in a multiple select (a list); a text posted instead (one id per line, as the
+    pickers' free-text predecessors posted them) is split the same way, and the commands check
+    every id against the directory all the same."""
     items = value if isinstance(value, list) else [value]
     return [line.strip() for item in items for line in str(item or "").splitlines() if line.strip()]
 
@@ -392,7 +410,7 @@ BODIES: dict[str, tuple[type[BaseModel], Callable[[Mapping[str, Any]], dict[str,
         "participant_orgs": list(dict.fromkeys(_many(v, "participant_orgs") + _lines(v.get("other_participants")))),
         "lead_org": _blank(v.get("lead_org")), "decisions": v.get("decisions", ""), "notes": _blank(v.get("notes"))}),
     "assessments": (models.AssessArea, lambda v: {
-        "area": _blank(v.get("area")), "rating": _blank(v.get("rating")), "comment": _blank(v.get("comment")),
+        "area": _blank(v.get("area")), "rating": _whole(v.get("rating")), "comment": _blank(v.get("comment")),
         "child_view": _blank(v.get("child_view")), "guardians_view": _blank(v.get("guardians_view"))}),
     "actions": (models.AgreeAction, lambda v: {
         "area": _blank(v.get("area")), "need": v.get("need", ""), "what": v.get("what", ""),
@@ -410,7 +428,7 @@ BODIES: dict[str, tuple[type[BaseModel], Callable[[Mapping[str, Any]], dict[str,
         "source_organisations": _lines(v.get("source_organisations")) or None, "areas": _many(v, "areas") or None}),
     "emergency-access": (models.OpenEmergencyAccessFor, lambda v: {
         "personnummer": str(v.get("personnummer") or ""), "reason_code": v.get("reason_code", ""),
-        "days": _blank(v.get("days"))}),
+        "days": _whole(v.get("days"))}),
     "withdraw": (models.WithdrawConsent, lambda v: dict(zip(("role", "party_id"),
                                                             str(v.get("grantor", "")).partition(":")[::2]))),
 }

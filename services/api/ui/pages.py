@@ -21,7 +21,8 @@ from services.api import people as people_store
 from services.api import writes as commands
 from services.api.audit import reads as audit_reads
 from services.api.auth.callers import COOKIE, hub_of, page_principal, same_origin
-from services.api.auth.tokens import Principal, Role
+from services.api.auth.tokens import AuthError, Principal, Role
+from services.api.limits import rate_limited
 from services.api.models import PlanView
 from services.api.ui import auditing, finding, forms, readable, sv
 from services.api.ui.render import page
@@ -61,7 +62,18 @@ async def home(user: User) -> RedirectResponse:
 
 
 @router.post("/logout", dependencies=[Depends(same_origin)])
-async def logout() -> RedirectResponse:
+async def logout(request: Request) -> RedirectResponse:
+    """Out, for good: the login's token is revoked on the server (every replica refuses it), not only
+    forgotten by this browser."""
+    token = request.cookies.get(COOKIE)
+    hub = hub_of(request)
+    if token:
+        try:
+            hub.verifier.verify(token)  # only a token of ours is worth a row
+        except AuthError:
+            token = None
+    if token:
+        await hub.run(hub.sessions.revoke, token)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -219,7 +231,7 @@ async def audit_home(request: Request, user: User,
     return page(request, "audit_home.html", user, search=sv.AUDIT_SEARCH.get(sok))
 
 
-@router.post("/audit/search", dependencies=[Depends(same_origin)])
+@router.post("/audit/search", dependencies=[Depends(same_origin), Depends(rate_limited("lookup"))])
 async def audit_find_child(request: Request, user: User) -> RedirectResponse:
     """To the child's log extract by personnummer (posted, never in a URL), or back home saying why not."""
     reads.require_role(user, Need.AUDIT)

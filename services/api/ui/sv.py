@@ -18,6 +18,7 @@ from projections.read_model import PLAN_CLOSED_BY_DEATH
 from schemas.events import Area, Category, ConsentObtained, GrantorRole, SchoolType, SupportType
 from services.api import errors
 from services.commands import consent as consent_registry
+from services.commands import organisations
 from services.commands import plan as plan_service
 from services.erasure.erase import REASONS
 
@@ -233,6 +234,8 @@ FORBIDDEN = "Din roll har inte behörighet till detta."
 UNAUTHORISED = "Du behöver logga in."
 INVALID = "Uppgifterna kunde inte tas emot."
 UNAVAILABLE = "Tjänsten kan inte nås just nu. Försök igen om en stund."
+TOO_LARGE = "Förfrågan är för stor."
+TOO_MANY = "För många försök på kort tid. Vänta en stund och försök igen."
 REJECTED = "Uppgifterna uppfyller inte reglerna."
 NOT_MUNICIPALITY = "Du kan bara se glapplistan för din egen kommun."
 
@@ -312,6 +315,18 @@ FIELD_NAMES = {"by_org": "din organisation", "participant": "deltagare", "lead_o
                "due_on": "datum", "completed_on": "slutförd", "to_org": "ny barnensbästa-ansvarig",
                "from_org": "nuvarande barnensbästa-ansvarig", "responsible_org": "ansvarig organisation"}
 ROLE_NAMES = {r.value: label for r, label in GRANTOR.items()}
+
+# -- issue 17: organisations and strict input
+REASONS.update({
+    organisations.UNKNOWN_ORG: "{field} {org!r} finns inte bland länets organisationer",
+    organisations.NOT_A_UNIT: "{field} {org!r} är ingen organisationsenhet som kan delta i en plan",
+    organisations.NOT_NAMED_PERSON: ("{field} {org!r} kan inte vara barnensbästa-ansvarig: det kan bara mödra- eller "
+                                     "barnhälsovården, en förskola, en skola eller kommunens aktivitetsansvar (KAA)"),
+    organisations.NOT_A_SOURCE: "{field} {org!r} är ingen organisation som uppgifter kommer från",
+})
+FIELD_NAMES.update({"participant_orgs": "deltagare", "recipients": "mottagare",
+                    "source_organisations": "organisation som uppgifterna kommer från"})
+# -- end issue 17
 
 
 def _pattern(template: str) -> re.Pattern[str]:
