@@ -36,7 +36,7 @@ LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 EARLIEST_DAY, LATEST_DAY = EARLIEST.date(), LATEST.date()
 
 OUT_OF_RANGE = "must lie between 1900 and 2200"
-NOT_TEXT = "must be plain text (no control characters)"
+NOT_TEXT = "must be plain text (no control characters, and none that are invisible or turn the text's direction)"
 NOT_A_DAY = "must be a date as a string, YYYY-MM-DD"
 NOT_A_MOMENT = "must be a date and time with its offset as a string, e.g. 2026-11-30T09:00:00+01:00"
 NOT_AN_ID = "must be an id as a string, 8-4-4-4-12 hexadecimal digits"
@@ -85,14 +85,28 @@ def _day(value: dt.date) -> dt.date:
     return value
 
 
+# Characters that make text say something other than it shows (issue 17, finding 8; the "Trojan
+# Source" class, CVE-2021-42574): direction overrides, embeddings and isolates, invisible
+# separators and joiners of words, a byte-order mark inside text, line and paragraph separators,
+# interlinear annotations and tag characters. Zero-width (non-)joiners and the left-to-right and
+# right-to-left marks stay: Persian and Arabic writing needs them, and they reorder nothing.
+SPOOFING = frozenset(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200B, *range(0x2060, 0x2065), 0xFEFF, 0x2028, 0x2029,
+     *range(0xFFF9, 0xFFFC), 0x061C, 0x180E])
+
+
 def _text(value: str) -> str:
-    """Text that encodes: no lone surrogates, no control characters but tab and newlines."""
+    """Text that encodes and shows what it says: no lone surrogates, no control characters but
+    tab and newlines (C0, DEL, C1), nothing in ``SPOOFING``, no tag characters."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError(NOT_TEXT) from None
-    if any(ord(ch) < 32 and ch not in "\t\r\n" for ch in value) or "\x7f" in value:
-        raise ValueError(NOT_TEXT)
+    for ch in value:
+        code = ord(ch)
+        if (code < 32 and ch not in "\t\r\n") or 0x7F <= code <= 0x9F or code in SPOOFING \
+                or 0xE0000 <= code <= 0xE007F:
+            raise ValueError(NOT_TEXT)
     return value
 
 

@@ -508,3 +508,32 @@ def test_a_moment_typed_without_a_zone_is_swedish_time() -> None:
     assert _moment("2026-07-01T13:00") == _dt.datetime(2026, 7, 1, 11, 0, tzinfo=utc)  # CEST, +02:00
     assert _moment("2026-07-01T13:00+00:00") == _dt.datetime(2026, 7, 1, 13, 0, tzinfo=utc)
     assert _moment("not a time") is None
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("Ordinarie text med åäö, tab\toch\nrader", True),
+    ("می\u200cخواهم", True),  # Persian needs the zero-width non-joiner
+    ("\U0001F469\u200d\U0001F467", True),  # an emoji sequence joins with ZWJ
+    ("\u200fسلام\u200e", True),  # the direction marks reorder nothing
+    ("avtal\u202egnidlo", False),  # right-to-left override: "avtalolding" shown as something else
+    ("\u2066dold\u2069", False),  # isolates
+    ("a\u200bb", False),  # zero-width space
+    ("\ufeffbom", False),
+    ("rad\u2028rad", False),
+    ("\x1b[31mröd", False),  # a terminal escape
+    ("c1\x85", False),
+    ("tag\U000E0041", False),
+    ("del\x7f", False),
+])
+def test_text_that_spoofs_is_refused(text: str, ok: bool) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from services.api.models import LongText
+
+    try:
+        TypeAdapter(LongText).validate_python(text)
+        accepted = True
+    except ValidationError as exc:
+        accepted = False
+        assert "invisible or turn the text's direction" in str(exc)
+    assert accepted is ok
