@@ -6,24 +6,15 @@ passes the forms' Origin check under the Referrer-Policy (``no-referrer`` would 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from services.dev.http_server import BackgroundServer
-from services.kafka.broker import free_port
 from tests.e2e import test_browser
-from tests.support.api import BHV, Harness, harness
+from tests.support.api import BHV, Harness
 
 chromium = test_browser.chromium  # the session fixture that finds or installs Debian's Chromium
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Harness, str]]:
-    h = harness(tmp_path, applying=True)
-    with BackgroundServer(h.app, port=free_port()) as server:
-        yield h, server.url
+served = test_browser.served  # the app on a fresh county, served in a thread
 
 
 @pytest.mark.timeout(180)
