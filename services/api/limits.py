@@ -96,9 +96,8 @@ def _address(request: Request) -> str:
 
 
 def _caller(request: Request) -> str:
-    """The token itself stands for the user here: it is verified by the route's own dependency,
-    and a user who logs in again to get a fresh bucket gets a fresh token, not a fresh rate --
-    the bucket is keyed by the subject claim once the token is verified."""
+    """Whose bucket: the user's (the verified token's subject, so a fresh login is no fresh rate),
+    or, without a valid token (which the route itself then refuses), the client address."""
     from services.api.auth.callers import COOKIE, bearer_token
 
     token = bearer_token(request.headers.get("authorization")) or request.cookies.get(COOKIE, "")
