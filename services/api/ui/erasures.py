@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from projections.access import Need
-from services.api import errors, reads
+from services.api import reads
 from services.api.audit import erasures
 from services.api.audit import reads as audit_reads
 from services.api.audit.routes import _counts
@@ -92,13 +92,9 @@ async def extract_for(request: Request, user: User) -> Response:
     """A guardian's request names the child by personnummer: to the child's register extract, or
     back saying why not (the lookup is logged without the number)."""
     reads.require_role(user, Need.ADMIN)
-    typed = (await request.form()).get("personnummer")
-    try:
-        child = await audit_reads.find_child(hub_of(request), user, typed if isinstance(typed, str) else "")
-    except errors.Rejected as exc:
-        return await _admin_page(request, user, 422, search=sv.AUDIT_SEARCH[finding.WHY.get(exc.reasons[0], "format")])
-    except errors.NotFound:
-        return await _admin_page(request, user, 404, search=sv.AUDIT_SEARCH["ingen"])
+    child, why = await finding.looked_up(request, lambda typed: audit_reads.find_child(hub_of(request), user, typed))
+    if child is None:
+        return await _admin_page(request, user, 404 if why == "ingen" else 422, search=sv.AUDIT_SEARCH[why])
     return RedirectResponse(f"/ui/audit/children/{child}/extract", status_code=303)
 
 

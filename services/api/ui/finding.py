@@ -9,7 +9,8 @@ the same for a number nobody has and a child outside the caller's scope. Include
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +26,8 @@ from services.api.limits import rate_limited
 from services.api.models import NAME_MAX, OpenEmergencyAccessFor
 from services.api.ui import forms, sv
 from services.api.ui.render import page
+
+T = TypeVar("T")
 
 router = APIRouter()
 User = Annotated[Principal, Depends(page_principal)]
@@ -83,14 +86,22 @@ async def filter_children(request: Request, user: User) -> HTMLResponse:
 @router.post("/children/search", dependencies=[Depends(same_origin), Depends(rate_limited("lookup"))])
 async def find_child(request: Request, user: User) -> RedirectResponse:
     """To the child's page, or back to the list saying why not (the same for unknown and out of scope)."""
+    found, why = await looked_up(request, lambda typed: reads.find_child(hub_of(request), user, typed))
+    if found is None:
+        return RedirectResponse(f"/ui/children?sok={why}", status_code=303)
+    return RedirectResponse(f"/ui/children/{found.child_id}", status_code=303)
+
+
+async def looked_up(request: Request, find: Callable[[str], Awaitable[T]]) -> tuple[T | None, str]:
+    """The posted personnummer looked up with ``find`` (which logs it); on a miss, the page's
+    ``sok`` code for why -- "ingen" or what is wrong with the number, never the number itself."""
     typed = (await request.form()).get("personnummer")
     try:
-        found = await reads.find_child(hub_of(request), user, typed if isinstance(typed, str) else "")
+        return await find(typed if isinstance(typed, str) else ""), ""
     except errors.Rejected as exc:
-        return RedirectResponse(f"/ui/children?sok={WHY.get(exc.reasons[0], 'format')}", status_code=303)
+        return None, WHY.get(exc.reasons[0], "format")
     except errors.NotFound:
-        return RedirectResponse("/ui/children?sok=ingen", status_code=303)
-    return RedirectResponse(f"/ui/children/{found.child_id}", status_code=303)
+        return None, "ingen"
 
 
 # -- emergency access by personnummer -----------------------------------------------------------------------

@@ -235,13 +235,9 @@ async def audit_home(request: Request, user: User,
 async def audit_find_child(request: Request, user: User) -> RedirectResponse:
     """To the child's log extract by personnummer (posted, never in a URL), or back home saying why not."""
     reads.require_role(user, Need.AUDIT)
-    typed = (await request.form()).get("personnummer")
-    try:
-        child_id = await audit_reads.find_child(hub_of(request), user, typed if isinstance(typed, str) else "")
-    except errors.Rejected as exc:
-        return RedirectResponse(f"/ui/audit?sok={finding.WHY.get(exc.reasons[0], 'format')}", status_code=303)
-    except errors.NotFound:
-        return RedirectResponse("/ui/audit?sok=ingen", status_code=303)
+    child_id, why = await finding.looked_up(request, lambda typed: audit_reads.find_child(hub_of(request), user, typed))
+    if child_id is None:
+        return RedirectResponse(f"/ui/audit?sok={why}", status_code=303)
     return RedirectResponse(f"/ui/audit/children/{child_id}/log", status_code=303)
 
 
