@@ -17,6 +17,11 @@ Mapping:
   every follow-up an activity too.
 * Goal per assessed area: the area and its SHANARRI indicators (``schemas.shanarri``) as codings,
   the 1-5 rating in the description, the comment and the child's and guardians' views as notes.
+  R4 lets only a person express a goal (``expressedBy``: Patient, Practitioner, PractitionerRole or
+  RelatedPerson), and the hub knows only the assessing organisation, not which of its staff: so
+  ``expressedBy`` is a contained PractitionerRole with no practitioner whose organization is the
+  assessing one ("someone at this organisation"). That keeps who assessed, validly; omitting
+  ``expressedBy`` would lose it.
 * Consent per consent: permit provision over its period (ending at its withdrawal or lapse, if
   earlier); recipients as information recipients, source organisations as sources, categories
   and areas as provision codes. A consent still pending (accepted, not yet processed) is left
@@ -49,6 +54,7 @@ PLAN_STATUS = {"open": "active", "closed": "completed"}
 PNR_SYSTEM = "urn:oid:1.2.752.129.2.1.3.1"  # personnummer
 COORDINATION_SYSTEM = "urn:oid:1.2.752.129.2.1.3.3"  # samordningsnummer
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+ASSESSOR = "assessor"  # the local id of a Goal's contained PractitionerRole
 
 
 def _urn(value: uuid.UUID) -> str:
@@ -60,6 +66,12 @@ def _org(org_id: str, name: str | None = None) -> dict[str, Any]:
     if name:
         ref["display"] = name
     return ref
+
+
+def _staff_of(local_id: str, org_id: str, name: str | None) -> dict[str, Any]:
+    """A PractitionerRole standing for unnamed staff of an organisation: where R4 wants a person and
+    the hub knows only the organisation."""
+    return {"resourceType": "PractitionerRole", "id": local_id, "organization": _org(org_id, name)}
 
 
 def _child(child_id: uuid.UUID) -> dict[str, Any]:
@@ -115,8 +127,11 @@ def _goals(view: PlanView) -> tuple[list[dict[str, Any]], dict[str, uuid.UUID]]:
                 "text": f"{area.label}: bedömt {a.rating} av 5",
             },
             "subject": _child(view.child_id), "statusDate": a.assessed_at.date().isoformat(),
-            "expressedBy": _org(a.assessed_by.id, a.assessed_by.name),
+            "contained": [_staff_of(ASSESSOR, a.assessed_by.id, a.assessed_by.name)],
+            "expressedBy": {"reference": f"#{ASSESSOR}", "type": "PractitionerRole"},
         }
+        if a.assessed_by.name:
+            goal["expressedBy"]["display"] = a.assessed_by.name
         if notes:
             goal["note"] = notes
         goals.append(goal)

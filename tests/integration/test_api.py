@@ -5,13 +5,16 @@ auth and the auditors' views."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from fhir.resources import R4B
 from fhir.resources.R4B.bundle import Bundle
 
 from schemas.events import (
@@ -485,6 +488,94 @@ def test_emergency_access_opens_reading_for_its_coordinator_and_is_listed_for_au
     assert (nobody.status_code, nobody.json()) == (r.status_code, r.json())
     assert len(h.publish.of(EmergencyAccessOpened)) == 1
     assert (h.publish.views[-1].child_id, h.publish.views[-1].parts) == (uuid.UUID(int=0), ("no-match",))
+
+
+# The target types R4 (4.0.1) allows for each Reference element the export writes, from the spec's
+# resource pages (careplan.html, goal.html, consent.html, practitionerrole.html). Written here, not taken
+# from the export, so a reference to a type the element does not allow fails the export's test.
+R4_REFERENCE_TARGETS: dict[str, frozenset[str]] = {
+    "CarePlan.subject": frozenset({"Patient", "Group"}),
+    "CarePlan.author": frozenset({"Patient", "Practitioner", "PractitionerRole", "Device", "RelatedPerson",
+                                  "Organization", "CareTeam"}),
+    "CarePlan.contributor": frozenset({"Patient", "Practitioner", "PractitionerRole", "Device", "RelatedPerson",
+                                       "Organization", "CareTeam"}),
+    "CarePlan.goal": frozenset({"Goal"}),
+    "CarePlan.activity.detail.goal": frozenset({"Goal"}),
+    "CarePlan.activity.detail.performer": frozenset({"Practitioner", "PractitionerRole", "Organization",
+                                                     "RelatedPerson", "Patient", "CareTeam", "HealthcareService",
+                                                     "Device"}),
+    "Goal.subject": frozenset({"Patient", "Group", "Organization"}),
+    "Goal.expressedBy": frozenset({"Patient", "Practitioner", "PractitionerRole", "RelatedPerson"}),
+    "Consent.patient": frozenset({"Patient"}),
+    "Consent.provision.actor.reference": frozenset({"Device", "Group", "CareTeam", "Organization", "Patient",
+                                                    "Practitioner", "RelatedPerson", "PractitionerRole"}),
+    "PractitionerRole.organization": frozenset({"Organization"}),
+}
+
+
+def _references(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every Reference under a resource, with its element path; contained resources are walked on their own."""
+    for key, value in node.items():
+        if key == "contained":
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, dict):
+                continue
+            if isinstance(item.get("reference"), str) or (isinstance(item.get("type"), str)
+                                                          and isinstance(item.get("identifier"), dict)):
+                yield f"{path}.{key}", item
+            else:
+                yield from _references(item, f"{path}.{key}")
+
+
+def _target_type(ref: dict[str, Any], container: dict[str, Any], by_full_url: dict[str, dict[str, Any]]) -> str:
+    """The type a reference points at: what it resolves to (a contained resource, a Bundle entry or a
+    relative url), which must agree with its ``type`` when it states one; else its ``type``."""
+    literal = ref.get("reference")
+    if literal is None:
+        return ref["type"]
+    if literal.startswith("#"):
+        resolved = {c["id"]: c["resourceType"] for c in container.get("contained", [])}[literal[1:]]
+    elif literal.startswith("urn:uuid:"):
+        resolved = by_full_url[literal]["resourceType"]
+    else:
+        resolved = literal.split("/")[-2]
+    assert ref.get("type", resolved) == resolved, ref
+    return resolved
+
+
+def test_every_reference_in_the_fhir_export_points_at_a_type_r4_allows_there(h: Harness,
+                                                                               client: TestClient) -> None:
+    r = client.get(f"/children/{h.county.a}/plan.fhir", headers=h.headers(COORDINATOR_BHV))
+    assert r.status_code == 200, r.text
+    entries = r.json()["entry"]
+    by_full_url = {e["fullUrl"]: e["resource"] for e in entries}
+    seen: set[str] = set()
+    for container in by_full_url.values():
+        contained = container.get("contained", [])
+        # dom-3: a contained resource is referenced from the resource that contains it.
+        assert {f"#{c['id']}" for c in contained} <= {ref.get("reference") for _, ref in
+                                                       _references(container, container["resourceType"])}
+        for resource in (container, *contained):
+            for path, ref in _references(resource, resource["resourceType"]):
+                assert path in R4_REFERENCE_TARGETS, f"{path}: not in the table, add its R4 target types"
+                assert _target_type(ref, container, by_full_url) in R4_REFERENCE_TARGETS[path], (path, ref)
+                seen.add(path)
+    assert seen == set(R4_REFERENCE_TARGETS)  # the county's child exercises every element in the table
+    goal = next(e["resource"] for e in entries if e["resource"]["resourceType"] == "Goal")
+    assessor = goal["contained"][0]  # who assessed: staff of the BVC, as a PractitionerRole
+    assert assessor["organization"]["identifier"]["value"] == BHV and "practitioner" not in assessor
+
+
+def test_the_reference_table_agrees_with_the_r4b_models_of_fhir_resources() -> None:
+    """A second source for the table: ``fhir.resources`` 8 models R4B (4.3.0), whose reference targets
+    are R4's for these elements."""
+    assert R4B.__fhir_version__ == "4.3.0"
+    for path, targets in R4_REFERENCE_TARGETS.items():
+        *owner, element = path.split(".")
+        module = importlib.import_module(f"fhir.resources.R4B.{owner[0].lower()}")
+        model = getattr(module, "".join(part[0].upper() + part[1:] for part in owner))
+        assert set(model.model_fields[element].json_schema_extra["enum_reference_types"]) == targets, path
 
 
 def test_the_fhir_export_is_a_valid_r4_bundle_with_a_care_plan_goals_and_consents(h: Harness,
