@@ -361,7 +361,8 @@ def api(
     web = create_app(settings, dev_key_file=DEFAULT_KEY_FILE)
     settle_heap()
     # No access log: paths carry children's pseudonymous ids, and the audit log records every read.
-    uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False)
+    # proxy_headers off: X-Forwarded-* are believed only from KRONOBARN_TRUSTED_PROXIES (``api.proxies``)
+    uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
 
 
 def _plugin_commands() -> None:

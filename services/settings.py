@@ -7,15 +7,17 @@ callers build clients and engines from the result in their own wiring code.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from projections.consent_rules import ConsentPolicy
 
 DEFAULT_DATABASE = Path("var") / "kronobarn.db"
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
@@ -93,6 +95,9 @@ class Settings(BaseSettings):
     )
     https: bool = Field(False, description="the hub is reached over HTTPS (TLS here or at a proxy in front): "
                                            "send Strict-Transport-Security")
+    trusted_proxies: str = Field("", description=(
+        "comma-separated addresses or networks (CIDR) of the reverse proxies in front of the web service: "
+        "only their X-Forwarded-For, -Proto and -Host are believed; from anyone else they are ignored"))
 
     # Demo only.
     demo_children: int = Field(2_000, ge=10, le=45_000, description="children in the demo's synthetic county")
@@ -108,9 +113,26 @@ class Settings(BaseSettings):
         return ConsentPolicy(self.consent_child_age, dt.timedelta(days=self.consent_max_ahead_days),
                              dt.timedelta(days=self.consent_max_days))
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        _proxy_networks(value)  # a typo must stop the service, not silently trust nobody (or everybody)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return _proxy_networks(self.trusted_proxies)
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{DEFAULT_DATABASE}"
+
+
+def _proxy_networks(value: str) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(part.strip()) for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"trusted_proxies: {exc}") from None
 
 
 def get_settings() -> Settings:

@@ -21,12 +21,13 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.api import docs_ui, errors
-from services.api.auth.callers import ForeignOrigin, LoginRequired
+from services.api.auth.callers import FormRefused, LoginRequired
 from services.api.auth.devlogin import DevIdentityProvider, dev_login_enabled
 from services.api.auth.devlogin_routes import RenewingDevSession
 from services.api.auth.tokens import TokenVerifier
 from services.api.limits import BodyLimit, TooMany
 from services.api.orgs import OrgDirectory
+from services.api.proxies import FromTrustedProxy
 from services.api.publishing import KafkaPublisher, Publish
 from services.api.security_headers import SecurityHeaders
 from services.api.store import Reader
@@ -88,7 +89,8 @@ def create_app(settings: Settings, *, publish: Publish | None = None, engine: En
     if dev_idp is not None:
         app.add_middleware(RenewingDevSession, hub=hub)
     app.add_middleware(BodyLimit)
-    app.add_middleware(SecurityHeaders, hsts=settings.https)  # last, so outermost: 413s too
+    app.add_middleware(SecurityHeaders, hsts=settings.https)  # outermost but one: 413s get them too
+    app.add_middleware(FromTrustedProxy, trusted=settings.trusted_proxy_networks)  # before anything reads the host
     _routes(app, dev_idp is not None)
     _handlers(app)
     return app
@@ -179,9 +181,9 @@ def _handlers(app: FastAPI) -> None:
             return RedirectResponse("/dev/login", status_code=303)
         return _answer(request, 401, [])
 
-    @app.exception_handler(ForeignOrigin)
-    async def foreign(request: Request, _exc: ForeignOrigin) -> Response:
-        return _answer(request, 403, [])
+    @app.exception_handler(FormRefused)
+    async def refused(request: Request, exc: FormRefused) -> Response:
+        return _answer(request, 403, [exc.reason])
 
     @app.exception_handler(KafkaError)
     async def kafka_down(request: Request, exc: KafkaError) -> Response:

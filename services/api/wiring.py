@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from schemas.codec import Codec
 from schemas.sealing import KeyStore, Sealer
 from services.api.auth.devlogin import DevIdentityProvider
+from services.api.auth.form_tokens import FormTokens
 from services.api.auth.sessions import Sessions
 from services.api.auth.tokens import TokenVerifier
 from services.api.orgs import OrgDirectory
@@ -79,9 +80,11 @@ class Hub:
     keys: KeyStore | None = None  # the children's keys: the read model's sealed identity opens with them
     identities: IdentityRegistry | None = None  # used only to find (``find``), never to resolve
     sessions: Sessions = field(init=False)  # tokens revoked and sessions ended, shared by every replica
+    form_tokens: FormTokens = field(init=False)  # the pages' forms carry one (``auth.form_tokens``)
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.engine)
+        self.form_tokens = FormTokens(master_key_from(self.settings))
         if self.keys is None:
             self.keys = SqlKeyStore(self.engine, master_key_from(self.settings))
         if self.identities is None:

@@ -13,10 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.api.auth.form_tokens import FIELD
 from services.api.auth.sessions import REFRESH_S
 from services.kafka.broker import EmbeddedBroker, free_port
 from services.sql.db import make_engine, migrate
 from tests.e2e.test_api_cli import KRONOBARN, _env, _wait
+from tests.support.browser import token_on
 
 COORDINATOR = "dev-coordinator-SE2321000065-BHV0780"
 ADMINISTRATOR = "dev-administrator"
@@ -62,7 +64,10 @@ def _token(base: str, subject: str) -> str:
 
 def test_a_logout_at_one_replica_ends_the_session_at_both(replicas: tuple[str, str]) -> None:
     a, b = replicas
-    login = httpx.post(f"{a}/dev/login", data={"subject": COORDINATOR}, follow_redirects=False)
+    browser = httpx.Client()  # one cookie jar for both: cookies do not tell ports apart
+    token = token_on(browser.get(f"{a}/dev/login").text)
+    login = browser.post(f"{a}/dev/login", data={"subject": COORDINATOR, FIELD: token}, headers={"Origin": a},
+                         follow_redirects=False)
     assert login.status_code == 303
     cookie = login.cookies["kronobarn_token"]
     assert "Max-Age=1800" in login.headers["set-cookie"]  # a page session of 30 minutes, not 8 hours
@@ -71,7 +76,9 @@ def test_a_logout_at_one_replica_ends_the_session_at_both(replicas: tuple[str, s
         assert httpx.get(f"{base}/ui/children", cookies={"kronobarn_token": cookie}).status_code == 200
         assert httpx.get(f"{base}/children", headers=bearer).status_code == 200
 
-    out = httpx.post(f"{a}/ui/logout", cookies={"kronobarn_token": cookie}, follow_redirects=False)
+    # The form token of a page from one replica is good at the other: they derive one form key.
+    token = token_on(browser.get(f"{b}/ui/children").text)
+    out = browser.post(f"{a}/ui/logout", data={FIELD: token}, headers={"Origin": a}, follow_redirects=False)
     assert out.status_code == 303
 
     def refused(base: str) -> bool:

@@ -48,6 +48,7 @@ from tests.support.api import (
     Harness,
     harness,
 )
+from tests.support.browser import Browser
 
 
 @pytest.fixture(params=DATABASES)
@@ -61,7 +62,7 @@ def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
 
 @pytest.fixture
 def client(h: Harness) -> TestClient:
-    return TestClient(h.app)
+    return Browser(h.app)
 
 
 def test_the_plan_view_holds_the_named_person_lead_wheel_facts_actions_meetings_follow_ups(
@@ -459,7 +460,7 @@ def test_withdrawing_a_consent_that_had_lapsed_is_accepted_and_reported_moot(h: 
 
 def test_emergency_access_opens_reading_for_its_coordinator_and_is_listed_for_auditors(tmp_path: Path) -> None:
     h = harness(tmp_path, applying=True)  # access events reach the audit store, as the audit projector does
-    client, a = TestClient(h.app), h.county.a
+    client, a = Browser(h.app), h.county.a
     head = h.headers(COORDINATOR_OUTSIDE)
     assert client.get(f"/children/{a}", headers=head).status_code == 404
     assert client.post(f"/children/{a}/emergency-access", headers=head,

@@ -18,11 +18,12 @@ from fastapi.testclient import TestClient
 from schemas.events import ChildDataViewed
 from services.api.auth.tokens import Principal
 from tests.support.api import AUDITOR, BHV, COORDINATOR_BHV, COORDINATOR_OUTSIDE, COORDINATOR_SOC, harness
+from tests.support.browser import Browser
 
 
 def test_every_read_publishes_exactly_one_access_event_per_child_shown(tmp_path: Path) -> None:
     h = harness(tmp_path)
-    client = TestClient(h.app)
+    client = Browser(h.app)
     a, c, d = h.county.a, h.county.c, h.county.d
     at = h.county.now.isoformat()
     # (who, JSON or page path, the children the answer shows, purpose, a part it must name)

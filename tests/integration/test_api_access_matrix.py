@@ -32,6 +32,7 @@ from tests.support.api import (
     Harness,
     harness,
 )
+from tests.support.browser import Browser
 
 TODAY = dt.date.today().isoformat()
 ROLES: dict[str, Principal | None] = {
@@ -173,7 +174,7 @@ def test_the_matrix_covers_every_route(h: Harness) -> None:
 
 @pytest.mark.parametrize("role", list(ROLES))
 def test_no_caller_gets_a_success_for_a_child_outside_their_scope(h: Harness, role: str) -> None:
-    client, who = TestClient(h.app), ROLES[role]
+    client, who = Browser(h.app), ROLES[role]
     kind = "anonymous" if who is None else str(who.role)
     unauthorised = []
     for method, path, url in endpoints(h):
@@ -235,7 +236,7 @@ def test_the_emergency_forms_answer_the_same_whether_or_not_the_child_exists(tmp
     """Issue 17, finding 6: a child outside one's scope and an id or number nobody has get the
     same answer from every way into an emergency access (status, body, where it leads)."""
     h = harness(tmp_path)
-    api, page = TestClient(h.app), TestClient(h.app)
+    api, page = TestClient(h.app), Browser(h.app)
     headers = {"Authorization": f"Bearer {h.token(COORDINATOR_OUTSIDE)}"}
     page.cookies.set("kronobarn_token", h.token(COORDINATOR_OUTSIDE))
     reason = {"reason_code": "AKUT_FARA", "days": 1}

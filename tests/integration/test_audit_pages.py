@@ -31,6 +31,7 @@ from services.api.wiring import LogHistory
 from services.readmodel import history as log_history
 from tests.integration.test_readable_pages import Page
 from tests.support.api import AUDITOR, BHV, COORDINATOR_BHV, SOC, Harness, harness
+from tests.support.browser import Browser
 from tests.support.history import event
 
 REGION = "SE2321000065"
@@ -44,7 +45,7 @@ def h(tmp_path: Path) -> Harness:
 
 
 def _client(h: Harness, principal: Principal) -> TestClient:
-    c = TestClient(h.app)
+    c = Browser(h.app)
     c.cookies.set("kronobarn_token", h.token(principal))
     return c
 
@@ -123,7 +124,7 @@ FILTERS = [
 @pytest.mark.parametrize("asked", FILTERS)
 def test_the_log_extract_keeps_exactly_what_its_filters_say(h: Harness, asked: dict[str, str]) -> None:
     mine = _log(h)
-    r = TestClient(h.app).get(f"/audit/children/{h.county.a}/log", params=asked, headers=h.headers(AUDITOR))
+    r = Browser(h.app).get(f"/audit/children/{h.county.a}/log", params=asked, headers=h.headers(AUDITOR))
     assert r.status_code == 200, r.text
     got = r.json()["entries"]
     bounds = {k: dt.datetime.fromisoformat(v) for k, v in asked.items() if k in ("since", "until")}
@@ -217,7 +218,7 @@ def test_a_user_is_shown_by_name_role_and_organisation_with_the_login_on_hover(h
 def test_a_named_users_request_remembers_who_they_are(h: Harness) -> None:
     """Every authenticated request with a name stores it (``services.api.auth.callers``)."""
     _client(h, COORDINATOR_BHV).get(f"/ui/children/{h.county.a}")
-    TestClient(h.app).get("/children", headers=h.headers(COORDINATOR_SOC_RENAMED))
+    Browser(h.app).get("/children", headers=h.headers(COORDINATOR_SOC_RENAMED))
     found = people.known(h.world.engine, [COORDINATOR_BHV.subject, COORDINATOR_SOC_RENAMED.subject, "nobody"])
     assert {s: (p.name, p.role, p.organisation_id) for s, p in found.items()} == {
         COORDINATOR_BHV.subject: ("Samordnare BVC Växjö", "coordinator", BHV),
@@ -285,7 +286,7 @@ class ManyHistory:
 def test_the_history_is_paged_in_json(h: Harness) -> None:
     events = _many(h, 120)
     h.app.state.hub.history = ManyHistory(events)
-    client, a = TestClient(h.app), h.county.a
+    client, a = Browser(h.app), h.county.a
     first = client.get(f"/audit/children/{a}/history", headers=h.headers(AUDITOR)).json()
     assert first["total"] == 120 and first["offset"] == 0 and len(first["entries"]) == first["limit"] == 100
     last = client.get(f"/audit/children/{a}/history", params={"offset": 100, "limit": 50},
@@ -362,7 +363,7 @@ def test_the_as_seen_page_shows_what_the_json_api_gives_for_that_org_and_moment(
     at = (h.county.now - dt.timedelta(days=days_ago)).replace(second=0, microsecond=0)
     typed = f"{_reference_local(at):%Y-%m-%dT%H:%M}"  # what a datetime-local field posts: Swedish wall clock
     a = h.county.a
-    seen = TestClient(h.app).get(f"/audit/children/{a}/as-seen", params={"org": BHV, "at": at.isoformat()},
+    seen = Browser(h.app).get(f"/audit/children/{a}/as-seen", params={"org": BHV, "at": at.isoformat()},
                                  headers=h.headers(AUDITOR)).json()
     r = _client(h, AUDITOR).get(f"/ui/audit/children/{a}/as-seen", params={"org": BHV, "at": typed})
     assert r.status_code == 200

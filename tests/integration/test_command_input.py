@@ -30,6 +30,7 @@ from fastapi.testclient import TestClient
 from schemas.events import ChildDataViewed
 from services.county import SYNTHETIC_COUNTY
 from tests.support.api import ADMINISTRATOR, AUDITOR, BHV, COORDINATOR_BHV, SOC, Harness, harness
+from tests.support.browser import Browser
 
 DIRECTORY = tomllib.loads(SYNTHETIC_COUNTY.read_text(encoding="utf-8"))
 REGION_ID = DIRECTORY["region"]["id"]
@@ -123,7 +124,7 @@ def h(tmp_path_factory: pytest.TempPathFactory) -> Harness:
 
 @pytest.fixture(scope="module")
 def client(h: Harness) -> TestClient:
-    return TestClient(h.app)
+    return Browser(h.app)
 
 
 # -- the app's commands, from its routes and spec --------------------------------------------------------

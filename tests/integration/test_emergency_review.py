@@ -49,6 +49,7 @@ from tests.support.api import (
     ReadModelWorld,
     harness,
 )
+from tests.support.browser import Browser
 from tests.support.gate import KRONOBARN, Workers
 from tests.support.kafka import read_all
 
@@ -123,7 +124,7 @@ def h(tmp_path: Path) -> Harness:
 
 @pytest.fixture
 def client(h: Harness) -> TestClient:
-    return TestClient(h.app)
+    return Browser(h.app)
 
 
 # -- the review through the JSON API ---------------------------------------------------------------------
@@ -287,7 +288,7 @@ def test_an_erased_childs_access_is_reviewed_without_a_comment(h: Harness, clien
 
 
 def page_client(h: Harness, who: Principal = AUDITOR) -> TestClient:
-    c = TestClient(h.app)
+    c = Browser(h.app)
     c.cookies.set("kronobarn_token", h.token(who))
     return c
 

@@ -27,6 +27,7 @@ from services.sql.keystore import SqlKeyStore, master_key_from
 from services.sql.schema import identity_links
 from services.worker.audit_key import audit_signing_key_from
 from tests.support.api import ADMINISTRATOR, AUDITOR, COORDINATOR_BHV, Harness, harness
+from tests.support.browser import Browser
 
 WHY = "Vårdnadshavarna begärde radering; kontrollerat mot ärendet."
 
@@ -38,7 +39,7 @@ def h(tmp_path: Path) -> Harness:
 
 @pytest.fixture
 def client(h: Harness) -> TestClient:
-    return TestClient(h.app)
+    return Browser(h.app)
 
 
 def keys(h: Harness) -> SqlKeyStore:
@@ -164,7 +165,7 @@ def test_tampering_with_the_erasure_entry_is_detected(h: Harness, client: TestCl
 
 
 def page_client(h: Harness, who: Principal) -> TestClient:
-    c = TestClient(h.app)
+    c = Browser(h.app)
     c.cookies.set("kronobarn_token", h.token(who))
     return c
 

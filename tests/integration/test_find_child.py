@@ -40,6 +40,7 @@ from tests.support.api import (
     Harness,
     harness,
 )
+from tests.support.browser import Browser
 
 NOBODY = uuid.UUID(int=0)
 NOT_FOUND = {"detail": "Hittades inte.", "reasons": []}
@@ -68,7 +69,7 @@ def last_view(h: Harness) -> ChildDataViewed:
 
 
 def test_a_child_is_found_in_every_spelling_and_each_lookup_is_logged(h: Harness) -> None:
-    client, a = TestClient(h.app), h.county.a
+    client, a = Browser(h.app), h.county.a
     me = h.county.identity(a)
     for typed in spellings(me["personnummer"]):
         before = len(h.publish.events)
@@ -86,7 +87,7 @@ def test_a_child_is_found_in_every_spelling_and_each_lookup_is_logged(h: Harness
 
 
 def test_a_plus_names_someone_a_century_older(h: Harness) -> None:
-    client, pnr = TestClient(h.app), h.county.personnummer(h.county.a)
+    client, pnr = Browser(h.app), h.county.personnummer(h.county.a)
     r = search(client, h, COORDINATOR_BHV, pnr[2:].replace("-", "+"))
     assert (r.status_code, r.json()) == (404, NOT_FOUND)
     assert (last_view(h).child_id, last_view(h).parts) == (NOBODY, ("no-match",))
@@ -101,14 +102,14 @@ def test_a_samordningsnummer_is_an_identity_too(h: Harness) -> None:
         c.execute(insert(identity_handles).values(handle_hmac=handle, child_id=str(h.county.a), kind="PERSONNUMMER",
                                                   created_at=h.county.now))
     for typed in spellings(coordination):
-        r = search(TestClient(h.app), h, COORDINATOR_BHV, typed)
+        r = search(Browser(h.app), h, COORDINATOR_BHV, typed)
         assert r.status_code == 200 and r.json()["child_id"] == str(h.county.a), typed
 
 
 @pytest.mark.parametrize("typed", ["20150309-931", "2015030993170", "ABCDEF-1234", "", " ", "20150230-9313",
                                    "19991399-1234", "150309_9317", "20150309--9317"])
 def test_a_malformed_number_is_refused_without_repeating_it_and_logged(h: Harness, typed: str) -> None:
-    r = search(TestClient(h.app), h, COORDINATOR_BHV, typed)
+    r = search(Browser(h.app), h, COORDINATOR_BHV, typed)
     assert r.status_code == 422
     digits = typed.strip().replace("-", "")
     assert not typed.strip() or (typed.strip() not in r.text and digits not in r.text), r.text
@@ -120,13 +121,13 @@ def test_a_malformed_number_is_refused_without_repeating_it_and_logged(h: Harnes
 def test_a_wrong_check_digit_says_so(h: Harness) -> None:
     pnr = h.county.personnummer(h.county.a)
     wrong = pnr[:-1] + str((int(pnr[-1]) + 1) % 10)
-    r = search(TestClient(h.app), h, COORDINATOR_BHV, wrong)
+    r = search(Browser(h.app), h, COORDINATOR_BHV, wrong)
     assert r.status_code == 422 and r.json()["reasons"] == ["personnummer: check digit does not match"]
     assert wrong not in r.text and wrong[2:] not in r.text
 
 
 def test_unknown_and_out_of_scope_get_the_same_answer_and_are_logged_apart(h: Harness) -> None:
-    client = TestClient(h.app)
+    client = Browser(h.app)
     nobody = personnummer.make(dt.date(2016, 6, 6), 998)
     unknown = search(client, h, COORDINATOR_BHV, nobody)
     assert (last_view(h).child_id, last_view(h).parts, last_view(h).purpose) == (NOBODY, ("no-match",), "search")
@@ -142,14 +143,14 @@ def test_unknown_and_out_of_scope_get_the_same_answer_and_are_logged_apart(h: Ha
 
 def test_only_coordinators_look_children_up(h: Harness) -> None:
     before = len(h.publish.events)
-    r = search(TestClient(h.app), h, AUDITOR, h.county.personnummer(h.county.a))
+    r = search(Browser(h.app), h, AUDITOR, h.county.personnummer(h.county.a))
     assert r.status_code == 403 and len(h.publish.events) == before
 
 
 def test_a_participant_finds_a_protected_child_without_its_name(h: Harness) -> None:
     _, _, events = h.county.protected_child()
     h.world.apply(events)
-    client, p = TestClient(h.app), h.county.p
+    client, p = Browser(h.app), h.county.p
     r = search(client, h, COORDINATOR_SCHOOL, h.county.personnummer(p))
     assert r.status_code == 200 and r.json()["person"] == {"identity": "protected", "protected": True,
                                                            "personnummer": None, "given_name": None,
@@ -162,7 +163,7 @@ def test_a_participant_finds_a_protected_child_without_its_name(h: Harness) -> N
 # -- the pages ---------------------------------------------------------------------------------------------
 
 def test_the_page_lookup_redirects_to_the_child_and_never_puts_the_number_in_a_url(h: Harness) -> None:
-    client = TestClient(h.app)
+    client = Browser(h.app)
     client.cookies.set("kronobarn_token", h.token(COORDINATOR_BHV))
     page = client.get("/ui/children").text
     assert 'method="post" action="/ui/children/search"' in page and 'name="personnummer"' in page
@@ -191,7 +192,7 @@ def test_the_page_lookup_redirects_to_the_child_and_never_puts_the_number_in_a_u
 def test_the_list_sorts_by_name_shows_age_and_filters_by_name_in_a_posted_body(h: Harness) -> None:
     for extra in (h.county.unplanned()[2], h.county.protected_child()[2]):
         h.world.apply(extra)
-    client = TestClient(h.app)
+    client = Browser(h.app)
     mine = client.get("/children", headers=h.headers(COORDINATOR_BHV)).json()["children"]
     # BHV is named person for A (Alva Lind), E (Elsa Berg) and P (Pia Skog): by family name.
     assert [c["person"]["family_name"] for c in mine] == ["Berg", "Lind", "Skog"]
@@ -227,7 +228,7 @@ def test_no_personnummer_in_clear_in_the_logs_the_access_topic_or_the_read_model
                                                                                   logs: io.StringIO) -> None:
     h.world.apply(h.county.unplanned()[2])
     h.world.apply(h.county.protected_child()[2])
-    client, a, p = TestClient(h.app), h.county.a, h.county.p
+    client, a, p = Browser(h.app), h.county.a, h.county.p
     for who in (COORDINATOR_BHV, COORDINATOR_SOC, COORDINATOR_SCHOOL, COORDINATOR_OUTSIDE):
         for child in h.county.everyone:
             for typed in spellings(h.county.personnummer(child)):

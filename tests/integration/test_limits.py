@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from services.api.limits import BODY_MAX, RATES, Buckets, Rate
 from tests.support.api import ADMINISTRATOR, AUDITOR, COORDINATOR_BHV, COORDINATOR_SOC, Harness, harness
+from tests.support.browser import Browser
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def h(tmp_path: Path) -> Harness:
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(h: Harness) -> None:
-    client = TestClient(h.app)
+    client = Browser(h.app)
     headers = h.headers(COORDINATOR_BHV)
     big = json.dumps({"personnummer": "x" * (BODY_MAX + 10)})
     declared = client.post("/children/search", content=big, headers={**headers, "content-type": "application/json"})
@@ -41,7 +41,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(h: Harness) -> None:
     ("/emergency-access", COORDINATOR_BHV, {"personnummer": "19121212-1212", "reason_code": "AKUT_FARA", "days": 1}),
 ])
 def test_lookups_by_personnummer_are_limited_per_user(h: Harness, path: str, who, body: dict) -> None:  # type: ignore[no-untyped-def]
-    client, rate = TestClient(h.app), RATES["lookup"]
+    client, rate = Browser(h.app), RATES["lookup"]
     answers = [client.post(path, json=body, headers=h.headers(who)).status_code for _ in range(rate.burst + 1)]
     assert 429 not in answers[:-1] and answers[-1] == 429
     refused = client.post(path, json=body, headers=h.headers(who))
@@ -54,7 +54,7 @@ def test_lookups_by_personnummer_are_limited_per_user(h: Harness, path: str, who
 def test_the_pages_lookups_are_limited_too(h: Harness) -> None:
     for who, path in ((COORDINATOR_BHV, "/ui/children/search"), (AUDITOR, "/ui/audit/search"),
                       (ADMINISTRATOR, "/ui/admin/extract")):
-        client = TestClient(h.app)
+        client = Browser(h.app)
         client.cookies.set("kronobarn_token", h.token(who))
         answers = [client.post(path, data={"personnummer": "19121212-1212"}, follow_redirects=False).status_code
                    for _ in range(RATES["lookup"].burst + 1)]
@@ -62,7 +62,7 @@ def test_the_pages_lookups_are_limited_too(h: Harness) -> None:
 
 
 def test_the_dev_login_is_limited_per_address(h: Harness) -> None:
-    client = TestClient(h.app)
+    client = Browser(h.app)
     dev_user = "dev-coordinator-SE2321000065-BHV0780"
     answers = [client.post("/dev/token", json={"subject": dev_user}).status_code
                for _ in range(RATES["login"].burst + 1)]

@@ -22,6 +22,7 @@ from schemas.events import (
     MeetingHeld,
 )
 from tests.support.api import BHV, COORDINATOR_BHV, SOC, Harness, harness
+from tests.support.browser import Browser
 
 AREAS_SV = ("omsorg", "hälsa", "lärande", "trygghet", "relationer", "hem", "utveckling")
 
@@ -50,7 +51,7 @@ def h(tmp_path: Path) -> Harness:
 
 @pytest.fixture
 def client(h: Harness) -> TestClient:
-    c = TestClient(h.app)
+    c = Browser(h.app)
     c.cookies.set("kronobarn_token", h.token(COORDINATOR_BHV))
     return c
 
@@ -96,7 +97,7 @@ def test_the_other_pages_label_every_field(h: Harness, client: TestClient) -> No
         r = client.get(path)
         assert r.status_code == 200, path
         _labelled(r.text)
-    login = TestClient(h.app).get("/dev/login")
+    login = Browser(h.app).get("/dev/login")
     _labelled(login.text)
 
 

@@ -37,6 +37,7 @@ from tests.support.api import (
     Harness,
     harness,
 )
+from tests.support.browser import Browser
 
 BADGE = "Skyddade personuppgifter"
 COORDINATORS = {"named-person": COORDINATOR_BHV, "lead": COORDINATOR_SOC, "participant": COORDINATOR_SCHOOL,
@@ -118,7 +119,7 @@ def expected_status(who: Principal, path: str) -> int:
 
 
 def test_every_page_and_export_about_a_protected_child_as_every_coordinator(h: Harness, logs: io.StringIO) -> None:
-    client, p, told = TestClient(h.app), h.county.p, secrets(h)
+    client, p, told = Browser(h.app), h.county.p, secrets(h)
     pnr = h.county.personnummer(p)
     me = h.county.identity(p)
     for role, who in COORDINATORS.items():
@@ -169,7 +170,7 @@ def test_every_page_and_export_about_a_protected_child_as_every_coordinator(h: H
 
 
 def test_a_protected_childs_search_and_lists_by_role(h: Harness) -> None:
-    client, p = TestClient(h.app), h.county.p
+    client, p = Browser(h.app), h.county.p
     pnr, me = h.county.personnummer(p), h.county.identity(p)
     for who in COORDINATORS.values():
         found = client.post("/children/search", json={"personnummer": pnr}, headers=h.headers(who))
@@ -189,7 +190,7 @@ def test_a_protected_childs_search_and_lists_by_role(h: Harness) -> None:
 
 
 def test_auditors_and_administrators_see_no_protected_details(h: Harness) -> None:
-    client, p, told = TestClient(h.app), h.county.p, secrets(h)
+    client, p, told = Browser(h.app), h.county.p, secrets(h)
     at = h.county.now.isoformat().replace("+", "%2B")
     reads = [(AUDITOR, f"/audit/children/{p}/log"), (AUDITOR, f"/audit/children/{p}/history"),
              (AUDITOR, f"/audit/children/{p}/as-seen?org={BHV}&at={at}"), (AUDITOR, "/audit/emergency-access"),
@@ -209,7 +210,7 @@ def test_auditors_and_administrators_see_no_protected_details(h: Harness) -> Non
 
 def test_names_for_those_entitled_guardians_on_the_consent_page_and_erased_reads_raderad(tmp_path: Path) -> None:
     h = harness(tmp_path)
-    client, a = TestClient(h.app), h.county.a
+    client, a = Browser(h.app), h.county.a
     me = h.county.identity(a)
     view = client.get(f"/children/{a}", headers=h.headers(COORDINATOR_BHV)).json()
     assert view["person"] == {"identity": "shown", "protected": False, "personnummer": me["personnummer"],
@@ -245,7 +246,7 @@ def test_names_for_those_entitled_guardians_on_the_consent_page_and_erased_reads
 
 
 def test_a_protected_childs_page_carries_the_badge_in_the_emergency_readers_list(h: Harness) -> None:
-    client = TestClient(h.app)
+    client = Browser(h.app)
     client.cookies.set("kronobarn_token", h.token(COORDINATOR_OUTSIDE))
     listed = client.get("/ui/children").text
     assert BADGE in listed and "skyddade personuppgifter" in listed

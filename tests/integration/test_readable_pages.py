@@ -23,6 +23,7 @@ from schemas.events import Area, Basis, Event, MeetingHeld
 from services.api.auth.devlogin import dev_users
 from services.county import SYNTHETIC_COUNTY, load_county_directory
 from tests.support.api import AUDITOR, BHV, COORDINATOR_BHV, SOC, Harness, harness, released, revoked
+from tests.support.browser import Browser
 from tests.support.history import event
 
 DIRECTORY = tomllib.loads(SYNTHETIC_COUNTY.read_text(encoding="utf-8"))
@@ -84,7 +85,7 @@ def h(tmp_path: Path) -> Harness:
 
 
 def _client(h: Harness, principal: object) -> TestClient:
-    c = TestClient(h.app)
+    c = Browser(h.app)
     c.cookies.set("kronobarn_token", h.token(principal))  # type: ignore[arg-type]
     return c
 
@@ -159,7 +160,7 @@ def test_no_page_shows_a_directory_organisations_id_as_text(h: Harness, client: 
         if path.endswith("emergency-access"):
             assert "Barnavårdscentralen Växjö" in page.visible
         assert "Region Kronoberg" in page.visible  # the auditor's own organisation, in the page frame
-    login = Page(TestClient(h.app).get("/dev/login").text)
+    login = Page(Browser(h.app).get("/dev/login").text)
     _no_directory_id_in_text(login, "/dev/login")
 
 
@@ -333,7 +334,7 @@ def test_the_protected_childs_municipality_stays_hidden(h: Harness) -> None:
 
 def test_dev_login_says_how_many_children_each_coordinators_gaps_list_has(h: Harness) -> None:
     directory = load_county_directory(SYNTHETIC_COUNTY)
-    login = Page(TestClient(h.app).get("/dev/login").text).visible
+    login = Page(Browser(h.app).get("/dev/login").text).visible
     # Child C is the county's one child on a gaps list, in Växjö (tests.support.api.County).
     expected = {code: (1 if code == "0780" else 0) for code in MUNICIPALITIES}
     coordinators = [u for u in dev_users(directory) if str(u.role) == "coordinator"]

@@ -395,13 +395,13 @@ class Harness:
         return {"Authorization": f"Bearer {self.token(principal)}"}
 
 
-def harness(path: Path, *, applying: bool = False, url: str | None = None) -> Harness:
+def harness(path: Path, *, applying: bool = False, url: str | None = None, **overrides: Any) -> Harness:
     from schemas.sealing import Sealer
     from services.api.app import create_app
     from services.sql.db import make_engine, migrate
     from services.sql.keystore import SqlKeyStore, master_key_from
 
-    settings = Settings(_env_file=None, database_url=url or f"sqlite:///{path / 'hub.db'}")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=url or f"sqlite:///{path / 'hub.db'}", **overrides)  # type: ignore[call-arg]
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     codec = Codec(sealer=Sealer(SqlKeyStore(engine, master_key_from(settings))))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api import errors, people
+from services.api.auth import form_tokens
 from services.api.auth.sessions import SESSION_ENDED
 from services.api.auth.tokens import AuthError, Principal
 from services.api.wiring import Hub
@@ -29,8 +31,12 @@ class LoginRequired(Exception):
     """A page was asked for without a valid login; the answer is the login page."""
 
 
-class ForeignOrigin(Exception):
-    """A form was posted from another site."""
+class FormRefused(Exception):
+    """A form post that did not come from a page of this site; ``reason`` says what was missing."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def hub_of(request: Request) -> Hub:
@@ -76,14 +82,38 @@ async def session_ended(hub: Hub, token: str, principal: Principal) -> bool:
     return hub.sessions.ended(token, principal)
 
 
-async def same_origin(request: Request) -> None:
-    """Refuse a form post whose ``Origin`` names another site (SameSite=Lax is the first line)."""
+async def from_our_page(request: Request) -> None:
+    """Refuse a form post unless it comes from a page of this site: its ``Origin`` names this
+    site, and it carries the form token of the page it was on (``form_tokens``). Either alone
+    would stop a forged post from a browser; both must hold, so neither is the last line.
+
+    The site is the request's scheme and ``Host``: behind a proxy, those the browser used reach
+    here only from a configured proxy (``proxies.FromTrustedProxy``), never from a client's
+    headers. A browser sends ``Origin`` with every POST; a request without it is not a browser's
+    form, and has no business posting one."""
     origin = request.headers.get("origin")
     if origin is None:
-        return
-    hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")} - {""}
-    if origin.split("://", 1)[-1] not in hosts:  # behind a proxy, the host the browser used is forwarded
-        raise ForeignOrigin()
+        raise FormRefused(form_tokens.NO_ORIGIN)
+    hub = hub_of(request)
+    ours = _origin(f"{'https' if hub.settings.https else request.url.scheme}://{request.headers.get('host', '')}")
+    if ours[1] is None or _origin(origin) != ours:
+        raise FormRefused(form_tokens.FOREIGN_ORIGIN)
+    form = await request.form()  # Starlette keeps it: the route reads the same form
+    if not hub.form_tokens.valid(request.cookies.get(form_tokens.COOKIE), form.get(form_tokens.FIELD)):
+        raise FormRefused(form_tokens.NO_FORM_TOKEN)
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(text: str) -> tuple[str, str | None, int | None]:
+    """(scheme, host, port) of an origin, the default port written out, for comparing."""
+    parts = urlsplit(text.strip())
+    try:
+        port = parts.port
+    except ValueError:  # not a port: no origin of ours
+        return ("", None, None)
+    return parts.scheme.lower(), parts.hostname, port or DEFAULT_PORTS.get(parts.scheme.lower())
 
 
 UNKNOWN_QUERY = "unknown query parameter {name!r}"

@@ -24,15 +24,15 @@ from starlette.types import ASGIApp
 from projections.read_model import children
 from schemas.county import CountyDirectory
 from services.api import errors
-from services.api.auth.callers import COOKIE, hub_of, same_origin, session_ended
+from services.api.auth.callers import COOKIE, from_our_page, hub_of, session_ended
 from services.api.auth.devlogin import dev_users
+from services.api.auth.form_tokens import cookie_secure, give_form_cookie
 from services.api.auth.sessions import PAGE_SESSION, RenewPageSession, needs_renewal
 from services.api.auth.tokens import AuthError, Principal, Role
 from services.api.limits import rate_limited
 from services.api.ui.render import page
 from services.api.wiring import Hub
 from services.county import county_directory
-from services.settings import Settings
 
 router = APIRouter(prefix="/dev", include_in_schema=False)
 KINDS = {"BHV": "Barnhälsovård (BVC)", "MHV": "Mödrahälsovård", "SOCIAL": "Socialtjänst", "KAA": "KAA"}
@@ -104,7 +104,7 @@ async def login_page(request: Request) -> HTMLResponse:
     return page(request, "login.html", None, groups=dict(groups), gaps=gaps)
 
 
-@router.post("/login", dependencies=[Depends(same_origin), Depends(rate_limited("login", by_user=False))])
+@router.post("/login", dependencies=[Depends(from_our_page), Depends(rate_limited("login", by_user=False))])
 async def login(request: Request, subject: Annotated[str, Form(max_length=200)]) -> RedirectResponse:
     hub = hub_of(request)
     assert hub.dev_idp is not None
@@ -113,11 +113,8 @@ async def login(request: Request, subject: Annotated[str, Form(max_length=200)])
     response = RedirectResponse("/ui", status_code=303)
     response.set_cookie(COOKIE, token, max_age=int(PAGE_SESSION.total_seconds()), path="/", httponly=True,
                         samesite="lax", secure=cookie_secure(hub.settings))
+    give_form_cookie(response, hub.settings)  # a new login, new form tokens (``form_tokens``)
     return response
-
-
-def cookie_secure(settings: Settings) -> bool:
-    return settings.api_cookie_secure if settings.api_cookie_secure is not None else settings.env == "production"
 
 
 @router.post("/token", response_model=Token, dependencies=[Depends(rate_limited("login", by_user=False))])

@@ -19,7 +19,7 @@ from services.api import reads
 from services.api.audit import erasures
 from services.api.audit import reads as audit_reads
 from services.api.audit.routes import _counts
-from services.api.auth.callers import hub_of, page_principal, same_origin
+from services.api.auth.callers import from_our_page, hub_of, page_principal
 from services.api.auth.tokens import Principal
 from services.api.limits import rate_limited
 from services.api.people import everyone, known
@@ -47,7 +47,7 @@ async def admin_home(request: Request, user: User,
     return await _admin_page(request, user, notice=notice)
 
 
-@router.post("/admin/sessions/end", dependencies=[Depends(same_origin)])
+@router.post("/admin/sessions/end", dependencies=[Depends(from_our_page)])
 async def end_sessions_submit(request: Request, user: User) -> Response:
     """Every session of the chosen user ends (a lost card, a person who left)."""
     reads.require_role(user, Need.ADMIN)
@@ -59,7 +59,7 @@ async def end_sessions_submit(request: Request, user: User) -> Response:
     return RedirectResponse("/ui/admin?klart=sessioner", status_code=303)
 
 
-@router.post("/admin/erasure", dependencies=[Depends(same_origin)])
+@router.post("/admin/erasure", dependencies=[Depends(from_our_page)])
 async def erasure_submit(request: Request, user: User) -> Response:
     reads.require_role(user, Need.ADMIN)
     form = await request.form()
@@ -87,7 +87,7 @@ async def _admin_page(request: Request, user: Principal, status: int = 200, *, n
                 notice=notice, problem=problem, typed=typed or {}, justification_max=JUSTIFICATION_MAX, search=search)
 
 
-@router.post("/admin/extract", dependencies=[Depends(same_origin), Depends(rate_limited("lookup"))])
+@router.post("/admin/extract", dependencies=[Depends(from_our_page), Depends(rate_limited("lookup"))])
 async def extract_for(request: Request, user: User) -> Response:
     """A guardian's request names the child by personnummer: to the child's register extract, or
     back saying why not (the lookup is logged without the number)."""

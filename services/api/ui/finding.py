@@ -20,7 +20,7 @@ from connectors import personnummer
 from projections.access import Need
 from services.api import errors, reads
 from services.api import writes as commands
-from services.api.auth.callers import hub_of, page_principal, same_origin
+from services.api.auth.callers import from_our_page, hub_of, page_principal
 from services.api.auth.tokens import Principal
 from services.api.limits import rate_limited
 from services.api.models import NAME_MAX, OpenEmergencyAccessFor
@@ -71,7 +71,7 @@ async def my_children(request: Request, user: User,
                            sv.SEARCH.get(sok))
 
 
-@router.post("/children", response_class=HTMLResponse, dependencies=[Depends(same_origin)])
+@router.post("/children", response_class=HTMLResponse, dependencies=[Depends(from_our_page)])
 async def filter_children(request: Request, user: User) -> HTMLResponse:
     """The list narrowed by name (and the other filters), posted so the name stays out of URLs."""
     values = forms.form_values(await request.form())
@@ -83,7 +83,7 @@ async def filter_children(request: Request, user: User) -> HTMLResponse:
     return await _children(request, user, shown, None)
 
 
-@router.post("/children/search", dependencies=[Depends(same_origin), Depends(rate_limited("lookup"))])
+@router.post("/children/search", dependencies=[Depends(from_our_page), Depends(rate_limited("lookup"))])
 async def find_child(request: Request, user: User) -> RedirectResponse:
     """To the child's page, or back to the list saying why not (the same for unknown and out of scope)."""
     found, why = await looked_up(request, lambda typed: reads.find_child(hub_of(request), user, typed))
@@ -112,7 +112,7 @@ async def emergency_form(request: Request, user: User) -> HTMLResponse:
     return page(request, "emergency.html", user, form=forms.emergency({}), action=EMERGENCY_ACTION)
 
 
-@router.post("/emergency-access", dependencies=[Depends(same_origin), Depends(rate_limited("lookup"))])
+@router.post("/emergency-access", dependencies=[Depends(from_our_page), Depends(rate_limited("lookup"))])
 async def emergency_submit(request: Request, user: User) -> Response:
     """The same answer whether or not the number is a child's: back to the list, where a child it
     opened shows once the access is processed (issue 17, finding 6)."""

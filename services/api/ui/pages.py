@@ -20,7 +20,8 @@ from services.api import errors, fhir, person, publishing, reads
 from services.api import people as people_store
 from services.api import writes as commands
 from services.api.audit import reads as audit_reads
-from services.api.auth.callers import COOKIE, hub_of, page_principal, same_origin
+from services.api.auth.callers import COOKIE, from_our_page, hub_of, page_principal
+from services.api.auth.form_tokens import give_form_cookie
 from services.api.auth.tokens import AuthError, Principal, Role
 from services.api.limits import rate_limited
 from services.api.models import PlanView
@@ -61,7 +62,7 @@ async def home(user: User) -> RedirectResponse:
     return RedirectResponse(HOME[user.role], status_code=303)
 
 
-@router.post("/logout", dependencies=[Depends(same_origin)])
+@router.post("/logout", dependencies=[Depends(from_our_page)])
 async def logout(request: Request) -> RedirectResponse:
     """Out, for good: the login's token is revoked on the server (every replica refuses it), not only
     forgotten by this browser."""
@@ -76,6 +77,7 @@ async def logout(request: Request) -> RedirectResponse:
         await hub.run(hub.sessions.revoke, token)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, path="/")
+    give_form_cookie(response, hub.settings)  # the old page's tokens end with the login
     return response
 
 
@@ -136,7 +138,7 @@ async def complete_form(request: Request, user: User, child_id: ChildId, action_
                       f"/ui/children/{child_id}/actions/{action_id}/complete")
 
 
-@router.post("/children/{child_id}/actions/{action_id}/complete", dependencies=[Depends(same_origin)])
+@router.post("/children/{child_id}/actions/{action_id}/complete", dependencies=[Depends(from_our_page)])
 async def complete_submit(request: Request, user: User, child_id: ChildId, action_id: uuid.UUID) -> Response:
     hub = hub_of(request)
     return await _submit(request, user, child_id, "complete", "complete", forms.complete,
@@ -160,7 +162,7 @@ async def consents_page(request: Request, user: User, child_id: ChildId) -> HTML
     return _consents_page(request, user, view, forms.consent(view, user.organisation_id, {}))
 
 
-@router.post("/children/{child_id}/consents", dependencies=[Depends(same_origin)])
+@router.post("/children/{child_id}/consents", dependencies=[Depends(from_our_page)])
 async def consent_submit(request: Request, user: User, child_id: ChildId) -> Response:
     hub = hub_of(request)
     values = forms.form_values(await request.form())
@@ -178,7 +180,7 @@ async def consent_submit(request: Request, user: User, child_id: ChildId) -> Res
     return _consents_page(request, user, view, form, status=422)
 
 
-@router.post("/children/{child_id}/consents/{consent_id}/withdraw", dependencies=[Depends(same_origin)])
+@router.post("/children/{child_id}/consents/{consent_id}/withdraw", dependencies=[Depends(from_our_page)])
 async def withdraw_submit(request: Request, user: User, child_id: ChildId, consent_id: uuid.UUID) -> Response:
     hub = hub_of(request)
     values = forms.form_values(await request.form())
@@ -231,7 +233,7 @@ async def audit_home(request: Request, user: User,
     return page(request, "audit_home.html", user, search=sv.AUDIT_SEARCH.get(sok))
 
 
-@router.post("/audit/search", dependencies=[Depends(same_origin), Depends(rate_limited("lookup"))])
+@router.post("/audit/search", dependencies=[Depends(from_our_page), Depends(rate_limited("lookup"))])
 async def audit_find_child(request: Request, user: User) -> RedirectResponse:
     """To the child's log extract by personnummer (posted, never in a URL), or back home saying why not."""
     reads.require_role(user, Need.AUDIT)
@@ -307,7 +309,7 @@ async def command_form(request: Request, user: User, child_id: ChildId, slug: st
                       f"/ui/children/{child_id}/{slug}")
 
 
-@router.post("/children/{child_id}/{slug}", dependencies=[Depends(same_origin)])
+@router.post("/children/{child_id}/{slug}", dependencies=[Depends(from_our_page)])
 async def command_submit(request: Request, user: User, child_id: ChildId, slug: str) -> Response:
     if slug not in COMMANDS:
         raise errors.NotFound()

@@ -18,6 +18,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from services.api.auth import form_tokens
 from services.api.auth.tokens import Principal
 from services.api.orgs import OrgDirectory
 from services.api.ui import forms, readable, sv, wheel
@@ -98,14 +99,19 @@ env.globals.update(sv=sv, geometry=wheel, fact_rows=fact_rows, history_value=his
                    without_absence=readable.without_absence)
 
 
-def _hub_directory(request: Request) -> OrgDirectory | None:
-    hub = getattr(request.app.state, "hub", None)
-    return getattr(hub, "directory", None)
-
-
 def page(request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
-    """A page in the frame: the logged-in user, the navigation for their role, a flash message."""
+    """A page in the frame: the logged-in user, the navigation for their role, a flash message, and
+    the form token its forms carry (``form_token``, a hidden field)."""
     flash = sv.FLASH.get(request.query_params.get("klart", ""))
-    return templates.TemplateResponse(request, name, {"user": principal, "flash": flash, "pending": sv.PENDING,
-                                                      "directory": _hub_directory(request), **context},
-                                      status_code=status)
+    hub = request.app.state.hub
+    cookie = request.cookies.get(form_tokens.COOKIE) or None
+    fresh = cookie is None  # the browser's first page: its forms need the cookie their token is bound to
+    cookie = cookie or form_tokens.new_cookie()
+    form_token = Markup('<input type="hidden" name="{}" value="{}">').format(form_tokens.FIELD,
+                                                                            hub.form_tokens.token(cookie))
+    response = templates.TemplateResponse(request, name, {
+        "user": principal, "flash": flash, "pending": sv.PENDING, "directory": hub.directory,
+        "form_token": form_token, **context}, status_code=status)
+    if fresh:
+        form_tokens.give_form_cookie(response, hub.settings, cookie)
+    return response

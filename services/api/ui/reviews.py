@@ -20,7 +20,7 @@ from services.api import errors, reads
 from services.api.audit import reads as audit_reads
 from services.api.audit import reviews
 from services.api.audit.models import COMMENT_MAX, ReviewEmergencyAccess
-from services.api.auth.callers import hub_of, page_principal, same_origin
+from services.api.auth.callers import from_our_page, hub_of, page_principal
 from services.api.auth.tokens import Principal
 from services.api.ui.render import page
 
@@ -48,7 +48,7 @@ async def emergency_list(request: Request, user: User, visa: Shown = "alla", kla
     return await _list_page(request, user, visa, notice=DONE.get(klart or ""))
 
 
-@router.post("/emergency-access/{event_id}/review", dependencies=[Depends(same_origin)])
+@router.post("/emergency-access/{event_id}/review", dependencies=[Depends(from_our_page)])
 async def review_submit(request: Request, user: User, event_id: EventId) -> Response:
     reads.require_role(user, Need.AUDIT)  # anyone else gets the error page, not the list
     form = await request.form()

@@ -17,6 +17,7 @@ from projections import named_person as np
 from projections.read_model import PLAN_CLOSED_BY_DEATH
 from schemas.events import Area, Category, ConsentObtained, GrantorRole, SchoolType, SupportType
 from services.api import errors
+from services.api.auth import form_tokens
 from services.commands import consent as consent_registry
 from services.commands import organisations
 from services.commands import plan as plan_service
@@ -323,6 +324,9 @@ REASONS.update({
     organisations.NOT_NAMED_PERSON: ("{field} {org!r} kan inte vara barnensbästa-ansvarig: det kan bara mödra- eller "
                                      "barnhälsovården, en förskola, en skola eller kommunens aktivitetsansvar (KAA)"),
     organisations.NOT_A_SOURCE: "{field} {org!r} är ingen organisation som uppgifter kommer från",
+    form_tokens.NO_ORIGIN: "formuläret skickades inte från en sida i tjänsten",
+    form_tokens.FOREIGN_ORIGIN: "formuläret skickades från en annan webbplats",
+    form_tokens.NO_FORM_TOKEN: "formuläret saknar giltig formulärnyckel: ladda om sidan och skicka formuläret igen",
 })
 FIELD_NAMES.update({"participant_orgs": "deltagare", "recipients": "mottagare",
                     "source_organisations": "organisation som uppgifterna kommer från"})
