@@ -1,17 +1,29 @@
 """The connector framework's contract: what a connector declares, and what it hands back.
 
 A connector is a small declarative class (STYLE 7). It names itself and its source system,
-says which source field its cursor follows, reads pages of ``SourceRecord``s after a cursor,
-and maps one record to zero or more ``Fact``s. Everything else -- checkpoints, retries, dead
-letters, identity resolution, event ids, sealing and publishing -- belongs to the runner in
-``services``, which injects its ports. Connectors never import Kafka.
+says which source field its cursor follows and what order its source promises, reads pages of
+``SourceRecord``s, and maps one record to zero or more ``Fact``s. Everything else --
+checkpoints, retries, dead letters, identity resolution, event ids, sealing and publishing --
+belongs to the runner in ``services``, which injects its ports. Connectors never import Kafka.
+
+Resuming (``Order``). Most sources filter changes by a timestamp and promise little about the
+order of records that share one, or about any order at all. Such a connector declares
+``Order.INSTANT`` or ``Order.NONE``, gives each record its change instant as ``cursor``, and
+yields ``Page``s, one per source answer, per stream (one query of the source, e.g. a resource
+type). The runner keeps, per stream, a high-water instant and the records already published
+at or after it (``services.ingest.checkpoints``); ``read`` gets the instants and must ask the
+source for every change *at or after* each one (``just_before`` turns an exclusive ``after``
+filter into that). The runner drops what it already published. ``Order.POSITION`` is for a
+source that gives every record an exact, totally ordered position: the runner saves the last
+record's ``cursor`` and ``read`` resumes strictly after it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -37,13 +49,56 @@ class SourceRecord:
     kind: str  # resource type at the source, e.g. "Patient" or "placements"
     record_id: str
     version: str  # changes whenever the record changes; part of the event id
-    cursor: str  # the position to resume *after* this record
+    # Order.POSITION: the exact position to resume *after* this record. Otherwise: the instant
+    # (ISO 8601) the source last changed it, as the source wrote it ("" when it has none).
+    cursor: str
     data: Mapping[str, Any] = field(repr=False)
     deleted: bool = False
 
     @property
     def ref(self) -> str:
         return f"{self.kind}/{self.record_id}@{self.version}"
+
+
+class Order(enum.Enum):
+    """What a connector's source promises about the order of the records it returns."""
+
+    POSITION = "position"  # an exact, total order: each record's cursor is where to resume after it
+    INSTANT = "instant"  # each query in change-instant order; records sharing an instant in any order
+    NONE = "none"  # no order at all: a query is complete only once its last page is read
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One source answer for one stream (Order.INSTANT or NONE). ``last`` marks the query's last
+    answer: by then the query has returned every change of the stream since it started."""
+
+    stream: str
+    records: Sequence[SourceRecord]
+    last: bool = False
+
+    def __iter__(self) -> Iterator[SourceRecord]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def instant(text: str) -> dt.datetime | None:
+    """A source's change instant as an aware datetime (naive: UTC); None when it is none."""
+    try:
+        at = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at
+
+
+def just_before(text: str) -> str:
+    """The instant one microsecond before ``text``: an exclusive ``after`` filter given it
+    returns everything *at or after* ``text``. A source that keeps coarser time only returns
+    more, which the runner drops or publishes again under the same event ids."""
+    at = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (at - dt.timedelta(microseconds=1)).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +156,7 @@ class Connector(ABC):
     name: ClassVar[str]  # e.g. "health"; also the checkpoint key and dead-letter stage
     system: ClassVar[str]  # e.g. "cosmic"; part of every event id
     cursor_field: ClassVar[str]  # documentation: the source field the cursor follows
+    order: ClassVar[Order] = Order.POSITION
 
     @classmethod
     @abstractmethod
@@ -111,12 +167,21 @@ class Connector(ABC):
         """
 
     @abstractmethod
-    def read(self, since: str | None) -> AsyncIterator[list[SourceRecord]]:
-        """Pages of records changed after ``since`` (None: from the beginning), in cursor order.
+    def read(self, since: Any) -> AsyncIterator[Any]:
+        """Pages of changed records; a page should be what one source request returns.
 
+        ``Order.POSITION``: ``since`` is the last saved cursor (None: from the beginning); yield
+        lists of records changed after it, in cursor order. Otherwise: ``since`` maps a stream
+        to the instant to read *at or after* (a stream not in it, or None: from the beginning);
+        yield ``Page``s, the last of each query with ``last=True`` (an empty one if need be).
         Raise ``SourceUnavailable`` when the source is down; the runner retries from the last
-        checkpoint. A page should be what one source request returns.
+        checkpoint.
         """
+
+    def resume_from(self, cursor: str) -> Mapping[str, str]:
+        """Per stream, the instant to resume at from a cursor an older version of this
+        connector saved, before instants had marks. Raise ``ValueError`` for anything else."""
+        raise ValueError("not a checkpoint this connector wrote")
 
     @abstractmethod
     def map(self, record: SourceRecord) -> list[Fact]:

@@ -2,9 +2,9 @@
 
 ``read`` searches each resource type in turn -- Condition, Patient, EpisodeOfCare, Encounter,
 Immunization, Observation -- with ``_lastUpdated``, ``_sort=_lastUpdated`` and ``_count``,
-following Bundle ``next`` links. The cursor keeps one ``(meta.lastUpdated, id)`` position per
-type. A resumed search asks for ``_lastUpdated=ge<instant>`` and drops what sits at or before
-the position, so resources sharing a timestamp are neither skipped nor repeated.
+following Bundle ``next`` links. Each type is a stream of the framework's marks (``Order.INSTANT``:
+the search is sorted by ``meta.lastUpdated``; resources sharing one come in any order). A
+resumed search asks for ``_lastUpdated=ge<instant>``; the runner drops what it already published.
 
 ``map`` (no I/O) turns one resource into facts; see ``connectors.health_mapping``. Subjects are
 identified by the personnummer the server puts on every patient reference.
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from connectors.base import Connector, Fact, SourceRecord
+from connectors.base import Connector, Fact, Order, Page, SourceRecord
 from connectors.health_mapping import REGION, RESOURCE_TYPES, Mapper
 from connectors.http import TokenClient, required
 from connectors.parties import PartyIds
@@ -33,11 +33,12 @@ NOT_SEARCHSET = "the FHIR server answered a {kind} search with something other t
 
 
 class HealthConnector(Connector):
-    """FHIR R4 search, per resource type, resumable at an exact ``(lastUpdated, id)``."""
+    """FHIR R4 search, per resource type, resumable at an instant."""
 
     name: ClassVar[str] = "health"
     system: ClassVar[str] = "cosmic"
     cursor_field: ClassVar[str] = "meta.lastUpdated"
+    order: ClassVar[Order] = Order.INSTANT
 
     def __init__(self, client: TokenClient, batch_size: int, mapper: Mapper,
                  resource_types: tuple[str, ...] = RESOURCE_TYPES) -> None:
@@ -63,17 +64,19 @@ class HealthConnector(Connector):
                         party_ids=PartyIds.from_config(source))
         return cls(client, batch_size, mapper, tuple(t for t in RESOURCE_TYPES if t in types))
 
-    async def read(self, since: str | None) -> AsyncIterator[list[SourceRecord]]:
-        positions = parse_cursor(since)
+    async def read(self, since: Mapping[str, str] | None) -> AsyncIterator[Page]:
         for kind in self._types:
-            async for page in self._search(kind, positions):
+            async for page in self._search(kind, (since or {}).get(kind)):
                 yield page
 
-    async def _search(self, kind: str, positions: dict[str, Position]) -> AsyncIterator[list[SourceRecord]]:
-        start = positions.get(kind)
+    def resume_from(self, cursor: str) -> dict[str, str]:
+        """The per-type ``lastUpdated|id`` positions of the cursor this connector saved before marks."""
+        return {kind: position.stamp for kind, position in parse_cursor(cursor).items()}
+
+    async def _search(self, kind: str, start: str | None) -> AsyncIterator[Page]:
         params: dict[str, Any] | None = {"_count": self._count, "_sort": "_lastUpdated"}
         if start is not None:
-            params["_lastUpdated"] = f"ge{start.stamp}"  # ge, then drop what we had: exact resume
+            params["_lastUpdated"] = f"ge{start}"  # ge: resources sharing the instant come again
         url: str | None = kind
         while url is not None:
             bundle = await self._client.get_json(url, params)
@@ -84,22 +87,17 @@ class HealthConnector(Connector):
                 resource = entry.get("resource") or {}
                 if (entry.get("search") or {}).get("mode", "match") != "match":
                     continue  # included or outcome entries are not changes
-                position = Position.of(resource)
-                if position is not None:
-                    if start is not None and position.key <= start.key:
-                        continue
-                    positions[kind] = position
+                stamp = str((resource.get("meta") or {}).get("lastUpdated") or "")
                 page.append(SourceRecord(
                     kind=kind,
                     record_id=str(resource.get("id") or "unknown"),
-                    version=str((resource.get("meta") or {}).get("versionId") or (position and position.stamp) or "0"),
-                    cursor=format_cursor(positions),
+                    version=str((resource.get("meta") or {}).get("versionId") or stamp or "0"),
+                    cursor=stamp,
                     data=resource,
                 ))
-            if page:
-                yield page
             url = next((link.get("url") for link in bundle.get("link") or () if link.get("relation") == "next"), None)
             params = None
+            yield Page(kind, page, last=url is None)
         log.debug("connector.health.searched", resource_type=kind)
 
     def map(self, record: SourceRecord) -> list[Fact]:
@@ -110,7 +108,8 @@ class HealthConnector(Connector):
 
 
 class Position:
-    """Where a search stands in one type: the last ``(meta.lastUpdated, id)`` read."""
+    """The cursor this connector saved before marks: per type the last ``(meta.lastUpdated, id)``
+    read. Only read now, to resume such a checkpoint at its instants (``resume_from``)."""
 
     __slots__ = ("stamp", "rid", "key")
 

@@ -18,9 +18,11 @@ name them, and not derivable from the number without the secret. The health conn
 expectant parents with the same ids, so both must be configured with the same secret.
 ``guardian_secret`` is the key's older name, still read when ``party_secret`` is absent.
 
-The change feed is read in the register's change order. Each event's ``occurred_at`` is the
-instant the register recorded the change (the ``modified`` part of its change number), so two
-custody changes of one child on one day keep the register's order.
+The change feed is read in the register's change order, following its ``next`` change number
+(a page itself may come in any order). Each event's ``occurred_at`` is the instant the register
+recorded the change (the ``modified`` part of its change number), so two custody changes of one
+child on one day keep the register's order. That instant is also the record's cursor
+(``Order.INSTANT``): a resumed read asks for the changes at or after it, ``after=<instant>|``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.base import Connector, Fact, MappingError, SourceRecord, Subject
+from connectors.base import Connector, Fact, MappingError, Order, Page, SourceRecord, Subject
 from connectors.http import TokenClient, required
 from connectors.parties import PartyIds
 from schemas.events import (
@@ -57,6 +59,8 @@ class PopulationConnector(Connector):
     name: ClassVar[str] = "population"
     system: ClassVar[str] = "navet"
     cursor_field: ClassVar[str] = "changeNumber"
+    order: ClassVar[Order] = Order.INSTANT
+    stream: ClassVar[str] = "change"
 
     def __init__(self, client: TokenClient, batch_size: int, parties: PartyIds | str, organisation_id: str) -> None:
         self._client = client
@@ -71,20 +75,27 @@ class PopulationConnector(Connector):
         return cls(client, batch_size, PartyIds.from_config(source, older="guardian_secret"),
                    source.get("organisation_id", DEFAULT_ORGANISATION))
 
-    async def read(self, since: str | None) -> AsyncIterator[list[SourceRecord]]:
-        after = since
+    async def read(self, since: Mapping[str, str] | None) -> AsyncIterator[Page]:
+        start = (since or {}).get(self.stream)
+        after = None if start is None else f"{start}|"  # before every change number at the instant
         while True:
             params = {"limit": self._batch, **({"after": after} if after else {})}
             body = await self._client.get_json("navet/v1/changes", params)
             page = [
-                SourceRecord("change", c["id"], str(c["version"]), c["changeNumber"], c)
+                SourceRecord("change", c["id"], str(c["version"]), str(c["changeNumber"]).partition("|")[0], c)
                 for c in body["changes"]
             ]
-            if page:
-                yield page
-                after = page[-1].cursor
-            if not body.get("next"):
+            after = body.get("next")
+            yield Page(self.stream, page, last=not after)
+            if not after:
                 return
+
+    def resume_from(self, cursor: str) -> dict[str, str]:
+        """The change number ``modified|id`` saved before marks: resume at its instant."""
+        at, sep, _ = cursor.partition("|")
+        if not sep or not at:
+            raise ValueError("not a change number")
+        return {self.stream: at}
 
     def map(self, record: SourceRecord) -> list[Fact]:
         data = record.data

@@ -1,8 +1,11 @@
 """School connector: SS 12000:2020-style REST into ``intake.school``.
 
 Each poll reads, in order, ``persons`` (to know each pupil's civicNo), then ``placements``,
-``absences``, ``supportDecisions``, ``kaaRegistrations`` changed after the cursor, paging with
-``limit`` + ``pageToken``, and finally ``/deletedEntities``. After each run the runner asks for
+``absences``, ``supportDecisions``, ``kaaRegistrations`` changed since the checkpoint, paging with
+``limit`` + ``pageToken``, and finally ``/deletedEntities``. SS 12000 promises no order, so each
+resource is a stream of the framework's marks with ``Order.NONE``: ``meta.modified.after`` is
+exclusive, so a read asks for just before the checkpoint's instant, and the runner drops what
+it already published. After each run the runner asks for
 ``contacts``: each school unit's principal, from ``duties``, shown beside the unit when a
 school is a child's named person. A deleted placement becomes
 ``SchoolPlacementEnded`` on the day of deletion: the child is no longer placed there, and the
@@ -17,7 +20,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.base import Connector, Contact, Fact, MappingError, SourceRecord, Subject
+from connectors.base import Connector, Contact, Fact, MappingError, Order, Page, SourceRecord, Subject, just_before
 from connectors.http import TokenClient, required
 from schemas.events import (
     AbsenceSummarised,
@@ -42,6 +45,7 @@ class SchoolConnector(Connector):
     name: ClassVar[str] = "school"
     system: ClassVar[str] = "ss12000"
     cursor_field: ClassVar[str] = "meta.modified"
+    order: ClassVar[Order] = Order.NONE
 
     def __init__(self, client: TokenClient, batch_size: int, organisation_ids: frozenset[str]) -> None:
         self._client = client
@@ -49,6 +53,7 @@ class SchoolConnector(Connector):
         self._orgs = organisation_ids
         self._civic: dict[str, str] = {}
         self._civic_loaded = False
+        self._persons_at: str | None = None  # the latest person read: reread from there next time
 
     @classmethod
     def from_config(cls, source: Mapping[str, Any], batch_size: int) -> SchoolConnector:
@@ -56,52 +61,54 @@ class SchoolConnector(Connector):
                              required(source, "client_id"), required(source, "client_secret"))
         return cls(client, batch_size, frozenset(source.get("organisation_ids", [])))
 
-    async def _pages(self, resource: str, after: str | None) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _pages(self, resource: str, since: str | None) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
+        """Each answer's rows, and whether it is the query's last."""
         params: dict[str, Any] = {"limit": self._batch}
-        if after:
-            params["meta.modified.after"] = after
+        if since:
+            params["meta.modified.after"] = just_before(since)  # exclusive: ask from just before
         while True:
             body = await self._client.get_json(f"{resource}", params)
-            if body["data"]:
-                yield body["data"]
             token = body.get("pageToken")
+            yield body["data"], not token
             if not token:
                 return
             params = {"limit": self._batch, "pageToken": token}
 
-    async def _load_pupils(self, after: str | None) -> str | None:
-        latest = after
-        async for page in self._pages("persons", None if not self._civic_loaded else after):
+    async def _load_pupils(self) -> None:
+        latest = self._persons_at
+        async for page, _ in self._pages("persons", latest if self._civic_loaded else None):
             for person in page:
                 civic = (person.get("civicNo") or {}).get("value")
                 if civic:
                     self._civic[person["id"]] = civic
                 latest = max(latest or "", person["meta"]["modified"])
-        self._civic_loaded = True
-        return latest
+        self._civic_loaded, self._persons_at = True, latest
 
-    async def read(self, since: str | None) -> AsyncIterator[list[SourceRecord]]:
-        positions: dict[str, str] = json.loads(since) if since else {}
-        positions["persons"] = await self._load_pupils(positions.get("persons")) or positions.get("persons", "")
+    async def read(self, since: Mapping[str, str] | None) -> AsyncIterator[Page]:
+        since = since or {}
+        await self._load_pupils()
         for resource in FACT_RESOURCES:
-            async for rows in self._pages(resource, positions.get(resource)):
-                page = []
-                for row in rows:
-                    positions[resource] = row["meta"]["modified"]
-                    page.append(SourceRecord(resource, row["id"], str(row["meta"].get("version", 1)),
-                                             json.dumps(positions, sort_keys=True), self._enrich(row)))
-                yield page
-        deleted = await self._client.get_json("deletedEntities", {"after": positions["deleted"]} if positions.get("deleted") else {})
+            async for rows, last in self._pages(resource, since.get(resource)):
+                yield Page(resource, [SourceRecord(resource, row["id"], str(row["meta"].get("version", 1)),
+                                                   row["meta"]["modified"], self._enrich(row)) for row in rows], last)
+        start = since.get("deletedPlacement")
+        deleted = await self._client.get_json("deletedEntities", {"after": just_before(start)} if start else {})
         page = []
         for item in deleted["data"]:
-            positions["deleted"] = item["deletedAt"]
             if item["entityType"] != "placements":
                 continue  # other deletions carry nothing the hub keeps
             data = {**item.get("placement", {}), "deletedAt": item["deletedAt"]}
-            page.append(SourceRecord("deletedPlacement", item["id"], item["deletedAt"],
-                                     json.dumps(positions, sort_keys=True), self._enrich(data)))
-        if page:
-            yield page
+            page.append(SourceRecord("deletedPlacement", item["id"], item["deletedAt"], item["deletedAt"],
+                                     self._enrich(data)))
+        yield Page("deletedPlacement", page, last=True)
+
+    def resume_from(self, cursor: str) -> dict[str, str]:
+        """The per-resource ``meta.modified`` positions saved before marks (``deleted`` renamed)."""
+        positions = json.loads(cursor)
+        if not isinstance(positions, dict):
+            raise ValueError("not a school cursor")
+        streams = {"deletedPlacement" if name == "deleted" else name: str(at) for name, at in positions.items()}
+        return {name: at for name, at in streams.items() if name != "persons" and at}
 
     def _enrich(self, row: dict[str, Any]) -> dict[str, Any]:
         ref = (row.get("student") or row.get("person") or {}).get("id")
@@ -158,7 +165,7 @@ class SchoolConnector(Connector):
         """Each school unit's principal now, from ``duties`` (dutyRole "Rektor"; SS 12000 names the
         person by reference, with a display name). A duty without a name or unit is passed over."""
         today, out = dt.date.today(), []
-        async for page in self._pages("duties", None):
+        async for page, _ in self._pages("duties", None):
             for duty in page:
                 unit = (duty.get("dutyAt") or {}).get("id")
                 name = (duty.get("person") or {}).get("displayName")

@@ -3,6 +3,11 @@
 Reads reports of concern, investigations and interventions through a read-only SQLAlchemy
 engine. One row may yield two facts (an investigation opened and closed); each fact's event
 id is keyed on its own content, so a later update of the row does not repeat the opening.
+
+Each table is a stream of the framework's marks (``Order.INSTANT``): a read starts at the
+checkpoint's ``updated_at`` inclusively and pages on ``(updated_at, id)``, an order this adapter
+asks of the database, so rows sharing a timestamp across pages are neither skipped nor repeated
+within a read; the runner drops the ones a resumed read returns again.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.expression import ColumnClause, TableClause
 
-from connectors.base import Connector, Fact, MappingError, SourceRecord, SourceUnavailable, Subject
+from connectors.base import Connector, Fact, MappingError, Order, Page, SourceRecord, SourceUnavailable, Subject
 from connectors.http import required
 from schemas.events import (
     InterventionEnded,
@@ -50,6 +55,7 @@ class SocialConnector(Connector):
     name: ClassVar[str] = "social"
     system: ClassVar[str] = "case-register"
     cursor_field: ClassVar[str] = "updated_at"
+    order: ClassVar[Order] = Order.INSTANT
 
     def __init__(self, engine: Engine, batch_size: int) -> None:
         self._engine = engine
@@ -62,26 +68,34 @@ class SocialConnector(Connector):
         options: dict[str, Any] = {"poolclass": NullPool} if url.startswith("sqlite") else {"pool_pre_ping": True}
         return cls(create_engine(url, **options), batch_size)
 
-    async def read(self, since: str | None) -> AsyncIterator[list[SourceRecord]]:
-        positions: dict[str, list[str]] = json.loads(since) if since else {}
+    async def read(self, since: Mapping[str, str] | None) -> AsyncIterator[Page]:
         for source_table in TABLES:
+            start = (since or {}).get(source_table.name)
+            after: tuple[dt.datetime, str] | None = None
             while True:
-                rows = await asyncio.to_thread(self._fetch, source_table, positions.get(source_table.name))
-                if not rows:
+                rows = await asyncio.to_thread(self._fetch, source_table, start, after)
+                page = [SourceRecord(source_table.name, row["id"], str(row["version"]), _iso(row["updated_at"]), row)
+                        for row in rows]
+                last = len(rows) < self._batch
+                yield Page(source_table.name, page, last=last)
+                if last:
                     break
-                page = []
-                for row in rows:
-                    positions[source_table.name] = [_iso(row["updated_at"]), row["id"]]
-                    page.append(SourceRecord(source_table.name, row["id"], str(row["version"]),
-                                             json.dumps(positions, sort_keys=True), row))
-                yield page
-                if len(rows) < self._batch:
-                    break
+                after = (rows[-1]["updated_at"], rows[-1]["id"])
 
-    def _fetch(self, source: TableClause, after: list[str] | None) -> list[dict[str, Any]]:
+    def resume_from(self, cursor: str) -> dict[str, str]:
+        """The per-table ``[updated_at, id]`` positions saved before marks: resume at each instant."""
+        positions = json.loads(cursor)
+        if not isinstance(positions, dict):
+            raise ValueError("not a social cursor")
+        return {name: str(position[0]) for name, position in positions.items()}
+
+    def _fetch(self, source: TableClause, start: str | None,
+               after: tuple[dt.datetime, str] | None) -> list[dict[str, Any]]:
         query = select(source).order_by(source.c.updated_at, source.c.id).limit(self._batch)
+        if start:
+            query = query.where(source.c.updated_at >= _naive(start))
         if after:
-            at, rid = dt.datetime.fromisoformat(after[0]), after[1]
+            at, rid = after
             query = query.where(or_(source.c.updated_at > at, and_(source.c.updated_at == at, source.c.id > rid)))
         try:
             with self._engine.connect() as c:
@@ -132,6 +146,12 @@ def _get(row: Mapping[str, Any], name: str) -> Any:
     if value in (None, ""):
         raise MappingError(MISSING.format(field=name))
     return value
+
+
+def _naive(text: str) -> dt.datetime:
+    """The register keeps naive UTC; an instant the runner hands back is compared as such."""
+    at = dt.datetime.fromisoformat(text)
+    return at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo else at
 
 
 def _iso(value: Any) -> str:

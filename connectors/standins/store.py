@@ -2,13 +2,16 @@
 
 Every stand-in keeps its records here (one row per record: kind, id, version, modified time,
 deleted flag, JSON body) and serves change feeds ordered by ``(modified, id)``, which is how
-the real systems' incremental APIs behave. Deleting keeps a tombstone so deletions can be
+the real systems' incremental APIs behave. Given a ``shuffle`` seed (a test knob), records that
+share a ``modified`` come in a seeded random order instead of by id, and ``scan`` pages in
+that order alone, ignoring ``modified``, as a server that pages by a random primary key does. Deleting keeps a tombstone so deletions can be
 reported. ``prepare`` fills it once per (seed, size) and is a no-op when already filled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 import threading
@@ -61,6 +64,7 @@ class RecordStore:
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.create_function("shuffled", 2, shuffled, deterministic=True)
             self._local.conn = conn
         return conn
 
@@ -133,14 +137,29 @@ class RecordStore:
         ).fetchone()
         return None if row is None else _row(row)
 
-    def feed(self, kind: str, after: tuple[str, str] | None, limit: int, *, deleted: bool = False) -> list[Row]:
-        """Records of ``kind`` strictly after ``(modified, id)``, in that order."""
+    def feed(self, kind: str, after: tuple[str, str] | None, limit: int, *, deleted: bool = False,
+             shuffle: str | None = None) -> list[Row]:
+        """Records of ``kind`` strictly after ``(modified, key)``, in that order; the key is the
+        id, or with ``shuffle`` its seeded hash (``key_of``)."""
         modified, rid = after or ("", "")
+        key = "id" if shuffle is None else "shuffled(?, id)"
+        seed = () if shuffle is None else (shuffle,)
         rows = self._conn().execute(
             "SELECT kind, id, version, modified, deleted, body FROM records "
-            "WHERE kind = ? AND deleted = ? AND (modified > ? OR (modified = ? AND id > ?)) "
-            "ORDER BY modified, id LIMIT ?",
-            (kind, int(deleted), modified, modified, rid, limit),
+            f"WHERE kind = ? AND deleted = ? AND (modified > ? OR (modified = ? AND {key} > ?)) "
+            f"ORDER BY modified, {key} LIMIT ?",
+            (kind, int(deleted), modified, modified, *seed, rid, *seed, limit),
+        ).fetchall()
+        return [_row(r) for r in rows]
+
+    def scan(self, kind: str, modified_after: str | None, after_key: str, limit: int, shuffle: str) -> list[Row]:
+        """Records of ``kind`` modified strictly after ``modified_after``, paged by seeded hash
+        of id strictly after ``after_key``: no order of time at all."""
+        rows = self._conn().execute(
+            "SELECT kind, id, version, modified, deleted, body FROM records "
+            "WHERE kind = ? AND deleted = 0 AND modified > ? AND shuffled(?, id) > ? "
+            "ORDER BY shuffled(?, id) LIMIT ?",
+            (kind, modified_after or "", shuffle, after_key, shuffle, limit),
         ).fetchall()
         return [_row(r) for r in rows]
 
@@ -151,6 +170,16 @@ class RecordStore:
 
     def ids(self, kind: str) -> list[str]:
         return [r[0] for r in self._conn().execute("SELECT id FROM records WHERE kind = ? AND deleted = 0 ORDER BY id", (kind,))]
+
+
+def shuffled(seed: str, rid: str) -> str:
+    """A record's place in a seeded random order."""
+    return hashlib.sha256(f"{seed}|{rid}".encode()).hexdigest()
+
+
+def key_of(row: Row, shuffle: str | None) -> str:
+    """The key ``feed`` orders records sharing a ``modified`` by."""
+    return row.id if shuffle is None else shuffled(shuffle, row.id)
 
 
 def _row(r: tuple[Any, ...]) -> Row:

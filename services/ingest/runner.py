@@ -6,11 +6,15 @@ acknowledgements, and only then saves the checkpoint. Hence the commit order:
 
     1. identities are committed as they are resolved (a replayed record finds the same child);
     2. the page's events are published and acknowledged;
-    3. the cursor after the page is saved.
+    3. the checkpoint after the page is saved.
 
 A crash between 2 and 3 republishes the page with the same event ids, which downstream
-recognises as duplicates; nothing is ever skipped. Links between two ids of one child that the
-identity registry has not yet seen announced -- the page's own included -- go out with the page
+recognises as duplicates; nothing is ever skipped. For a source that filters changes by
+timestamp the checkpoint is ``Marks`` (``services.ingest.checkpoints``): the runner drops what
+a resumed read returns again, and moves a stream's high-water instant only as far as the
+source's order promises every earlier change was read -- ties and any order are safe.
+
+Links between two ids of one child that the identity registry has not yet seen announced -- the page's own included -- go out with the page
 as ``ChildIdentitiesMerged``, and at the end of every run, and are marked announced after the
 broker acknowledged them (a crash in between announces them again, under the same id). A record that cannot be mapped or encoded
 goes to the dead-letter topic with a reason and a source reference, and the page goes on.
@@ -28,7 +32,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from connectors.base import Connector, Fact, MappingError, SourceRecord, SourceUnavailable
+from connectors.base import Connector, Fact, MappingError, Order, Page, SourceRecord, SourceUnavailable
 from connectors.classification import envelope_class_of
 from schemas.codec import Codec, EncodeError
 from schemas.deadletter import DeadLetter
@@ -36,6 +40,7 @@ from schemas.events import Basis, Category, ChildIdentitiesMerged, Envelope, Eve
 from schemas.ids import source_event_id
 from schemas.sealing import ChildErased, Personal, SealedBox, Sealer
 from schemas.topics import key_for, topic_for
+from services.ingest.checkpoints import Marks
 from services.kafka.deadletter import dead_letter_for
 
 log = structlog.get_logger(__name__)
@@ -150,24 +155,45 @@ class ConnectorRunner:
         return self.stats
 
     async def _drain(self) -> None:
-        cursor = self.checkpoints.load(self.connector.name)
-        async for page in self.connector.read(cursor):
-            if not page:
-                continue
-            out = self._encode_page(page)  # first: the page's own births may link two ids
-            await self._publish_with_links(out)
-            self.checkpoints.save(self.connector.name, page[-1].cursor)
-            self.stats.pages += 1
-            self.stats.records += len(page)
-            self.stats.cursor = page[-1].cursor
-            log.debug("connector.page", connector=self.connector.name, records=len(page),
-                      events=self.stats.events, dead_letters=self.stats.dead_letters)
-            if self.on_page is not None:
-                result = self.on_page(self.stats)
-                if result is not None:
-                    await result
+        if self.connector.order is Order.POSITION:
+            await self._drain_positions()
+        else:
+            await self._drain_marks()
         self._received_at = self.clock()
         await self._publish_with_links([])  # links other runners made and did not announce: a crash
+
+    async def _drain_positions(self) -> None:
+        async for page in self.connector.read(self.checkpoints.load(self.connector.name)):
+            if page:
+                await self._publish_page(page, page[-1].cursor)
+
+    async def _drain_marks(self) -> None:
+        saved = self.checkpoints.load(self.connector.name)
+        marks = Marks.loads(saved, self.connector.resume_from)
+        ordered = self.connector.order is Order.INSTANT
+        async for page in self.connector.read(marks.since()):
+            if not isinstance(page, Page):
+                raise TypeError(f"{self.connector.name} must yield Page objects for Order.{self.connector.order.name}")
+            fresh = marks.fresh(page.stream, page.records)
+            marks.published(page.stream, page.records, fresh, complete=ordered or page.last)
+            cursor = marks.dumps()
+            if fresh or cursor != saved:
+                await self._publish_page(fresh, cursor)
+                saved = cursor
+
+    async def _publish_page(self, page: Sequence[SourceRecord], cursor: str) -> None:
+        out = self._encode_page(page)  # first: the page's own births may link two ids
+        await self._publish_with_links(out)
+        self.checkpoints.save(self.connector.name, cursor)
+        self.stats.pages += 1
+        self.stats.records += len(page)
+        self.stats.cursor = cursor
+        log.debug("connector.page", connector=self.connector.name, records=len(page),
+                  events=self.stats.events, dead_letters=self.stats.dead_letters)
+        if self.on_page is not None:
+            result = self.on_page(self.stats)
+            if result is not None:
+                await result
 
     async def _publish_with_links(self, out: list[Outgoing]) -> None:
         """Publish ``out`` with the links no runner has announced yet (claimed for this runner a

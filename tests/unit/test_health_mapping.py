@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -391,26 +391,25 @@ class FakeFhir:
         return None
 
 
-async def _read(connector: HealthConnector, since: str | None) -> list[SourceRecord]:
+async def _read(connector: HealthConnector, since: dict[str, str] | None) -> list[SourceRecord]:
     out: list[SourceRecord] = []
-    pages: AsyncIterator[list[SourceRecord]] = connector.read(since)
-    async for page in pages:
+    async for page in connector.read(since):
         out.extend(page)
     return out
 
 
-async def test_resuming_at_a_shared_timestamp_neither_skips_nor_repeats() -> None:
+async def test_resuming_at_a_shared_timestamp_reads_the_instant_again() -> None:
     tie = "2026-03-01T08:00:00.000000+00:00"
     resources = [encounter(id=f"e{n}", meta={"versionId": "1", "lastUpdated": tie}) for n in range(5)]
     fake = FakeFhir(resources)
     connector = HealthConnector(fake, 2, Mapper(), ("Encounter",))  # type: ignore[arg-type]
     first = await _read(connector, None)
     assert [r.record_id for r in first] == ["e0", "e1", "e2", "e3", "e4"]
-    # resume from the middle of the tie, as after a checkpoint on the second record
-    rest = await _read(connector, first[1].cursor)
-    assert [r.record_id for r in rest] == ["e2", "e3", "e4"]
+    assert {r.cursor for r in first} == {tie}
+    # The search starts at the instant itself; the runner's marks drop what it already published.
+    again = await _read(connector, {"Encounter": tie})
+    assert [r.record_id for r in again] == ["e0", "e1", "e2", "e3", "e4"]
     assert fake.requests[-3][1] == {"_count": 2, "_sort": "_lastUpdated", "_lastUpdated": f"ge{tie}"}
-    assert await _read(connector, first[-1].cursor) == []
 
 
 async def test_each_type_keeps_its_own_position() -> None:
@@ -420,8 +419,9 @@ async def test_each_type_keeps_its_own_position() -> None:
     records = await _read(connector, None)
     assert [(r.kind, r.record_id, r.version) for r in records] == [
         ("Encounter", "e1", "1"), ("Observation", "o1", "1"), ("Observation", "o2", "3")]
-    assert records[-1].cursor == f"Encounter={UPDATED}|e1;Observation=2026-06-01T00:00:00+00:00|o2"
-    assert await _read(connector, records[-1].cursor) == []
+    assert records[-1].cursor == "2026-06-01T00:00:00+00:00"
+    assert await _read(connector, {"Encounter": "2026-12-01T00:00:00+00:00",
+                                   "Observation": "2026-06-01T00:00:00+00:00"}) == [records[-1]]
 
 
 def test_from_config_checks_its_keys_without_echoing_secrets() -> None:

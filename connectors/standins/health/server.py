@@ -5,6 +5,9 @@ Search is the incremental feed real FHIR servers offer: ``_lastUpdated=gt|ge<ins
 ``next`` link carries an opaque continuation ``ct`` (as Azure's FHIR service does) holding the
 last ``(lastUpdated, id)`` returned, so resources sharing a timestamp are never skipped or
 repeated across pages. ``meta.versionId`` and ``meta.lastUpdated`` come from the store row.
+``create_app(shuffle=SEED)`` (a test knob) orders resources that share a ``lastUpdated`` in a
+seeded random order instead of by id, and shuffles each page's entries: FHIR's ``_sort`` orders
+by the instant only.
 
 Every route under ``/fhir`` except ``metadata`` needs a bearer token from ``/oauth2/token``
 (OAuth2 client credentials); otherwise it answers 401 with an OperationOutcome and a
@@ -19,6 +22,7 @@ import binascii
 import datetime as dt
 import json
 import os
+import random
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,7 +41,7 @@ from connectors.standins.auth import (
     token_router,
 )
 from connectors.standins.common import store_for
-from connectors.standins.store import Row, stamp
+from connectors.standins.store import Row, key_of, stamp
 
 NAME = "health"
 RESOURCE_TYPES = ("Patient", "Condition", "EpisodeOfCare", "Encounter", "Immunization", "Observation")
@@ -67,7 +71,7 @@ def credentials_from_env() -> Credentials:
     )
 
 
-def create_app(data_dir: Path, credentials: Credentials | None = None) -> FastAPI:
+def create_app(data_dir: Path, credentials: Credentials | None = None, shuffle: str | None = None) -> FastAPI:
     """The ASGI app over ``data_dir/health.db`` (prepared beforehand by ``prepare``)."""
     credentials = credentials or credentials_from_env()
     store = store_for(data_dir, NAME)
@@ -92,15 +96,17 @@ def create_app(data_dir: Path, credentials: Credentials | None = None) -> FastAP
             raise HTTPException(400, detail=BAD_SORT)
         since = params.get("_lastUpdated")
         after = _continuation(params["ct"]) if "ct" in params else _since(since)
-        rows = store.feed(kind, after, count + 1)
+        rows = store.feed(kind, after, count + 1, shuffle=shuffle)
         more = len(rows) > count
         rows = rows[:count]
         base = _base(request)
         query = {"_count": str(count), "_sort": "_lastUpdated", **({"_lastUpdated": since} if since else {})}
         links = [{"relation": "self", "url": str(request.url)}]
         if more:
-            query["ct"] = _continuation_of(rows[-1])
+            query["ct"] = _continuation_of(rows[-1], key_of(rows[-1], shuffle))
             links.append({"relation": "next", "url": str(request.url.replace(query=urlencode(query)))})
+        if shuffle is not None:
+            random.Random(f"{shuffle}|{after}").shuffle(rows)
         return _fhir({
             "resourceType": "Bundle",
             "id": str(uuid.uuid4()),
@@ -189,8 +195,8 @@ def _since(value: str | None) -> tuple[str, str] | None:
     return stamp(at), "\U0010ffff" if prefix == "gt" else ""
 
 
-def _continuation_of(row: Row) -> str:
-    raw = json.dumps([row.modified, row.id], separators=(",", ":")).encode()
+def _continuation_of(row: Row, key: str) -> str:
+    raw = json.dumps([row.modified, key], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

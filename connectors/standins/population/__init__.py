@@ -206,7 +206,9 @@ def simulate(data_dir: Path, county: County, n: int, custody_share: float = 0.0,
                       moved(child, child.municipality_code, code, today, home), at=stamp_now)
 
 
-def app(data_dir: Path, credentials: Credentials | None = None) -> FastAPI:
+def app(data_dir: Path, credentials: Credentials | None = None, shuffle: str | None = None) -> FastAPI:
+    """The register's API; ``shuffle`` (a test knob) returns each page's changes in a seeded
+    random order, ``next`` still the page's greatest change number."""
     credentials = credentials or Credentials(audience="navet")
     store = store_for(data_dir, NAME)
     api = FastAPI(title="Population register stand-in (Navet-style)", version="1")
@@ -223,7 +225,10 @@ def app(data_dir: Path, credentials: Credentials | None = None) -> FastAPI:
             position = (modified, rid)
         rows = store.feed(KIND, position, limit)
         items = [{"changeNumber": f"{r.modified}|{r.id}", "id": r.id, "version": r.version, **r.body} for r in rows]
-        return {"changes": items, "next": items[-1]["changeNumber"] if len(items) == limit else None}
+        following = items[-1]["changeNumber"] if len(items) == limit else None
+        if shuffle is not None:
+            random.Random(f"{shuffle}|{after}").shuffle(items)
+        return {"changes": items, "next": following}
 
     return api
 

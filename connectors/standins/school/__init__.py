@@ -5,6 +5,8 @@ units), ``duties`` (principals), ``placements``, ``absences``, and two local ext
 same style, ``supportDecisions`` and ``kaaRegistrations``. Lists page with ``limit`` +
 ``pageToken`` and filter changes with ``meta.modified.after``; ``/deletedEntities?after=``
 reports deletions. Every call needs a bearer JWT from ``/oauth2/token``. Default port 8102.
+``app(shuffle=SEED)`` (a test knob) pages lists in a seeded random order with no regard to
+time, each page shuffled too: SS 12000 promises no order, and a real server may page by id.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from connectors.standins.auth import Credentials, require_token, token_router
 from connectors.standins.common import at, feed_start, label, store_for
 from connectors.standins.county import FAMILY, GIVEN, Child, County
 from connectors.standins.registry import Standin
-from connectors.standins.store import RecordStore, Row, stamp
+from connectors.standins.store import RecordStore, Row, shuffled, stamp
 
 NAME = "school"
 RESOURCES = ("persons", "organisations", "duties", "placements", "absences", "supportDecisions", "kaaRegistrations")
@@ -208,7 +210,19 @@ def _with_meta(row: Row) -> dict[str, Any]:
     return body
 
 
-def app(data_dir: Path, credentials: Credentials | None = None) -> FastAPI:
+def _scan_token(after: str, key: str) -> str:
+    return base64.urlsafe_b64encode(f"{after}|{key}".encode()).decode()
+
+
+def _scan_position(token: str | None, after: str | None) -> tuple[str, str]:
+    """``(modified after, key after)`` of a shuffled listing: from its page token, or its start."""
+    if token:
+        return _position(token, None) or ("", "")
+    position = _position(None, after)
+    return (position[0] if position else "", "")
+
+
+def app(data_dir: Path, credentials: Credentials | None = None, shuffle: str | None = None) -> FastAPI:
     credentials = credentials or Credentials(audience="ss12000")
     store = store_for(data_dir, NAME)
     api = FastAPI(title="School system stand-in (SS 12000:2020 style)", version="2.0")
@@ -216,10 +230,22 @@ def app(data_dir: Path, credentials: Credentials | None = None) -> FastAPI:
     auth = require_token(credentials)
 
     def listing(resource: str, limit: int, page_token: str | None, after: str | None) -> dict[str, Any]:
+        if shuffle is not None:
+            return shuffled_listing(resource, limit, page_token, after, shuffle)
         rows = store.feed(resource, _position(page_token, after), limit)
         out: dict[str, Any] = {"data": [_with_meta(r) for r in rows]}
         if len(rows) == limit:
             out["pageToken"] = _token(rows[-1])
+        return out
+
+    def shuffled_listing(resource: str, limit: int, page_token: str | None, after: str | None,
+                         seed: str) -> dict[str, Any]:
+        since, key = _scan_position(page_token, after)
+        rows = store.scan(resource, since, key, limit, seed)
+        out: dict[str, Any] = {"data": [_with_meta(r) for r in rows]}
+        if len(rows) == limit:
+            out["pageToken"] = _scan_token(since, shuffled(seed, rows[-1].id))
+        random.Random(f"{seed}|{key}").shuffle(out["data"])
         return out
 
     for resource in RESOURCES:
