@@ -31,7 +31,12 @@ from schemas.events import Area, Event
 
 
 class SourceUnavailable(Exception):
-    """The source cannot be reached or answered 5xx; the runner backs off and retries."""
+    """The source cannot be reached, answered 5xx or asked us to slow down (429); the runner backs
+    off and retries from its checkpoint, waiting at least ``retry_after_s`` when the source said."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class MappingError(Exception):

@@ -1,12 +1,16 @@
 """HTTP for adapters: OAuth2 client credentials, bearer calls, and errors the runner understands.
 
-Connection errors, time-outs and 5xx become ``SourceUnavailable`` (the runner backs off and
-retries from its checkpoint). A 401 fetches a fresh token once and retries; a second 401, or
-any other 4xx, is a configuration problem and raises ``SourceRejected`` with the status only.
+Connection errors (a reset mid-answer too), time-outs, 5xx and 429 become ``SourceUnavailable``:
+the runner backs off and retries from its checkpoint, no sooner than a ``Retry-After`` the source
+sent (seconds or an HTTP date, RFC 9110 §10.2.3). A 401 fetches a fresh token once and retries --
+a token that expires mid-paging costs one request; a second 401, or any other 4xx, is a
+configuration problem and raises ``SourceRejected`` with the status only.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,8 +20,12 @@ from connectors.base import SourceUnavailable
 
 UNREACHABLE = "{system} unreachable: {error}"
 SERVER_ERROR = "{system} answered {status}"
+SLOW_DOWN = "{system} asked us to slow down (429)"
+NOT_JSON = "{system} answered {path} with something that is not JSON"
 REJECTED = "{system} rejected the request: HTTP {status} on {path}"
 MISSING_KEY = "[source] needs {key!r}"
+BAD_TIMEOUT = "[source] timeout_s must be a positive number"
+DEFAULT_TIMEOUT_S = 15.0
 
 
 class SourceRejected(Exception):
@@ -31,9 +39,40 @@ def required(source: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+def retry_after(value: str | None, now: dt.datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay-seconds or an HTTP date); None if
+    absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        at = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return max(0.0, (at - now).total_seconds())
+
+
+def timeout_of(source: Mapping[str, Any]) -> float:
+    value = source.get("timeout_s", DEFAULT_TIMEOUT_S)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(BAD_TIMEOUT)
+    return float(value)
+
+
 class TokenClient:
+    @classmethod
+    def from_source(cls, system: str, source: Mapping[str, Any]) -> TokenClient:
+        """From a ``[source]`` table: ``url``, ``token_url``, ``client_id``, ``client_secret`` and
+        ``timeout_s`` (per request, default 15)."""
+        return cls(system, required(source, "url"), required(source, "token_url"), required(source, "client_id"),
+                   required(source, "client_secret"), timeout_s=timeout_of(source))
+
     def __init__(self, system: str, base_url: str, token_url: str, client_id: str, client_secret: str,
-                 timeout_s: float = 15.0) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.system = system
         self._token_url = token_url
         self._form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
@@ -48,7 +87,10 @@ class TokenClient:
             if response.status_code == 401 and attempt == 1:
                 self._token = None  # expired or revoked: one fresh token, then give up
                 continue
-            return self._checked(response, path).json()
+            try:
+                return self._checked(response, path).json()
+            except ValueError:  # e.g. a gateway's HTML error page with 200: an outage, not our data
+                raise SourceUnavailable(NOT_JSON.format(system=self.system, path=path)) from None
         raise AssertionError("unreachable")
 
     async def _fetch_token(self) -> str:
@@ -67,8 +109,11 @@ class TokenClient:
             raise SourceUnavailable(UNREACHABLE.format(system=self.system, error=type(exc).__name__)) from None
 
     def _checked(self, response: httpx.Response, path: str) -> httpx.Response:
-        if response.status_code >= 500:
-            raise SourceUnavailable(SERVER_ERROR.format(system=self.system, status=response.status_code))
+        status = response.status_code
+        if status >= 500 or status == 429:
+            message = SLOW_DOWN if status == 429 else SERVER_ERROR
+            raise SourceUnavailable(message.format(system=self.system, status=status),
+                                    retry_after(response.headers.get("retry-after"), dt.datetime.now(dt.UTC)))
         if response.status_code >= 400:
             raise SourceRejected(REJECTED.format(system=self.system, status=response.status_code, path=path))
         return response

@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Fact, MappingError, Order, Page, SourceRecord, Subject
-from connectors.http import TokenClient, required
+from connectors.http import TokenClient
 from connectors.parties import PartyIds
 from schemas.events import (
     ChildDied,
@@ -70,8 +70,7 @@ class PopulationConnector(Connector):
 
     @classmethod
     def from_config(cls, source: Mapping[str, Any], batch_size: int) -> PopulationConnector:
-        client = TokenClient("navet", required(source, "url"), required(source, "token_url"),
-                             required(source, "client_id"), required(source, "client_secret"))
+        client = TokenClient.from_source("navet", source)
         return cls(client, batch_size, PartyIds.from_config(source, older="guardian_secret"),
                    source.get("organisation_id", DEFAULT_ORGANISATION))
 

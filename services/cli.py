@@ -259,6 +259,15 @@ def connector_run(
     raise typer.Exit(run_connector_command(command_settings(), name, config, once=once))
 
 
+@connector_app.command("status")
+def connector_status(name: Annotated[str, typer.Argument(help="the connector, e.g. school")]) -> None:
+    """Where a connector stands, from the database: its checkpoint and how old it is, the last
+    successful poll, records read, events published, dead letters by type, retries, the last error."""
+    from services.ingest.cli import status_command
+
+    raise typer.Exit(status_command(command_settings(), name))
+
+
 @connector_app.command("list")
 def connector_list() -> None:
     """The connectors this hub ships."""

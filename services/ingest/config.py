@@ -31,6 +31,8 @@ class RunConfig(BaseModel):
     poll_interval_s: float = Field(30.0, gt=0, description="seconds between polls when caught up")
     batch_size: int = Field(500, ge=1, le=10_000, description="records per source request")
     max_backoff_s: float = Field(60.0, gt=0, description="longest wait between retries while the source is down")
+    metrics_port: int | None = Field(None, ge=1, le=65535, description=(
+        "serve the connector's Prometheus metrics (kronobarn_connector_*) at http://0.0.0.0:PORT/metrics"))
 
 
 class ConnectorConfig(BaseModel):

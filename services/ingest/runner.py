@@ -24,9 +24,11 @@ Source outages (and broker errors) back off exponentially and resume from the ch
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
+import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -85,6 +87,16 @@ class Identities(Protocol):
     def announced(self, links: list[Any]) -> None: ...
 
 
+class Observer(Protocol):
+    """Who watches a run: the connector's status row and its metrics (``services.ingest.status``)."""
+
+    def page(self, read: int, published: int, dead_letters: Mapping[str, int], *, moved: bool) -> None: ...
+
+    def retry(self, error: BaseException, down_since: dt.datetime) -> None: ...
+
+    def polled(self, at: dt.datetime) -> None: ...
+
+
 @dataclass
 class RunStats:
     pages: int = 0
@@ -93,16 +105,31 @@ class RunStats:
     dead_letters: int = 0
     retries: int = 0
     cursor: str | None = None
+    dead_by_reason: collections.Counter[str] = field(default_factory=collections.Counter)  # error type -> letters
 
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
+    """Exponential and jittered: half of each step for sure, the other half at random ("equal
+    jitter"), so connectors that lost a source together do not all come back at the same instant;
+    never beyond ``max_s``. A source's own ``Retry-After`` is a floor, up to ``retry_after_max_s``
+    (a server asking for an hour is not obeyed blindly)."""
+
     initial_s: float = 0.5
     max_s: float = 30.0
     factor: float = 2.0
+    retry_after_max_s: float = 300.0
+    uniform: Callable[[float, float], float] = random.uniform
 
-    def delay(self, attempt: int) -> float:
-        return min(self.max_s, self.initial_s * self.factor ** max(0, attempt - 1))
+    def delay(self, attempt: int, retry_after_s: float | None = None) -> float:
+        step = min(self.max_s, self.initial_s * self.factor ** max(0, attempt - 1))
+        wait = step / 2 + self.uniform(0.0, step / 2)
+        if retry_after_s is not None:
+            wait = max(wait, min(retry_after_s, self.retry_after_max_s))
+        return wait
+
+
+DOWN_AFTER = 5  # failed attempts in a row before a source is reported down (an error, once per outage)
 
 
 @dataclass
@@ -118,6 +145,7 @@ class ConnectorRunner:
     max_retries: int | None = None  # None: keep retrying while the source is down
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     on_page: Callable[[RunStats], Awaitable[None] | None] | None = None
+    observer: Observer | None = None
     stats: RunStats = field(default_factory=RunStats)
     _received_at: dt.datetime = field(default=dt.datetime.min.replace(tzinfo=dt.UTC), repr=False)
     _keys: dict[object, bytes] = field(default_factory=dict, repr=False)  # child id -> partition key
@@ -128,22 +156,34 @@ class ConnectorRunner:
 
     async def run_once(self) -> RunStats:
         """Read until the source has nothing newer than the checkpoint."""
-        attempt = 0
+        attempt, down_since = 0, None
         while True:
             try:
                 await self._drain()
                 if self.contacts is not None:
                     self.contacts.save(self.connector.name, await self.connector.contacts())
-                return self.stats
             except (SourceUnavailable, OSError, _broker_errors()) as exc:
                 attempt += 1
                 self.stats.retries += 1
+                down_since = down_since or self.clock()
+                if self.observer is not None:
+                    self.observer.retry(exc, down_since)
+                if attempt == DOWN_AFTER:  # the checkpoint stays where it was: nothing is lost meanwhile
+                    log.error("connector.source_down", connector=self.connector.name, attempts=attempt,
+                              since=down_since.isoformat(), error=type(exc).__name__)
                 if self.max_retries is not None and attempt > self.max_retries:
                     raise
-                delay = self.backoff.delay(attempt)
+                delay = self.backoff.delay(attempt, getattr(exc, "retry_after_s", None))
                 log.warning("connector.retry", connector=self.connector.name, attempt=attempt,
-                            delay_s=delay, error=type(exc).__name__)
+                            delay_s=round(delay, 3), error=type(exc).__name__)
                 await asyncio.sleep(delay)
+                continue
+            if attempt >= DOWN_AFTER:
+                log.info("connector.source_back", connector=self.connector.name, attempts=attempt,
+                         down_s=round((self.clock() - down_since).total_seconds(), 1) if down_since else None)
+            if self.observer is not None:
+                self.observer.polled(self.clock())
+            return self.stats
 
     async def run_forever(self, poll_interval_s: float, stop: asyncio.Event) -> RunStats:
         while not stop.is_set():
@@ -165,7 +205,7 @@ class ConnectorRunner:
     async def _drain_positions(self) -> None:
         async for page in self.connector.read(self.checkpoints.load(self.connector.name)):
             if page:
-                await self._publish_page(page, page[-1].cursor)
+                await self._publish_page(page, page[-1].cursor, read=len(page))
 
     async def _drain_marks(self) -> None:
         saved = self.checkpoints.load(self.connector.name)
@@ -178,13 +218,18 @@ class ConnectorRunner:
             marks.published(page.stream, page.records, fresh, complete=ordered or page.last)
             cursor = marks.dumps()
             if fresh or cursor != saved:
-                await self._publish_page(fresh, cursor)
+                await self._publish_page(fresh, cursor, read=len(page.records))
                 saved = cursor
+            elif self.observer is not None:
+                self.observer.page(len(page.records), 0, {}, moved=False)
 
-    async def _publish_page(self, page: Sequence[SourceRecord], cursor: str) -> None:
+    async def _publish_page(self, page: Sequence[SourceRecord], cursor: str, *, read: int) -> None:
+        events, letters = self.stats.events, collections.Counter(self.stats.dead_by_reason)
         out = self._encode_page(page)  # first: the page's own births may link two ids
         await self._publish_with_links(out)
         self.checkpoints.save(self.connector.name, cursor)
+        if self.observer is not None:
+            self.observer.page(read, self.stats.events - events, self.stats.dead_by_reason - letters, moved=True)
         self.stats.pages += 1
         self.stats.records += len(page)
         self.stats.cursor = cursor
@@ -273,6 +318,7 @@ class ConnectorRunner:
         letter: DeadLetter = dead_letter_for(
             stage=self.stage, error=exc, source_ref=f"{self.connector.system}:{record.ref}"
         )
+        self.stats.dead_by_reason[letter.error_type] += 1
         log.warning("connector.dead_letter", connector=self.connector.name, source_ref=letter.source_ref,
                     error_type=letter.error_type)
         return Outgoing("deadletter", None, self.codec.encode(letter), letter.dead_letter_id)

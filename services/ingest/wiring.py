@@ -16,6 +16,7 @@ from services.ingest.contacts import SqlContacts
 from services.ingest.identity import IdentityRegistry, identity_secret_from
 from services.ingest.publisher import KafkaPublisher
 from services.ingest.runner import ConnectorRunner
+from services.ingest.status import ConnectorMetrics, SqlStatus, StatusObserver, default_metrics
 from services.kafka import clients as kafka
 from services.settings import Settings
 from services.sql.db import migrate
@@ -24,9 +25,11 @@ from services.sql.keystore import SqlKeyStore, master_key_from
 
 @contextlib.asynccontextmanager
 async def connector_runner(
-    connector: Connector, settings: Settings, engine: Engine, **runner_options: Any
+    connector: Connector, settings: Settings, engine: Engine, *, metrics: ConnectorMetrics | None = None,
+    **runner_options: Any
 ) -> AsyncIterator[ConnectorRunner]:
-    """A ready runner for ``connector``; producer and connector are closed on exit."""
+    """A ready runner for ``connector``, its status kept and its metrics in ``metrics`` (default:
+    the process's); producer and connector are closed on exit."""
     migrate(engine)
     sealer = Sealer(SqlKeyStore(engine, master_key_from(settings)))
     identities = IdentityRegistry(engine, identity_secret_from(settings), sealer)
@@ -41,6 +44,7 @@ async def connector_runner(
             identities=identities,
             codec=Codec(sealer=sealer),
             sealer=sealer,
+            observer=StatusObserver(connector.name, SqlStatus(engine), metrics or default_metrics()),
             **runner_options,
         )
     finally:

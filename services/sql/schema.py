@@ -7,7 +7,7 @@ test compares a migrated database against this ``metadata`` so the two cannot dr
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, LargeBinary, String, Table, Text, func
+from sqlalchemy import BigInteger, Column, Date, DateTime, LargeBinary, String, Table, Text, func
 
 import projections.audit_store  # noqa: F401 - registers the audit tables on the shared metadata
 import projections.people  # noqa: F401 - registers the people table (issue 16) on the shared metadata
@@ -83,6 +83,21 @@ connector_checkpoints = Table(
     Column("connector", String(64), primary_key=True),
     Column("cursor", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# A connector's running totals and health, beside its checkpoint (``services.ingest.status``).
+connector_status = Table(
+    "connector_status",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("records_read", BigInteger, nullable=False, server_default="0"),
+    Column("events_published", BigInteger, nullable=False, server_default="0"),
+    Column("dead_letters", Text, nullable=False, server_default="{}"),  # JSON: error type -> count
+    Column("retries", BigInteger, nullable=False, server_default="0"),
+    Column("last_poll_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", String(300), nullable=True),
+    Column("last_error_at", DateTime(timezone=True), nullable=True),
+    Column("down_since", DateTime(timezone=True), nullable=True),
 )
 
 # Read your own writes (issue 14, rule 9): a consent the web service accepted (202) is shown as
