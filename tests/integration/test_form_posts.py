@@ -74,6 +74,7 @@ def test_every_form_refuses_a_post_that_did_not_come_from_a_page_of_this_site(h:
                                                      "X-Forwarded-Proto": "https"},
                                                     {**data, form_tokens.FIELD: token}),
             "Origin null": ({"Origin": "null"}, {**data, form_tokens.FIELD: token}),
+            "a token that is not ASCII": ({"Origin": SITE}, {**data, form_tokens.FIELD: token[:-1] + "å"}),
         }
         before = len(h.publish.events)
         for defect, (headers, sent) in defects.items():

@@ -62,4 +62,4 @@ class FormTokens:
     def valid(self, cookie: str | None, token: object) -> bool:
         if not cookie or not isinstance(token, str):
             return False
-        return hmac.compare_digest(self.token(cookie), token)
+        return hmac.compare_digest(self.token(cookie).encode(), token.encode())  # str: ASCII only, bytes: any
