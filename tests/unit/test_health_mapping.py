@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -386,6 +387,13 @@ class FakeFhir:
         links = [{"relation": "next", "url": f"{kind}@{start + 2}"}] if start + 2 < len(matching) else []
         return {"resourceType": "Bundle", "type": "searchset", "link": links,
                 "entry": [{"resource": r, "search": {"mode": "match"}} for r in page]}
+
+    async def request(self, method: str, url: str, **_options: Any) -> httpx.Response:
+        assert method == "GET"  # a next link
+        return httpx.Response(200, json=await self.get_json(url))
+
+    def judged(self, response: httpx.Response, _what: str) -> httpx.Response:
+        return response
 
     async def aclose(self) -> None:
         return None

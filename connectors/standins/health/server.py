@@ -13,6 +13,11 @@ Every route under ``/fhir`` except ``metadata`` needs a bearer token from ``/oau
 (OAuth2 client credentials); otherwise it answers 401 with an OperationOutcome and a
 ``WWW-Authenticate: Bearer`` header. ``metadata`` stays open, as SMART on FHIR requires, so a
 client can discover the token endpoint.
+
+``served`` presents the records as another installation would (``profile.Served``: HL7 Sweden
+identifier URIs, another municipality extension, references without identifiers, practitioner
+performers, unstable pregnancy ids, expiring ``next`` links); the default is today's server.
+FHIR Bulk Data ``$export`` is served too (``bulk``), behind the same token.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import itertools
 import json
 import os
 import random
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,6 +48,8 @@ from connectors.standins.auth import (
     token_router,
 )
 from connectors.standins.common import store_for
+from connectors.standins.health.bulk import BulkOptions, bulk_router
+from connectors.standins.health.profile import Served, derived, present, stable_id
 from connectors.standins.store import Row, key_of, stamp
 
 NAME = "health"
@@ -54,6 +63,7 @@ BAD_COUNT = "_count must be a positive integer"
 BAD_SORT = "only _sort=_lastUpdated is supported"
 BAD_LAST_UPDATED = "_lastUpdated must be gt<instant> or ge<instant>, e.g. gt2026-03-01T08:00:00.000000+00:00"
 BAD_CONTINUATION = "ct is not a continuation this server issued"
+EXPIRED = "this search's continuation has expired; search again"
 ISSUE_CODE = {400: "invalid", 401: "login", 404: "not-found", 405: "not-supported", 410: "deleted"}
 
 UNKNOWN_TYPE = "resource type {kind} is not supported here"
@@ -71,10 +81,18 @@ def credentials_from_env() -> Credentials:
     )
 
 
-def create_app(data_dir: Path, credentials: Credentials | None = None, shuffle: str | None = None) -> FastAPI:
+def create_app(data_dir: Path, credentials: Credentials | None = None, shuffle: str | None = None,
+               served: Served | None = None, bulk: BulkOptions | None = None) -> FastAPI:
     """The ASGI app over ``data_dir/health.db`` (prepared beforehand by ``prepare``)."""
     credentials = credentials or credentials_from_env()
+    served = served or Served()
     store = store_for(data_dir, NAME)
+    follows = itertools.count(1)  # next-link requests, for ``served.expiring_links``
+    follows_lock = threading.Lock()
+
+    def render(row: Row) -> dict[str, Any]:
+        return present(resource_of(row), served, store)
+
     api = FastAPI(title="Health records stand-in (Cosmic-style FHIR R4)", version="4.0.1",
                   docs_url=None, redoc_url=None, openapi_url=None)
     api.include_router(token_router(credentials))
@@ -86,11 +104,18 @@ def create_app(data_dir: Path, credentials: Credentials | None = None, shuffle: 
         return _fhir(capability_statement(str(request.base_url).rstrip("/")))
 
     fhir = APIRouter(prefix="/fhir", dependencies=[require_token(credentials)])
+    # Registered first: ``/{kind}`` and ``/{kind}/{rid}`` would take these paths.
+    fhir.include_router(bulk_router(store, data_dir, RESOURCE_TYPES, render, bulk or BulkOptions(), shuffle, _base))
 
     @fhir.get("/{kind}")
     def search(kind: str, request: Request) -> Response:
         _supported(kind)
         params = request.query_params
+        if "ct" in params and served.expiring_links:
+            with follows_lock:
+                expired = next(follows) % served.expiring_links == 0
+            if expired:
+                raise HTTPException(410, detail=EXPIRED)
         count = _count(params.get("_count"))
         if params.get("_sort", "_lastUpdated") != "_lastUpdated":
             raise HTTPException(400, detail=BAD_SORT)
@@ -113,19 +138,25 @@ def create_app(data_dir: Path, credentials: Credentials | None = None, shuffle: 
             "meta": {"lastUpdated": stamp(dt.datetime.now(dt.UTC))},
             "type": "searchset",
             "link": links,
-            "entry": [{"fullUrl": f"{base}/{kind}/{r.id}", "resource": resource_of(r), "search": {"mode": "match"}}
-                      for r in rows],
+            "entry": [{"fullUrl": f"{base}/{kind}/{body['id']}", "resource": body, "search": {"mode": "match"}}
+                      for body in map(render, rows)],
         })
 
     @fhir.get("/{kind}/{rid}")
     def read(kind: str, rid: str) -> Response:
+        if served.practitioner_performers and kind in ("Practitioner", "PractitionerRole"):
+            body = derived(kind, rid)
+            if body is None:
+                raise HTTPException(404, detail=NOT_FOUND.format(kind=kind, rid=rid))
+            return _fhir(body)
         _supported(kind)
-        row = store.get(kind, rid)
-        if row is None:
+        stored, version = stable_id(kind, rid, served)
+        row = store.get(kind, stored)
+        if row is None or (version is not None and version != str(row.version)):
             raise HTTPException(404, detail=NOT_FOUND.format(kind=kind, rid=rid))
         if row.deleted:
             raise HTTPException(410, detail=GONE.format(kind=kind, rid=rid))
-        return _fhir(resource_of(row), headers={"ETag": f'W/"{row.version}"', "Last-Modified": row.modified})
+        return _fhir(render(row), headers={"ETag": f'W/"{row.version}"', "Last-Modified": row.modified})
 
     api.include_router(fhir)
     return api
