@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
         children: Annotated[int, typer.Option(help="children in the synthetic county")] = 2_000,
         seed: Annotated[int, typer.Option(help="seed of the synthetic county")] = 20261122,
         change_interval: Annotated[float, typer.Option(help="seconds between simulated changes; 0 = none")] = 0.0,
+        extensions: Annotated[bool, typer.Option(help=(
+            "school: serve the local extensions (supportDecisions, kaaRegistrations) beside SS 12000; "
+            "--no-extensions serves the standard alone"))] = True,
     ) -> None:
         """Run a stand-in source system (synthetic data; another party's system in production)."""
         from services.cli import command_settings
@@ -37,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
         settings = command_settings()
         run_standin(name, host=host, port=port, data_dir=data_dir, children=children, seed=seed,
-                    change_interval_s=change_interval, directory=county_directory(settings))
+                    change_interval_s=change_interval, directory=county_directory(settings), extensions=extensions)
 
     @app.command()
     def demo() -> None:

@@ -17,9 +17,10 @@ log = structlog.get_logger(__name__)
 
 def run_standin(
     name: str, *, host: str, port: int | None, data_dir: Path, children: int, seed: int,
-    change_interval_s: float = 0.0, directory: CountyDirectory | None = None,
+    change_interval_s: float = 0.0, directory: CountyDirectory | None = None, extensions: bool = True,
 ) -> None:
-    """``directory``: the county's organisations (default: the synthetic county's)."""
+    """``directory``: the county's organisations (default: the synthetic county's); ``extensions``:
+    the school stand-in's local extensions beside the standard."""
     spec = standin(name)
     county = County(seed=seed, children=children) if directory is None else \
         County(seed=seed, children=children, directory=directory)
@@ -42,7 +43,8 @@ def run_standin(
 
     bind = port or spec.default_port
     print(f"{name}: serving on http://{host}:{bind}", flush=True)
-    uvicorn.run(spec.app(data_dir), host=host, port=bind, log_level="warning", access_log=False)
+    served = spec.app(data_dir, extensions=extensions) if name == "school" else spec.app(data_dir)
+    uvicorn.run(served, host=host, port=bind, log_level="warning", access_log=False)
     stop.set()
 
 

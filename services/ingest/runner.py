@@ -156,13 +156,16 @@ class ConnectorRunner:
 
     async def run_once(self) -> RunStats:
         """Read until the source has nothing newer than the checkpoint."""
-        attempt, down_since = 0, None
+        attempt, down_since, pages = 0, None, self.stats.pages
         while True:
             try:
                 await self._drain()
                 if self.contacts is not None:
                     self.contacts.save(self.connector.name, await self.connector.contacts())
             except (SourceUnavailable, OSError, _broker_errors()) as exc:
+                if self.stats.pages > pages:  # pages went through since the last failure: a new one
+                    self._back(attempt, down_since)
+                    attempt, down_since, pages = 0, None, self.stats.pages
                 attempt += 1
                 self.stats.retries += 1
                 down_since = down_since or self.clock()
@@ -178,12 +181,15 @@ class ConnectorRunner:
                             delay_s=round(delay, 3), error=type(exc).__name__)
                 await asyncio.sleep(delay)
                 continue
-            if attempt >= DOWN_AFTER:
-                log.info("connector.source_back", connector=self.connector.name, attempts=attempt,
-                         down_s=round((self.clock() - down_since).total_seconds(), 1) if down_since else None)
+            self._back(attempt, down_since)
             if self.observer is not None:
                 self.observer.polled(self.clock())
             return self.stats
+
+    def _back(self, attempts: int, down_since: dt.datetime | None) -> None:
+        if attempts >= DOWN_AFTER and down_since is not None:
+            log.info("connector.source_back", connector=self.connector.name, attempts=attempts,
+                     down_s=round((self.clock() - down_since).total_seconds(), 1))
 
     async def run_forever(self, poll_interval_s: float, stop: asyncio.Event) -> RunStats:
         while not stop.is_set():

@@ -85,8 +85,9 @@ def _add_ties(h: Harness) -> set[str]:
         engine.dispose()
         return set(ids)
     store = store_for(h.data_dir, h.name)
-    kind = {"health": "Encounter", "school": "absences", "population": "change"}[h.name]
-    template = store.feed(kind, None, 1)[0].body
+    kind = {"health": "Encounter", "school": "placements", "population": "change"}[h.name]
+    # school: a förskola placement (fritidshem yields no event)
+    template = next(r.body for r in store.feed(kind, None, 10_000) if r.body.get("schoolType", "FS") == "FS")
     for rid, at in ids.items():
         if h.name == "health":
             health.put(h.data_dir, {**template, "id": rid}, at=at)
@@ -210,7 +211,7 @@ def test_ties_in_random_order_survive_kill_9_and_an_outage(name: str, tmp_path: 
                     social_down() if faults is None else setattr(faults, "down", True)
 
             class Recovering(Backoff):
-                def delay(self, attempt: int) -> float:
+                def delay(self, attempt: int, retry_after_s: float | None = None) -> float:
                     social_up() if faults is None else setattr(faults, "down", False)
                     return 0.01
 

@@ -17,9 +17,10 @@ from connectors.standins import population
 from connectors.standins.county import County
 from schemas.ids import source_event_id
 from services.ingest.runner import Backoff
+from services.ingest.wiring import connector_runner
 from services.settings import Settings
 from services.sql.db import make_engine
-from tests.support.ingest import read_dead_letters, read_events, run_connector
+from tests.support.ingest import FAST_BACKOFF, RunResult, _Recording, read_dead_letters, read_events, run_connector
 from tests.support.standins import NAMES, Harness, harness
 
 EXPECTED_TYPES = {
@@ -103,18 +104,29 @@ async def test_malformed_record_is_dead_lettered_and_the_rest_flows(source: Harn
 
 
 async def test_school_deletion_ends_the_placement(tmp_path: Path, kafka_settings: Settings, hub: Engine) -> None:
+    """A deletion names only an id: the polling process that read the placement maps it; one
+    started after the deletion cannot, and dead-letters it rather than lose it silently."""
     source = harness("school", tmp_path / "standin", children=150)
     source.prepare()
     source.start()
     try:
-        await run_connector(source.connector(), kafka_settings, hub)
-        placement = source.delete_one()
-        result = await run_connector(source.connector(), kafka_settings, hub)
+        async with connector_runner(source.connector(), kafka_settings, hub, backoff=FAST_BACKOFF) as runner:
+            await runner.run_once()
+            placement = source.delete_one()
+            before = runner.stats.events
+            ids = RunResult(runner.stats)
+            runner.publisher = _Recording(runner.publisher, ids)
+            await runner.run_once()
+        assert runner.stats.events == before + 1
+        second = source.delete_one()
+        late = await run_connector(source.connector(), kafka_settings, hub)  # a new process
     finally:
         source.stop()
-    events = await read_events(kafka_settings, hub, result.event_ids, topics=["intake.school"])
+    events = await read_events(kafka_settings, hub, ids.event_ids, topics=["intake.school"])
     [ended] = [e for e in events if type(e).__name__ == "SchoolPlacementEnded"]
-    assert ended.placement_id == placement
+    assert ended.placement_id == placement and ended.end_date == dt.datetime.now(dt.UTC).date()
+    [letter] = await read_dead_letters(kafka_settings, late.letter_ids)
+    assert second in (letter.source_ref or "") and "only the id" in letter.reason
 
 
 async def test_population_custody_changes_of_one_day_keep_the_register_order(

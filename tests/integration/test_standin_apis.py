@@ -85,10 +85,10 @@ def test_change_filter_returns_only_newer(http_standin: Harness) -> None:
     with _client(http_standin) as c:
         if http_standin.name == "school":
             since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
-            newer = c.get("/ss12000/v2/absences", params={"meta.modified.after": since}, headers=headers).json()["data"]
-            assert len(newer) == 1
-            bad = c.get("/ss12000/v2/absences", params={"meta.modified.after": "yesterday"}, headers=headers)
-            assert bad.status_code == 400 and "ISO 8601" in bad.text
+            newer = c.get("/ss12000/v2/placements", params={"meta.modified.after": since}, headers=headers).json()["data"]
+            assert len(newer) == 1 and newer[0]["schoolType"] == "FS"
+            bad = c.get("/ss12000/v2/placements", params={"meta.modified.after": "yesterday"}, headers=headers)
+            assert bad.status_code == 400 and set(bad.json()) == {"code", "message"} and "RFC 3339" in bad.text
         else:
             last = _walk(http_standin, 1000)[-2]["changeNumber"]
             newer = c.get(path, params={"after": last}, headers=headers).json()[key]
@@ -108,7 +108,7 @@ def test_school_reports_deleted_entities(tmp_path: Path) -> None:
             remaining = [p["id"] for p in _walk(h, 1000)]
     finally:
         h.stop()
-    assert [(d["id"], d["entityType"]) for d in body["data"]] == [(placement, "placements")]
+    assert body["data"] == {"placements": [placement]}  # SS 12000's object of id lists
     assert placement not in remaining
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tomllib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,8 +103,8 @@ class Harness:
             social.simulate(self.data_dir, self.county, 1)
             return {"ReportOfConcernReceived"}
         if self.name == "school":
-            school.simulate(self.data_dir, self.county, 1)
-            return {"AbsenceSummarised"}
+            school.simulate(self.data_dir, self.county, 1)  # a new förskola placement
+            return {"SchoolPlacementStarted"}
         health.simulate(self.data_dir, self.county, 1)
         return {"ObservationRecorded"}
 
@@ -124,9 +125,11 @@ class Harness:
             engine.dispose()
             return "reports_of_concern/ORO-BAD-1"
         if self.name == "school":
-            store_for(self.data_dir, "school").put("placements", "placement-bad", {
-                "id": "placement-bad", "student": {"id": "person-nobody"}, "organisation": {"id": "skolenhet-07802001"},
-                "schoolType": "GR", "startDate": "2026-08-15", "endDate": None, "meta": {}})
+            store = store_for(self.data_dir, "school")
+            unit = store.feed("placements", None, 1)[0].body["placedAt"]
+            store.put("placements", "placement-bad", {
+                "id": "placement-bad", "child": {"id": str(uuid.uuid4())}, "placedAt": unit,
+                "schoolType": "FS", "startDate": "2026-08-15", "meta": {}})
             return "placements/placement-bad"
         store_for(self.data_dir, "health").put("Encounter", "enc-bad", {
             "resourceType": "Encounter", "id": "enc-bad", "status": "finished",
@@ -134,9 +137,10 @@ class Harness:
         return "Encounter/enc-bad"
 
     def delete_one(self) -> str:
-        """School only: delete an open placement; returns its id."""
+        """School only: delete an open förskola placement; returns its id."""
         store = store_for(self.data_dir, "school")
-        pid = next(i for i in store.ids("placements") if (store.get("placements", i) or {}).body.get("endDate") is None)
+        pid = next(i for i in store.ids("placements") if (row := store.get("placements", i)) is not None
+                   and row.body.get("endDate") is None and row.body["schoolType"] == "FS")
         store.delete("placements", pid)
         return pid
 

@@ -173,24 +173,76 @@ def test_a_change_that_cannot_be_mapped_names_the_field_never_the_value(change: 
     assert PNR not in str(caught.value) and "HEMLIG" not in str(caught.value) and "27/2" not in str(caught.value)
 
 
-def school() -> SchoolConnector:
-    return SchoolConnector.from_config(AUTH, 10)
+UNIT, OTHER = "3b8f0a52-6c1d-4f43-9e0a-7d5f7d1f0001", "3b8f0a52-6c1d-4f43-9e0a-7d5f7d1f0002"
+ORGANISATIONS = {UNIT: ("skolenhet-07802001", "0780"), OTHER: ("skolenhet-07642001", "0764")}
 
 
-def test_placement_with_end_yields_started_and_ended() -> None:
-    facts = school().map(rec("placements", {
-        "id": "p1", "civicNo": PNR.replace("-", ""), "student": {"id": "s"}, "organisation": {"id": "skolenhet-07802001"},
-        "schoolType": "GR", "startDate": "2021-08-15", "endDate": "2026-06-12"}))
-    assert [f.event for f in facts] == [SchoolPlacementStarted, SchoolPlacementEnded]
-    assert facts[0].fields["school_type"] is SchoolType.COMPULSORY and facts[0].fields["municipality_code"] == "0780"
-    assert facts[0].version != facts[1].version  # each fact keeps its own id across record updates
+def school(**source: object) -> SchoolConnector:
+    connector = SchoolConnector.from_config({**AUTH, **source}, 10)
+    connector._units = dict(ORGANISATIONS)  # what /organisations would have said
+    return connector
 
 
-def test_school_rejects_unknown_pupils_and_codes() -> None:
+def person(*enrolments: dict, civic: str = PNR.replace("-", "")) -> dict:
+    return {"id": "p-1", "givenName": "A", "familyName": "B", "civicNo": {"value": civic, "nationality": "SE"},
+            "enrolments": list(enrolments), "meta": {"created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z"}}
+
+
+def test_enrolments_become_placements_from_forskoleklass_on() -> None:
+    facts = school().map(rec("persons", person(
+        {"enroledAt": {"id": UNIT}, "schoolType": "FKLASS", "schoolYear": 0, "startDate": "2020-08-15",
+         "endDate": "2021-06-12"},
+        {"enroledAt": {"id": UNIT}, "schoolType": "GR", "schoolYear": 5, "startDate": "2021-08-15"},
+        {"enroledAt": {"id": OTHER}, "schoolType": "KU", "startDate": "2021-09-01"})))
+    assert [(f.event, f.fields["school_type"]) for f in facts] == [
+        (SchoolPlacementStarted, SchoolType.PRESCHOOL_CLASS), (SchoolPlacementEnded, SchoolType.PRESCHOOL_CLASS),
+        (SchoolPlacementStarted, SchoolType.COMPULSORY)]  # kulturskola places no one
+    assert facts[0].fields["municipality_code"] == "0780" and facts[0].organisation_id == "skolenhet-07802001"
+    assert facts[0].fields["placement_id"] == facts[1].fields["placement_id"] != facts[2].fields["placement_id"]
+    assert len({(f.event, f.part) for f in facts}) == 3  # each fact keeps its own event id
+    again = school().map(rec("persons", person({"enroledAt": {"id": UNIT}, "schoolType": "FKLASS",
+                                                "startDate": "2020-08-15"})))
+    assert again[0].fields["placement_id"] == facts[0].fields["placement_id"]  # stable without an enrolment id
+
+
+def test_a_samordningsnummer_pupil_is_accepted() -> None:
+    born = dt.date(2016, 3, 9)
+    body = f"{born:%y%m}{born.day + 60:02d}931"
+    number = f"{born:%Y%m}{born.day + 60:02d}931{personnummer.luhn_digit(body)}"
+    [fact] = school().map(rec("persons", person({"enroledAt": {"id": UNIT}, "schoolType": "GR",
+                                                  "startDate": "2023-08-15"}, civic=number)))
+    assert fact.subject.personnummer == number
+    assert personnummer.normalise(number) == f"{number[:8]}-{number[8:]}"  # the identity the runner resolves
+
+
+def test_temporary_and_foreign_numbers_are_refused() -> None:
+    with pytest.raises(MappingError, match="temporary"):
+        school().map(rec("persons", person({"enroledAt": {"id": UNIT}, "schoolType": "GR", "startDate": "2023-08-15"},
+                                           civic="20130101TF01")))
+    foreign = person({"enroledAt": {"id": UNIT}, "schoolType": "GR", "startDate": "2023-08-15"})
+    foreign["civicNo"]["nationality"] = "NO"
+    with pytest.raises(MappingError, match="nationality") as caught:
+        school().map(rec("persons", foreign))
+    assert PNR.replace("-", "") not in str(caught.value)
+
+
+def test_forskola_placements_map_and_fritidshem_is_passed_over() -> None:
+    base = {"id": "pl", "civicNo": PNR.replace("-", ""), "child": {"id": "p-1"}, "placedAt": {"id": UNIT},
+            "startDate": "2021-08-15"}
+    [started] = school().map(rec("placements", {**base, "schoolType": "FS"}))
+    assert started.event is SchoolPlacementStarted and started.fields["school_type"] is SchoolType.PRESCHOOL
+    assert school().map(rec("placements", {**base, "schoolType": "FTH"})) == []
+
+
+def test_school_rejects_unknown_pupils_units_and_codes() -> None:
     with pytest.raises(MappingError, match="did not list"):
-        school().map(rec("placements", {"id": "p", "organisation": {"id": "u"}, "schoolType": "GR", "startDate": "2021-08-15"}))
+        school().map(rec("placements", {"id": "p", "placedAt": {"id": UNIT}, "schoolType": "FS",
+                                        "startDate": "2021-08-15"}))
     with pytest.raises(MappingError, match="schoolType"):
-        school().map(rec("placements", {"id": "p", "civicNo": PNR, "organisation": {"id": "u"}, "schoolType": "XX",
+        school().map(rec("placements", {"id": "p", "civicNo": PNR, "placedAt": {"id": UNIT}, "schoolType": "GR",
+                                        "startDate": "2021-08-15"}))
+    with pytest.raises(MappingError, match="/organisations did not list"):
+        school().map(rec("placements", {"id": "p", "civicNo": PNR, "placedAt": {"id": "nowhere"}, "schoolType": "FS",
                                         "startDate": "2021-08-15"}))
 
 
@@ -201,9 +253,16 @@ def test_kaa_goes_to_the_municipality_function() -> None:
 
 
 def test_school_organisation_filter() -> None:
-    only = SchoolConnector.from_config({**AUTH, "organisation_ids": ["skolenhet-07642001"]}, 10)
-    assert only.map(rec("placements", {"id": "p", "civicNo": PNR, "organisation": {"id": "skolenhet-07802001"},
-                                       "schoolType": "GR", "startDate": "2021-08-15"})) == []
+    only = school(organisation_ids=["skolenhet-07642001"])
+    assert only.map(rec("placements", {"id": "p", "civicNo": PNR, "placedAt": {"id": UNIT},
+                                       "schoolType": "FS", "startDate": "2021-08-15"})) == []
+
+
+def test_school_settings_are_checked() -> None:
+    for bad in ({"attendance_since": "last year"}, {"attendance_settle_days": -1}, {"unit_id": "{nope}"},
+                {"extensions": ["grades"]}):
+        with pytest.raises(ValueError, match="source"):
+            SchoolConnector.from_config({**AUTH, **bad}, 10)
 
 
 def test_closed_investigation_yields_opened_and_closed() -> None:

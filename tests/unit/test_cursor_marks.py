@@ -189,8 +189,7 @@ def test_each_connector_resumes_the_cursor_it_saved_before_marks() -> None:
     assert health.resume_from(f"Condition={at}|c1;Encounter=2026-03-02T08:00:00Z|e.2") == {
         "Condition": at, "Encounter": "2026-03-02T08:00:00Z"}
     school = SchoolConnector(None, 10, frozenset())  # type: ignore[arg-type]
-    assert school.resume_from(json.dumps({"persons": at, "placements": at, "deleted": at})) == {
-        "placements": at, "deletedPlacement": at}
+    assert school.resume_from(json.dumps({"persons": at, "placements": at, "deleted": at})) == {"placements": at}
     social = SocialConnector(None, 10)  # type: ignore[arg-type]
     assert social.resume_from(json.dumps({"investigations": ["2026-03-01T08:00:00", "UTR-1"]})) == {
         "investigations": "2026-03-01T08:00:00"}
