@@ -1,5 +1,5 @@
-"""Outages as a real network gives them (issue 18, item 4), against a stand-in over HTTP and the real
-broker: 500 and 503, 429 with ``Retry-After``, a connection dropped mid-answer, an answer slower
+"""Outages as a real network gives them (issue 18, item 4), against each stand-in that speaks HTTP
+(population register, SS 12000 school platform, FHIR server) and the real broker: 500 and 503, 429 with ``Retry-After``, a connection dropped mid-answer, an answer slower
 than the timeout, a gateway's HTML page, a token that expires mid-paging, and a source that stays
 down. Each run ends with exactly the events of an undisturbed run -- none lost, none new -- and
 the connector's status row and metrics say what it went through, without losing the checkpoint.
@@ -16,9 +16,11 @@ from sqlalchemy import Engine
 from structlog.testing import capture_logs
 
 from connectors.base import SourceUnavailable
-from connectors.standins import population
+from connectors.registry import connector_class
+from connectors.standins import population, school
 from connectors.standins.auth import Credentials
 from connectors.standins.faults import Fault, Faults
+from connectors.standins.health import server as health_server
 from services.dev.http_server import BackgroundServer
 from services.ingest.checkpoints import SqlCheckpoints
 from services.ingest.cli import status_command
@@ -33,11 +35,24 @@ from tests.support.standins import Harness, harness
 BATCH = 40  # a few pages: a fault can fall after the first checkpoint
 
 
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory: pytest.TempPathFactory) -> Harness:
-    h = harness("population", tmp_path_factory.mktemp("population"), children=150)
+HTTP_STANDINS = ("population", "school", "health")
+APPS = {"population": population.app, "school": school.app, "health": health_server.create_app}
+
+
+def prepared(name: str, tmp_path_factory: pytest.TempPathFactory) -> Harness:
+    h = harness(name, tmp_path_factory.mktemp(name), children=150)
     h.prepare()
     return h
+
+
+@pytest.fixture(scope="module", params=HTTP_STANDINS)
+def standin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Harness:
+    return prepared(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def register(tmp_path_factory: pytest.TempPathFactory) -> Harness:
+    return prepared("population", tmp_path_factory)
 
 
 @pytest.fixture
@@ -47,15 +62,25 @@ def hub(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
-async def undisturbed(standin: Harness, kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+async def undisturbed_ids(standin: Harness, kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """The event ids of a run that meets no fault: what every disturbed run must end with."""
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('reference') / 'hub.db'}")
     with serve(standin, {}) as (_faults, source):
-        result = await dry_run(population_connector(source), kafka_settings, engine)
+        result = await dry_run(connector_for(standin, source), kafka_settings, engine)
     engine.dispose()
     assert result.stats.records > 2 * BATCH  # more than two pages
     return set(result.event_ids)
+
+
+@pytest.fixture(scope="module")
+async def undisturbed(standin: Harness, kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    return await undisturbed_ids(standin, kafka_settings, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+async def register_undisturbed(register: Harness, kafka_settings: Settings,
+                               tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    return await undisturbed_ids(register, kafka_settings, tmp_path_factory)
 
 
 class serve:  # noqa: N801 - a context manager used like a function
@@ -64,7 +89,7 @@ class serve:  # noqa: N801 - a context manager used like a function
     def __init__(self, standin: Harness, plan: dict[int, Fault], ttl_s: int | None = None,
                  timeout_s: float = 5.0) -> None:
         credentials = Credentials(ttl_s=ttl_s) if ttl_s is not None else None
-        self.faults = Faults(population.app(standin.data_dir, credentials), plan)
+        self.faults = Faults(APPS[standin.name](standin.data_dir, credentials), plan)
         self.server = BackgroundServer(self.faults, port=free_port())
         standin.port = self.server.port
         self.source = {**standin.source(), "timeout_s": timeout_s}
@@ -77,10 +102,8 @@ class serve:  # noqa: N801 - a context manager used like a function
         self.server.stop()
 
 
-def population_connector(source: dict[str, object]):  # type: ignore[no-untyped-def]
-    from connectors.population import PopulationConnector
-
-    return PopulationConnector.from_config(source, BATCH)
+def connector_for(standin: Harness, source: dict[str, object]):  # type: ignore[no-untyped-def]
+    return connector_class(standin.name).from_config(source, BATCH)
 
 
 SCENARIOS = {
@@ -100,7 +123,7 @@ async def test_the_connector_rides_out_the_fault_and_loses_nothing(
     plan, options, failures = SCENARIOS[scenario]
     registry = CollectorRegistry()
     with serve(standin, plan, **options) as (faults, source), capture_logs() as logs:
-        result = await run_connector(population_connector(source), kafka_settings, hub,
+        result = await run_connector(connector_for(standin, source), kafka_settings, hub,
                                      metrics=ConnectorMetrics(registry))
     assert [n for n, _ in faults.met] == sorted(plan)  # every planned fault was met
     assert set(result.event_ids) == undisturbed  # none lost, none made up
@@ -112,15 +135,15 @@ async def test_the_connector_rides_out_the_fault_and_loses_nothing(
     if "token" in scenario:
         assert faults.tokens >= 2  # a fresh token when the first expired, and the paging went on
 
-    status = SqlStatus(hub).load("population")
+    status = SqlStatus(hub).load(standin.name)
     assert status is not None and status.retries == failures and status.down_since is None
     assert status.last_poll_at is not None and status.records_read >= len(undisturbed) // 2
     assert status.events_published == result.stats.events
     if failures:
-        assert status.last_error is not None and status.last_error.startswith("SourceUnavailable: navet")
+        assert status.last_error is not None and status.last_error.startswith("SourceUnavailable: ")
 
     def sample(name: str) -> float | None:
-        return registry.get_sample_value(name, {"connector": "population"})
+        return registry.get_sample_value(name, {"connector": standin.name})
 
     assert sample("kronobarn_connector_retries_total") == failures
     assert sample("kronobarn_connector_events_published_total") == result.stats.events
@@ -132,15 +155,16 @@ async def test_the_connector_rides_out_the_fault_and_loses_nothing(
 
 
 async def test_a_source_that_stays_down_is_reported_and_keeps_its_checkpoint(
-        standin: Harness, undisturbed: set[str], kafka_settings: Settings, hub: Engine,
+        register: Harness, register_undisturbed: set[str], kafka_settings: Settings, hub: Engine,
         capsys: pytest.CaptureFixture[str]) -> None:
+    standin, undisturbed = register, register_undisturbed
     down = DOWN_AFTER + 1  # attempts that fail in a row, from the second page on
     plan = {2 + i: Fault("status", 503) for i in range(down)}
     registry = CollectorRegistry()
     metrics = ConnectorMetrics(registry)
     with serve(standin, plan) as (faults, source):
         with capture_logs() as logs, pytest.raises(SourceUnavailable):
-            await run_connector(population_connector(source), kafka_settings, hub, metrics=metrics,
+            await run_connector(connector_for(standin, source), kafka_settings, hub, metrics=metrics,
                                 max_retries=down - 1)
         after_outage = SqlCheckpoints(hub).load("population")
         status = SqlStatus(hub).load("population")
@@ -155,7 +179,7 @@ async def test_a_source_that_stays_down_is_reported_and_keeps_its_checkpoint(
         assert "source │ down since" in printed and f"retries │ {down}" in printed
         assert f"records read │ {BATCH}" in printed and "navet answered 503" in printed
 
-        back = await run_connector(population_connector(source), kafka_settings, hub, metrics=metrics)
+        back = await run_connector(connector_for(standin, source), kafka_settings, hub, metrics=metrics)
     assert len(faults.met) == down
     first_page = set(undisturbed) - set(back.event_ids)
     assert first_page and len(first_page) < len(undisturbed)  # it resumed after the first page...
