@@ -29,7 +29,18 @@ from typing import Any, ClassVar
 
 import structlog
 
-from connectors.base import Connector, Contact, Fact, MappingError, Order, Page, SourceRecord, Subject, just_before
+from connectors.base import (
+    Connector,
+    Contact,
+    Fact,
+    MappingError,
+    Order,
+    Page,
+    SourceRecord,
+    SourceUnavailable,
+    Subject,
+    just_before,
+)
 from connectors.http import SourceRejected, TokenClient
 from schemas.events import (
     AbsenceSummarised,
@@ -56,6 +67,7 @@ DEFAULT_UNIT_ID = "skolenhet-{schoolUnitCode}"
 SKEW = dt.timedelta(minutes=10)  # deletions are asked for from this long before the last query
 NAMESPACE = uuid.UUID("0e6f3c43-2a63-5f0e-8d0c-1b7c2b8f4a90")  # enrolment placement ids
 UNKNOWN_PUPIL = "refers to a person the school system did not list"
+PAGE_TOKEN_EXPIRED = "SS 12000 server refused the page token of a {resource} query (HTTP {status}); resuming from the checkpoint"
 UNKNOWN_UNIT = "{kind} refers to a school unit /organisations did not list"
 UNKNOWN_DELETED = "{kind} deleted before this process read it: SS 12000 reports only the id"
 NOT_SWEDISH = "civicNo is not a Swedish personnummer or samordningsnummer (nationality)"
@@ -133,7 +145,14 @@ class SchoolConnector(Connector):
         if since:
             query["meta.modified.after"] = just_before(since)  # exclusive: ask from just before
         while True:
-            body = await self._client.get_json(resource, query)
+            try:
+                body = await self._client.get_json(resource, query)
+            except SourceRejected as exc:
+                if "pageToken" not in query:
+                    raise
+                # A page token the server no longer honours (expired, or the server restarted):
+                # an outage of this query, which the runner starts again from the checkpoint.
+                raise SourceUnavailable(PAGE_TOKEN_EXPIRED.format(resource=resource, status=exc.status)) from None
             token = body.get("pageToken")
             yield body.get("data") or [], not token
             if not token:

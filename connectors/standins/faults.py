@@ -37,14 +37,19 @@ class Fault:
 
 
 class Faults:
-    def __init__(self, app: ASGIApp, plan: Mapping[int, Fault]) -> None:
-        self.app, self.plan = app, dict(plan)
+    def __init__(self, app: ASGIApp, plan: Mapping[int, Fault], *, counting: str | None = None) -> None:
+        """``counting``: count only the requests whose query string holds it (e.g. ``pageToken``:
+        the n-th request for a next page)."""
+        self.app, self.plan, self.counting = app, dict(plan), counting.encode() if counting else None
         self.requests = self.tokens = 0
         self.met: list[tuple[int, str]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].endswith(TOKEN_PATHS):
             self.tokens += scope["type"] == "http"
+            await self.app(scope, receive, send)
+            return
+        if self.counting is not None and self.counting not in scope.get("query_string", b""):
             await self.app(scope, receive, send)
             return
         self.requests += 1

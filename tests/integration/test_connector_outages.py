@@ -87,9 +87,9 @@ class serve:  # noqa: N801 - a context manager used like a function
     """The stand-in behind ``Faults``; yields the faults and the connector's [source] table."""
 
     def __init__(self, standin: Harness, plan: dict[int, Fault], ttl_s: int | None = None,
-                 timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0, counting: str | None = None) -> None:
         credentials = Credentials(ttl_s=ttl_s) if ttl_s is not None else None
-        self.faults = Faults(APPS[standin.name](standin.data_dir, credentials), plan)
+        self.faults = Faults(APPS[standin.name](standin.data_dir, credentials), plan, counting=counting)
         self.server = BackgroundServer(self.faults, port=free_port())
         standin.port = self.server.port
         self.source = {**standin.source(), "timeout_s": timeout_s}
@@ -152,6 +152,23 @@ async def test_the_connector_rides_out_the_fault_and_loses_nothing(
     assert sample("kronobarn_connector_last_success_timestamp_seconds") == status.last_poll_at.timestamp()
     age = sample("kronobarn_connector_checkpoint_age_seconds")
     assert age is not None and 0 <= age < 60
+
+
+# A next page the server no longer serves: an expired SS 12000 page token, an expired FHIR next link.
+EXPIRED_PAGE = {"school": ("pageToken", Fault("status", 400)), "health": ("ct=", Fault("status", 410))}
+
+
+@pytest.mark.parametrize("name", list(EXPIRED_PAGE))
+async def test_an_expired_page_link_starts_the_query_again_from_the_checkpoint(
+        name: str, tmp_path_factory: pytest.TempPathFactory, kafka_settings: Settings, hub: Engine) -> None:
+    standin = prepared(name, tmp_path_factory)
+    undisturbed = await undisturbed_ids(standin, kafka_settings, tmp_path_factory)
+    marker, fault = EXPIRED_PAGE[name]
+    with serve(standin, {2: fault}, counting=marker) as (faults, source), capture_logs() as logs:
+        result = await run_connector(connector_for(standin, source), kafka_settings, hub)
+    assert faults.met == [(2, "status")]  # the second next-page request was refused
+    assert set(result.event_ids) == undisturbed and result.stats.retries == 1
+    assert [e["error"] for e in logs if e["event"] == "connector.retry"] == ["SourceUnavailable"]
 
 
 async def test_a_source_that_stays_down_is_reported_and_keeps_its_checkpoint(

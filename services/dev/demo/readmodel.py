@@ -54,8 +54,11 @@ def plans_stage(store: ReadModel, console: Console, county: CountyDirectory) -> 
         table.add_column(col, justify="left" if col == "municipality" else "right")
     for code in sorted(per):
         n = per[code]
-        name = county.municipality_name(code) or ("outside the county" if code != "?" else code)
-        table.add_row(f"{name} ({code})", f"{n['children']:,}", f"{n['named']:,}",
+        # "?": no home municipality, e.g. a newly arrived pupil with a samordningsnummer the school
+        # knows and the population register does not (yet)
+        label = "no home municipality known" if code == "?" else \
+            f"{county.municipality_name(code) or 'outside the county'} ({code})"
+        table.add_row(label, f"{n['children']:,}", f"{n['named']:,}",
                       f"{n['gaps']:,}", f"{n['ended']:,}", f"{n['plans']:,}")
     console.print(table)
     by_child: dict[str, dict[str, int]] = {}
