@@ -63,6 +63,7 @@ ENROLMENT_TYPES = {"FKLASS": SchoolType.PRESCHOOL_CLASS, "GR": SchoolType.COMPUL
 PLACEMENT_TYPES = {"FS": SchoolType.PRESCHOOL}  # FTH, OPPFTH: fritidshem, beside an enrolment
 EXTENSIONS = ("supportDecisions", "kaaRegistrations")
 PRINCIPAL = "Rektor"  # SS 12000 DutyRole
+SHAPING = ("expand", "expandReferenceNames")  # parameters that shape an answer, not filter it
 DEFAULT_UNIT_ID = "skolenhet-{schoolUnitCode}"
 SKEW = dt.timedelta(minutes=10)  # deletions are asked for from this long before the last query
 NAMESPACE = uuid.UUID("0e6f3c43-2a63-5f0e-8d0c-1b7c2b8f4a90")  # enrolment placement ids
@@ -140,7 +141,8 @@ class SchoolConnector(Connector):
     async def _pages(self, resource: str, since: str | None = None,
                      params: Mapping[str, Any] | None = None) -> AsyncIterator[tuple[list[dict[str, Any]], bool]]:
         """Each answer's rows, and whether it is the query's last. A page token is sent with
-        ``limit`` alone: SS 12000 does not combine it with filters."""
+        ``limit`` and the answer's shaping (``SHAPING``) alone: SS 12000 does not combine it with
+        filters."""
         query: dict[str, Any] = {"limit": self._batch, **(params or {})}
         if since:
             query["meta.modified.after"] = just_before(since)  # exclusive: ask from just before
@@ -157,7 +159,9 @@ class SchoolConnector(Connector):
             yield body.get("data") or [], not token
             if not token:
                 return
-            query = {"limit": self._batch, "pageToken": token}
+            # Filters stay with the token's query; how the answer is shaped does not, so it is sent again.
+            query = {"limit": self._batch, "pageToken": token,
+                     **{k: v for k, v in (params or {}).items() if k in SHAPING}}
 
     async def read(self, since: Mapping[str, str] | None) -> AsyncIterator[Page]:
         since = since or {}
@@ -306,7 +310,9 @@ class SchoolConnector(Connector):
             yield body.get("data") or {}, not token
             if not token:
                 return
-            query = {"limit": self._batch, "pageToken": token}
+            # Filters stay with the token's query; how the answer is shaped does not, so it is sent again.
+            query = {"limit": self._batch, "pageToken": token,
+                     **{k: v for k, v in (params or {}).items() if k in SHAPING}}
 
     def resume_from(self, cursor: str) -> dict[str, str]:
         """The per-resource ``meta.modified`` positions saved before marks. Persons were not

@@ -41,15 +41,16 @@ CHILDREN = 120
 class Replayed(Connector):
     """A connector's own pages, read once from its stand-in, with its own mapping."""
 
-    def __init__(self, real: Connector, pages: list[list[SourceRecord]]) -> None:
+    def __init__(self, real: Connector, pages: list[Any]) -> None:
         self.real, self.pages = real, pages
         self.name, self.system, self.cursor_field = real.name, real.system, real.cursor_field  # type: ignore[misc]
+        self.order = real.order  # type: ignore[misc]  # its pages are the real connector's, marks and all
 
     @classmethod
     def from_config(cls, source: Any, batch_size: int) -> Connector:
         raise NotImplementedError
 
-    async def read(self, since: str | None) -> AsyncIterator[list[SourceRecord]]:
+    async def read(self, since: Any) -> AsyncIterator[Any]:
         for page in self.pages:
             yield page
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from connectors.standins.common import store_for
+from connectors.standins.school.records import uid, unit_uid
 from schemas.codec import Codec
 from schemas.sealing import Sealer
 from services.ingest.checkpoints import SqlCheckpoints
@@ -55,14 +56,15 @@ def test_each_school_units_principal_is_kept_and_follows_the_source(tmp_path: Pa
         named = contacts.of(units)
         assert set(named) == units
         duties = _duties(h.data_dir)
-        assert named == {d["dutyAt"]["id"]: d["person"]["displayName"] for d in duties.values()}
+        ours = {unit_uid(u): u for u in units}  # SS 12000 ids are UUIDs; the hub's are the directory's
+        assert named == {ours[d["dutyAt"]["id"]]: d["person"]["displayName"] for d in duties.values()}
         # The source changes: one unit gets a new principal, another's duty ended yesterday.
         store = store_for(h.data_dir, "school")
         new_one, ended = sorted(units)[:2]
         yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
-        first = duties[f"duty-{new_one}"]
-        store.put("duties", f"duty-{new_one}", {**first, "person": {"id": "p2", "displayName": "Nora Ek"}})
-        store.put("duties", f"duty-{ended}", {**duties[f"duty-{ended}"], "endDate": yesterday})
+        first = duties[uid(f"duty-{new_one}")]
+        store.put("duties", uid(f"duty-{new_one}"), {**first, "person": {"id": uid("p2"), "displayName": "Nora Ek"}})
+        store.put("duties", uid(f"duty-{ended}"), {**duties[uid(f"duty-{ended}")], "endDate": yesterday})
         _run(h, hub_engine)
         after = contacts.of(units)
         assert after[new_one] == "Nora Ek" and ended not in after

@@ -62,9 +62,10 @@ class _DryRun:
         return None
 
 
-async def dry_run(connector: Connector, settings: Settings, engine: Engine) -> RunResult:
+async def dry_run(connector: Connector, settings: Settings, engine: Engine, **runner_options: Any) -> RunResult:
     """Everything ``run_connector`` does except sending: the ids a run would publish."""
-    async with connector_runner(connector, settings, engine, backoff=FAST_BACKOFF) as runner:
+    runner_options.setdefault("backoff", FAST_BACKOFF)
+    async with connector_runner(connector, settings, engine, **runner_options) as runner:
         result = RunResult(runner.stats)
         runner.publisher = _Recording(_DryRun(), result)
         await runner.run_once()
