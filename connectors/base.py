@@ -162,6 +162,7 @@ class Connector(ABC):
     system: ClassVar[str]  # e.g. "cosmic"; part of every event id
     cursor_field: ClassVar[str]  # documentation: the source field the cursor follows
     order: ClassVar[Order] = Order.POSITION
+    names_parties: ClassVar[bool] = False  # names guardians or parents by party id (``parties``)
 
     @classmethod
     @abstractmethod

@@ -71,6 +71,7 @@ class HealthConnector(Connector):
     name: ClassVar[str] = "health"
     system: ClassVar[str] = "cosmic"
     cursor_field: ClassVar[str] = "meta.lastUpdated"
+    names_parties: ClassVar[bool] = True
     order: ClassVar[Order] = Order.INSTANT
 
     def __init__(self, client: TokenClient, batch_size: int, mapper: Mapper,

@@ -59,6 +59,7 @@ class PopulationConnector(Connector):
     name: ClassVar[str] = "population"
     system: ClassVar[str] = "navet"
     cursor_field: ClassVar[str] = "changeNumber"
+    names_parties: ClassVar[bool] = True
     order: ClassVar[Order] = Order.INSTANT
     stream: ClassVar[str] = "change"
 

@@ -13,7 +13,7 @@ import structlog
 
 from connectors.registry import connector_class
 from services.ingest.checkpoints import Mark, Marks
-from services.ingest.config import ConfigError, load_config
+from services.ingest.config import ConfigError, load_config, production_refusals
 from services.ingest.runner import Backoff
 from services.ingest.wiring import connector_runner
 from services.settings import Settings
@@ -27,6 +27,10 @@ def run_connector_command(settings: Settings, name: str, config_path: Path, *, o
     try:
         cls = connector_class(name)
         config = load_config(config_path)
+        refusals = production_refusals(config_path, config.source, cls.names_parties) \
+            if settings.env == "production" else []
+        if refusals:
+            raise ConfigError("; ".join(refusals))
         connector = cls.from_config(config.source, config.run.batch_size)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}")

@@ -19,6 +19,9 @@ BAD_TOML = "connector config {path} is not valid TOML: {error}"
 NO_SOURCE = "connector config {path} has no [source] table"
 BAD_RUN = "connector config {path}: [run] {error}"
 MISSING_ENV = "connector config {path}: environment variable {name} (referenced as env:{name}) is not set"
+DEV_ONLY = "connector config {path}: [source] {key} is a development value; in production give it from the environment (\"env:NAME\")"
+DEV_PREFIX = "dev-only"  # every development secret the repository ships starts so (deploy/connectors, PartyIds)
+PARTY_SECRET_KEYS = ("party_secret", "guardian_secret")
 
 
 class ConfigError(ValueError):
@@ -70,3 +73,14 @@ def _resolve_env(value: Any, path: Path) -> Any:
             raise ConfigError(MISSING_ENV.format(path=path, name=name))
         return os.environ[name]
     return value
+
+
+def production_refusals(path: Path, source: dict[str, Any], names_parties: bool) -> list[str]:
+    """Why a ``[source]`` table must not run in production: the development secrets the repository
+    ships (client secrets, the party secret), and, for a connector that names parties, a party
+    secret left out (the development default would then be used)."""
+    refusals = [DEV_ONLY.format(path=path, key=key) for key, value in sorted(source.items())
+                if isinstance(value, str) and value.startswith(DEV_PREFIX)]
+    if names_parties and not any(key in source for key in PARTY_SECRET_KEYS):
+        refusals.append(DEV_ONLY.format(path=path, key="party_secret (absent, so the development default)"))
+    return refusals
