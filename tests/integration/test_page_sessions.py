@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from services.api.auth.sessions import PAGE_SESSION
 from tests.support.api import COORDINATOR_BHV, harness
 from tests.support.browser import Browser
@@ -61,3 +63,17 @@ def test_an_administrator_ends_a_users_sessions_from_the_page(tmp_path: Path) ->
     assert (done.status_code, done.headers["location"]) == (303, "/ui/admin?klart=sessioner")
     assert client.get("/children", headers={"Authorization": f"Bearer {theirs}"}).status_code == 401
     assert "sessioner är avslutade" in admin.get(done.headers["location"]).text
+
+
+def test_two_logins_of_one_user_in_one_second_are_two_sessions(tmp_path: Path) -> None:
+    """A logout ends its own session only, however close the two logins were."""
+    h = harness(tmp_path)
+    now = dt.datetime.now(dt.UTC)
+    first, second = (h.app.state.hub.dev_idp.issue(COORDINATOR_BHV, PAGE_SESSION, now=now) for _ in range(2))
+    assert first != second
+    out = Browser(h.app)
+    out.cookies.set("kronobarn_token", first)
+    assert out.post("/ui/logout", follow_redirects=False).status_code == 303
+    still = TestClient(h.app)
+    still.cookies.set("kronobarn_token", second)
+    assert still.get("/ui/children", follow_redirects=False).status_code == 200

@@ -18,6 +18,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,9 @@ class DevIdentityProvider:
             "iat": issued,
             "nbf": issued,
             "exp": issued + ttl,
+            # Unique per token, as an identity provider's are: two logins of one user in one second
+            # are two sessions, and a logout ends only its own.
+            "jti": uuid.uuid4().hex,
             "role": str(principal.role),
             self.config.org_claim: principal.organisation_id,
         }
