@@ -74,10 +74,14 @@ def _others_digest(engine, erased: set[str]) -> str:  # type: ignore[no-untyped-
     return h.hexdigest()
 
 
-def _wait(what: str, check, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+def _wait(what: str, check, timeout: float = 120.0, connector: subprocess.Popen | None = None,  # type: ignore[no-untyped-def]
+          log: Path | None = None) -> None:
+    """Until ``check()``; fails at once, with the connector's own words, if the connector died."""
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        said = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+        assert connector is None or connector.poll() is None, f"the connector exited ({connector.returncode}):\n{said}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{said}"
         time.sleep(0.5)
 
 
@@ -112,7 +116,8 @@ def test_an_erased_child_is_gone_everywhere_while_everything_runs(database: str,
             registry = IdentityRegistry(engine, identity_secret_from(settings), Sealer(keys))
             people = [c.person for c in source.county if c.person is not None]
             _wait("the register's children in the read model",
-                  lambda: sum(registry.find(p.personnummer) is not None for p in people) == len(people))
+                  lambda: sum(registry.find(p.personnummer) is not None for p in people) == len(people),
+                  connector=connector, log=home / "connector.log")
             ids = {str(registry.find(p.personnummer)) for p in people}
 
             def projected() -> bool:
