@@ -24,6 +24,7 @@ from uuid import UUID
 
 from projections import consents as consent_fold
 from projections import named_person, person, plan, population
+from projections import reports as report_fold
 from projections.consent_rules import CHILD_GRANTS_FROM
 from projections.consents import Consent, ConsentState, judged
 from projections.named_person import ChildLife
@@ -31,6 +32,7 @@ from projections.person import PERSON_FACTS, Person
 from projections.plan import ChildPlan
 from projections.population import Resident
 from projections.records import replace
+from projections.reports import REPORT_EVENTS, Reports
 from schemas.events import (
     ChildBorn,
     ChildDied,
@@ -69,6 +71,7 @@ class ChildState:
     plan: ChildPlan = field(default_factory=ChildPlan)
     consents: ConsentState = field(default_factory=ConsentState)
     person: Person = field(default_factory=Person)
+    reports: Reports = field(default_factory=lambda: report_fold.NONE)  # reports of concern on the statutory route (never plan content)
     merged_into: UUID | None = None  # this id turned out to be that child's: its history went there
     merged_at: dt.datetime | None = None  # when the hub recorded the merge (the carried events' recorded_at)
 
@@ -101,6 +104,9 @@ def apply(state: ChildState, event: Event) -> ChildState:
         return replace(state, resident=resident, life=life, person=who)
     if isinstance(event, ANNOUNCEMENTS):
         return state
+    if isinstance(event, REPORT_EVENTS):
+        routed = report_fold.apply(state.reports, event)
+        return state if routed is state.reports else replace(state, reports=routed)
     after = plan.apply(state.plan, event)
     return state if after is state.plan else replace(state, plan=after)
 

@@ -182,6 +182,30 @@ named_person_history = Table(
     Column("since", Date, nullable=True),
 )
 
+# Reports of concern on the statutory route (``projections.reports``): who filed, where it was
+# routed, and how far it came back. No personal data: the report is the filed event's sealed bytes.
+concern_reports = Table(
+    "concern_reports", metadata,
+    Column("report_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), nullable=False, index=True),
+    Column("filed_in_hub", Boolean, nullable=False),
+    Column("reporter_org", String(ORG), nullable=True, index=True),
+    Column("reporter_category", String(32), nullable=True),
+    Column("municipality_code", String(8), nullable=True, index=True),
+    Column("acute", Boolean, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=True),
+    Column("routed_at", DateTime(timezone=True), nullable=True),
+    Column("report", LargeBinary, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("register_case_id", String(64), nullable=True),
+    Column("undelivered_at", DateTime(timezone=True), nullable=True),
+    Column("undelivered_reason", String(300), nullable=True),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_by_org", String(ORG), nullable=True),
+    Column("investigation_opened", Boolean, nullable=True),
+    Column("decided_on", Date, nullable=True),
+)
+
 # Where each consumer of the read model has got to; written with the rows it produced.
 projector_positions = Table(
     "projector_positions", metadata,
@@ -191,8 +215,10 @@ projector_positions = Table(
     Column("offset", Integer, nullable=False),  # the last offset applied
 )
 
-CHILD_TABLES = (released_facts, assessments, actions, meetings, follow_ups, consents, named_person_history, children)
-DIGEST_TABLES = (children, released_facts, assessments, actions, meetings, follow_ups, consents, named_person_history)
+CHILD_TABLES = (released_facts, assessments, actions, meetings, follow_ups, consents, named_person_history,
+                concern_reports, children)
+DIGEST_TABLES = (children, released_facts, assessments, actions, meetings, follow_ups, consents, named_person_history,
+                 concern_reports)
 Rows = dict[Table, list[dict[str, Any]]]
 Position = tuple[str, int]  # (topic, partition)
 
@@ -266,6 +292,16 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig,
         named_person_history: [{
             "child_id": cid, "seq": n, "organisation_id": a.organisation_id, "rule": a.rule, "since": a.since,
         } for n, a in enumerate(history(state.life, config, day))],
+        concern_reports: [{
+            "report_id": str(r.report_id), "child_id": cid, "filed_in_hub": r.filed_in_hub,
+            "reporter_org": r.reporter_org, "reporter_category": r.reporter_category,
+            "municipality_code": r.municipality_code, "acute": r.acute, "reported_at": r.reported_at,
+            "routed_at": r.routed_at, "report": r.report, "delivered_at": r.delivered_at,
+            "register_case_id": r.register_case_id, "undelivered_at": r.undelivered_at,
+            "undelivered_reason": r.undelivered_reason, "acknowledged_at": r.acknowledged_at,
+            "acknowledged_by_org": r.acknowledged_by_org, "investigation_opened": r.investigation_opened,
+            "decided_on": r.decided_on,
+        } for r in state.reports.values()],
     }
     return out
 

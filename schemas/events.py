@@ -526,12 +526,68 @@ class ChildDataErased(Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ReportOfConcernFiled(Event):
+    """A participating organisation filed a report of concern through the hub (SoL 14 kap. 1 §).
+
+    STATUTORY: routed to social services whatever the consent says, in the plan only under
+    consent. The observation, why the guardians were not told, the reporter's name, role and
+    contact, and the child's personnummer (social services' register is keyed on it) are sealed.
+    """
+
+    report_id: UUID
+    reporter_category: str  # HEALTH, PRESCHOOL, SCHOOL or MUNICIPALITY, as the register counts them
+    reporter_municipality_code: str  # where the reporting unit is: the route when no home is known
+    acute: bool
+    observed_on: dt.date
+    guardians_informed: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReportOfConcernRouted(Event):
     """A report of concern routed to the social services of the child's municipality."""
 
     municipality_code: str
     report_event_id: UUID
     report: bytes
+    reporter_category: str = ""
+    acute: bool = False
+    filed_in_hub: bool = False  # filed through the hub (to deliver), not read from a register
+    reported_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportOfConcernDelivered(Event):
+    """A filed report is in the social services' own case register, under its case id there."""
+
+    report_event_id: UUID
+    municipality_code: str
+    register_case_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportOfConcernUndelivered(Event):
+    """The case register refused a filed report, or kept failing; the reporter must act."""
+
+    report_event_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportOfConcernAcknowledged(Event):
+    """The social services' coordinator confirmed receipt of a report filed through the hub."""
+
+    report_event_id: UUID
+    acknowledged_by_org: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportOfConcernAssessed(Event):
+    """The register's decision on a filed report: an investigation opened or not (SoL 14 kap. 1 b §
+    requires telling a professional reporter this, and nothing more)."""
+
+    report_event_id: UUID
+    investigation_opened: bool
+    decided_on: dt.date
 
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.__name__: cls for cls in Event.__subclasses__()}

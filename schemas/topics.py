@@ -65,6 +65,11 @@ INTAKE_POPULATION = Topic(
      ev.ChildEmigrated, ev.ChildIdentitiesMerged),
     "Registration, custody, home municipality, protected identity, emigration and death from the population register.",
 )
+INTAKE_REPORTS = Topic(
+    "intake.reports",
+    (ev.ReportOfConcernFiled,),
+    "Reports of concern filed through the hub by participating organisations (STATUTORY).",
+)
 CONSENT = Topic("consent", (ev.ConsentGranted, ev.ConsentWithdrawn), "Consents as registered.")
 SHARED = Topic(
     "shared", (ev.FactReleased, ev.ReleaseRevoked), "What the consent gate let through, and took back."
@@ -100,8 +105,10 @@ ACCESS = Topic(
 )
 STATUTORY_SOCIAL = Topic(
     "statutory.social",
-    (ev.ReportOfConcernRouted,),
-    "Reports of concern routed to social services, whatever the consent says.",
+    (ev.ReportOfConcernRouted, ev.ReportOfConcernDelivered, ev.ReportOfConcernUndelivered,
+     ev.ReportOfConcernAcknowledged, ev.ReportOfConcernAssessed),
+    "Reports of concern routed to social services whatever the consent says, and their way back: "
+    "delivered into the case register (or not), acknowledged, and whether an investigation was opened.",
 )
 DEADLETTER = Topic(
     "deadletter",
@@ -115,6 +122,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     INTAKE_SCHOOL,
     INTAKE_SOCIAL,
     INTAKE_POPULATION,
+    INTAKE_REPORTS,
     CONSENT,
     SHARED,
     PLAN,

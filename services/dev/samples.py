@@ -42,8 +42,10 @@ _CATEGORY_OF_TOPIC = {
     "plan": Category.PLAN,
     "access": Category.ACCESS,
     "statutory.social": Category.SOCIAL,
+    "intake.reports": Category.SCHOOL,
 }
-_STATUTORY = {"ReportOfConcernReceived", "ReportOfConcernRouted"}
+_STATUTORY = {"ReportOfConcernReceived", "ReportOfConcernFiled", *(n for n in EVENT_TYPES
+              if TOPIC_OF_EVENT[EVENT_TYPES[n]].name == "statutory.social")}
 
 
 def _value(tp: typing.Any, name: str, rng: random.Random) -> typing.Any:
@@ -55,6 +57,8 @@ def _value(tp: typing.Any, name: str, rng: random.Random) -> typing.Any:
         return tuple(_value(typing.get_args(tp)[0], name, rng) for _ in range(2))
     if tp is uuid.UUID:
         return uuid.UUID(int=rng.getrandbits(128), version=4)
+    if tp is bool:
+        return rng.random() < 0.5
     if tp is str:
         return f"{name}-{rng.randrange(10_000):04d}"
     if tp is int:

@@ -1,6 +1,6 @@
 """The projection engine shared by the live projector and ``kronobarn replay``.
 
-Both read ``shared``, ``plan`` and ``consent`` and fold every record into per-child
+Both read ``shared``, ``plan``, ``consent`` and ``statutory.social`` and fold every record into per-child
 ``ChildState`` with the *same* pure ``child_state.apply``; they differ only in where records
 come from (a Faust stream, or ``services.kafka.offsets.read`` from offset 0) and how often they
 write. A directory release carries its source fact's bytes; they are decoded here (the fold has
@@ -30,13 +30,14 @@ from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec, DecodeError
 from schemas.county import BHV, KAA, CountyDirectory
 from schemas.events import Basis, Event, FactReleased, NamedPersonAssigned
-from schemas.topics import CONSENT, PLAN, SHARED
+from schemas.topics import CONSENT, PLAN, SHARED, STATUTORY_SOCIAL
 from services.county import county_directory_path, load_county_directory
 from services.kafka import offsets
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
-TOPICS = (SHARED.name, PLAN.name, CONSENT.name)
+# statutory.social: the reports of concern on their route (``projections.reports``), never plan content.
+TOPICS = (SHARED.name, PLAN.name, CONSENT.name, STATUTORY_SOCIAL.name)
 CONSUMER = "projector"
 NOT_AN_EVENT = "a {name} record is not a child event"
 

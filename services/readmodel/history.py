@@ -39,6 +39,7 @@ from schemas.topics import (
     CONSENT,
     INTAKE_HEALTH,
     INTAKE_POPULATION,
+    INTAKE_REPORTS,
     INTAKE_SCHOOL,
     INTAKE_SOCIAL,
     PLAN,
@@ -55,8 +56,8 @@ log = structlog.get_logger(__name__)
 NAIVE_MOMENT = "the moment needs a time zone: recorded times are UTC"
 
 # Every topic that carries a child's events (the dead letters are keyed otherwise).
-HISTORY_TOPICS = tuple(t.name for t in (INTAKE_HEALTH, INTAKE_SCHOOL, INTAKE_SOCIAL, INTAKE_POPULATION, CONSENT,
-                                         SHARED, PLAN, ACCESS, STATUTORY_SOCIAL))
+HISTORY_TOPICS = tuple(t.name for t in (INTAKE_HEALTH, INTAKE_SCHOOL, INTAKE_SOCIAL, INTAKE_POPULATION, INTAKE_REPORTS,
+                                         CONSENT, SHARED, PLAN, ACCESS, STATUTORY_SOCIAL))
 
 
 @dataclass(frozen=True, slots=True)

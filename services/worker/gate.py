@@ -1,6 +1,7 @@
 """The consent gate agent (DESIGN §6, §9): a thin Faust agent around ``projections.gate``.
 
-It reads the intake topics and the consent topic as one stream (all co-partitioned by
+It reads the intake topics (the sources' and the reports filed through the hub) and the
+consent topic as one stream (all co-partitioned by
 child_id, so a child's facts and consents meet in one partition, in order), keeps each
 child's gate record in a changelog-backed table, and publishes what the fold decides:
 ``FactReleased`` / ``ReleaseRevoked`` to ``shared``, reports of concern to
@@ -47,6 +48,7 @@ from projections.gate import (
     on_register,
     settle,
 )
+from projections.population import Resident
 from schemas.codec import Codec
 from schemas.events import (
     Basis,
@@ -57,6 +59,7 @@ from schemas.events import (
     Event,
     FactReleased,
     ReleaseRevoked,
+    ReportOfConcernFiled,
     ReportOfConcernReceived,
     ReportOfConcernRouted,
     Source,
@@ -66,6 +69,7 @@ from schemas.topics import (
     DEADLETTER,
     INTAKE_HEALTH,
     INTAKE_POPULATION,
+    INTAKE_REPORTS,
     INTAKE_SCHOOL,
     INTAKE_SOCIAL,
     SHARED,
@@ -85,7 +89,8 @@ UNKNOWN_CONSENT = "withdrawal of a consent the gate has not seen"
 NO_LINKER = "a merge of two child ids reached a gate that cannot carry history over (no key store)"
 TICK_TOPIC = "kronobarn-gate-tick"
 WATCH_INTERVAL_S = 5.0
-SOURCES = (INTAKE_HEALTH.name, INTAKE_SCHOOL.name, INTAKE_SOCIAL.name, INTAKE_POPULATION.name, CONSENT.name)
+SOURCES = (INTAKE_HEALTH.name, INTAKE_SCHOOL.name, INTAKE_SOCIAL.name, INTAKE_POPULATION.name, INTAKE_REPORTS.name,
+           CONSENT.name)
 
 
 class Gate:
@@ -228,7 +233,7 @@ class Gate:
         record.applied[topic] = offset
         self.remember_revocations(record, outputs)
         await self.save(child, record, partition)
-        await self.publish(child, [self.output_event(o, now) for o in outputs])
+        await self.publish(child, [self.output_event(o, now, record.gate.resident) for o in outputs])
 
     async def merged(self, child: str, event: ChildIdentitiesMerged, value: bytes, partition: int, offset: int,
                      now: dt.datetime) -> None:
@@ -260,7 +265,7 @@ class Gate:
                 record.applied[TICK_TOPIC] = offset
                 self.remember_revocations(record, outputs)
                 await self.save(child, record, partition)
-                await self.publish(child, [self.output_event(o, now) for o in outputs])
+                await self.publish(child, [self.output_event(o, now, record.gate.resident) for o in outputs])
 
     async def redelivered(self, child: str, record: ChildRecord, event: Event | None, value: bytes | None,
                           now: dt.datetime) -> None:
@@ -276,7 +281,7 @@ class Gate:
                                  if f.ref.basis is Basis.STATUTORY]
         outputs += [Revoke(f, record.revoked[f.event_id]) for f in g.held if f.event_id in record.revoked]
         outputs += [Release(f, ids) for f, ids in g.released]
-        await self.publish(child, [self.output_event(o, now) for o in outputs if self.has_blob(o)])
+        await self.publish(child, [self.output_event(o, now, record.gate.resident) for o in outputs if self.has_blob(o)])
         log.info("gate.reconciled", outputs=len(outputs))
 
     def has_blob(self, output: Output) -> bool:
@@ -309,7 +314,9 @@ class Gate:
         log.warning("gate.dead_letter", topic=topic, partition=partition, offset=offset,
                     error_type=type(exc).__name__)
 
-    def output_event(self, output: Output, now: dt.datetime) -> Event:
+    def output_event(self, output: Output, now: dt.datetime, home: Resident | None = None) -> Event:
+        """The event for one decision; ``home`` is the register's view of the child, whose
+        municipality receives a report filed through the hub."""
         fact = output.fact
         blob = self.blob(fact.event_id)
         assert blob, "a held or released fact keeps its bytes"
@@ -323,10 +330,17 @@ class Gate:
                               "revoked|" + "|".join(str(i) for i in output.ended_consent_ids), now,
                               fact_event_id=fact.event_id, ended_consent_ids=output.ended_consent_ids)
         original = self.codec.decode(blob)
-        assert isinstance(original, ReportOfConcernReceived)
-        return gate_event(ReportOfConcernRouted, fact.ref, fact.event_id, "routed", now,
-                          municipality_code=original.municipality_code, report_event_id=fact.event_id,
-                          report=blob)
+        routed = {"report_event_id": fact.event_id, "report": blob, "reporter_category": original.reporter_category,
+                  "reported_at": original.envelope.occurred_at}
+        if isinstance(original, ReportOfConcernReceived):  # read from the register: it has it already
+            return gate_event(ReportOfConcernRouted, fact.ref, fact.event_id, "routed", now,
+                              municipality_code=original.municipality_code, **routed)
+        assert isinstance(original, ReportOfConcernFiled)
+        # The child's home municipality as the register gives it (a protected residence too: the
+        # reporter never sees the route); with no home known, where the reporting unit is.
+        code = (home.municipality_code if home is not None else None) or original.reporter_municipality_code
+        return gate_event(ReportOfConcernRouted, fact.ref, fact.event_id, "routed", now, municipality_code=code,
+                          acute=original.acute, filed_in_hub=True, **routed)
 
 
 def gate_event(kind: type[Event], ref: FactRef, fact_id: uuid.UUID, version: str, now: dt.datetime,

@@ -39,7 +39,7 @@ def test_every_event_type_is_on_exactly_one_topic() -> None:
 
 def test_topic_names_are_unique_and_keyed_by_child() -> None:
     names = [t.name for t in ALL_TOPICS]
-    assert len(names) == len(set(names)) == 10
+    assert len(names) == len(set(names)) == 11
     assert all(t.key == "child_id" for t in ALL_TOPICS if t.name != "deadletter")
 
 
