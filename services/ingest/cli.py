@@ -10,7 +10,6 @@ from pathlib import Path
 
 import prometheus_client
 import structlog
-from sqlalchemy import Engine
 
 from connectors.registry import connector_class
 from services.ingest.checkpoints import Mark, Marks
@@ -18,7 +17,7 @@ from services.ingest.config import ConfigError, load_config, production_refusals
 from services.ingest.runner import Backoff
 from services.ingest.wiring import connector_runner
 from services.settings import Settings
-from services.sql.db import SQLITE_IMMEDIATE, make_engine, migrate
+from services.sql.db import make_engine, migrate
 
 log = structlog.get_logger(__name__)
 
@@ -36,19 +35,11 @@ def run_connector_command(settings: Settings, name: str, config_path: Path, *, o
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}")
         return 2
-    engine = connector_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
     try:
         return asyncio.run(_run(connector, settings, engine, config.run, once))
     finally:
         engine.dispose()
-
-
-def connector_engine(url: str) -> Engine:
-    """The hub database as a connector uses it. On SQLite every transaction takes the write lock
-    at BEGIN: the runner reads before it writes (identities, status), and a deferred transaction
-    that another process (the worker, the web service) wrote past fails at once with "database is
-    locked" instead of waiting out the busy timeout."""
-    return make_engine(url, execution_options={SQLITE_IMMEDIATE: True})
 
 
 async def _run(connector, settings, engine, run, once: bool) -> int:  # type: ignore[no-untyped-def]

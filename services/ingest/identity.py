@@ -40,6 +40,7 @@ from connectors import personnummer
 from connectors.base import MappingError, Subject
 from schemas.sealing import ChildErased, Personal, Sealer
 from services.settings import Settings
+from services.sql.db import writing
 from services.sql.schema import identity_handles, identity_links
 
 # Dev only, published, protects nothing: production must set KRONOBARN_IDENTITY_SECRET.
@@ -207,7 +208,7 @@ class IdentityRegistry:
 
     def _move(self, merged: uuid.UUID, surviving: uuid.UUID, pnr: str) -> None:
         sealed = self._sealed(surviving, pnr)  # before the transaction: a new key takes a connection of its own
-        with self._engine.begin() as connection:
+        with writing(self._engine) as connection:
             handles = connection.execute(select(identity_handles.c.handle_hmac, identity_handles.c.kind)
                                          .where(identity_handles.c.child_id == str(merged))).all()
             for handle_hmac, kind in handles:

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.sql.db import writing
 from services.sql.schema import connector_checkpoints, connector_status
 
 ERROR_MAX = 300
@@ -74,7 +75,7 @@ class SqlStatus:
                       **checkpoint)
 
     def page(self, connector: str, read: int, published: int, dead_letters: Mapping[str, int]) -> None:
-        with self._engine.begin() as c:
+        with writing(self._engine) as c:
             self._ensure(c, connector)
             t = connector_status.c
             values: dict[str, object] = {"records_read": t.records_read + read,
@@ -87,14 +88,14 @@ class SqlStatus:
             c.execute(update(connector_status).where(t.connector == connector).values(**values))
 
     def retry(self, connector: str, error: str, at: dt.datetime, down_since: dt.datetime) -> None:
-        with self._engine.begin() as c:
+        with writing(self._engine) as c:
             self._ensure(c, connector)
             t = connector_status.c
             c.execute(update(connector_status).where(t.connector == connector).values(
                 retries=t.retries + 1, last_error=error, last_error_at=at, down_since=down_since))
 
     def polled(self, connector: str, at: dt.datetime) -> None:
-        with self._engine.begin() as c:
+        with writing(self._engine) as c:
             self._ensure(c, connector)
             c.execute(update(connector_status).where(connector_status.c.connector == connector)
                       .values(last_poll_at=at, down_since=None))

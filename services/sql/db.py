@@ -6,6 +6,8 @@ Nothing here runs at import time. Wiring code calls ``make_engine`` once per pro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,17 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _on_sqlite_begin(connection: Connection) -> None:
     immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()`` for a transaction that reads before it writes. On SQLite it takes the
+    write lock at BEGIN: a deferred transaction that another process wrote past between its read
+    and its write fails at once with "database is locked", without waiting out the busy timeout."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{SQLITE_IMMEDIATE: True})
+        with connection.begin():
+            yield connection
 
 
 def alembic_config() -> Config:

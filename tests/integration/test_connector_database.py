@@ -1,6 +1,6 @@
 """A connector shares the hub's SQLite file with the worker and the web service (issue 18; the
-cause of a CI failure): its reads-then-writes (status, identities) must wait for another
-process's write, never fail on it with "database is locked"."""
+cause of a CI failure): its reads-then-writes (the status row) must wait for another process's
+write, never fail on it with "database is locked"."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from sqlalchemy import update
 
 from services.ingest.checkpoints import SqlCheckpoints
-from services.ingest.cli import connector_engine
 from services.ingest.status import SqlStatus
 from services.sql.db import make_engine, migrate
 from services.sql.schema import connector_checkpoints
@@ -23,7 +22,7 @@ def test_a_connectors_status_waits_for_another_writer(tmp_path: Path) -> None:
     other = make_engine(url)  # another process's engine, as the worker's
     migrate(other)
     SqlCheckpoints(other).save("other", "0")
-    ours = connector_engine(url)
+    ours = make_engine(url)  # the connector's own engine
     status, stop = SqlStatus(ours), threading.Event()
 
     def write_elsewhere() -> None:
