@@ -2,7 +2,9 @@
 
 Reads reports of concern, investigations and interventions through a read-only SQLAlchemy
 engine. One row may yield two facts (an investigation opened and closed); each fact's event
-id is keyed on its own content, so a later update of the row does not repeat the opening.
+id is keyed on its own content, so a later update of the row does not repeat the opening. A
+report the hub delivered (``hub_report_id``, ``connectors.social_register``) is the hub's own
+already: it gives no second event. Its investigation does, like any other.
 
 Each table is a stream of the framework's marks (``Order.INSTANT``): a read starts at the
 checkpoint's ``updated_at`` inclusively and pages on ``(updated_at, id)``, an order this adapter
@@ -45,7 +47,7 @@ def _columns(*names: str) -> list[ColumnClause[Any]]:
 
 _CASE = ("id", "version", "updated_at", "personnummer", "municipality_code")
 TABLES: tuple[TableClause, ...] = (
-    table("reports_of_concern", *_columns(*_CASE, "reporter_category", "received_on")),
+    table("reports_of_concern", *_columns(*_CASE, "reporter_category", "received_on", "hub_report_id")),
     table("investigations", *_columns(*_CASE, "report_id", "opened_on", "closed_on", "outcome")),
     table("interventions", *_columns(*_CASE, "investigation_id", "intervention_type", "started_on", "ended_on")),
 )
@@ -108,6 +110,8 @@ class SocialConnector(Connector):
         subject = Subject(personnummer=_get(row, "personnummer"))
         org = f"kommun-{_get(row, 'municipality_code')}-soc"
         if record.kind == "reports_of_concern":
+            if row.get("hub_report_id"):  # filed through the hub and delivered here: the hub has it
+                return []
             received = _get(row, "received_on")
             return [Fact(ReportOfConcernReceived, subject, _midnight(received), org,
                          {"case_id": row["id"], "municipality_code": row["municipality_code"],

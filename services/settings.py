@@ -44,6 +44,15 @@ class Settings(BaseSettings):
         "how long a worker's producer gathers records into one batch (Faust's default is 0: a "
         "batch per record or few, and each batch is one more entry every reader of the topic pages through)"))
 
+    # Reports of concern: the social services' case registers they are delivered into (docs/statutory-route.md).
+    social_register_url: str | None = Field(None, description=(
+        "SQLAlchemy URL of the case register that takes the reports of concern filed through the hub, "
+        "with write access to its import; unset (and no social_register_urls): reports wait on statutory.social"))
+    social_register_urls: dict[str, str] = Field(default_factory=dict, description=(
+        "a register per municipality code, as JSON ({\"0780\": \"postgresql://...\"}); overrides social_register_url"))
+    report_assess_every_s: float = Field(10.0, gt=0, le=3_600, description=(
+        "how often the registers are asked whether an investigation was opened on a delivered report"))
+
     # Embedded broker (dev and tests only).
     broker_host: str = "127.0.0.1"
     broker_port: int = Field(9092, ge=1, le=65535)

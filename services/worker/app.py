@@ -20,6 +20,7 @@ from services.sql.db import make_engine, migrate
 from services.sql.keystore import sealing_codec
 from services.worker.audit import register_audit
 from services.worker.audit_key import audit_signing_key_from
+from services.worker.delivery import register_delivery
 from services.worker.gate import register_gate
 from services.worker.projector import register_projector
 from services.worker.repairs import diagnostics
@@ -88,6 +89,7 @@ def create_app(settings: Settings, tick_s: float = 60.0, role: Role = Role.ALL) 
         signer = audit_signing_key_from(settings)
         audit = AuditStore(engine, signer=signer, checkpoint_every=settings.audit_checkpoint_every)
         register_audit(app, settings, Codec(), audit, signer)
+        register_delivery(app, settings, sealing, engine)
 
     @app.task
     async def diagnostics_on_usr1() -> None:

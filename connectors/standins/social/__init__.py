@@ -3,6 +3,11 @@
 Three tables -- reports of concern, investigations, interventions -- each row with ``id``,
 ``version`` and ``updated_at``, which is what the connector polls on. The database is its
 own (SQLite file ``social.db`` under the data directory by default, or any SQLAlchemy URL).
+
+Reports filed through the hub come in as rows of ``reports_of_concern`` with ``hub_report_id``
+set (the register's import, ``connectors.social_register``); like a real register it refuses a
+row that breaks its rules (no observation, a municipality it does not serve). ``assessment``
+holds the social services' first decision on a report: an investigation opened or not.
 """
 
 from __future__ import annotations
@@ -13,7 +18,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, Engine, Integer, MetaData, String, Table, create_engine, func, select
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    select,
+)
 
 from connectors.standins.common import label
 from connectors.standins.county import Child, County
@@ -38,8 +58,25 @@ def _case_columns() -> list[Column[Any]]:
     ]
 
 
+SCHEMA = "2"  # the register's layout: a store of another layout is made anew
+ASSESSMENTS = ("INVESTIGATION", "NO_INVESTIGATION")
+
 reports = Table("reports_of_concern", metadata, *_case_columns(),
-                Column("reporter_category", String(32), nullable=False), Column("received_on", Date, nullable=False))
+                Column("reporter_category", String(32), nullable=False), Column("received_on", Date, nullable=False),
+                # A report that came through the hub: its id there, and what the reporter wrote.
+                Column("hub_report_id", String(36), unique=True),
+                Column("reporter_org", String(64)), Column("reporter_name", String(200)),
+                Column("reporter_role", String(200)), Column("reporter_contact", String(200)),
+                Column("acute", Boolean), Column("observed_on", Date), Column("guardians_informed", Boolean),
+                Column("guardians_not_informed_why", Text), Column("observation", Text),
+                # The first decision on the report (förhandsbedömning).
+                Column("assessment", String(20)), Column("assessed_on", Date),
+                CheckConstraint("hub_report_id IS NULL OR length(trim(coalesce(observation, ''))) > 0",
+                                name="hub_report_has_observation"),
+                CheckConstraint("assessment IS NULL OR assessment IN ('INVESTIGATION', 'NO_INVESTIGATION')",
+                                name="known_assessment"))
+# The municipalities whose social services keep their cases here.
+served = Table("served_municipalities", metadata, Column("municipality_code", String(4), primary_key=True))
 investigations = Table("investigations", metadata, *_case_columns(),
                        Column("report_id", String(40), nullable=False), Column("opened_on", Date, nullable=False),
                        Column("closed_on", Date), Column("outcome", String(32)))
@@ -74,13 +111,17 @@ def cases_of(county: County, child: Child) -> Iterator[tuple[Table, dict[str, An
     received = start + dt.timedelta(days=rng.randrange(span))
     rid = f"ORO-{code}-{child.index:06d}"
     base = {"version": 1, "personnummer": pnr, "municipality_code": code}
-    yield reports, {**base, "id": rid, "updated_at": _updated(received, child.index),
-                    "reporter_category": rng.choice(REPORTERS), "received_on": received}
+    report = {**base, "id": rid, "updated_at": _updated(received, child.index),
+              "reporter_category": rng.choice(REPORTERS), "received_on": received, "assessment": None,
+              "assessed_on": None}
     if rng.random() >= 0.5:
+        yield reports, report
         return
     opened = received + dt.timedelta(days=rng.randrange(1, 15))
     if opened >= county.as_of:
+        yield reports, report
         return
+    yield reports, {**report, "assessment": "INVESTIGATION", "assessed_on": opened}
     closed = opened + dt.timedelta(days=rng.randrange(30, 120))
     closed_on = closed if closed < county.as_of else None
     outcome = rng.choice(("INTERVENTION", "NO_ACTION", "REFERRED")) if closed_on else None
@@ -98,13 +139,15 @@ def cases_of(county: County, child: Child) -> Iterator[tuple[Table, dict[str, An
 
 def prepare_database(engine: Engine, county: County) -> int:
     """Create the register's tables and fill them from the county (no-op if already filled)."""
+    wanted = f"{label(county)};schema={SCHEMA}"
     metadata.create_all(engine)
-    wanted = label(county)
-    with engine.begin() as c:
+    with engine.connect() as c:
         if c.scalar(select(meta.c.value).where(meta.c.key == "prepared")) == wanted:
             return 0
-        for table in (*TABLES, meta):
-            c.execute(table.delete())
+    metadata.drop_all(engine)  # an earlier layout, or another county
+    metadata.create_all(engine)
+    with engine.begin() as c:
+        c.execute(served.insert(), [{"municipality_code": code} for code in county.directory.codes])
         batches: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TABLES}
         count = 0
         for child in county:
@@ -151,6 +194,30 @@ def touch(engine: Engine, table: Table, row_id: str, **values: Any) -> None:
     with engine.begin() as c:
         c.execute(table.update().where(table.c.id == row_id)
                   .values(version=table.c.version + 1, updated_at=now, **values))
+
+
+def assess_hub_reports(engine: Engine, rng: random.Random, investigated: float = 0.5,
+                       today: dt.date | None = None) -> dict[str, bool]:
+    """The social services decide on every report from the hub still undecided, as their
+    caseworkers would (demo, tests): an investigation opened for about ``investigated`` of them
+    (a row in ``investigations``), none for the rest. Returns hub report id -> opened."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    day = today or now.date()
+    decided: dict[str, bool] = {}
+    with engine.begin() as c:
+        rows = c.execute(select(reports).where(reports.c.hub_report_id.is_not(None), reports.c.assessment.is_(None))
+                         .order_by(reports.c.id)).all()
+        for row in rows:
+            opened = rng.random() < investigated
+            c.execute(reports.update().where(reports.c.id == row.id).values(
+                version=reports.c.version + 1, updated_at=now, assessed_on=day,
+                assessment="INVESTIGATION" if opened else "NO_INVESTIGATION"))
+            if opened:
+                c.execute(investigations.insert().values(
+                    id=f"UTR-{row.id}", version=1, updated_at=now, personnummer=row.personnummer,
+                    municipality_code=row.municipality_code, report_id=row.id, opened_on=day))
+            decided[row.hub_report_id] = opened
+    return decided
 
 
 def max_updated(engine: Engine) -> dt.datetime | None:

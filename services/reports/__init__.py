@@ -1,0 +1,1 @@
+"""The statutory route of reports of concern: delivery into the social services' registers."""
