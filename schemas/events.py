@@ -532,7 +532,8 @@ class ReportOfConcernFiled(Event):
     STATUTORY: routed to social services whatever the consent says, in the plan only under
     consent. The observation, why the guardians were not told, the reporter's name, role and
     contact, and the child's personnummer (social services' register is keyed on it) are sealed.
-    ``report_id`` is also the event's id: the report has one id on the whole route.
+    ``report_id`` is the report's id for the reporter and the register; the event id derives
+    from it (``services.api.reports``), so filing again with the same id is the same report.
     """
 
     report_id: UUID

@@ -531,3 +531,109 @@ class HistoryPage(History):
     limit: int = Field(ge=1, le=HISTORY_PAGE_MAX)
     total: int = Field(ge=0, description="events in the child's whole history")
     order: str = Field(default="oldest-first", description="always oldest-first")
+
+
+# -- reports of concern (issue 19) ---------------------------------------------------------------
+
+OBSERVATION_MAX = 8_000
+CONTACT_MAX = 200
+
+
+class FileReportOfConcern(Body):
+    """A report of concern (orosanmälan, SoL 14 kap. 1 §) about a child known to the hub: by its
+    id, or by its personnummer (in the body only, never in a URL). The free text travels sealed."""
+
+    child_id: Id | None = Field(None, description="the child's pseudonymous id; or give personnummer")
+    personnummer: Personnummer | None = None
+    observation: Annotated[String, Field(min_length=1, max_length=OBSERVATION_MAX), AfterValidator(_text)] = Field(
+        description="what was observed")
+    observed_on: Day = Field(description="when; not in the future")
+    guardians_informed: Flag
+    guardians_not_informed_why: Text | None = Field(None, description="required when the guardians were not told")
+    reporter_role: Annotated[String, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_text)] = Field(
+        description="the reporter's role, e.g. mentor, skolsköterska")
+    reporter_contact: Annotated[String, Field(min_length=1, max_length=CONTACT_MAX), AfterValidator(_text)] = Field(
+        description="how social services reach the reporter")
+    acute: Flag = False
+    report_id: Id | None = Field(None, description="the caller's id for the report: a retry with the same id "
+                                                   "files nothing new")
+
+
+class ReportStatus(enum.StrEnum):
+    ROUTED = "routed"  # on its way to the social services' register
+    DELIVERED = "delivered"  # in the register
+    UNDELIVERED = "undelivered"  # the register refused it: the reporter must act
+    ACKNOWLEDGED = "acknowledged"  # the social services confirmed receipt
+
+
+class ReportOfConcernOut(BaseModel):
+    """One report on the statutory route as the caller may see it. The reporter sees the route's
+    status and whether an investigation was opened, nothing else of the social services' case."""
+
+    report_id: uuid.UUID
+    child_id: uuid.UUID
+    reporter: OrgOut | None
+    reporter_category: str | None
+    acute: bool
+    reported_at: dt.datetime | None
+    municipality_code: str | None = Field(description="the receiving social services' municipality; null for "
+                                                      "the reporter of a child with protected personal data")
+    status: ReportStatus
+    delivered_at: dt.datetime | None
+    undelivered_at: dt.datetime | None
+    undelivered_reason: str | None
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: OrgOut | None
+    investigation_opened: bool | None = Field(description="null until the social services have decided")
+    unread: bool | None = Field(None, description="for the social services: nobody of theirs has opened it yet")
+    register_case_id: str | None = Field(None, description="the social services' own case id (theirs only)")
+    decided_on: dt.date | None = Field(None, description="(the social services only)")
+
+
+class ReportOfConcernList(BaseModel):
+    reports: list[ReportOfConcernOut]
+    view: str = Field(description="inbox (social services) or filed (the caller's organisation's reports)")
+    unread: int = 0
+
+
+class ReportOfConcernContent(BaseModel):
+    """What the reporter wrote, opened with the child's key; all null once the child is erased."""
+
+    erased: bool = False
+    personnummer: str | None = None
+    observation: str | None = None
+    observed_on: dt.date | None = None
+    guardians_informed: bool | None = None
+    guardians_not_informed_why: str | None = None
+    reporter_name: str | None = None
+    reporter_role: str | None = None
+    reporter_contact: str | None = None
+
+
+class ReportOfConcernView(ReportOfConcernOut):
+    content: ReportOfConcernContent
+
+
+class FiguresByCategory(BaseModel):
+    municipality_code: str
+    reporter_category: str
+    reports: int
+
+
+class FiguresByMunicipality(BaseModel):
+    municipality_code: str
+    reports: int
+    filed_in_hub: int
+    delivered: int
+    acknowledged: int
+    hours_to_acknowledgement_median: float | None
+    hours_to_acknowledgement_p90: float | None
+
+
+class ReportFiguresOut(BaseModel):
+    """Reports of concern for the follow-up: counts, and hours from filing to acknowledgement
+    (median; 90th percentile by nearest rank). No child is named."""
+
+    by_category: list[FiguresByCategory]
+    by_municipality: list[FiguresByMunicipality]
+    total: FiguresByMunicipality

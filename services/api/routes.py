@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.api import errors, fhir, models, person, publishing, reads
+from services.api import reports as report_service
 from services.api import writes as commands
 from services.api.auth.callers import api_principal, hub_of, known_query
 from services.api.auth.tokens import Principal
@@ -181,3 +182,55 @@ async def municipality_gaps(
 ) -> models.GapsList:
     """Children of the municipality who should have a named person and have none."""
     return await reads.gaps(hub_of(request), caller, code, limit=limit, offset=offset)
+
+
+# -- reports of concern (issue 19; DESIGN §6, STATUTORY facts) ------------------------------------------
+
+ReportId = Annotated[uuid.UUID, Path(description="the report's id, as given or answered at filing")]
+
+
+@router.post("/reports-of-concern", status_code=202, response_model=models.Accepted,
+             responses={**WRITE, **problems(429)}, summary="Gör en orosanmälan",
+             dependencies=[Depends(rate_limited("lookup"))])
+async def file_report_of_concern(request: Request, caller: Caller,
+                                 body: models.FileReportOfConcern) -> models.Accepted:
+    """A report of concern about a child the hub knows, by ``child_id`` or ``personnummer`` (in
+    the body, never in a URL). Needs no consent and no plan: it goes to the social services of the
+    child's home municipality whatever the consents say. Any coordinator of a participating
+    organisation but the social services may file; ``id`` in the answer is the report's id, and a
+    retry with the same ``report_id`` files nothing new. An unknown child is 404 with the reason."""
+    return await report_service.file_report(hub_of(request), caller, body)
+
+
+@router.get("/reports-of-concern", response_model=models.ReportOfConcernList, responses=LIST,
+            summary="Orosanmälningar")
+async def list_reports_of_concern(request: Request, caller: Caller) -> models.ReportOfConcernList:
+    """For the social services: the inbox of reports routed to their municipality, acute first,
+    then newest, unread marked. For anyone else: the reports their organisation filed, with the
+    route's status and whether an investigation was opened. Each child listed is a logged read."""
+    return await report_service.list_reports(hub_of(request), caller)
+
+
+@router.get("/reports-of-concern/figures", response_model=models.ReportFiguresOut, responses=LIST,
+            summary="Orosanmälningar i siffror")
+async def report_of_concern_figures(request: Request, caller: Caller) -> models.ReportFiguresOut:
+    """For the region's auditors and administrators: reports by municipality and reporter
+    category, how many filed through the hub were delivered and acknowledged, and the hours from
+    filing to acknowledgement. No child is named."""
+    return await report_service.report_figures(hub_of(request), caller)
+
+
+@router.get("/reports-of-concern/{report_id}", response_model=models.ReportOfConcernView, responses=READ,
+            summary="Öppna en orosanmälan")
+async def open_report_of_concern(request: Request, caller: Caller, report_id: ReportId) -> models.ReportOfConcernView:
+    """One report, its text opened: for the social services of the route's municipality, and for
+    the reporting organisation (its own text and the status). Anyone else: 404. A logged read."""
+    return await report_service.open_report(hub_of(request), caller, report_id)
+
+
+@router.post("/reports-of-concern/{report_id}/acknowledgement", status_code=202, response_model=models.Accepted,
+             responses=WRITE, summary="Kvittera en orosanmälan")
+async def acknowledge_report_of_concern(request: Request, caller: Caller, report_id: ReportId) -> models.Accepted:
+    """The social services of the route's municipality confirm receipt, once: a second click
+    publishes nothing (``moot``)."""
+    return await report_service.acknowledge(hub_of(request), caller, report_id)

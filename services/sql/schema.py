@@ -132,3 +132,13 @@ ended_sessions = Table(
     Column("subject", String(200), primary_key=True),
     Column("ended_at", DateTime(timezone=True), nullable=False),
 )
+
+# Reports of concern (issue 19): the first time someone of an organisation opened a report, so the
+# social services' inbox marks the reports nobody of theirs has read yet. No personal data.
+concern_report_reads = Table(
+    "concern_report_reads",
+    metadata,
+    Column("report_id", String(CHILD_ID_LENGTH), primary_key=True),  # the filed event's id, as in concern_reports
+    Column("organisation_id", String(64), primary_key=True),
+    Column("first_read_at", DateTime(timezone=True), nullable=False),
+)

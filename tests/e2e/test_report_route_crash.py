@@ -31,6 +31,7 @@ from schemas.county import SOCIAL
 from schemas.events import Category, ChildRegistered
 from schemas.sealing import Sealer
 from schemas.topics import key_for, topic_for
+from services.api.reports import filed_event_id
 from services.county import county_directory_path, load_county_directory
 from services.dev.samples import scoped_register
 from services.kafka import clients as kafka
@@ -146,7 +147,9 @@ def test_every_report_reaches_its_register_once_through_kill_9(tmp_path: Path) -
             rows = c.execute(select(social.reports.c.hub_report_id, social.reports.c.municipality_code)
                              .where(social.reports.c.hub_report_id.is_not(None))).all()
         with engine.connect() as c:
-            read = {r.report_id: r for r in c.execute(select(concern_reports))}
+            # The read model keys a report by its event id; the register, by the report id.
+            report_of = {str(filed_event_id(uuid.UUID(rid))): rid for rid in route}
+            read = {report_of[r.report_id]: r for r in c.execute(select(concern_reports))}
             in_plan = {r.fact_event_id for r in c.execute(
                 select(released_facts.c.fact_event_id).where(released_facts.c.fact_type == "ReportOfConcernFiled"))}
         plain = Codec()
@@ -173,4 +176,5 @@ def test_every_report_reaches_its_register_once_through_kill_9(tmp_path: Path) -
     assert all(read[rid].municipality_code == route[rid] for rid in route)
     # In the plan only under consent: the reports about every third child, and only those whose
     # register supports the consent (a child the register does not know has no guardians to give it).
-    assert in_plan == {rid for n, rid in enumerate(route) if children[n % CHILDREN] in consented & set(home)}
+    assert {report_of[f] for f in in_plan} == {rid for n, rid in enumerate(route)
+                                               if children[n % CHILDREN] in consented & set(home)}

@@ -94,6 +94,10 @@ BASES: dict[str, tuple[Any, Callable[[Harness], dict[str, Any]]]] = {
     "/audit/emergency-access/{event_id}/review": (AUDITOR, lambda h: {"comment": "Granskad."}),
     "/admin/children/{child_id}/erasure": (ADMINISTRATOR, lambda h: {"reason_code": "GDPR_ART17",
                                                                      "justification": "Begäran."}),
+    "/reports-of-concern": (COORDINATOR_BHV, lambda h: {
+        "child_id": str(h.county.a), "observation": "Oro.", "observed_on": TODAY.isoformat(),
+        "guardians_informed": False, "guardians_not_informed_why": "Skäl.", "reporter_role": "BVC-sjuksköterska",
+        "reporter_contact": "0470-1", "acute": True}),
 }
 # Run for real only where a success changes nothing the other requests rely on.
 NOT_RUN_VALID = {"/admin/children/{child_id}/erasure", "/audit/emergency-access/{event_id}/review"}

@@ -28,7 +28,7 @@ from services.api.docs_ui import add_docs
 from services.api.security_headers import SecurityHeaders
 from services.api.ui.pages import COMMANDS
 from services.settings import Settings
-from tests.support.api import ADMINISTRATOR, AUDITOR, BHV, COORDINATOR_BHV, Harness, harness
+from tests.support.api import ADMINISTRATOR, AUDITOR, BHV, COORDINATOR_BHV, Harness, harness, routed
 
 CSP = {"default-src": {"'self'"}, "script-src": {"'self'"}, "style-src": {"'self'"}, "img-src": {"'self'", "data:"},
        "form-action": {"'self'"}, "frame-ancestors": {"'none'"}, "base-uri": {"'none'"}, "object-src": {"'none'"}}
@@ -60,7 +60,7 @@ def problems(r: httpx.Response, *, cacheable: bool = False, hsts: bool = False) 
 
 
 def role_for(path: str) -> Principal:
-    if path.startswith(("/audit", "/ui/audit")):
+    if path.startswith(("/audit", "/ui/audit")) or path.endswith("/reports-of-concern/figures"):
         return AUDITOR
     if path.startswith(("/admin", "/ui/admin")):
         return ADMINISTRATOR
@@ -71,7 +71,8 @@ def fills(h: Harness) -> dict[str, str]:
     """Real ids for path parameters: child A, its plan's action and consent (BHV's scope)."""
     return {"child_id": str(h.county.a), "action_id": str(h.county.action_a), "consent_id": str(h.county.consent_a),
             "code": "0780", "event_id": str(uuid.uuid5(h.county.a, "an emergency access")),
-            "subject": "someone-else"}  # ending sessions: never the callers' own
+            "subject": "someone-else",  # ending sessions: never the callers' own
+            "report_id": str(REPORT_ID)}  # a report of concern BHV filed about child A (``h``)
 
 
 def concrete(path: str, values: dict[str, str], **more: str) -> str:
@@ -97,9 +98,22 @@ def pages(app: FastAPI) -> Iterator[str]:
             yield path
 
 
+REPORT_ID = uuid.UUID(int=5001, version=4)
+
+
 @pytest.fixture(scope="module")
 def h(tmp_path_factory: pytest.TempPathFactory) -> Harness:
-    return harness(tmp_path_factory.mktemp("headers"))
+    made = harness(tmp_path_factory.mktemp("headers"))
+    # A report of concern BHV filed about child A, routed as the gate would: its pages are real answers.
+    filed = TestClient(made.app).post("/reports-of-concern", headers=made.headers(COORDINATOR_BHV), json={
+        "child_id": str(made.county.a), "observation": "Oro.", "observed_on": "2026-11-01",
+        "guardians_informed": True, "reporter_role": "BVC-sjuksköterska", "reporter_contact": "0470-1",
+        "report_id": str(REPORT_ID)})
+    assert filed.status_code == 202, filed.text
+    [report] = made.publish.events
+    made.world.apply([routed(report, made.publish.codec.encode(report), "0780", made.county.now)])  # type: ignore[arg-type]
+    made.publish.events.clear()
+    return made
 
 
 def api_answers(h: Harness, client: TestClient, method: str) -> Iterator[tuple[str, httpx.Response]]:

@@ -39,12 +39,15 @@ from schemas.events import (
     ChildDataViewed,
     ConsentWithdrawn,
     EmergencyAccessOpened,
+    Envelope,
     Event,
     FactReleased,
     Grantor,
     GrantorRole,
     Protection,
     ReleaseRevoked,
+    ReportOfConcernFiled,
+    ReportOfConcernRouted,
     SchoolType,
     Source,
 )
@@ -343,11 +346,36 @@ class Applying(Collecting):
 
     async def __call__(self, event: Event) -> None:
         await super().__call__(event)
-        decoded = self.codec.decode(self.codec.encode(event))  # as the projector would see it
+        blob = self.codec.encode(event)
+        decoded = self.codec.decode(blob)  # as the projector would see it
         if isinstance(decoded, ChildDataViewed | EmergencyAccessOpened | ChildDataErased):
             await asyncio.to_thread(self.audit.append, [decoded])
+        elif isinstance(decoded, ReportOfConcernFiled):  # the gate's part: routed, never held
+            state = self.world.states.get(decoded.child_id)
+            home = None if state is None else state.resident.municipality_code
+            await asyncio.to_thread(self.world.apply, [routed(decoded, blob, home, decoded.envelope.recorded_at)])
         else:
             await asyncio.to_thread(self.world.apply, [decoded])
+
+
+def routed(filed: ReportOfConcernFiled, blob: bytes, home: str | None, at: dt.datetime) -> ReportOfConcernRouted:
+    """A small reference of the gate's routing of a report filed through the hub (DESIGN §6): to
+    the child's home municipality as the population register gives it, or, with none known, to
+    where the reporting unit is; the filed event's bytes inside, sealed as they came."""
+    return ReportOfConcernRouted(
+        envelope=route_envelope(ReportOfConcernRouted, filed, filed.event_id, at),
+        municipality_code=home or filed.reporter_municipality_code, report_event_id=filed.event_id, report=blob,
+        reporter_category=filed.reporter_category, acute=filed.acute, filed_in_hub=True,
+        reported_at=filed.envelope.occurred_at)
+
+
+def route_envelope(kind: type[Event], filed: Event, report_event_id: uuid.UUID, at: dt.datetime,
+                   org: str | None = None) -> Envelope:
+    """An envelope for an event of the statutory route about a filed report (``org``: its source)."""
+    return Envelope(event_id=uuid.uuid5(report_event_id, kind.__name__), type=kind.__name__, child_id=filed.child_id,
+                    occurred_at=at, recorded_at=at,
+                    source=Source("test-route", org or filed.envelope.source.organisation_id, str(report_event_id), "1"),
+                    basis=Basis.STATUTORY, category=filed.envelope.category, area=filed.envelope.area)
 
 
 class EmptyHistory:

@@ -442,7 +442,12 @@ FIELD_LABELS = {"held_on": "Mötesdatum", "participant_orgs": "Deltagande organi
                 "categories": "Vilka uppgifter",
                 "recipients": "Mottagare", "valid_from": "Gäller från", "valid_to": "Gäller till och med",
                 "source_organisations": "Från vilka organisationer", "areas": "Områden", "days": "Hur länge",
-                "party_id": "Vem återkallar", "role": "Vem återkallar", "personnummer": "Barnets personnummer"}
+                "party_id": "Vem återkallar", "role": "Vem återkallar", "personnummer": "Barnets personnummer",
+                "child_id": "Barnet", "observation": "Vad har du sett eller fått veta", "observed_on": "När",
+                "guardians_informed": "Har vårdnadshavarna informerats",
+                "guardians_not_informed_why": "Varför har vårdnadshavarna inte informerats",
+                "reporter_role": "Din roll", "reporter_contact": "Hur socialtjänsten når dig", "acute": "Brådskande",
+                "report_id": "Anmälans id"}
 
 
 def parse(slug: str, values: Mapping[str, Any]) -> BaseModel:

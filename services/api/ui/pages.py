@@ -26,6 +26,7 @@ from services.api.auth.tokens import AuthError, Principal, Role
 from services.api.limits import rate_limited
 from services.api.models import PlanView
 from services.api.ui import auditing, finding, forms, readable, sv
+from services.api.ui import reports as report_pages
 from services.api.ui.render import page
 from services.api.wiring import Hub
 
@@ -322,3 +323,4 @@ async def command_submit(request: Request, user: User, child_id: ChildId, slug: 
 # -- finding a child, and emergency access by personnummer (``finding``): after the generic forms,
 # whose paths are longer, so neither shadows the other.
 router.include_router(finding.router)
+router.include_router(report_pages.router)  # reports of concern (issue 19): fixed paths of their own

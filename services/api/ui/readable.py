@@ -147,7 +147,7 @@ ORG_FIELDS = frozenset({"unit_id", "school_unit_id"})
 PERCENT_FIELDS = frozenset({"absence_percent", "unexcused_percent"})
 DATE_FIELDS = frozenset({"period_start", "period_end"})
 # Pseudonymous ids that mean nothing to a reader (the JSON API keeps them), and a unit shown with its value.
-HIDDEN_FIELDS = frozenset({"expectant_parent_id", "pregnancy_event_id", "unit"})
+HIDDEN_FIELDS = frozenset({"expectant_parent_id", "pregnancy_event_id", "unit", "report_id"})
 CODES: Mapping[str, Mapping[str, str]] = {
     "school_type": sv.SCHOOL_TYPE, "support_type": sv.SUPPORT_TYPE, "visit_type": sv.VISIT_TYPE,
     "vaccine_code": sv.VACCINE, "clinical_status": sv.CLINICAL_STATUS, "reporter_category": sv.REPORTER,

@@ -7,6 +7,7 @@ template instead; a reason it does not know is shown as it is.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Iterable
@@ -70,6 +71,7 @@ FACT = {
     "InterventionEnded": "Insats avslutad", "SchoolPlacementStarted": "Skolplacering påbörjad",
     "SchoolPlacementEnded": "Skolplacering avslutad", "KaaRegistered": "Registrerad i aktivitetsansvaret",
     "HealthUnitListed": "Listad på BVC", "PregnancyRegistered": "Graviditet registrerad", "ChildBorn": "Född",
+    "ReportOfConcernFiled": "Orosanmälan gjord via tjänsten",
 }
 FIELD = {
     "unit_id": "enhet", "visit_type": "besökstyp", "visited_on": "datum", "vaccine_code": "vaccin",
@@ -83,6 +85,7 @@ FIELD = {
     "placement_id": "placering", "school_type": "skolform", "start_date": "från", "end_date": "till",
     "registered_on": "registrerad", "listed_on": "listad", "expected_birth_date": "beräknad förlossning",
     "birth_date": "född",
+    "reporter_municipality_code": "anmälarens kommun", "acute": "akut", "guardians_informed": "vårdnadshavarna informerade",
 }
 # Codes in released facts, in Swedish (``readable``); a code not listed is shown as it is.
 SCHOOL_TYPE = {SchoolType.PRESCHOOL: "förskola", SchoolType.PRESCHOOL_CLASS: "förskoleklass",
@@ -110,7 +113,8 @@ CONDITION = {  # SNOMED CT codes
 CLINICAL_STATUS = {"active": "aktivt", "recurrence": "återkommande", "relapse": "återfall", "inactive": "inaktivt",
                    "remission": "i remission", "resolved": "läkt"}
 REPORTER = {"SCHOOL": "skola", "PRESCHOOL": "förskola", "HEALTH": "hälso- och sjukvård", "POLICE": "polis",
-            "PRIVATE": "privatperson", "SOCIAL_SERVICES": "socialtjänst"}
+            "PRIVATE": "privatperson", "SOCIAL_SERVICES": "socialtjänst", "MUNICIPALITY": "kommunen (KAA)",
+            "UNKNOWN": "okänd"}
 OUTCOME = {"INTERVENTION": "insats", "NO_ACTION": "ingen åtgärd", "REFERRED": "överlämnad"}
 INTERVENTION = {"CONTACT_PERSON": "kontaktperson", "FAMILY_SUPPORT": "familjestöd",
                 "PARENTING_PROGRAMME": "föräldraskapsprogram", "FAMILY_HOME": "familjehem"}
@@ -121,7 +125,8 @@ ORG_KIND = {"MHV": "mödrahälsovård", "BHV": "barnhälsovård", "SOCIAL": "soc
             "UPPER_SECONDARY": "gymnasieskola"}
 USER_ROLE = {"coordinator": "samordnare", "auditor": "granskare", "administrator": "administratör"}
 PURPOSE = {"care-planning": "barnets plan", "export": "export", "audit": "granskning", "emergency": "nödöppning",
-           "search": "sökning med personnummer", "register-extract": "registerutdrag"}  # why an access was logged (services.api.publishing)
+           "search": "sökning med personnummer", "register-extract": "registerutdrag",
+           "report-of-concern": "orosanmälan"}  # why an access was logged (services.api.publishing)
 # -- the auditors' pages: the log extract's kinds and reasons, the history's events and fields ------------
 
 AUDIT_KIND = {"view": "Läsning", "emergency": "Nödöppning", "review": "Granskning av en nödöppning",
@@ -142,6 +147,10 @@ EVENT = {
     "ChildDataViewed": "Uppgifter lästa", "EmergencyAccessOpened": "Nödöppning",
     "EmergencyAccessReviewed": "Nödöppning granskad", "ReportOfConcernRouted": "Orosanmälan vidarebefordrad",
     "ChildDataErased": "Radering",
+    "ReportOfConcernDelivered": "Orosanmälan levererad till socialtjänstens register",
+    "ReportOfConcernUndelivered": "Orosanmälan kunde inte levereras",
+    "ReportOfConcernAcknowledged": "Orosanmälan kvitterad av socialtjänsten",
+    "ReportOfConcernAssessed": "Socialtjänsten har beslutat om utredning",
 }
 EVENT_UNKNOWN = "Annan händelse"
 AUDIT_KIND_UNKNOWN = "Annan loggpost"
@@ -178,13 +187,17 @@ HISTORY_FIELD = {
     "reviewer_id": "granskare", "withdrawn_by": "återkallat av", "administrator_id": "raderat av",
     "erased_child_ids": "raderade id", "unit_id": "enhet",
     "expected_birth_date": "beräknad förlossning",
+    "report_event_id": "orosanmälan", "report": "orosanmälan", "filed_in_hub": "gjord via tjänsten",
+    "reported_at": "anmäld", "register_case_id": "ärende hos socialtjänsten", "reason": "skäl",
+    "acknowledged_by_org": "kvitterad av", "investigation_opened": "utredning inledd",
 }
 PART = {"plan": "planen", "facts": "uppgifter", "assessments": "bedömningar", "actions": "insatser",
         "meetings": "möten", "follow-ups": "uppföljningar", "consents": "samtycken",
         "named-person": "barnensbästa-ansvarig", "identity": "identitet", "address": "adress",
         "guardians": "vårdnadshavare", "summary": "översikt", "gaps": "glapplista", "audit-log": "loggutdrag",
         "history": "händelsehistorik", "plan-as-seen": "planen vid en tidpunkt",
-        "emergency-access-log": "nödöppningar", "emergency-access-reviews": "granskningar av nödöppningar"}
+        "emergency-access-log": "nödöppningar", "emergency-access-reviews": "granskningar av nödöppningar",
+        "reports-of-concern": "orosanmälningar (lista)", "report-of-concern": "orosanmälan"}
 UNKNOWN_ORG = "okänd organisation"
 OUTSIDE_COUNTY = "kommun utanför länet"
 TREND = {"up": ("↑", "ökar"), "down": ("↓", "minskar"), "flat": ("→", "oförändrad")}
@@ -342,12 +355,53 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join(parts) + r"\Z", re.DOTALL)
 
 
-_PATTERNS = [(_pattern(en), en, sv) for en, sv in REASONS.items()]
+# -- issue 19: reports of concern. Their reasons are ``services.api.reports``' (which shows these
+# texts, so it is read here only once both are loaded: ``_patterns``).
+REPORT_TO = "Orosanmälan är mottagen och skickas till socialtjänsten i {where}."
+REPORT_TO_SOCIAL = "Orosanmälan är mottagen och skickas till socialtjänsten i barnets kommun."
+REPORT_ALREADY = "Orosanmälan var redan mottagen; den har inte skickats en gång till."
+REPORT_ACKNOWLEDGED_BEFORE = "Orosanmälan var redan kvitterad."
+REPORT_STATUS = {"routed": "skickad till socialtjänsten", "delivered": "levererad till socialtjänstens register",
+                 "undelivered": "kunde inte levereras", "acknowledged": "kvitterad av socialtjänsten"}
+REPORT_UNDELIVERED_HELP = ("Anmälan har inte nått socialtjänsten. Du måste själv kontakta socialtjänsten, till exempel "
+                           "per telefon, och göra anmälan där.")
+INVESTIGATION = {True: "ja, utredning inledd", False: "nej, ingen utredning", None: "inte beslutat ännu"}
+FLASH.update({"report": "Orosanmälan är mottagen.", "acknowledged": "Orosanmälan är kvitterad."})
+
+
+def _report_reasons() -> dict[str, str]:
+    from services.api import reports as r
+
+    return {
+        r.NOT_A_COORDINATOR: "bara samordnare gör och läser orosanmälningar",
+        r.NOT_PARTICIPATING: "din organisation finns inte bland länets deltagande organisationer",
+        r.SOCIAL_FILES: "socialtjänsten gör inte orosanmälningar till sig själv: registrera den i ert eget ärendesystem",
+        r.CHILD_AND_PNR: "ange antingen barnet eller personnumret, inte båda",
+        r.NO_CHILD_GIVEN: "ange vilket barn anmälan gäller",
+        r.UNKNOWN_PNR: "inget barn i tjänsten har det personnumret",
+        r.UNKNOWN_CHILD: "inget barn i tjänsten har det id:t",
+        r.NO_PNR: "tjänsten har inget personnummer för barnet: gör anmälan med barnets personnummer",
+        r.BLANK: "{field} får inte vara tomt",
+        r.NO_WHY: "ange varför vårdnadshavarna inte har informerats",
+        r.REPORT_ID_TAKEN: "anmälans id används redan av en annan anmälan",
+        r.NOT_ROUTE: "bara socialtjänsten i den kommun som anmälan skickades till kan kvittera den",
+        r.NOT_FIGURES: "statistiken är för regionens granskare och administratörer",
+    }
+
+
+FIELD_NAMES.update({"observed_on": "datum för det du såg", "observation": "vad du har sett", "reporter_role": "din roll", "reporter_contact": "hur du nås"})
+# -- end issue 19
+
+
+@functools.cache
+def _patterns() -> list[tuple[re.Pattern[str], str, str]]:
+    REASONS.update(_report_reasons())
+    return [(_pattern(en), en, sv) for en, sv in REASONS.items()]
 
 
 def translate(reason: str) -> str:
     """The Swedish for one English reason built from a known template; else the reason itself."""
-    for pattern, english, swedish in _PATTERNS:
+    for pattern, english, swedish in _patterns():
         match = pattern.match(reason)
         if match is None:
             continue
