@@ -35,15 +35,18 @@ from schemas.events import (
     ChildBorn,
     ChildDied,
     ChildEmigrated,
+    ChildMoved,
     ChildRegistered,
     CustodyRecorded,
     Event,
     PregnancyRegistered,
 )
 
-# The register facts a consent's validity depends on (moves, also out of the county, change
-# neither who must grant nor who receives: ``consent_rules``).
-REGISTER_FACTS = (ChildRegistered, CustodyRecorded, PregnancyRegistered, ChildBorn, ChildDied, ChildEmigrated)
+# The register facts the gate keeps of a child: those a consent's validity depends on, and the
+# moves (they change neither who must grant nor who receives, ``consent_rules``, but the home they
+# give is where a report of concern filed through the hub is routed).
+REGISTER_FACTS = (ChildRegistered, CustodyRecorded, ChildMoved, PregnancyRegistered, ChildBorn, ChildDied,
+                  ChildEmigrated)
 
 
 @dataclass(frozen=True, slots=True)

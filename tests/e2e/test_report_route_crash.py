@@ -2,7 +2,8 @@
 and the worker that delivers are killed -9 (issue 19; DESIGN §9 "Reports of concern").
 
 1,000 reports from every kind of participating organisation, about children with and without a
-consent, with and without a home municipality in the register, and a few the register refuses.
+consent, with and without a home municipality in the register (some moved since they were
+registered), and a few the register refuses.
 Expected, against the test's own reference of where each report belongs: every report in the
 register of the right municipality exactly once, every refused one dead-lettered with its reason
 and shown undelivered, the register's decisions back as the investigation flag, and a report in
@@ -28,12 +29,12 @@ from connectors.standins.county import County
 from projections.read_model import concern_reports, released_facts
 from schemas.codec import Codec
 from schemas.county import SOCIAL
-from schemas.events import Category, ChildRegistered
+from schemas.events import Basis, Category, ChildMoved, ChildRegistered, Source
 from schemas.sealing import Sealer
 from schemas.topics import key_for, topic_for
 from services.api.reports import filed_event_id
 from services.county import county_directory_path, load_county_directory
-from services.dev.samples import scoped_register
+from services.dev.samples import sample_event, scoped_register
 from services.kafka import clients as kafka
 from services.kafka.broker import EmbeddedBroker, free_port
 from services.settings import Settings
@@ -51,6 +52,16 @@ KILL_AT = (250, 500, 750)  # reports in the register when a worker is killed: de
 
 def _pnr(c: int) -> str:
     return f"2015{c % 12 + 1:02d}{c % 28 + 1:02d}-{c:04d}"
+
+
+def _moved(child: uuid.UUID, old: str, new: str, at: dt.datetime) -> ChildMoved:
+    """The register's move of ``child`` from ``old`` to ``new`` municipality."""
+    template = sample_event("ChildMoved", seed=1)
+    envelope = replace(template.envelope, event_id=uuid.uuid5(child, "moved"), child_id=child, basis=Basis.DIRECTORY,
+                       category=Category.POPULATION, area=None, sealed=None, occurred_at=at, recorded_at=at,
+                       source=Source("sample", "navet", f"moved|{child}", "1"))
+    return replace(template, envelope=envelope, from_municipality_code=old, to_municipality_code=new,
+                   moved_on=at.date())
 
 
 def _count(engine, where) -> int:  # type: ignore[no-untyped-def]
@@ -78,13 +89,17 @@ def test_every_report_reaches_its_register_once_through_kill_9(tmp_path: Path) -
 
     # -- the test's reference: each child's home (none for every tenth), consent for every third
     children = [uuid.UUID(int=c + 1, version=4) for c in range(CHILDREN)]
-    home = {child: codes[c % len(codes)] for c, child in enumerate(children) if c % 10 != 9}
+    registered = {child: codes[c % len(codes)] for c, child in enumerate(children) if c % 10 != 9}
+    moved = {child: codes[(c + 3) % len(codes)] for c, child in enumerate(children) if c % 10 == 4}
+    home = registered | moved  # a child who moved is reported to its new home
     consented = {child for c, child in enumerate(children) if c % 3 == 0}
     facts, consents = [], []
     for child in children:
-        if child in home:
+        if child in registered:
             for e in scoped_register(child, now - dt.timedelta(days=2)):
-                facts.append(replace(e, municipality_code=home[child]) if isinstance(e, ChildRegistered) else e)
+                facts.append(replace(e, municipality_code=registered[child]) if isinstance(e, ChildRegistered) else e)
+        if child in moved:
+            facts.append(_moved(child, registered[child], moved[child], now - dt.timedelta(days=1)))
         if child in consented:
             consents.append(grant(child, uuid.uuid5(child, "consent"), [Category.HEALTH, Category.SCHOOL],
                                   ["kommun-0780-soc"], now - dt.timedelta(hours=1), now + dt.timedelta(days=30)))

@@ -231,5 +231,18 @@ def test_an_emigration_ends_consents_and_a_return_lets_only_a_new_consent_releas
     assert [type(o) for o in out] == [Release] and out[0].consent_ids == (consent(2).consent_id,)
 
 
-def test_a_move_out_of_the_county_is_no_register_fact_for_consents() -> None:
-    assert ChildDied in REGISTER_FACTS and ChildEmigrated in REGISTER_FACTS and ChildMoved not in REGISTER_FACTS
+def test_a_move_keeps_every_consent_and_release_and_gives_the_home_reports_go_to() -> None:
+    """A move, even out of the county, changes neither who must grant nor who receives; the gate
+    keeps the new home, since a report of concern filed through the hub is routed there."""
+    g, _ = on_consent(KNOWN, consent(1, end=24 * 60), T0)
+    g, _ = on_fact(g, uuid.UUID(int=1), ref(), T0 + H)
+    for n, code in enumerate(("0760", "1480"), start=1):  # within the county, then to Göteborg
+        template = sample_event("ChildMoved", seed=n, child_id=CHILD)
+        env = replace(template.envelope, occurred_at=T0 + (2 + n) * H, recorded_at=T0 + (2 + n) * H)
+        before = g
+        g, out = on_register(g, CHILD, replace(template, envelope=env, to_municipality_code=code,
+                                                moved_on=(T0 + 2 * H).date()), T0 + (2 + n) * H)
+        assert out == [] and released_now(g) == released_now(before) == {uuid.UUID(int=1)}
+        assert [c.lapse for c in g.consents] == [None]
+        assert g.resident is not None and g.resident.municipality_code == code
+    assert ChildMoved in REGISTER_FACTS and ChildDied in REGISTER_FACTS and ChildEmigrated in REGISTER_FACTS
