@@ -108,7 +108,7 @@ class SqlReportRegister:
                 if c.scalar(select(_served.c.municipality_code)
                             .where(_served.c.municipality_code == report.municipality_code)) is None:
                     raise RegisterRejected(NOT_SERVED)
-                case_id = f"ORO-{report.municipality_code}-HUB-{hub_id[:8]}"
+                case_id = f"ORO-{report.municipality_code}-HUB-{report.report_id.hex[:24]}"  # 96 bits: no collision
                 now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # the register keeps naive UTC
                 c.execute(_reports.insert().values(
                     id=case_id, version=1, updated_at=now, personnummer=report.personnummer,
@@ -133,7 +133,8 @@ class SqlReportRegister:
         if not case_ids:
             return {}
         query = (select(_reports.c.id, _reports.c.assessment, _reports.c.assessed_on)
-                 .where(_reports.c.id.in_(list(case_ids)), _reports.c.assessment.is_not(None)))
+                 .where(_reports.c.id.in_(list(case_ids)), _reports.c.assessment.is_not(None),
+                        _reports.c.assessed_on.is_not(None)))  # a decision without its day is not made yet
         try:
             with self._engine.connect() as c:
                 return {r.id: Assessment(r.assessment == "INVESTIGATION", r.assessed_on) for r in c.execute(query)}

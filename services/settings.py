@@ -49,7 +49,8 @@ class Settings(BaseSettings):
         "SQLAlchemy URL of the case register that takes the reports of concern filed through the hub, "
         "with write access to its import; unset (and no social_register_urls): reports wait on statutory.social"))
     social_register_urls: dict[str, str] = Field(default_factory=dict, description=(
-        "a register per municipality code, as JSON ({\"0780\": \"postgresql://...\"}); overrides social_register_url"))
+        "a register per municipality code, as JSON ({\"0780\": \"postgresql://...\"}); for the codes it names, "
+        "in place of social_register_url"))
     report_assess_every_s: float = Field(10.0, gt=0, le=3_600, description=(
         "how often the registers are asked whether an investigation was opened on a delivered report"))
 

@@ -303,15 +303,14 @@ def _read_by(hub: Hub, org: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUI
 
 
 def _mark_read(hub: Hub, event_id: uuid.UUID, org: str, now: dt.datetime) -> None:
+    # The insert first, never a look before it: on SQLite a read-then-write transaction fails at
+    # once when the worker writes in between ("database is locked"); a write waits its turn.
     try:
         with hub.engine.begin() as c:
-            if c.execute(select(concern_report_reads.c.report_id).where(
-                    concern_report_reads.c.report_id == str(event_id),
-                    concern_report_reads.c.organisation_id == org)).first() is None:
-                c.execute(insert(concern_report_reads).values(report_id=str(event_id), organisation_id=org,
-                                                              first_read_at=now))
+            c.execute(insert(concern_report_reads).values(report_id=str(event_id), organisation_id=org,
+                                                          first_read_at=now))
     except IntegrityError:
-        pass  # another replica marked it first: read is read
+        pass  # read before, by them or on another replica: the first read stands
 
 
 def status_of(v: Any) -> models.ReportStatus:

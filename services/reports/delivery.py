@@ -12,7 +12,7 @@
   the reporter sees (they must then reach the social services another way).
 * **Waiting durably.** While this consumer is down, or no register is configured at all (then it
   does not run), the reports wait on the topic; nothing commits past them. A municipality left out
-  of a configuration that names others is a report the hub cannot deliver: undelivered.
+  of a configuration that names others is a report the hub cannot deliver: undelivered at once.
 * **The decision back.** Every ``assess_every_s`` the registers are asked about the delivered
   reports of this consumer's partitions that have no decision yet (from the read model); each
   decision is published once as ``ReportOfConcernAssessed`` -- an investigation opened or not,
@@ -138,7 +138,7 @@ class Registers:
     def of(self, code: str) -> ReportRegister:
         url = self.by_code.get(code) or self.default_url
         if url is None:
-            raise RegisterUnavailable(NO_REGISTER)
+            raise RegisterRejected(NO_REGISTER)  # at once: no retry brings a register that is not there
         if url not in self._open:
             self._open[url] = self.opener(url)
         return self._open[url]
@@ -223,13 +223,16 @@ class Delivery:
         report = for_register(routed, filed)
         pause = self.first_pause_s
         for attempt in range(1, self.max_attempts + 1):
+            register = self.registers.of(routed.municipality_code)
             try:
-                register = self.registers.of(routed.municipality_code)
                 return await asyncio.to_thread(register.deliver, report)
-            except RegisterUnavailable as exc:
+            except RegisterRejected:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an adapter's own failure is an outage until it says otherwise
+                said = str(exc) if isinstance(exc, RegisterUnavailable) else type(exc).__name__  # ours: no report text
                 if attempt == self.max_attempts:
-                    raise RegisterRejected(f"{exc}; gave up after {attempt} attempts") from None
-                log.warning("delivery.retry", attempt=attempt, pause_s=round(pause, 2), error=str(exc))
+                    raise RegisterRejected(f"{said}; gave up after {attempt} attempts") from None
+                log.warning("delivery.retry", attempt=attempt, pause_s=round(pause, 2), error=said)
                 await asyncio.sleep(pause)
                 pause = min(self.max_pause_s, pause * 2)
         raise AssertionError("unreachable")  # pragma: no cover

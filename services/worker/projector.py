@@ -1,5 +1,5 @@
-"""The live projector: a Faust agent that folds ``shared``, ``plan`` and ``consent`` into the
-SQL read model, in batches.
+"""The live projector: a Faust agent that folds ``shared``, ``plan``, ``consent`` and
+``statutory.social`` into the SQL read model, in batches.
 
 * **State.** Children's states live in memory (``Projection``). When this worker is given a
   partition, it first rebuilds that partition's children by folding the topics from offset 0
