@@ -7,6 +7,7 @@ its output in a file and makes sure it is stopped, whatever happens to the calle
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -56,6 +57,11 @@ def hub_env(settings: Settings, **extra: str) -> dict[str, str]:
             "KRONOBARN_WORKER_FETCH_WAIT_MS": str(settings.worker_fetch_wait_ms),
             "KRONOBARN_WORKER_LINGER_MS": str(settings.worker_linger_ms),
             "KRONOBARN_DATABASE_URL": settings.resolved_database_url, "KRONOBARN_ENV": settings.env}
+    if settings.social_register_url:  # the delivery of reports of concern (services.reports.delivery)
+        env["KRONOBARN_SOCIAL_REGISTER_URL"] = settings.social_register_url
+    if settings.social_register_urls:
+        env["KRONOBARN_SOCIAL_REGISTER_URLS"] = json.dumps(settings.social_register_urls)
+    env["KRONOBARN_REPORT_ASSESS_EVERY_S"] = str(settings.report_assess_every_s)
     for name in ("master_key", "identity_secret", "audit_signing_key"):
         secret = getattr(settings, name, None)
         if secret is not None:

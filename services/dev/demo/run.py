@@ -150,12 +150,20 @@ async def _run(settings: Settings, console: Console) -> bool:
     gate = await _gate(settings, codec, console)
     plans_ok = _plans(settings, engine, console)
     merges_ok = _merges(engine, console, gate)
+    reports_ok = await _reports(settings, engine, console)
     erased_ok = await _erasure(settings, engine, codec, gate, console)
     log.info("demo.finished", round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok,
              gate_ok=gate.ok, plans_ok=plans_ok, merges_ok=merges_ok, merges=len(gate.intake.merged),
-             erased_ok=erased_ok)
+             reports_ok=reports_ok, erased_ok=erased_ok)
     engine.dispose()
-    return ok and shredded and intake_ok and gate.ok and plans_ok and merges_ok and erased_ok
+    return ok and shredded and intake_ok and gate.ok and plans_ok and merges_ok and reports_ok and erased_ok
+
+
+async def _reports(settings: Settings, engine, console: Console) -> bool:  # type: ignore[no-untyped-def]
+    """Reports of concern from schools and BVCs, through the hub into the social services' register."""
+    from services.dev.demo.reports import reports_stage
+
+    return await reports_stage(settings, engine, console)
 
 
 async def _erasure(settings: Settings, engine, codec: Codec, gate: GateStageResult,  # type: ignore[no-untyped-def]
