@@ -31,7 +31,7 @@ import structlog
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from projections.consent_rules import swedish_day
+from projections.consent_rules import ADULT_AGE, birthday, swedish_day
 from projections.read_model import children, concern_reports
 from projections.report_figures import FigureRow, Summary, figures
 from schemas.codec import DecodeError
@@ -85,6 +85,8 @@ NO_WHY = "guardians_not_informed_why is required when the guardians were not inf
 REPORT_ID_TAKEN = "report_id is already the id of another report"
 NOT_ROUTE = "only the social services of the municipality the report was routed to acknowledge it"
 NOT_FIGURES = "the figures are for the region's auditors and administrators"
+ADULT = ("a report of concern is about a child, and this person is 18 or older: contact the social services "
+         "directly")
 
 
 def filed_event_id(report_id: uuid.UUID) -> uuid.UUID:
@@ -144,6 +146,7 @@ class Child:
     personnummer: str
     protected: bool
     municipality_code: str | None
+    birth_date: dt.date | None = None  # unknown for a child the read model does not hold yet
 
 
 def _child_by_id(hub: Hub, child_id: uuid.UUID) -> Child:
@@ -163,7 +166,7 @@ def _child_by_id(hub: Hub, child_id: uuid.UUID) -> Child:
     pnr = opened.fields.get("personnummer") if isinstance(opened, Personal) else None
     if not pnr:
         raise errors.Rejected([NO_PNR])
-    return Child(row.child_id, pnr, person.is_protected(row), row.municipality_code)
+    return Child(row.child_id, pnr, person.is_protected(row), row.municipality_code, row.birth_date)
 
 
 def _child_by_pnr(hub: Hub, pnr: str) -> Child:
@@ -178,7 +181,8 @@ def _child_by_pnr(hub: Hub, pnr: str) -> Child:
         return _child_by_id(hub, child_id)
     # Without a read-model row the route is unknown here: say "socialtjänsten", name no municipality.
     protected = row is None or person.is_protected(row)
-    return Child(child_id, pnr, protected, None if row is None else row.municipality_code)
+    return Child(child_id, pnr, protected, None if row is None else row.municipality_code,
+                 None if row is None else row.birth_date)
 
 
 def _existing(hub: Hub, event_id: uuid.UUID) -> Any:
@@ -229,6 +233,10 @@ async def file_report(hub: Hub, principal: Principal, body: models.FileReportOfC
     else:
         assert body.child_id is not None
         child = await hub.run(_child_by_id, hub, body.child_id)
+    # SoL 14 kap. 1 §: a report of concern is about a child. From the 18th birthday (Swedish day)
+    # the young person is an adult; an unborn child may be reported (SoL 14 kap. 1 c §).
+    if child.birth_date is not None and swedish_day(now) >= birthday(child.birth_date, ADULT_AGE):
+        raise errors.Rejected([ADULT])
     report_id = body.report_id or uuid.uuid4()
     event_id = filed_event_id(report_id)
     before = await hub.run(_existing, hub, event_id)

@@ -15,11 +15,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from connectors import personnummer
 from projections.read_model import concern_reports
 from projections.report_figures import FigureRow, figures
 from schemas.events import (
@@ -38,6 +40,7 @@ from schemas.topics import INTAKE_REPORTS, STATUTORY_SOCIAL, topic_for
 from services.api.auth.tokens import Principal, Role
 from tests.support.api import AUDITOR, BHV, COORDINATOR_BHV, Harness, harness, released, route_envelope
 from tests.support.browser import Browser
+from tests.support.history import event
 
 # Units of the synthetic county directory, in Växjö (0780) unless said.
 MHV = "SE2321000065-MHV0780"
@@ -190,6 +193,30 @@ def test_no_report_about_an_erased_child(h: Harness) -> None:
     assert got.status_code == 422, got.text
     assert got.json()["reasons"] == ["the child's data has been erased; nothing new can be recorded"]
     assert h.publish.events == []
+
+
+@pytest.mark.parametrize("days_to_18", [1, 0], ids=["the day before the 18th birthday", "the 18th birthday"])
+def test_a_report_of_concern_is_about_a_child_until_the_18th_birthday(routing: Harness, days_to_18: int) -> None:
+    """SoL 14 kap. 1 §: a report of concern is about a child. The reference here: on the Swedish
+    day of the 18th birthday the young person is an adult."""
+    h, client = routing, Browser(routing.app)
+    today = dt.datetime.now(ZoneInfo("Europe/Stockholm")).date()
+    eighteenth = today + dt.timedelta(days=days_to_18)
+    born = dt.date(eighteenth.year - 18, eighteenth.month, min(eighteenth.day, 28 if eighteenth.month == 2 else 31))
+    young = uuid.uuid5(h.county.a, f"young-{days_to_18}")
+    h.world.apply([event("ChildRegistered", young, 1, basis=Basis.DIRECTORY, org="navet",
+                         at=h.county.now - dt.timedelta(days=1), birth_date=born, municipality_code="0780",
+                         sealed=Personal({"personnummer": personnummer.make(born, 951), "given_name": "Unga",
+                                          "family_name": "Testsson"}))])
+    got = file(h, client, coordinator(SCHOOL), child_id=str(young))
+    if days_to_18:
+        assert got.status_code == 202, got.text
+        assert [type(e) for e in h.publish.events] == [ReportOfConcernFiled]
+    else:
+        assert got.status_code == 422, got.text
+        assert got.json()["reasons"] == ["a report of concern is about a child, and this person is 18 or older: "
+                                         "contact the social services directly"]
+        assert not [e for e in h.publish.events if isinstance(e, ReportOfConcernFiled)]
 
 
 # -- the inbox, opening and acknowledgement -------------------------------------------------------------

@@ -386,6 +386,7 @@ def _report_reasons() -> dict[str, str]:
         r.REPORT_ID_TAKEN: "anmälans id används redan av en annan anmälan",
         r.NOT_ROUTE: "bara socialtjänsten i den kommun som anmälan skickades till kan kvittera den",
         r.NOT_FIGURES: "statistiken är för regionens granskare och administratörer",
+        r.ADULT: "en orosanmälan gäller ett barn, och personen har fyllt 18 år: kontakta socialtjänsten direkt",
     }
 
 
