@@ -8,27 +8,17 @@ Chromium and the served app as in ``test_browser.py``; the publish port stands i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from schemas.events import ReportOfConcernAcknowledged, ReportOfConcernFiled
-from services.dev.http_server import BackgroundServer
-from services.kafka.broker import free_port
-from tests.e2e.test_browser import ARGS, chromium  # noqa: F401 - the session fixture that finds Chromium
-from tests.support.api import Harness, harness
+from tests.e2e.test_browser import ARGS, chromium, served  # noqa: F401 - fixtures: Chromium, the served app
+from tests.support.api import Harness
 
 SCHOOL_USER = "dev-coordinator-skolenhet-07802001"  # Växjö grundskola 1
 SOCIAL_USER = "dev-coordinator-kommun-0780-soc"  # Socialtjänsten Växjö: the children's municipality
 OBSERVED = "Eleven har blåmärken på armarna och säger att hen inte vill gå hem. Syntetisk text."
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Harness, str]]:
-    h = harness(tmp_path, applying=True)
-    with BackgroundServer(h.app, port=free_port()) as server:
-        yield h, server.url
 
 
 @pytest.mark.timeout(60)
