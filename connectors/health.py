@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -35,6 +34,7 @@ import structlog
 from connectors.base import Connector, Fact, Order, Page, SourceRecord, SourceUnavailable
 from connectors.health_mapping import REGION, RESOURCE_TYPES, Mapper, Profile
 from connectors.http import SourceRejected, TokenClient
+from connectors.http import retry_after as http_retry_after
 from connectors.parties import PartyIds
 
 log = structlog.get_logger(__name__)
@@ -294,18 +294,10 @@ class HealthBulkConnector(HealthConnector):
 
 
 def retry_after(header: str | None, now: dt.datetime | None = None) -> float:
-    """Seconds to wait from a ``Retry-After`` header (delay-seconds or an HTTP-date), bounded."""
-    if header is None or not header.strip():
-        return DEFAULT_RETRY_AFTER_S
-    text = header.strip()
-    if text.isdigit():
-        return min(float(text), MAX_RETRY_AFTER_S)
-    try:
-        at = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER_S
-    seconds = (at - (now or dt.datetime.now(dt.UTC))).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+    """Seconds a Bulk Data status poll waits (``connectors.http.retry_after``, the one reading of
+    the header), with a default when the server names none and a bound when it names too much."""
+    seconds = http_retry_after(header, now or dt.datetime.now(dt.UTC))
+    return DEFAULT_RETRY_AFTER_S if seconds is None else min(seconds, MAX_RETRY_AFTER_S)
 
 
 def _manifest(body: Any) -> dict[str, Any]:
