@@ -21,7 +21,7 @@ from services.ingest.wiring import connector_runner
 from services.settings import Settings
 from services.sql.db import make_engine
 from tests.support.ingest import FAST_BACKOFF, RunResult, _Recording, read_dead_letters, read_events, run_connector
-from tests.support.standins import NAMES, Harness, harness
+from tests.support.standins import NAMES, Harness, serving
 
 EXPECTED_TYPES = {
     "health": {"PregnancyRegistered", "ChildBorn", "HealthUnitListed", "HealthVisitRecorded",
@@ -36,11 +36,8 @@ TOPIC = {"health": "intake.health", "school": "intake.school", "social": "intake
 
 @pytest.fixture(params=NAMES)
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    h = harness(request.param, tmp_path / "standin", children=150)
-    h.prepare()
-    h.start()
-    yield h
-    h.stop()
+    with serving(request.param, tmp_path / "standin") as h:
+        yield h
 
 
 @pytest.fixture
@@ -107,10 +104,7 @@ async def test_malformed_record_is_dead_lettered_and_the_rest_flows(source: Harn
 async def test_school_deletion_ends_the_placement(tmp_path: Path, kafka_settings: Settings, hub: Engine) -> None:
     """A deletion names only an id: the polling process that read the placement maps it; one
     started after the deletion cannot, and dead-letters it rather than lose it silently."""
-    source = harness("school", tmp_path / "standin", children=150)
-    source.prepare()
-    source.start()
-    try:
+    with serving("school", tmp_path / "standin") as source:
         async with connector_runner(source.connector(), kafka_settings, hub, backoff=FAST_BACKOFF) as runner:
             await runner.run_once()
             placement = source.delete_one()
@@ -121,8 +115,6 @@ async def test_school_deletion_ends_the_placement(tmp_path: Path, kafka_settings
         assert runner.stats.events == before + 1
         second = source.delete_one()
         late = await run_connector(source.connector(), kafka_settings, hub)  # a new process
-    finally:
-        source.stop()
     events = await read_events(kafka_settings, hub, ids.event_ids, topics=["intake.school"])
     [ended] = [e for e in events if type(e).__name__ == "SchoolPlacementEnded"]
     assert ended.placement_id == placement and ended.end_date == dt.datetime.now(dt.UTC).date()
@@ -135,10 +127,7 @@ async def test_population_custody_changes_of_one_day_keep_the_register_order(
     """Through the runner and the broker: two custody changes of one child on one day become
     CustodyRecorded events whose occurred_at order is the register's order, while their record
     ids and event ids sort the other way round."""
-    source = harness("population", tmp_path / "standin", children=150)
-    source.prepare()
-    source.start()
-    try:
+    with serving("population", tmp_path / "standin") as source:
         await run_connector(source.connector(), kafka_settings, hub)
         child = next(c for c in source.county if c.born and len(c.guardians) == 2)
         # Record ids whose event ids (UUIDv5, no order) also sort against the register's order.
@@ -150,8 +139,6 @@ async def test_population_custody_changes_of_one_day_keep_the_register_order(
                 population.record_custody(source.data_dir, child.person.personnummer, child.guardians,
                                           at=at + dt.timedelta(milliseconds=1), record_id=second)]
         result = await run_connector(source.connector(), kafka_settings, hub)
-    finally:
-        source.stop()
     events = await read_events(kafka_settings, hub, result.event_ids, topics=["intake.population"])
     assert [type(e).__name__ for e in events] == ["CustodyRecorded", "CustodyRecorded"]
     ordered = sorted(events, key=lambda e: e.envelope.occurred_at)

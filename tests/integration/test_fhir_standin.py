@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fhir.resources.R4B import get_fhir_model_class  # R4B: the R4 models fhir.resources ships
 
-from tests.support.standins import Harness, harness
+from tests.support.standins import Harness, serving
 
 TYPES = ("Patient", "Condition", "EpisodeOfCare", "Encounter", "Immunization", "Observation")
 FORM = {"grant_type": "client_credentials", "client_id": "kronobarn", "client_secret": "dev-only-secret"}
@@ -17,11 +17,8 @@ FORM = {"grant_type": "client_credentials", "client_id": "kronobarn", "client_se
 
 @pytest.fixture(scope="module")
 def fhir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    h = harness("health", tmp_path_factory.mktemp("fhir"), children=200)
-    h.prepare()
-    h.start()
-    yield h
-    h.stop()
+    with serving("health", tmp_path_factory.mktemp("fhir"), children=200) as h:
+        yield h
 
 
 def _headers(h: Harness) -> dict[str, str]:

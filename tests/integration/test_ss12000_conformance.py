@@ -26,7 +26,7 @@ from services.kafka.broker import free_port
 from services.settings import Settings
 from services.sql.db import make_engine
 from tests.support.ingest import read_events, run_connector
-from tests.support.standins import Harness, harness
+from tests.support.standins import Harness, harness, serving
 
 # The published file, kept in the repository unchanged (tests/data/ss12000/README.md), so the test
 # runs from any clone; its hash is the published copy's.
@@ -60,11 +60,8 @@ def check(spec: dict[str, Any], path: str, status: int, body: Any) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    h = harness("school", tmp_path_factory.mktemp("ss12000"), children=150)
-    h.prepare()
-    h.start()
-    yield h
-    h.stop()
+    with serving("school", tmp_path_factory.mktemp("ss12000"), children=150) as h:
+        yield h
 
 
 def _client(h: Harness) -> httpx.Client:

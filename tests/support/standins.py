@@ -150,4 +150,16 @@ def harness(name: str, data_dir: Path, children: int = 150) -> Harness:
     return Harness(name, data_dir, County(children=children))
 
 
+@contextmanager
+def serving(name: str, data_dir: Path, children: int = 150) -> Iterator[Harness]:
+    """The stand-in ``name``, prepared and served for the block."""
+    h = harness(name, data_dir, children)
+    h.prepare()
+    h.start()
+    try:
+        yield h
+    finally:
+        h.stop()
+
+
 NAMES = ["health", "school", "social", "population"]
