@@ -7,9 +7,11 @@
   outcome is published. A crash anywhere repeats the delivery, never the case; the outcome events
   have deterministic ids, so their repeats are recognisable too.
 * **Retries, then the reporter is told.** A register that cannot be reached is tried again with
-  a growing pause, ``max_attempts`` times; a report the register refuses, or one it never takes,
-  goes to ``deadletter`` with the reason and comes back as ``ReportOfConcernUndelivered``, which
-  the reporter sees (they must then reach the social services another way).
+  a growing pause, ``max_attempts`` times; meanwhile its partition is paused at the report (the
+  reports behind it wait, in order) and the others go on. A report the register refuses, or one
+  it never takes, goes to ``deadletter`` with the reason and comes back as
+  ``ReportOfConcernUndelivered``, which the reporter sees (they must then reach the social
+  services another way).
 * **Waiting durably.** While this consumer is down, or no register is configured at all (then it
   does not run), the reports wait on the topic; nothing commits past them. A municipality left out
   of a configuration that names others is a report the hub cannot deliver: undelivered at once.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -161,13 +164,17 @@ class Delivery:
     max_pause_s: float = 30.0
     assess_every_s: float = 10.0
     plain: Codec = field(default_factory=Codec)  # outcomes carry nothing sealed
+    consumer_options: dict[str, Any] = field(default_factory=dict)  # aiokafka's, over the hub's defaults
     delivered: int = 0
     undelivered: int = 0
     _consumer: AIOKafkaConsumer | None = None
     _producer: AIOKafkaProducer | None = None
+    _paused: dict[TopicPartition, float] = field(default_factory=dict)  # partition -> resume at (monotonic)
+    _attempts: dict[uuid.UUID, int] = field(default_factory=dict)  # report -> failed attempts so far
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._consumer = clients.consumer(self.settings, STATUTORY_SOCIAL.name, group_id=group_of(self.settings))
+        self._consumer = clients.consumer(self.settings, STATUTORY_SOCIAL.name, group_id=group_of(self.settings),
+                                          **self.consumer_options)
         self._producer = clients.producer(self.settings)
         await self._producer.start()
         await self._consumer.start()
@@ -175,11 +182,10 @@ class Delivery:
         assessing = asyncio.create_task(self._assess_forever(stop))
         try:
             while not stop.is_set():
+                self._resume_due()
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
                 for tp, records in batches.items():
-                    for record in records:
-                        await self._handle(record.value, record.key, tp, record.offset)
-                    await self._consumer.commit({tp: records[-1].offset + 1})
+                    await self._partition(tp, records)
         finally:
             assessing.cancel()
             await asyncio.gather(assessing, return_exceptions=True)
@@ -188,54 +194,87 @@ class Delivery:
             self.registers.close()
             log.info("delivery.stopped", delivered=self.delivered, undelivered=self.undelivered)
 
+    async def _partition(self, tp: TopicPartition, records: list[Any]) -> None:
+        """Handle a partition's records in order, committing what is done. A report whose register
+        cannot be reached stops the partition there: it is sought back and paused for the retry's
+        pause, and the loop goes on polling (a consumer that stopped polling for as long as an
+        outage lasts would be put out of its group)."""
+        assert self._consumer is not None
+        done = None
+        for record in records:
+            pause = await self._handle(record.value, record.key, tp, record.offset)
+            if pause is not None:
+                self._consumer.seek(tp, record.offset)
+                self._consumer.pause(tp)
+                self._paused[tp] = time.monotonic() + pause
+                break
+            done = record.offset
+        if done is not None:
+            await self._consumer.commit({tp: done + 1})
+
+    def _resume_due(self) -> None:
+        assert self._consumer is not None
+        now = time.monotonic()
+        for tp in [tp for tp, until in self._paused.items() if until <= now]:
+            del self._paused[tp]
+            if tp in self._consumer.assignment():
+                self._consumer.resume(tp)
+
     # -- delivering -------------------------------------------------------------------------
 
-    async def _handle(self, value: bytes | None, key: bytes | None, tp: TopicPartition, offset: int) -> None:
+    async def _handle(self, value: bytes | None, key: bytes | None, tp: TopicPartition, offset: int) -> float | None:
+        """Deliver one record's report; None when it is done with, else the pause before it is
+        tried again (its register could not be reached)."""
         try:
             event = self.plain.decode(value, topic=tp.topic, partition=tp.partition, offset=offset)
         except (DecodeError, ValueError) as exc:  # the projector dead-letters it too; so it is seen here
             await self._dead_letter(key, value, tp, offset, exc)
-            return
+            return None
         if not isinstance(event, ReportOfConcernRouted) or not event.filed_in_hub:
-            return
+            return None
+        report_id = event.report_event_id
         try:
             case_id = await self._deliver(event)
+        except RegisterUnavailable as exc:
+            attempt = self._attempts[report_id] = self._attempts.get(report_id, 0) + 1
+            if attempt < self.max_attempts:
+                pause = min(self.max_pause_s, self.first_pause_s * 2 ** (attempt - 1))
+                log.warning("delivery.retry", attempt=attempt, pause_s=round(pause, 2), error=str(exc))
+                return pause
+            rejected = RegisterRejected(f"{exc}; gave up after {attempt} attempts")
         except RegisterRejected as exc:
-            await self._dead_letter(key, value, tp, offset, exc)
-            await self._send(outcome(ReportOfConcernUndelivered, event.report_event_id, event.child_id,
-                                     self._social_services(event.municipality_code), _now(), reason=str(exc)))
-            self.undelivered += 1
-            log.warning("delivery.undelivered", report_id=str(event.report_event_id), reason=str(exc))
-            return
-        await self._send(outcome(ReportOfConcernDelivered, event.report_event_id, event.child_id,
-                                 self._social_services(event.municipality_code), _now(),
-                                 municipality_code=event.municipality_code, register_case_id=case_id))
-        self.delivered += 1
-        log.info("delivery.delivered", report_id=str(event.report_event_id), acute=event.acute)
+            rejected = exc
+        else:
+            self._attempts.pop(report_id, None)
+            await self._send(outcome(ReportOfConcernDelivered, report_id, event.child_id,
+                                     self._social_services(event.municipality_code), _now(),
+                                     municipality_code=event.municipality_code, register_case_id=case_id))
+            self.delivered += 1
+            log.info("delivery.delivered", report_id=str(report_id), acute=event.acute)
+            return None
+        self._attempts.pop(report_id, None)
+        await self._dead_letter(key, value, tp, offset, rejected)
+        await self._send(outcome(ReportOfConcernUndelivered, report_id, event.child_id,
+                                 self._social_services(event.municipality_code), _now(), reason=str(rejected)))
+        self.undelivered += 1
+        log.warning("delivery.undelivered", report_id=str(report_id), reason=str(rejected))
+        return None
 
     async def _deliver(self, routed: ReportOfConcernRouted) -> str:
-        """Into the register, retried while it cannot be reached; ``RegisterRejected`` when it
-        refuses the report, or never answers within ``max_attempts``."""
+        """Into the register, once: the case id; ``RegisterRejected`` when it refuses the report,
+        ``RegisterUnavailable`` when it cannot take it now (an adapter's own failure counts so)."""
         try:
             filed = self.codec.decode(routed.report)
         except (DecodeError, ValueError) as exc:
             raise RegisterRejected(f"{NOT_A_REPORT}: {type(exc).__name__}") from None
         report = for_register(routed, filed)
-        pause = self.first_pause_s
-        for attempt in range(1, self.max_attempts + 1):
-            register = self.registers.of(routed.municipality_code)
-            try:
-                return await asyncio.to_thread(register.deliver, report)
-            except RegisterRejected:
-                raise
-            except Exception as exc:  # noqa: BLE001 - an adapter's own failure is an outage until it says otherwise
-                said = str(exc) if isinstance(exc, RegisterUnavailable) else type(exc).__name__  # ours: no report text
-                if attempt == self.max_attempts:
-                    raise RegisterRejected(f"{said}; gave up after {attempt} attempts") from None
-                log.warning("delivery.retry", attempt=attempt, pause_s=round(pause, 2), error=said)
-                await asyncio.sleep(pause)
-                pause = min(self.max_pause_s, pause * 2)
-        raise AssertionError("unreachable")  # pragma: no cover
+        register = self.registers.of(routed.municipality_code)
+        try:
+            return await asyncio.to_thread(register.deliver, report)
+        except (RegisterRejected, RegisterUnavailable):
+            raise
+        except Exception as exc:  # noqa: BLE001 - an adapter's own failure is an outage until it says otherwise
+            raise RegisterUnavailable(type(exc).__name__) from None  # its type only: a message may quote the report
 
     # -- decisions --------------------------------------------------------------------------
 
