@@ -390,6 +390,34 @@ def _report_reasons() -> dict[str, str]:
     }
 
 
+GAVE_UP = "; gave up after "  # services.reports.delivery: "<why>; gave up after N attempts"
+
+
+def delivery_reason(reason: str | None) -> str:
+    """Why a report did not reach the social services, in Swedish (the route's reasons are the
+    hub's own English, ``connectors.social_register`` and ``services.reports.delivery``)."""
+    if not reason:
+        return "okänt skäl"
+    why, sep, rest = reason.partition(GAVE_UP)
+    said = translate(why)
+    return f"{said}; gav upp efter {rest.removesuffix(' attempts')} försök" if sep else said
+
+
+def _delivery_reasons() -> dict[str, str]:
+    from connectors import social_register as register
+    from services.reports import delivery
+
+    return {
+        register.REFUSED: "socialtjänstens register tog inte emot anmälan ({error})",
+        register.NOT_SERVED: "socialtjänstens register har inga ärenden för barnets kommun",
+        register.DOWN: "socialtjänstens register svarade inte ({error})",
+        delivery.NO_REGISTER: "tjänsten är inte ansluten till något register för barnets kommun",
+        delivery.ERASED: "barnets uppgifter raderades innan anmälan hann levereras",
+        delivery.NOT_A_REPORT: "det som skickades var ingen orosanmälan gjord i tjänsten",
+        delivery.UNREADABLE: "anmälan saknar {field}",
+    }
+
+
 FIELD_NAMES.update({"observed_on": "datum för det du såg", "observation": "vad du har sett", "reporter_role": "din roll", "reporter_contact": "hur du nås"})
 # -- end issue 19
 
@@ -397,6 +425,7 @@ FIELD_NAMES.update({"observed_on": "datum för det du såg", "observation": "vad
 @functools.cache
 def _patterns() -> list[tuple[re.Pattern[str], str, str]]:
     REASONS.update(_report_reasons())
+    REASONS.update(_delivery_reasons())
     return [(_pattern(en), en, sv) for en, sv in REASONS.items()]
 
 
