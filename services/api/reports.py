@@ -287,7 +287,10 @@ _QUERY = (select(concern_reports, children.c.protection)
 
 def _rows(hub: Hub, *where: Any) -> list[Row]:
     with hub.engine.connect() as c:
-        found = c.execute(_QUERY.where(*where).order_by(concern_reports.c.reported_at.desc()).limit(LIST_MAX)).all()
+        # What a full list leaves out is the oldest acknowledged: never an open acute report.
+        t = concern_reports.c
+        found = c.execute(_QUERY.where(*where).order_by(t.acknowledged_at.is_(None).desc(), t.acute.desc(),
+                                                        t.reported_at.desc()).limit(LIST_MAX)).all()
     out = []
     for v in found:
         report_id = _report_id(hub, v)
@@ -352,11 +355,14 @@ def social_municipality(hub: Hub, principal: Principal) -> str | None:
     return hub.directory.municipality_of(principal.organisation_id) if _kind(hub, principal) == SOCIAL else None
 
 
+def _newest(rows: list[Row]) -> list[Row]:
+    never = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return sorted(rows, key=lambda r: (utc(r.values.reported_at) or never, str(r.report_id)), reverse=True)
+
+
 def _order(rows: list[Row]) -> list[Row]:
     """Acute first, then newest."""
-    never = dt.datetime.min.replace(tzinfo=dt.UTC)
-    newest = sorted(rows, key=lambda r: (utc(r.values.reported_at) or never, str(r.report_id)), reverse=True)
-    return sorted(newest, key=lambda r: not r.values.acute)
+    return sorted(_newest(rows), key=lambda r: not r.values.acute)
 
 
 def _listing(hub: Hub, principal: Principal) -> models.ReportOfConcernList:
@@ -366,7 +372,7 @@ def _listing(hub: Hub, principal: Principal) -> models.ReportOfConcernList:
         seen = _read_by(hub, org, [r.event_id for r in rows])
         out = [models.ReportOfConcernOut(**_out(hub, r, True, r.event_id not in seen)) for r in rows]
         return models.ReportOfConcernList(reports=out, view="inbox", unread=sum(bool(r.unread) for r in out))
-    rows = _rows(hub, concern_reports.c.reporter_org == org)
+    rows = _newest(_rows(hub, concern_reports.c.reporter_org == org))
     return models.ReportOfConcernList(reports=[models.ReportOfConcernOut(**_out(hub, r, False)) for r in rows],
                                       view="filed")
 
