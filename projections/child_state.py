@@ -71,7 +71,8 @@ class ChildState:
     plan: ChildPlan = field(default_factory=ChildPlan)
     consents: ConsentState = field(default_factory=ConsentState)
     person: Person = field(default_factory=Person)
-    reports: Reports = field(default_factory=lambda: report_fold.NONE)  # reports of concern on the statutory route (never plan content)
+    # Reports of concern on the statutory route: never plan content, whatever the consents.
+    reports: Reports = field(default_factory=lambda: report_fold.NONE)
     merged_into: UUID | None = None  # this id turned out to be that child's: its history went there
     merged_at: dt.datetime | None = None  # when the hub recorded the merge (the carried events' recorded_at)
 

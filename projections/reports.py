@@ -6,8 +6,9 @@ own case register or refused there (``…Delivered`` / ``…Undelivered``), ackn
 services' coordinator (``…Acknowledged``) and decided on in the register (``…Assessed``: whether an
 investigation was opened). Each event sets its own fields of the report it names, so the fold is
 idempotent and the route's events may come in any order; of two acknowledgements or decisions the
-first in the log stands, so a replay gives the same report. Nothing here is personal: the report itself stays sealed bytes (``report``), opened only
-for the social services of the route and the reporter (``services.api``).
+first in the log stands, so a replay gives the same report. Nothing here is personal: the report
+itself stays sealed bytes (``report``), opened only for the social services of the route and the
+reporter (``services.api``).
 """
 
 from __future__ import annotations
@@ -50,10 +51,6 @@ class ConcernReport:
     acknowledged_by_org: str | None = None
     investigation_opened: bool | None = None
     decided_on: dt.date | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.delivered_at is not None
 
 
 Reports = Mapping[UUID, ConcernReport]

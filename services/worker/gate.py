@@ -1,11 +1,10 @@
 """The consent gate agent (DESIGN §6, §9): a thin Faust agent around ``projections.gate``.
 
 It reads the intake topics (the sources' and the reports filed through the hub) and the
-consent topic as one stream (all co-partitioned by
-child_id, so a child's facts and consents meet in one partition, in order), keeps each
-child's gate record in a changelog-backed table, and publishes what the fold decides:
-``FactReleased`` / ``ReleaseRevoked`` to ``shared``, reports of concern to
-``statutory.social``.
+consent topic as one stream (all co-partitioned by child_id, so a child's facts and consents
+meet in one partition, in order), keeps each child's gate record in a changelog-backed table,
+and publishes what the fold decides: ``FactReleased`` / ``ReleaseRevoked`` to ``shared``,
+reports of concern to ``statutory.social``.
 
 Three things Faust does not do for us:
 
