@@ -4,7 +4,8 @@ A scripted child goes through ``kronobarn worker`` in phases a little apart in r
 next to another child whose events land in the same partition:
 
 0. directory facts, two consent-basis facts (one each from BHV and the school), a report of
-   concern, a read of the child's data -- and no consent yet;
+   concern from the register and one filed through the hub, a read of the child's data -- and no
+   consent yet;
 1. consent A (health facts to the school, long) and consent B (school facts to BHV, expiring
    within seconds), and a plan;
 2. nothing: B expires, which needs no event (the gate's sweep is far off, so the school fact
@@ -62,6 +63,14 @@ def _stamped(events: list[Event], at: dt.datetime) -> list[Event]:
     return [replace(e, envelope=replace(e.envelope, occurred_at=at, recorded_at=at)) for e in events]
 
 
+def _filed(child: uuid.UUID, at: dt.datetime) -> Event:
+    """A report of concern filed through the hub, in a category neither consent below covers (so
+    the plans as seen stay as they are): the history holds it, and its route, all the same."""
+    e = event("ReportOfConcernFiled", child, 8, basis=Basis.STATUTORY, org="kommun-0780-kaa", area=Area.SAFETY, at=at,
+              reporter_municipality_code="0780")
+    return replace(e, envelope=replace(e.envelope, category=Category.SOCIAL))
+
+
 def phase0(at: dt.datetime) -> list[Event]:
     other = scoped_grant(OTHER, uuid.uuid5(OTHER, "consent"), [Category.HEALTH], [SCHOOL],
                          at - dt.timedelta(hours=1), at + dt.timedelta(days=30))
@@ -77,6 +86,7 @@ def phase0(at: dt.datetime) -> list[Event]:
         event("HealthVisitRecorded", CHILD, 4, basis=C, org=BHV, area=Area.HEALTH, at=at),
         event("AbsenceSummarised", CHILD, 5, basis=C, org=SCHOOL, area=Area.LEARNING, at=at),
         event("ReportOfConcernReceived", CHILD, 6, basis=Basis.STATUTORY, org=SOC, area=Area.SAFETY, at=at),
+        _filed(CHILD, at),
         _viewed(CHILD, 1, at),
         event("ChildRegistered", OTHER, 1, basis=D, org="navet", at=at, birth_date=dt.date(2016, 5, 1),
               municipality_code="0780"),

@@ -18,6 +18,7 @@ BHV = "SE2321000065-BHV0780"
 SOC = "kommun-0780-soc"
 CATEGORY_OF_TOPIC = {"intake.health": Category.HEALTH, "intake.school": Category.SCHOOL,
                      "intake.social": Category.SOCIAL, "intake.population": Category.POPULATION,
+                     "intake.reports": Category.SCHOOL,  # a filed report: its reporter's (a school here)
                      "plan": Category.PLAN, "consent": Category.CONSENT, "access": Category.ACCESS}
 T0 = dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC)
 
