@@ -51,6 +51,8 @@ def test_demo_round_trips_every_event_and_shreds(tmp_path: Path) -> None:
         assert events > 0, row
     _assert_gate_stage(done.stdout, done.stderr, tmp_path)
     _assert_merges(done.stdout)
+    assert "Reports of concern filed through the hub, per municipality" in done.stdout  # issue 19
+    assert "Filing to the social services' inbox" in done.stdout
     # A second demo in the same place starts from scratch: the embedded broker kept nothing.
     again = subprocess.run([KRONOBARN, "demo"], env=_env(tmp_path, KRONOBARN_DEMO_CHILDREN="100"), cwd=tmp_path,
                            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)

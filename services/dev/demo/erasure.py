@@ -35,7 +35,6 @@ from services.readmodel.engine import read_model, until_projected
 from services.settings import Settings
 from services.sql.keystore import SqlKeyStore, master_key_from
 from services.sql.schema import organisation_contacts
-from services.worker.process import worker
 
 JUSTIFICATION = "Demonstration: vårdnadshavarna har begärt radering (syntetiska uppgifter)."
 NAME_MIN = 4  # a shorter name alone would match by chance somewhere in the bytes
@@ -43,8 +42,8 @@ NAME_MIN = 4  # a shorter name alone would match by chance somewhere in the byte
 
 async def erasure_stage(settings: Settings, engine: Engine, codec: Codec, plans: dict[uuid.UUID, uuid.UUID],
                         console: Console) -> bool:
-    """Erase the first planned child with an identity, with the worker running; True if the scan
-    found its plaintext before and nowhere after."""
+    """Erase the first planned child with an identity, with the worker running (the caller's);
+    True if the scan found its plaintext before and nowhere after."""
     console.rule("Erasure: a child of the county erased while the hub runs")
     master = master_key_from(settings)
     keys = SqlKeyStore(engine, master)
@@ -64,17 +63,16 @@ async def erasure_stage(settings: Settings, engine: Engine, codec: Codec, plans:
     publish = KafkaPublisher(settings, codec)
     await publish.start()
     try:
-        with worker(settings, home / "erasure-worker.log", tick_s=5.0):
-            await plan_service.schedule_follow_up(child, plans[child], lead, dt.date.today() + dt.timedelta(days=30),
-                                                  None, note, publish=publish)
-            await until_projected(settings, store, timeout=120)
-            before = await scan(engine, settings, codec, needles, [child], [home], [settings.demo_data_dir])
-            done = await erase(engine, keys, store, AuditText(master), publish,
-                               Eraser("demo-administrator", "administrator", region[0] if region else "kronobarn"),
-                               child, "GDPR_ART17", JUSTIFICATION)
-            await asyncio.sleep(BOUND_S)
-            await until_projected(settings, store, timeout=120)
-            after = await scan(engine, settings, codec, needles, done.child_ids, [home], [settings.demo_data_dir])
+        await plan_service.schedule_follow_up(child, plans[child], lead, dt.date.today() + dt.timedelta(days=30),
+                                              None, note, publish=publish)
+        await until_projected(settings, store, timeout=120)
+        before = await scan(engine, settings, codec, needles, [child], [home], [settings.demo_data_dir])
+        done = await erase(engine, keys, store, AuditText(master), publish,
+                           Eraser("demo-administrator", "administrator", region[0] if region else "kronobarn"),
+                           child, "GDPR_ART17", JUSTIFICATION)
+        await asyncio.sleep(BOUND_S)
+        await until_projected(settings, store, timeout=120)
+        after = await scan(engine, settings, codec, needles, done.child_ids, [home], [settings.demo_data_dir])
     finally:
         await publish.stop()
     console.print(f"Erased child {str(child)[:8]} ({len(done.child_ids)} id(s)) with the worker running; audit event "

@@ -22,13 +22,13 @@ from rich.table import Table
 from sqlalchemy import Engine, create_engine, select
 
 from connectors.standins import social
+from projections.consent_rules import ADULT_AGE, birthday
 from projections.read_model import children, concern_reports
 from schemas.county import BHV, SCHOOL, SOCIAL
 from services.api.app import create_app
 from services.api.auth.tokens import Principal, Role
 from services.county import county_directory
 from services.settings import Settings
-from services.worker.process import worker
 
 REPORTS = 40
 ACKNOWLEDGED_SHARE = 0.75  # the social services acknowledge most at once; the rest wait in the inbox
@@ -38,9 +38,13 @@ OBSERVATIONS = ("Barnet kommer ofta hungrigt och utan ytterkläder.", "Barnet be
 
 
 def _children(engine: Engine) -> list[tuple[uuid.UUID, str]]:
-    """Children the hub knows with an identity, unprotected, alive, at home in the county."""
+    """Children the hub knows with an identity, unprotected, alive, with a home municipality, and
+    under 18 (a report of concern is about a child)."""
+    today = dt.date.today()
+    adult_born = birthday(today, -ADULT_AGE) + dt.timedelta(days=1)  # born after it: under 18, a day to spare
     with engine.connect() as c:
         rows = c.execute(select(children.c.child_id, children.c.municipality_code).where(
+            children.c.birth_date > adult_born,
             children.c.merged_into.is_(None), children.c.died_on.is_(None), children.c.emigrated_on.is_(None),
             children.c.sealed_identity.is_not(None), children.c.protection == "NONE",
             children.c.municipality_code.is_not(None), children.c.unborn.is_(False))
@@ -62,23 +66,29 @@ def _rows(engine: Engine) -> dict[str, object]:
         return {r.report_id: r for r in c.execute(select(concern_reports).where(concern_reports.c.filed_in_hub))}
 
 
+def register_settings(settings: Settings) -> Settings:
+    """``settings`` with the stand-in social register to deliver into, asked often for decisions."""
+    return settings.model_copy(update={"social_register_url": social.url_for(Path(settings.demo_data_dir)),
+                                       "report_assess_every_s": 1.0})
+
+
 async def reports_stage(settings: Settings, engine: Engine, console: Console) -> bool:
+    """With a worker of ``register_settings`` running (the caller's)."""
     return await asyncio.to_thread(_stage, settings, engine, console)
 
 
 def _stage(settings: Settings, engine: Engine, console: Console) -> bool:
     console.rule("Reports of concern: from schools and BVCs into the social services' own register")
     data_dir = Path(settings.demo_data_dir)
-    register_url = social.url_for(data_dir)
+    register_url = settings.social_register_url or social.url_for(data_dir)
     directory = county_directory(settings)
-    pool = _children(engine)
+    pool = [(child, code) for child, code in _children(engine) if code in directory.codes]  # moved away: not ours
     if not pool:
         console.print("[red]Reports of concern: no child to report about.[/red]")
         return False
     rng = random.Random(19)
     chosen = rng.sample(pool, min(REPORTS, len(pool)))
-    own = settings.model_copy(update={"social_register_url": register_url, "report_assess_every_s": 1.0})
-    app = create_app(own, engine=engine, dev_key_file=data_dir.parent / "dev-login.json")
+    app = create_app(settings, engine=engine, dev_key_file=data_dir.parent / "dev-login.json")
     idp = app.state.hub.dev_idp
 
     def headers(kind: str, code: str) -> dict[str, str]:
@@ -95,7 +105,7 @@ def _stage(settings: Settings, engine: Engine, console: Console) -> bool:
                 seen[rid] = time.monotonic()
         return len(seen) == len(filed)
 
-    with worker(own, data_dir.parent / "reports-worker.log", tick_s=5.0), TestClient(app) as client:
+    with TestClient(app) as client:
         def file(n: int, child: uuid.UUID, code: str) -> bool:
             kind = SCHOOL if n % 2 == 0 and directory.units_of(SCHOOL, code) else BHV
             informed = n % 3 != 0
@@ -106,7 +116,8 @@ def _stage(settings: Settings, engine: Engine, console: Console) -> bool:
                 "reporter_role": "skolsköterska" if kind == SCHOOL else "BVC-sjuksköterska",
                 "reporter_contact": "0470-70 00 00", "acute": n % 5 == 0})
             if answer.status_code != 202:
-                console.print(f"[red]Filing refused: {answer.status_code} {answer.json().get('detail')}[/red]")
+                said = answer.json()
+                console.print(f"[red]Filing refused: {answer.status_code} {said.get('reasons') or said.get('detail')}[/red]")
                 return False
             filed[str(answer.json()["event_id"])] = (code, kind, time.monotonic())
             ours.add(str(answer.json()["id"]))

@@ -150,8 +150,14 @@ async def _run(settings: Settings, console: Console) -> bool:
     gate = await _gate(settings, codec, console)
     plans_ok = _plans(settings, engine, console)
     merges_ok = _merges(engine, console, gate)
-    reports_ok = await _reports(settings, engine, console)
-    erased_ok = await _erasure(settings, engine, codec, gate, console)
+    from services.dev.demo.reports import register_settings
+    from services.worker.process import worker
+
+    # One worker for the last stages, delivering into the stand-in social register.
+    stages = register_settings(settings)
+    with worker(stages, Path(settings.demo_data_dir).parent / "stages-worker.log", tick_s=5.0):
+        reports_ok = await _reports(stages, engine, console)
+        erased_ok = await _erasure(settings, engine, codec, gate, console)
     log.info("demo.finished", round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok,
              gate_ok=gate.ok, plans_ok=plans_ok, merges_ok=merges_ok, merges=len(gate.intake.merged),
              reports_ok=reports_ok, erased_ok=erased_ok)
