@@ -49,15 +49,26 @@ from projections.records import replace
 from schemas.events import (
     ActionAgreed,
     ActionCompleted,
+    ActionEffect,
+    ActionEvaluated,
+    ActionStatus,
+    ActionStatusChanged,
     Area,
     AreaAssessed,
     Basis,
     Category,
     Event,
     FactReleased,
+    FollowUpHeld,
+    FollowUpOutcome,
     FollowUpScheduled,
+    InvitationAnswer,
+    InvitationAnswered,
     LeadAssigned,
     MeetingHeld,
+    MeetingInvited,
+    ParticipantRecorded,
+    ParticipantRole,
     PlanClosed,
     PlanOpened,
     ReleaseRevoked,
@@ -66,11 +77,15 @@ from schemas.sealing import Erased, Personal, Sealed
 from schemas.shanarri import INDICATORS, SHANARRI
 
 __all__ = [
-    "ACTION_NEED", "ACTION_WHAT", "AGREED", "AREAS", "ASSESSMENT_CHILD_VIEW", "ASSESSMENT_COMMENT",
-    "ASSESSMENT_GUARDIANS_VIEW", "CLOSED", "COMPLETED", "ERASED_TEXT", "FOLLOW_UP_WHAT", "INDICATORS",
-    "MEETING_DECISIONS", "MEETING_NOTES", "OPEN", "SEALED_TEXT", "SHANARRI", "Action", "AreaPlan",
-    "Assessment", "ChildPlan", "FollowUp", "Meeting", "ReleasedFact", "Stamp", "apply", "fold", "rejection",
-    "stamp_of", "text_of", "visible_facts", "without_text",
+    "ACTION_NEED", "ACTION_PERFORMER", "ACTION_RESPONSIBLE_PERSON", "ACTION_WHAT", "AGREED", "ANSWER_COMMENT",
+    "ANSWER_SENDS", "AREAS", "ASSESSMENT_CHILD_VIEW", "ASSESSMENT_COMMENT", "ASSESSMENT_GUARDIANS_VIEW",
+    "CANCELLED", "CLOSED", "COMPLETED", "ERASED_TEXT", "EVALUATION_CHILD", "EVALUATION_GUARDIANS", "EVALUATION_TEXT",
+    "FOLLOW_UP_SUMMARY", "FOLLOW_UP_WHAT", "INDICATORS", "INVITATION_NOT_INVITED_WHY", "INVITATION_PEOPLE",
+    "INVITATION_PLACE", "INVITATION_QUESTIONS", "MEETING_CHILD_VOICE", "MEETING_DECISIONS", "MEETING_NOTES",
+    "MEETING_OTHERS", "ONGOING", "OPEN", "PARTICIPANT_CONTACT", "PARTICIPANT_RESPONSIBILITIES", "SEALED_TEXT",
+    "SHANARRI", "STATUS_REASON", "Action", "Answer", "AreaPlan", "Assessment", "ChildPlan", "Evaluation", "FollowUp",
+    "FollowUpReview", "Invitation", "Meeting", "Participant", "Rating", "ReleasedFact", "Stamp", "apply", "fold",
+    "rejection", "stamp_of", "text_of", "visible_facts", "without_text",
 ]
 
 # -- the wheel --------------------------------------------------------------------------------
@@ -85,6 +100,23 @@ export, are ``schemas.shanarri.SHANARRI`` (re-exported here; the rationale is in
 
 MEETING_DECISIONS = "decisions"
 MEETING_NOTES = "notes"
+MEETING_CHILD_VOICE = "child_voice"  # the child's own voice at the meeting
+MEETING_OTHERS = "others_present"  # who else took part (people by name, others than organisations)
+INVITATION_PLACE = "place"  # a room or a video link
+INVITATION_QUESTIONS = "questions"
+INVITATION_PEOPLE = "invited_people"
+INVITATION_NOT_INVITED_WHY = "not_invited_why"  # why the child or guardians are not invited
+ANSWER_SENDS = "sends"  # whom an organisation sends instead
+ANSWER_COMMENT = "comment"
+PARTICIPANT_RESPONSIBILITIES = "responsibilities"
+PARTICIPANT_CONTACT = "contact"
+ACTION_RESPONSIBLE_PERSON = "responsible_person"
+ACTION_PERFORMER = "performer"  # who does an action by others (a club, a relative)
+STATUS_REASON = "reason"  # why an action was cancelled
+FOLLOW_UP_SUMMARY = "summary"
+EVALUATION_TEXT = "evaluation"
+EVALUATION_CHILD = "child_words"
+EVALUATION_GUARDIANS = "guardians_words"
 ASSESSMENT_COMMENT = "comment"
 ASSESSMENT_CHILD_VIEW = "child_view"
 ASSESSMENT_GUARDIANS_VIEW = "guardians_view"
@@ -93,10 +125,16 @@ ACTION_WHAT = "what"
 FOLLOW_UP_WHAT = "what"
 
 SEALED_TEXT: Mapping[type[Event], tuple[str, ...]] = MappingProxyType({
-    MeetingHeld: (MEETING_DECISIONS, MEETING_NOTES),
+    MeetingInvited: (INVITATION_PLACE, INVITATION_QUESTIONS, INVITATION_PEOPLE, INVITATION_NOT_INVITED_WHY),
+    InvitationAnswered: (ANSWER_SENDS, ANSWER_COMMENT),
+    MeetingHeld: (MEETING_DECISIONS, MEETING_NOTES, MEETING_CHILD_VOICE, MEETING_OTHERS),
+    ParticipantRecorded: (PARTICIPANT_RESPONSIBILITIES, PARTICIPANT_CONTACT),
     AreaAssessed: (ASSESSMENT_COMMENT, ASSESSMENT_CHILD_VIEW, ASSESSMENT_GUARDIANS_VIEW),
-    ActionAgreed: (ACTION_NEED, ACTION_WHAT),
+    ActionAgreed: (ACTION_NEED, ACTION_WHAT, ACTION_RESPONSIBLE_PERSON, ACTION_PERFORMER),
+    ActionStatusChanged: (STATUS_REASON,),
     FollowUpScheduled: (FOLLOW_UP_WHAT,),
+    FollowUpHeld: (FOLLOW_UP_SUMMARY,),
+    ActionEvaluated: (EVALUATION_TEXT, EVALUATION_CHILD, EVALUATION_GUARDIANS),
 })
 """The keys of the free text each plan event carries in ``envelope.sealed`` as ``Personal``."""
 
@@ -125,13 +163,22 @@ SUPERSEDED = "a later event (by event time) has already been applied"
 OTHER_CHILD = "event is for another child than this plan's"
 NO_AREA = "event names no wellbeing area"
 BAD_RATING = "wheel rating outside 1-5"
-UNKNOWN_ACTION = "completion of an action that was never agreed in this plan"
+UNKNOWN_ACTION = "an action that was never agreed in this plan"
+UNKNOWN_INVITATION = "an answer to a meeting that was never called in this plan"
+NOT_INVITED = "an answer from an organisation the meeting's kallelse does not invite"
 UNCOVERED_RELEASE = "a non-directory fact released without consent ids"
 
 OPEN = "open"
 CLOSED = "closed"
+# An action's lifecycle as the read model stores it; ``agreed`` is planned, ``completed`` done.
 AGREED = "agreed"
+ONGOING = "ongoing"
 COMPLETED = "completed"
+CANCELLED = "cancelled"
+STATUS_OF: Mapping[ActionStatus, str] = MappingProxyType({
+    ActionStatus.PLANNED: AGREED, ActionStatus.ONGOING: ONGOING, ActionStatus.DONE: COMPLETED,
+    ActionStatus.CANCELLED: CANCELLED,
+})
 RATINGS = range(1, 6)
 
 
@@ -157,8 +204,93 @@ class Meeting:
     lead_org: str | None
     stamp: Stamp  # of the MeetingHeld in force; a later one for the same meeting corrects it
     written_by: str | None = None  # the organisation that recorded it: its text is theirs to share
+    child_took_part: bool | None = None  # None: not recorded
+    guardians_took_part: bool | None = None
     decisions: str | None = field(default=None, repr=False)
     notes: str | None = field(default=None, repr=False)
+    child_voice: str | None = field(default=None, repr=False)
+    others_present: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invitation:
+    """A kallelse to a collaboration meeting; the meeting it calls has the same id."""
+
+    meeting_id: UUID
+    starts_at: dt.datetime
+    invited_orgs: tuple[str, ...]
+    child_invited: bool
+    guardians_invited: bool
+    stamp: Stamp  # of the MeetingInvited in force; a later one for the same meeting corrects it
+    written_by: str | None = None
+    place: str | None = field(default=None, repr=False)
+    questions: str | None = field(default=None, repr=False)
+    invited_people: str | None = field(default=None, repr=False)
+    not_invited_why: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """An invited organisation's answer; its latest by event time holds."""
+
+    meeting_id: UUID
+    invitee_org: str
+    answer: InvitationAnswer
+    answered_at: dt.datetime
+    stamp: Stamp
+    sends: str | None = field(default=None, repr=False)
+    comment: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Participant:
+    """An organisation's role in the plan and what it is responsible for (SIP)."""
+
+    organisation_id: str
+    role: ParticipantRole
+    active: bool
+    stamp: Stamp
+    written_by: str | None = None
+    responsibilities: str | None = field(default=None, repr=False)
+    contact: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FollowUpReview:
+    """A follow-up held: when, and whether the plan goes on, is revised or is closed."""
+
+    follow_up_id: UUID
+    held_on: dt.date
+    outcome: FollowUpOutcome
+    stamp: Stamp
+    written_by: str | None = None
+    summary: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evaluation:
+    """One action's evaluation at one follow-up, in the professionals', child's and guardians' words."""
+
+    action_id: UUID
+    follow_up_id: UUID
+    evaluated_on: dt.date
+    effect: ActionEffect
+    stamp: Stamp
+    written_by: str | None = None
+    evaluation: str | None = field(default=None, repr=False)
+    child_words: str | None = field(default=None, repr=False)
+    guardians_words: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rating:
+    """One wheel rating of one area, kept for the wheel's history (no text: that is the latest's)."""
+
+    area: Area
+    rating: int
+    assessed_by_org: str
+    assessed_at: dt.datetime
+    event_id: UUID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,11 +321,17 @@ class Action:
     due_on: dt.date | None
     stamp: Stamp  # of the ActionAgreed in force; a later one corrects the agreement
     written_by: str | None = None
+    start_on: dt.date | None = None
+    by_others: bool = False  # done by others than the organisations; responsible_org follows it up
     status: str = AGREED
+    status_on: dt.date | None = None  # the day of the status in force
     completed_on: dt.date | None = None
-    completion: Stamp | None = None  # of the ActionCompleted in force
+    status_since: Stamp | None = None  # of the ActionCompleted / ActionStatusChanged in force
     need: str | None = field(default=None, repr=False)
     what: str | None = field(default=None, repr=False)
+    responsible_person: str | None = field(default=None, repr=False)
+    performer: str | None = field(default=None, repr=False)
+    status_reason: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -272,6 +410,12 @@ class ChildPlan:
     assessments: Mapping[Area, Assessment] = field(default_factory=_empty)
     actions: Mapping[UUID, Action] = field(default_factory=_empty)
     follow_ups: Mapping[UUID, FollowUp] = field(default_factory=_empty)
+    invitations: Mapping[UUID, Invitation] = field(default_factory=_empty)
+    answers: Mapping[tuple[UUID, str], Answer] = field(default_factory=_empty)
+    roles: Mapping[str, Participant] = field(default_factory=_empty)
+    reviews: Mapping[UUID, FollowUpReview] = field(default_factory=_empty)
+    evaluations: Mapping[tuple[UUID, UUID], Evaluation] = field(default_factory=_empty)  # (action, follow-up)
+    ratings: Mapping[UUID, Rating] = field(default_factory=_empty)  # every wheel rating, by event id
     facts: Mapping[UUID, ReleasedFact] = field(default_factory=_empty)
     # Revoked fact ids and when: ids only, the fact itself is purged. Keeps a late, older
     # release from bringing a purged fact back.
@@ -279,10 +423,24 @@ class ChildPlan:
 
     @property
     def participants(self) -> tuple[str, ...]:
-        """Organisations in the plan: the opener, every meeting's participants, and the lead."""
+        """Organisations in the plan: the opener, every meeting's participants and invitees, the
+        lead, and each organisation recorded with a role (until it leaves). Being one lets an
+        organisation open the child only where a consent also names it (``projections.access``)."""
         orgs = {o for m in self.meetings.values() for o in m.participant_orgs}
+        orgs.update(o for i in self.invitations.values() for o in i.invited_orgs)
+        orgs.update(p.organisation_id for p in self.roles.values() if p.active)
         orgs.update(o for o in (self.opened_by_org, self.lead) if o is not None)
         return tuple(sorted(orgs))
+
+    @property
+    def revision(self) -> int:
+        """The plan's version: 1, and one more for each follow-up that revised it."""
+        return 1 + sum(r.outcome is FollowUpOutcome.REVISED for r in self.reviews.values())
+
+    def history(self, area: Area) -> tuple[Rating, ...]:
+        """Every rating of ``area``, oldest first: the wheel over time."""
+        return tuple(sorted((r for r in self.ratings.values() if r.area == area),
+                            key=lambda r: (r.assessed_at, r.event_id)))
 
     def area(self, area: Area) -> AreaPlan:
         """The plan's assessment, actions and follow-ups in one area, in due order."""
@@ -295,11 +453,18 @@ class ChildPlan:
 
 
 _TEXT_FIELDS: Mapping[type, tuple[str, ...]] = MappingProxyType({
-    Meeting: (MEETING_DECISIONS, MEETING_NOTES),
+    Meeting: (MEETING_DECISIONS, MEETING_NOTES, MEETING_CHILD_VOICE, MEETING_OTHERS),
     Assessment: (ASSESSMENT_COMMENT, ASSESSMENT_CHILD_VIEW, ASSESSMENT_GUARDIANS_VIEW),
-    Action: (ACTION_NEED, ACTION_WHAT),
+    Action: (ACTION_NEED, ACTION_WHAT, ACTION_RESPONSIBLE_PERSON, ACTION_PERFORMER, "status_reason"),
     FollowUp: (FOLLOW_UP_WHAT,),
+    Invitation: (INVITATION_PLACE, INVITATION_QUESTIONS, INVITATION_PEOPLE, INVITATION_NOT_INVITED_WHY),
+    Answer: (ANSWER_SENDS, ANSWER_COMMENT),
+    Participant: (PARTICIPANT_RESPONSIBILITIES, PARTICIPANT_CONTACT),
+    FollowUpReview: (FOLLOW_UP_SUMMARY,),
+    Evaluation: (EVALUATION_TEXT, EVALUATION_CHILD, EVALUATION_GUARDIANS),
 })
+_TEXT_HOLDERS = ("meetings", "assessments", "actions", "follow_ups", "invitations", "answers", "roles", "reviews",
+                 "evaluations")
 
 
 def without_text(state: ChildPlan) -> ChildPlan:
@@ -314,7 +479,7 @@ def without_text(state: ChildPlan) -> ChildPlan:
                 out[key], changed = replace(item, **texts), True
         return MappingProxyType(out) if changed else None
 
-    found = {name: scrubbed(getattr(state, name)) for name in ("meetings", "assessments", "actions", "follow_ups")}
+    found = {name: scrubbed(getattr(state, name)) for name in _TEXT_HOLDERS}
     changes = {name: items for name, items in found.items() if items is not None}
     return replace(state, **changes) if changes else state
 
@@ -389,8 +554,14 @@ def _plan_event_rejection(state: ChildPlan, event: Any) -> str | None:
         return NO_AREA
     if isinstance(event, AreaAssessed) and event.rating not in RATINGS:
         return BAD_RATING
-    if isinstance(event, ActionCompleted) and event.action_id not in state.actions:
+    if isinstance(event, ActionCompleted | ActionStatusChanged | ActionEvaluated) and event.action_id not in state.actions:
         return UNKNOWN_ACTION
+    if isinstance(event, InvitationAnswered):
+        invitation = state.invitations.get(event.meeting_id)
+        if invitation is None:
+            return UNKNOWN_INVITATION
+        if event.invitee_org not in invitation.invited_orgs:
+            return NOT_INVITED
     return None
 
 
@@ -445,7 +616,9 @@ def _meeting_held(state: ChildPlan, event: MeetingHeld) -> ChildPlan:
         meeting = Meeting(
             meeting_id=event.meeting_id, held_on=event.held_on, participant_orgs=event.participant_orgs,
             lead_org=event.lead_org, stamp=stamp_of(event), written_by=event.envelope.source.organisation_id,
+            child_took_part=event.child_took_part, guardians_took_part=event.guardians_took_part,
             decisions=text_of(sealed, MEETING_DECISIONS), notes=text_of(sealed, MEETING_NOTES),
+            child_voice=text_of(sealed, MEETING_CHILD_VOICE), others_present=text_of(sealed, MEETING_OTHERS),
         )
         state = replace(state, meetings=_put(state.meetings, event.meeting_id, meeting))
     return state if event.lead_org is None else _with_lead(state, event.lead_org, event)
@@ -458,6 +631,10 @@ def _lead_assigned(state: ChildPlan, event: LeadAssigned) -> ChildPlan:
 def _area_assessed(state: ChildPlan, event: AreaAssessed) -> ChildPlan:
     area = event.envelope.area
     assert area is not None  # rejection() has ruled out an assessment without an area
+    if event.event_id not in state.ratings:  # every rating, for the wheel's history
+        rating = Rating(area=area, rating=event.rating, assessed_by_org=event.assessed_by_org,
+                        assessed_at=event.envelope.occurred_at, event_id=event.event_id)
+        state = replace(state, ratings=_put(state.ratings, event.event_id, rating))
     known = state.assessments.get(area)
     if known is not None and stamp_of(event) <= known.stamp:
         return state  # an older assessment, arrived late: the latest by time stays
@@ -479,23 +656,36 @@ def _action_agreed(state: ChildPlan, event: ActionAgreed) -> ChildPlan:
     if known is not None and stamp_of(event) <= known.stamp:
         return state
     sealed = event.envelope.sealed
-    action = Action(
+    agreed = Action(
         action_id=event.action_id, area=area, responsible_org=event.responsible_org, due_on=event.due_on,
         stamp=stamp_of(event), need=text_of(sealed, ACTION_NEED), what=text_of(sealed, ACTION_WHAT),
-        written_by=event.envelope.source.organisation_id,
-        status=AGREED if known is None else known.status,
-        completed_on=None if known is None else known.completed_on,
-        completion=None if known is None else known.completion,
+        written_by=event.envelope.source.organisation_id, start_on=event.start_on, by_others=event.by_others,
+        responsible_person=text_of(sealed, ACTION_RESPONSIBLE_PERSON), performer=text_of(sealed, ACTION_PERFORMER),
     )
-    return replace(state, actions=_put(state.actions, event.action_id, action))
+    if known is not None:  # the lifecycle is the status events', not the agreement's
+        agreed = replace(agreed, status=known.status, status_on=known.status_on, completed_on=known.completed_on,
+                         status_since=known.status_since, status_reason=known.status_reason)
+    return replace(state, actions=_put(state.actions, event.action_id, agreed))
+
+
+def _with_status(state: ChildPlan, event: ActionCompleted | ActionStatusChanged, status: str, on: dt.date,
+                 reason: str | None) -> ChildPlan:
+    """The status decided latest by event time holds, however the events arrive."""
+    known = state.actions[event.action_id]  # rejection() has ruled out an unknown action
+    if known.status_since is not None and stamp_of(event) <= known.status_since:
+        return state
+    changed = replace(known, status=status, status_on=on, completed_on=on if status == COMPLETED else None,
+                      status_since=stamp_of(event), status_reason=reason)
+    return replace(state, actions=_put(state.actions, event.action_id, changed))
 
 
 def _action_completed(state: ChildPlan, event: ActionCompleted) -> ChildPlan:
-    known = state.actions[event.action_id]  # rejection() has ruled out an unknown action
-    if known.completion is not None and stamp_of(event) <= known.completion:
-        return state
-    done = replace(known, status=COMPLETED, completed_on=event.completed_on, completion=stamp_of(event))
-    return replace(state, actions=_put(state.actions, event.action_id, done))
+    return _with_status(state, event, COMPLETED, event.completed_on, None)
+
+
+def _action_status_changed(state: ChildPlan, event: ActionStatusChanged) -> ChildPlan:
+    return _with_status(state, event, STATUS_OF[event.status], event.changed_on,
+                        text_of(event.envelope.sealed, STATUS_REASON))
 
 
 def _follow_up_scheduled(state: ChildPlan, event: FollowUpScheduled) -> ChildPlan:
@@ -508,6 +698,72 @@ def _follow_up_scheduled(state: ChildPlan, event: FollowUpScheduled) -> ChildPla
         written_by=event.envelope.source.organisation_id,
     )
     return replace(state, follow_ups=_put(state.follow_ups, event.follow_up_id, follow_up))
+
+
+def _latest(items: Mapping[Any, Any], key: Any, event: Event) -> bool:
+    """Whether ``event`` is later by event time than the item held under ``key`` (or none is)."""
+    known = items.get(key)
+    return known is None or stamp_of(event) > known.stamp
+
+
+def _invited(state: ChildPlan, event: MeetingInvited) -> ChildPlan:
+    if not _latest(state.invitations, event.meeting_id, event):
+        return state
+    sealed = event.envelope.sealed
+    invitation = Invitation(
+        meeting_id=event.meeting_id, starts_at=event.starts_at, invited_orgs=event.invited_orgs,
+        child_invited=event.child_invited, guardians_invited=event.guardians_invited, stamp=stamp_of(event),
+        written_by=event.envelope.source.organisation_id, place=text_of(sealed, INVITATION_PLACE),
+        questions=text_of(sealed, INVITATION_QUESTIONS), invited_people=text_of(sealed, INVITATION_PEOPLE),
+        not_invited_why=text_of(sealed, INVITATION_NOT_INVITED_WHY),
+    )
+    return replace(state, invitations=_put(state.invitations, event.meeting_id, invitation))
+
+
+def _answered(state: ChildPlan, event: InvitationAnswered) -> ChildPlan:
+    key = (event.meeting_id, event.invitee_org)
+    if not _latest(state.answers, key, event):
+        return state
+    sealed = event.envelope.sealed
+    answer = Answer(meeting_id=event.meeting_id, invitee_org=event.invitee_org, answer=event.answer,
+                    answered_at=event.envelope.occurred_at, stamp=stamp_of(event),
+                    sends=text_of(sealed, ANSWER_SENDS), comment=text_of(sealed, ANSWER_COMMENT))
+    return replace(state, answers=_put(state.answers, key, answer))
+
+
+def _participant(state: ChildPlan, event: ParticipantRecorded) -> ChildPlan:
+    if not _latest(state.roles, event.organisation_id, event):
+        return state
+    sealed = event.envelope.sealed
+    participant = Participant(
+        organisation_id=event.organisation_id, role=event.role, active=event.active, stamp=stamp_of(event),
+        written_by=event.envelope.source.organisation_id,
+        responsibilities=text_of(sealed, PARTICIPANT_RESPONSIBILITIES), contact=text_of(sealed, PARTICIPANT_CONTACT),
+    )
+    return replace(state, roles=_put(state.roles, event.organisation_id, participant))
+
+
+def _follow_up_held(state: ChildPlan, event: FollowUpHeld) -> ChildPlan:
+    if not _latest(state.reviews, event.follow_up_id, event):
+        return state
+    review = FollowUpReview(follow_up_id=event.follow_up_id, held_on=event.held_on, outcome=event.outcome,
+                            stamp=stamp_of(event), written_by=event.envelope.source.organisation_id,
+                            summary=text_of(event.envelope.sealed, FOLLOW_UP_SUMMARY))
+    return replace(state, reviews=_put(state.reviews, event.follow_up_id, review))
+
+
+def _evaluated(state: ChildPlan, event: ActionEvaluated) -> ChildPlan:
+    key = (event.action_id, event.follow_up_id)
+    if not _latest(state.evaluations, key, event):
+        return state
+    sealed = event.envelope.sealed
+    evaluation = Evaluation(
+        action_id=event.action_id, follow_up_id=event.follow_up_id, evaluated_on=event.evaluated_on,
+        effect=event.effect, stamp=stamp_of(event), written_by=event.envelope.source.organisation_id,
+        evaluation=text_of(sealed, EVALUATION_TEXT), child_words=text_of(sealed, EVALUATION_CHILD),
+        guardians_words=text_of(sealed, EVALUATION_GUARDIANS),
+    )
+    return replace(state, evaluations=_put(state.evaluations, key, evaluation))
 
 
 # -- the released facts' handlers --------------------------------------------------------------------
@@ -535,12 +791,18 @@ def _release_revoked(state: ChildPlan, event: ReleaseRevoked) -> ChildPlan:
 
 _HANDLERS: Mapping[type[Event], Callable[[ChildPlan, Any], ChildPlan]] = MappingProxyType({
     PlanOpened: _opened,
+    MeetingInvited: _invited,
+    InvitationAnswered: _answered,
     MeetingHeld: _meeting_held,
+    ParticipantRecorded: _participant,
     LeadAssigned: _lead_assigned,
     AreaAssessed: _area_assessed,
     ActionAgreed: _action_agreed,
     ActionCompleted: _action_completed,
+    ActionStatusChanged: _action_status_changed,
     FollowUpScheduled: _follow_up_scheduled,
+    FollowUpHeld: _follow_up_held,
+    ActionEvaluated: _evaluated,
     PlanClosed: _closed,
     FactReleased: _fact_released,
     ReleaseRevoked: _release_revoked,

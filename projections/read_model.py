@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    false,
     insert,
     select,
 )
@@ -127,6 +128,12 @@ actions = Table(
     Column("need", Text, nullable=True),
     Column("what", Text, nullable=True),
     Column("written_by", String(ORG), nullable=True),  # who wrote the text: whom it is shown to
+    Column("start_on", Date, nullable=True),
+    Column("by_others", Boolean, nullable=False, server_default=false()),
+    Column("status_on", Date, nullable=True),
+    Column("responsible_person", Text, nullable=True),
+    Column("performer", Text, nullable=True),
+    Column("status_reason", Text, nullable=True),
 )
 
 meetings = Table(
@@ -140,6 +147,82 @@ meetings = Table(
     Column("decisions", Text, nullable=True),
     Column("notes", Text, nullable=True),
     Column("written_by", String(ORG), nullable=True),
+    Column("child_took_part", Boolean, nullable=True),
+    Column("guardians_took_part", Boolean, nullable=True),
+    Column("child_voice", Text, nullable=True),
+    Column("others_present", Text, nullable=True),
+)
+
+# The plan as a SIP (issue 20): kallelser and their answers, each organisation's role and
+# responsibilities, follow-ups held with each action's evaluation, and every wheel rating.
+invitations = Table(
+    "invitations", metadata,
+    Column("meeting_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True, index=True),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("invited_orgs", Text, nullable=False),  # JSON list
+    Column("child_invited", Boolean, nullable=False),
+    Column("guardians_invited", Boolean, nullable=False),
+    Column("place", Text, nullable=True),
+    Column("questions", Text, nullable=True),
+    Column("invited_people", Text, nullable=True),
+    Column("not_invited_why", Text, nullable=True),
+    Column("written_by", String(ORG), nullable=True),
+)
+
+invitation_answers = Table(
+    "invitation_answers", metadata,
+    Column("meeting_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True, index=True),
+    Column("invitee_org", String(ORG), primary_key=True),
+    Column("answer", String(16), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+    Column("sends", Text, nullable=True),
+    Column("comment", Text, nullable=True),
+)
+
+plan_participants = Table(
+    "plan_participants", metadata,
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("organisation_id", String(ORG), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("responsibilities", Text, nullable=True),
+    Column("contact", Text, nullable=True),
+    Column("written_by", String(ORG), nullable=True),
+)
+
+follow_up_reviews = Table(
+    "follow_up_reviews", metadata,
+    Column("follow_up_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True, index=True),
+    Column("held_on", Date, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("summary", Text, nullable=True),
+    Column("written_by", String(ORG), nullable=True),
+)
+
+action_evaluations = Table(
+    "action_evaluations", metadata,
+    Column("action_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("follow_up_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True, index=True),
+    Column("evaluated_on", Date, nullable=False),
+    Column("effect", String(16), nullable=False),
+    Column("evaluation", Text, nullable=True),
+    Column("child_words", Text, nullable=True),
+    Column("guardians_words", Text, nullable=True),
+    Column("written_by", String(ORG), nullable=True),
+)
+
+assessment_history = Table(
+    "assessment_history", metadata,
+    Column("event_id", String(CHILD_ID_LENGTH), primary_key=True),
+    Column("child_id", String(CHILD_ID_LENGTH), primary_key=True, index=True),
+    Column("area", String(16), nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("assessed_by_org", String(ORG), nullable=False),
+    Column("assessed_at", DateTime(timezone=True), nullable=False),
 )
 
 follow_ups = Table(
@@ -217,10 +300,12 @@ projector_positions = Table(
     Column("offset", Integer, nullable=False),  # the last offset applied
 )
 
-CHILD_TABLES = (released_facts, assessments, actions, meetings, follow_ups, consents, named_person_history,
-                concern_reports, children)
-DIGEST_TABLES = (children, released_facts, assessments, actions, meetings, follow_ups, consents, named_person_history,
-                 concern_reports)
+SIP_TABLES = (invitations, invitation_answers, plan_participants, follow_up_reviews, action_evaluations,
+              assessment_history)
+CHILD_TABLES = (released_facts, assessments, actions, meetings, follow_ups, *SIP_TABLES, consents,
+                named_person_history, concern_reports, children)
+DIGEST_TABLES = (children, released_facts, assessments, actions, meetings, follow_ups, *SIP_TABLES, consents,
+                 named_person_history, concern_reports)
 Rows = dict[Table, list[dict[str, Any]]]
 Position = tuple[str, int]  # (topic, partition)
 
@@ -353,17 +438,47 @@ def plan_rows(p: ChildPlan, cid: str) -> Rows:
         actions: [{
             "action_id": str(a.action_id), "child_id": cid, "area": a.area.value, "responsible_org": a.responsible_org,
             "due_on": a.due_on, "status": a.status, "completed_on": a.completed_on, "need": a.need, "what": a.what,
-            "written_by": a.written_by,
+            "written_by": a.written_by, "start_on": a.start_on, "by_others": a.by_others, "status_on": a.status_on,
+            "responsible_person": a.responsible_person, "performer": a.performer, "status_reason": a.status_reason,
         } for a in p.actions.values()],
         meetings: [{
             "meeting_id": str(m.meeting_id), "child_id": cid, "held_on": m.held_on,
             "participant_orgs": _json(m.participant_orgs), "lead_org": m.lead_org, "decisions": m.decisions,
-            "notes": m.notes, "written_by": m.written_by,
+            "notes": m.notes, "written_by": m.written_by, "child_took_part": m.child_took_part,
+            "guardians_took_part": m.guardians_took_part, "child_voice": m.child_voice,
+            "others_present": m.others_present,
         } for m in p.meetings.values()],
         follow_ups: [{
             "follow_up_id": str(f.follow_up_id), "child_id": cid, "area": None if f.area is None else f.area.value,
             "due_on": f.due_on, "what": f.what, "written_by": f.written_by,
         } for f in p.follow_ups.values()],
+        invitations: [{
+            "meeting_id": str(i.meeting_id), "child_id": cid, "starts_at": i.starts_at,
+            "invited_orgs": _json(i.invited_orgs), "child_invited": i.child_invited,
+            "guardians_invited": i.guardians_invited, "place": i.place, "questions": i.questions,
+            "invited_people": i.invited_people, "not_invited_why": i.not_invited_why, "written_by": i.written_by,
+        } for i in p.invitations.values()],
+        invitation_answers: [{
+            "meeting_id": str(a.meeting_id), "child_id": cid, "invitee_org": a.invitee_org, "answer": a.answer.value,
+            "answered_at": a.answered_at, "sends": a.sends, "comment": a.comment,
+        } for a in p.answers.values()],
+        plan_participants: [{
+            "child_id": cid, "organisation_id": r.organisation_id, "role": r.role.value, "active": r.active,
+            "responsibilities": r.responsibilities, "contact": r.contact, "written_by": r.written_by,
+        } for r in p.roles.values()],
+        follow_up_reviews: [{
+            "follow_up_id": str(r.follow_up_id), "child_id": cid, "held_on": r.held_on, "outcome": r.outcome.value,
+            "summary": r.summary, "written_by": r.written_by,
+        } for r in p.reviews.values()],
+        action_evaluations: [{
+            "action_id": str(e.action_id), "follow_up_id": str(e.follow_up_id), "child_id": cid,
+            "evaluated_on": e.evaluated_on, "effect": e.effect.value, "evaluation": e.evaluation,
+            "child_words": e.child_words, "guardians_words": e.guardians_words, "written_by": e.written_by,
+        } for e in p.evaluations.values()],
+        assessment_history: [{
+            "event_id": str(r.event_id), "child_id": cid, "area": r.area.value, "rating": r.rating,
+            "assessed_by_org": r.assessed_by_org, "assessed_at": r.assessed_at,
+        } for r in p.ratings.values()],
     }
 
 

@@ -20,14 +20,19 @@ from schemas.catalogue import Catalogue
 from schemas.deadletter import DeadLetter
 from schemas.events import (
     EVENT_TYPES,
+    ActionEffect,
+    ActionStatus,
     Area,
     Basis,
     Category,
     ConsentObtained,
     Envelope,
     Event,
+    FollowUpOutcome,
     Grantor,
     GrantorRole,
+    InvitationAnswer,
+    ParticipantRole,
     Protection,
     SchoolType,
     Source,
@@ -53,7 +58,8 @@ ENCODE_ERASED = "event {name} carries erased personal data; it cannot be re-publ
 RECORD_TYPES: dict[str, type] = {**EVENT_TYPES, "DeadLetter": DeadLetter}
 ENUMS: dict[str, type] = {
     f"kronobarn.{e.__name__}": e
-    for e in (Area, Basis, Category, ConsentObtained, GrantorRole, Protection, SchoolType, SupportType)
+    for e in (ActionEffect, ActionStatus, Area, Basis, Category, ConsentObtained, FollowUpOutcome, GrantorRole,
+              InvitationAnswer, ParticipantRole, Protection, SchoolType, SupportType)
 }
 _BASIS = Basis._value2member_map_
 _CATEGORY = Category._value2member_map_

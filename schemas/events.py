@@ -81,6 +81,50 @@ class Protection(enum.StrEnum):
     SKYDDAD_FOLKBOKFORING = "SKYDDAD_FOLKBOKFORING"
 
 
+class InvitationAnswer(enum.StrEnum):
+    """An invitee's answer to a kallelse: coming, not coming, or sending someone else."""
+
+    COMING = "COMING"
+    NOT_COMING = "NOT_COMING"
+    SENDS_SOMEONE = "SENDS_SOMEONE"
+
+
+class ParticipantRole(enum.StrEnum):
+    """An organisation's part in the plan (SIP): it carries actions of its own, supports
+    others' actions, or takes part with its knowledge only. The overall responsibility is the
+    plan lead's (``LeadAssigned``)."""
+
+    RESPONSIBLE = "RESPONSIBLE"
+    SUPPORTING = "SUPPORTING"
+    CONSULTED = "CONSULTED"
+
+
+class ActionStatus(enum.StrEnum):
+    """An action's lifecycle: planned, ongoing, done, or cancelled (with a reason)."""
+
+    PLANNED = "PLANNED"
+    ONGOING = "ONGOING"
+    DONE = "DONE"
+    CANCELLED = "CANCELLED"
+
+
+class ActionEffect(enum.StrEnum):
+    """What an action did for the child, as judged at a follow-up."""
+
+    HELPED = "HELPED"
+    PARTLY = "PARTLY"
+    NOT_HELPED = "NOT_HELPED"
+    TOO_EARLY = "TOO_EARLY"
+
+
+class FollowUpOutcome(enum.StrEnum):
+    """What a follow-up decided for the plan: go on as it is, revise it, or close it."""
+
+    CONTINUED = "CONTINUED"
+    REVISED = "REVISED"
+    CLOSED = "CLOSED"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """Where a fact came from: system, organisation and the record's id and version."""
@@ -407,6 +451,8 @@ class MeetingHeld(Event):
     held_on: dt.date
     participant_orgs: tuple[str, ...]
     lead_org: str | None = None
+    child_took_part: bool | None = None  # None: not recorded (v1)
+    guardians_took_part: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -434,6 +480,8 @@ class ActionAgreed(Event):
     action_id: UUID
     responsible_org: str
     due_on: dt.date | None = None
+    start_on: dt.date | None = None
+    by_others: bool = False  # done by others than the organisations (a club, a relative), followed up by responsible_org
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -452,6 +500,72 @@ class FollowUpScheduled(Event):
     plan_id: UUID
     follow_up_id: UUID
     due_on: dt.date
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MeetingInvited(Event):
+    """A collaboration meeting was called (kallelse). Place, questions, people invited by name and
+    why the child or guardians are not invited travel sealed."""
+
+    plan_id: UUID
+    meeting_id: UUID
+    starts_at: dt.datetime
+    invited_orgs: tuple[str, ...]
+    child_invited: bool
+    guardians_invited: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InvitationAnswered(Event):
+    """An invited organisation answered a kallelse; whom it sends, and any comment, travel sealed."""
+
+    plan_id: UUID
+    meeting_id: UUID
+    invitee_org: str
+    answer: InvitationAnswer
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ParticipantRecorded(Event):
+    """An organisation's role in the plan and, sealed, its responsibilities and contact.
+    ``active`` False: it has left the plan."""
+
+    plan_id: UUID
+    organisation_id: str
+    role: ParticipantRole
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ActionStatusChanged(Event):
+    """An action moved in its lifecycle; a cancellation's reason travels sealed."""
+
+    plan_id: UUID
+    action_id: UUID
+    status: ActionStatus
+    changed_on: dt.date
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FollowUpHeld(Event):
+    """A follow-up of the plan was held, and what it decided; its summary travels sealed."""
+
+    plan_id: UUID
+    follow_up_id: UUID
+    held_on: dt.date
+    outcome: FollowUpOutcome
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ActionEvaluated(Event):
+    """At a follow-up an action was evaluated: its effect, and sealed, the evaluation in the
+    professionals', the child's and the guardians' words."""
+
+    plan_id: UUID
+    action_id: UUID
+    follow_up_id: UUID
+    evaluated_on: dt.date
+    effect: ActionEffect
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

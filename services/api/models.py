@@ -24,7 +24,16 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
 
-from schemas.events import Area, Category, ConsentObtained, GrantorRole
+from schemas.events import (
+    ActionEffect,
+    Area,
+    Category,
+    ConsentObtained,
+    FollowUpOutcome,
+    GrantorRole,
+    InvitationAnswer,
+    ParticipantRole,
+)
 
 ORG_MAX = 64
 CODE_MAX = 40
@@ -343,6 +352,20 @@ class FactOut(BaseModel):
     details: dict[str, str]
 
 
+class EvaluationOut(BaseModel):
+    """One action's evaluation at one follow-up."""
+
+    action_id: uuid.UUID
+    follow_up_id: uuid.UUID
+    evaluated_on: dt.date
+    effect: ActionEffect
+    effect_label: str
+    evaluated_by: OrgOut | None
+    evaluation: str | None
+    child_words: str | None = Field(description="the child's own words on the action")
+    guardians_words: str | None
+
+
 class ActionOut(BaseModel):
     action_id: uuid.UUID
     area: Area
@@ -350,8 +373,17 @@ class ActionOut(BaseModel):
     what: str | None
     responsible: OrgOut
     due_on: dt.date | None
-    status: str
+    status: str = Field(description="agreed (planned), ongoing, completed (done) or cancelled")
     completed_on: dt.date | None
+    status_label: str = ""
+    start_on: dt.date | None = None
+    status_on: dt.date | None = Field(None, description="the day the status in force was set")
+    status_reason: str | None = Field(None, description="why it was cancelled")
+    by_others: bool = Field(False, description="done by others than the organisations (a club, a relative); "
+                                               "the responsible organisation follows it up")
+    performer: str | None = Field(None, description="who does an action by others")
+    responsible_person: str | None = None
+    evaluations: list[EvaluationOut] = []
 
 
 class MeetingOut(BaseModel):
@@ -361,6 +393,72 @@ class MeetingOut(BaseModel):
     lead: OrgOut | None
     decisions: str | None
     notes: str | None
+    child_took_part: bool | None = Field(None, description="null: not recorded")
+    guardians_took_part: bool | None = None
+    child_voice: str | None = Field(None, description="the child's own voice at the meeting")
+    others_present: str | None = None
+
+
+class AnswerOut(BaseModel):
+    invitee: OrgOut
+    answer: InvitationAnswer | None = Field(description="null: not answered yet")
+    answer_label: str
+    answered_at: dt.datetime | None = None
+    sends: str | None = Field(None, description="whom the organisation sends instead")
+    comment: str | None = None
+
+
+class InvitationOut(BaseModel):
+    """A kallelse to a collaboration meeting and each invitee's answer."""
+
+    meeting_id: uuid.UUID
+    starts_at: dt.datetime
+    invited_by: OrgOut | None
+    child_invited: bool
+    guardians_invited: bool
+    place: str | None
+    questions: str | None
+    invited_people: str | None
+    not_invited_why: str | None = Field(description="why the child or the guardians are not invited")
+    answers: list[AnswerOut]
+    held: bool = Field(description="the meeting has been recorded as held")
+
+
+class ParticipantOut(BaseModel):
+    """An organisation's part in the plan and what it is responsible for."""
+
+    organisation: OrgOut
+    role: ParticipantRole
+    role_label: str
+    active: bool
+    responsibilities: str | None
+    contact: str | None
+
+
+class ReviewOut(BaseModel):
+    """A follow-up held, and what it decided for the plan."""
+
+    follow_up_id: uuid.UUID
+    held_on: dt.date
+    outcome: FollowUpOutcome
+    outcome_label: str
+    held_by: OrgOut | None
+    summary: str | None
+
+
+class RatingOut(BaseModel):
+    rating: int
+    assessed_at: dt.datetime
+    assessed_by: OrgOut
+
+
+class SipOut(BaseModel):
+    """What makes the plan a SIP: kallelser, participants and responsibilities, follow-ups held."""
+
+    revision: int = Field(1, description="1, and one more for each follow-up that revised the plan")
+    invitations: list[InvitationOut] = []
+    participants: list[ParticipantOut] = []
+    reviews: list[ReviewOut] = []
 
 
 class FollowUpOut(BaseModel):
@@ -378,6 +476,7 @@ class AreaOut(BaseModel):
     facts: list[FactOut]
     actions: list[ActionOut]
     follow_ups: list[FollowUpOut]
+    history: list[RatingOut] = Field([], description="every rating of the area, oldest first")
 
 
 class GrantorOut(BaseModel):
@@ -437,6 +536,7 @@ class PlanView(BaseModel):
     facts_without_area: list[FactOut]
     meetings: list[MeetingOut]
     follow_ups: list[FollowUpOut] = Field(description="follow-ups of the whole plan (no area)")
+    sip: SipOut = Field(default_factory=SipOut)
     consents: list[ConsentOut]
     access: str
     read_at: dt.datetime
@@ -507,6 +607,7 @@ class SeenPlanOut(BaseModel):
     facts_without_area: list[FactOut]
     meetings: list[MeetingOut]
     follow_ups: list[FollowUpOut]
+    sip: SipOut = Field(default_factory=SipOut)
     consents: list[ConsentOut]
 
 

@@ -146,7 +146,7 @@ def _plan_view(hub: Hub, reads: ChildReads, principal: Principal, loaded: Loaded
         participants=views.orgs(directory, row.participants),
         plan=views.plan_info(row.plan_id, row.plan_status, row.plan_opened_by, row.plan_opened_at,
                              row.plan_closed_at, directory, row.plan_closed_reason),
-        areas=areas, facts_without_area=loose, meetings=parts.meetings, follow_ups=plan_follow_ups,
+        areas=areas, facts_without_area=loose, meetings=parts.meetings, follow_ups=plan_follow_ups, sip=parts.sip,
         consents=[_named(views.consent_out(s.consent, at, directory, pending=s.pending,
                                            child_grants_from=hub.settings.consent_policy.child_grants_from), names)
                   for s in loaded.shown],

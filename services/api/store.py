@@ -6,6 +6,7 @@ narrow what is loaded (a coordinator's candidates, one child's rows).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -24,12 +25,18 @@ from projections.consent_rules import ChildStatus, Lapse
 from projections.consents import Consent, FactRef
 from projections.plan import ChildPlan
 from projections.read_model import (
+    action_evaluations,
     actions,
+    assessment_history,
     assessments,
     children,
     consents,
+    follow_up_reviews,
     follow_ups,
+    invitation_answers,
+    invitations,
     meetings,
+    plan_participants,
     plan_rows,
     released_facts,
 )
@@ -160,6 +167,12 @@ class PlanRows:
     actions: list[Any]
     meetings: list[Any]
     follow_ups: list[Any]
+    invitations: list[Any] = dataclasses.field(default_factory=list)
+    answers: list[Any] = dataclasses.field(default_factory=list)
+    participants: list[Any] = dataclasses.field(default_factory=list)
+    reviews: list[Any] = dataclasses.field(default_factory=list)
+    evaluations: list[Any] = dataclasses.field(default_factory=list)
+    history: list[Any] = dataclasses.field(default_factory=list)
 
     @classmethod
     def folded(cls, plan: ChildPlan, child_id: uuid.UUID) -> PlanRows:
@@ -175,6 +188,7 @@ class PlanRows:
             actions=sorted(rows[actions], key=lambda r: (r.due_on is None, r.due_on or dt.date.min, r.action_id)),
             meetings=sorted(by_id, key=lambda r: r.held_on, reverse=True),  # stable: ids ascending within a day
             follow_ups=sorted(rows[follow_ups], key=lambda r: (r.due_on, r.follow_up_id)),
+            **{name: sorted(rows[table], key=_ORDER[name]) for name, table in _SIP.items()},
         )
 
 
@@ -193,6 +207,22 @@ _PENDING = (select(pending_consents).where(pending_consents.c.child_id == bindpa
             .order_by(pending_consents.c.accepted_at, pending_consents.c.consent_id))
 _FOLLOW_UPS = (select(follow_ups).where(follow_ups.c.child_id == bindparam("cid"))
                .order_by(follow_ups.c.due_on, follow_ups.c.follow_up_id))
+# The SIP's parts (``PlanRows`` field -> table), each in one order, for SQL and for a folded plan.
+_SIP = {"invitations": invitations, "answers": invitation_answers, "participants": plan_participants,
+        "reviews": follow_up_reviews, "evaluations": action_evaluations, "history": assessment_history}
+_ORDER_COLUMNS = {"invitations": ("starts_at", "meeting_id"), "answers": ("meeting_id", "invitee_org"),
+                  "participants": ("organisation_id",), "reviews": ("held_on", "follow_up_id"),
+                  "evaluations": ("evaluated_on", "action_id", "follow_up_id"),
+                  "history": ("assessed_at", "event_id")}
+_ORDER = {name: (lambda r, cols=cols: tuple(_comparable(getattr(r, c)) for c in cols))
+          for name, cols in _ORDER_COLUMNS.items()}
+_SIP_QUERIES = {name: select(table).where(table.c.child_id == bindparam("cid"))
+                .order_by(*(table.c[c] for c in _ORDER_COLUMNS[name])) for name, table in _SIP.items()}
+
+
+def _comparable(value: Any) -> Any:
+    """A folded plan's datetimes are aware; SQLite gives them back naive in UTC."""
+    return utc(value) if isinstance(value, dt.datetime) else value
 
 
 class ChildReads:
@@ -232,6 +262,7 @@ class ChildReads:
             actions=self.c.execute(_ACTIONS, cid).all(),
             meetings=self.c.execute(_MEETINGS, cid).all(),
             follow_ups=self.c.execute(_FOLLOW_UPS, cid).all(),
+            **{name: self.c.execute(query, cid).all() for name, query in _SIP_QUERIES.items()},
         )
 
 

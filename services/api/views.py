@@ -23,19 +23,35 @@ from projections.consent_rules import CHILD_GRANTS_FROM
 from projections.consents import Consent
 from projections.plan import AREAS
 from schemas.codec import Codec, DecodeError
-from schemas.events import Area, Category, ConsentObtained, Event
+from schemas.events import (
+    ActionEffect,
+    Area,
+    Category,
+    ConsentObtained,
+    Event,
+    FollowUpOutcome,
+    InvitationAnswer,
+    ParticipantRole,
+)
 from schemas.shanarri import SHANARRI
 from services.api.models import (
     ActionOut,
+    AnswerOut,
     AreaOut,
     AssessmentOut,
     ConsentOut,
+    EvaluationOut,
     FactOut,
     FollowUpOut,
     GrantorOut,
+    InvitationOut,
     MeetingOut,
     OrgOut,
+    ParticipantOut,
     PlanInfo,
+    RatingOut,
+    ReviewOut,
+    SipOut,
 )
 from services.api.orgs import OrgDirectory
 from services.api.store import PlanRows, utc
@@ -59,6 +75,8 @@ class PlanParts:
     actions: list[ActionOut]
     meetings: list[MeetingOut]
     follow_ups: list[FollowUpOut]
+    sip: SipOut = dataclasses.field(default_factory=SipOut)
+    history: dict[Area, list[RatingOut]] = dataclasses.field(default_factory=dict)
 
 
 def org(directory: OrgDirectory, org_id: str | None) -> OrgOut | None:
@@ -145,7 +163,22 @@ def parts_of_rows(rows: PlanRows, directory: OrgDirectory, shows: TextShown) -> 
     def text(writer: str | None, area: str | None, value: str | None) -> str | None:
         return value if shows(writer, None if area is None else Area(area)) else None
 
+    area_of = {r.action_id: r.area for r in rows.actions}
+    evaluations: dict[str, list[EvaluationOut]] = {}
+    for r in rows.evaluations:
+        area = area_of.get(r.action_id)
+        evaluations.setdefault(r.action_id, []).append(EvaluationOut(
+            action_id=uuid.UUID(r.action_id), follow_up_id=uuid.UUID(r.follow_up_id), evaluated_on=r.evaluated_on,
+            effect=ActionEffect(r.effect), effect_label=sv.EFFECT[ActionEffect(r.effect)],
+            evaluated_by=org(directory, r.written_by), evaluation=text(r.written_by, area, r.evaluation),
+            child_words=text(r.written_by, area, r.child_words),
+            guardians_words=text(r.written_by, area, r.guardians_words)))
+    history: dict[Area, list[RatingOut]] = {}
+    for r in rows.history:
+        history.setdefault(Area(r.area), []).append(RatingOut(
+            rating=r.rating, assessed_at=utc(r.assessed_at), assessed_by=org(directory, r.assessed_by_org)))
     return PlanParts(
+        sip=_sip(rows, directory, text), history=history,
         assessments=[AssessmentOut(
             area=Area(r.area), rating=r.rating, assessed_by=org(directory, r.assessed_by_org),
             assessed_at=utc(r.assessed_at), comment=text(r.assessed_by_org, r.area, r.comment),
@@ -155,15 +188,58 @@ def parts_of_rows(rows: PlanRows, directory: OrgDirectory, shows: TextShown) -> 
             action_id=uuid.UUID(r.action_id), area=Area(r.area), need=text(r.written_by, r.area, r.need),
             what=text(r.written_by, r.area, r.what),
             responsible=org(directory, r.responsible_org), due_on=r.due_on, status=r.status,
-            completed_on=r.completed_on) for r in rows.actions],
+            status_label=sv.ACTION_STATUS.get(r.status, r.status),
+            completed_on=r.completed_on, start_on=r.start_on, status_on=r.status_on,
+            status_reason=text(r.written_by, r.area, r.status_reason), by_others=bool(r.by_others),
+            performer=text(r.written_by, r.area, r.performer),
+            responsible_person=text(r.written_by, r.area, r.responsible_person),
+            evaluations=evaluations.get(r.action_id, [])) for r in rows.actions],
         meetings=[MeetingOut(
             meeting_id=uuid.UUID(r.meeting_id), held_on=r.held_on,
             participants=orgs(directory, json.loads(r.participant_orgs or "[]")), lead=org(directory, r.lead_org),
-            decisions=text(r.written_by, None, r.decisions), notes=text(r.written_by, None, r.notes))
+            decisions=text(r.written_by, None, r.decisions), notes=text(r.written_by, None, r.notes),
+            child_took_part=r.child_took_part, guardians_took_part=r.guardians_took_part,
+            child_voice=text(r.written_by, None, r.child_voice),
+            others_present=text(r.written_by, None, r.others_present))
             for r in rows.meetings],
         follow_ups=[FollowUpOut(
             follow_up_id=uuid.UUID(r.follow_up_id), area=None if r.area is None else Area(r.area), due_on=r.due_on,
             what=text(r.written_by, r.area, r.what)) for r in rows.follow_ups],
+    )
+
+
+def _sip(rows: PlanRows, directory: OrgDirectory, text: Any) -> SipOut:
+    """Kallelser with every invitee's answer (unanswered ones too), participants and follow-ups held."""
+    answers: dict[tuple[str, str], Any] = {(r.meeting_id, r.invitee_org): r for r in rows.answers}
+    held = {r.meeting_id for r in rows.meetings}
+
+    def answer(meeting_id: str, invitee: str) -> AnswerOut:
+        r = answers.get((meeting_id, invitee))
+        given = None if r is None else InvitationAnswer(r.answer)
+        return AnswerOut(invitee=org(directory, invitee), answer=given, answer_label=sv.ANSWER[given],
+                         answered_at=None if r is None else utc(r.answered_at),
+                         sends=None if r is None else text(invitee, None, r.sends),
+                         comment=None if r is None else text(invitee, None, r.comment))
+
+    return SipOut(
+        revision=1 + sum(r.outcome == FollowUpOutcome.REVISED for r in rows.reviews),
+        invitations=[InvitationOut(
+            meeting_id=uuid.UUID(r.meeting_id), starts_at=utc(r.starts_at), invited_by=org(directory, r.written_by),
+            child_invited=r.child_invited, guardians_invited=r.guardians_invited,
+            place=text(r.written_by, None, r.place), questions=text(r.written_by, None, r.questions),
+            invited_people=text(r.written_by, None, r.invited_people),
+            not_invited_why=text(r.written_by, None, r.not_invited_why),
+            answers=[answer(r.meeting_id, o) for o in json.loads(r.invited_orgs or "[]")],
+            held=r.meeting_id in held) for r in rows.invitations],
+        participants=[ParticipantOut(
+            organisation=org(directory, r.organisation_id), role=ParticipantRole(r.role),
+            role_label=sv.PARTICIPANT_ROLE[ParticipantRole(r.role)], active=bool(r.active),
+            responsibilities=text(r.written_by, None, r.responsibilities), contact=text(r.written_by, None, r.contact))
+            for r in rows.participants],
+        reviews=[ReviewOut(
+            follow_up_id=uuid.UUID(r.follow_up_id), held_on=r.held_on, outcome=FollowUpOutcome(r.outcome),
+            outcome_label=sv.FOLLOW_UP_OUTCOME[FollowUpOutcome(r.outcome)], held_by=org(directory, r.written_by),
+            summary=text(r.written_by, None, r.summary)) for r in rows.reviews],
     )
 
 
@@ -184,5 +260,6 @@ def areas(parts: PlanParts, facts: Sequence[FactOut]) -> tuple[list[AreaOut], li
     out = [AreaOut(
         area=area, label=sv.AREA[area], shanarri=list(SHANARRI[area]), assessment=latest.get(area),
         facts=[f for f in facts if f.area == area], actions=[a for a in parts.actions if a.area == area],
-        follow_ups=[f for f in parts.follow_ups if f.area == area]) for area in AREAS]
+        follow_ups=[f for f in parts.follow_ups if f.area == area], history=parts.history.get(area, []))
+        for area in AREAS]
     return out, [f for f in facts if f.area is None], [f for f in parts.follow_ups if f.area is None]

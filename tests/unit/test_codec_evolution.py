@@ -95,6 +95,8 @@ EVOLVED = {
     "PregnancyRegistered": ("expectant_parent_id",),
     "ConsentGranted": ("obtained", "registered_by"),
     "ReportOfConcernRouted": ("reporter_category", "acute", "filed_in_hub", "reported_at"),
+    "MeetingHeld": ("child_took_part", "guardians_took_part"),
+    "ActionAgreed": ("start_on", "by_others"),
 }
 
 

@@ -387,9 +387,10 @@ def test_free_text_stays_out_of_reprs() -> None:
 
 
 def test_sealed_text_keys_name_every_text_bearing_plan_event() -> None:
-    assert SEALED_TEXT[MeetingHeld] == ("decisions", "notes")
+    assert SEALED_TEXT[MeetingHeld] == ("decisions", "notes", "child_voice", "others_present")
     assert SEALED_TEXT[AreaAssessed] == ("comment", "child_view", "guardians_view")
-    assert SEALED_TEXT[ActionAgreed] == ("need", "what") and SEALED_TEXT[FollowUpScheduled] == ("what",)
+    assert SEALED_TEXT[ActionAgreed] == ("need", "what", "responsible_person", "performer")
+    assert SEALED_TEXT[FollowUpScheduled] == ("what",)
 
 
 # -- the wheel ---------------------------------------------------------------------------------------------

@@ -57,7 +57,8 @@ def test_opened_text_gives_what_the_key_opens_and_nothing_once_erased() -> None:
     held = made("MeetingHeld", 1, sealed=Personal(meeting))
     assert opened_text(held, protected=False) == (meeting, "opened")
     assert opened_text(made("MeetingHeld", 1, sealed=ERASED), protected=False) == (
-        {"decisions": "[raderad]", "notes": "[raderad]"}, "erased")
+        {"decisions": "[raderad]", "notes": "[raderad]", "child_voice": "[raderad]", "others_present": "[raderad]"},
+        "erased")
     assert opened_text(made("ChildRegistered", 2, sealed=ERASED), protected=False) == ({}, "erased")
     assert opened_text(made("HealthVisitRecorded", 3), protected=False) == ({}, "none")
     assert opened_text(made("MeetingHeld", 4, sealed=SealedBox(b"\x01xyz")), protected=False) == ({}, "sealed")

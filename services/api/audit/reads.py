@@ -178,6 +178,6 @@ async def plan_as_seen(hub: Hub, principal: Principal, child_id: uuid.UUID, view
         named_person_rule=seen.named_person.rule, lead=views.org(d, plan.lead),
         participants=views.orgs(d, plan.participants),
         plan=views.plan_info(plan.plan_id, plan.status, plan.opened_by_org, plan.opened_at, plan.closed_at, d),
-        areas=areas, facts_without_area=loose, meetings=parts.meetings, follow_ups=plan_follow_ups,
+        areas=areas, facts_without_area=loose, meetings=parts.meetings, follow_ups=plan_follow_ups, sip=parts.sip,
         consents=[views.consent_out(c, at, d, child_grants_from=hub.settings.consent_child_age) for c in seen.consents],
     )

@@ -16,7 +16,18 @@ from connectors import personnummer
 from projections import access, consent_rules
 from projections import named_person as np
 from projections.read_model import PLAN_CLOSED_BY_DEATH
-from schemas.events import Area, Category, ConsentObtained, GrantorRole, SchoolType, SupportType
+from schemas.events import (
+    ActionEffect,
+    Area,
+    Category,
+    ConsentObtained,
+    FollowUpOutcome,
+    GrantorRole,
+    InvitationAnswer,
+    ParticipantRole,
+    SchoolType,
+    SupportType,
+)
 from services.api import errors
 from services.api.auth import form_tokens
 from services.commands import consent as consent_registry
@@ -58,7 +69,15 @@ LAPSE = {
 }
 CONSENT_PENDING = "väntar på behandling"
 PLAN_STATUS = {"open": "öppen", "closed": "avslutad", None: "ingen plan"}
-ACTION_STATUS = {"agreed": "beslutad", "completed": "slutförd"}
+ACTION_STATUS = {"agreed": "planerad", "ongoing": "pågår", "completed": "genomförd", "cancelled": "avbruten"}
+ANSWER = {InvitationAnswer.COMING: "kommer", InvitationAnswer.NOT_COMING: "kommer inte",
+          InvitationAnswer.SENDS_SOMEONE: "skickar någon annan", None: "har inte svarat"}
+PARTICIPANT_ROLE = {ParticipantRole.RESPONSIBLE: "ansvarar för insatser", ParticipantRole.SUPPORTING: "stödjer",
+                    ParticipantRole.CONSULTED: "bidrar med kunskap"}
+EFFECT = {ActionEffect.HELPED: "har hjälpt", ActionEffect.PARTLY: "har hjälpt delvis",
+          ActionEffect.NOT_HELPED: "har inte hjälpt", ActionEffect.TOO_EARLY: "för tidigt att säga"}
+FOLLOW_UP_OUTCOME = {FollowUpOutcome.CONTINUED: "planen fortsätter", FollowUpOutcome.REVISED: "planen revideras",
+                     FollowUpOutcome.CLOSED: "planen avslutas"}
 GROUND = {access.Ground.NAMED_PERSON: "barnensbästa-ansvarig", access.Ground.LEAD: "ansvarig för planen",
           access.Ground.PARTICIPANT: "deltagare i planen", access.Ground.EMERGENCY: "nödöppning",
           access.Ground.YOUNG_PERSON: "barnensbästa-ansvarig till 18 år (den ungas eget samtycke till 19 år)"}
