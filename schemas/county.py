@@ -9,6 +9,7 @@ checks the same rules again without them, so no invalid directory exists in memo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -36,6 +37,11 @@ SECOND_UNIT = "municipality {code} has a second {kind} unit {org!r}; the named p
 BAD_SCHOOL_LINE = "school_stage_starts_with is PRESCHOOL or PRESCHOOL_CLASS, not {value!r}"
 BAD_GRACE = "placement_grace_days is a whole number of days >= 0, not {value!r}"
 NO_UNIT = "municipality {code!r} has no {kind} unit"
+BAD_EMAIL = "organisation {org!r} has reminder_email {value!r}, which is not an e-mail address (name@domain.se)"
+# An address a mail server takes as it stands: one @, a dotted domain, no spaces, quotes or angle
+# brackets (a functional mailbox, never a display name; the reminder's To: header is built from it).
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
 
 class DirectoryFault(ValueError):
@@ -71,6 +77,7 @@ class Organisation:
     name: str
     municipality_code: str
     principal_id: str | None = None  # school units: the principal (rektor)
+    reminder_email: str | None = None  # the unit's functional mailbox for to-do reminders
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,9 @@ class CountyDirectory:
                 raise DirectoryFault(UNKNOWN_MUNICIPALITY.format(org=org.id, code=org.municipality_code,
                                                                  codes=", ".join(names)),
                                      "organisations", i, "municipality_code", org.municipality_code)
+            if org.reminder_email is not None and not is_email(org.reminder_email):
+                raise DirectoryFault(BAD_EMAIL.format(org=org.id, value=org.reminder_email),
+                                     "organisations", i, "reminder_email", org.reminder_email)
             if org.kind in NAMED_PERSON_KINDS and by_kind.get((org.kind, org.municipality_code)):
                 raise DirectoryFault(SECOND_UNIT.format(code=org.municipality_code, kind=org.kind, org=org.id),
                                      "organisations", i, "id", org.id)
@@ -143,7 +153,8 @@ class CountyDirectory:
             region=Region(raw["region"]["id"], raw["region"]["name"]),
             municipalities=tuple(Municipality(m["code"], m["name"]) for m in raw["municipalities"]),
             organisations=tuple(
-                Organisation(o["id"], o["kind"], o["name"], o["municipality_code"], o.get("principal_id"))
+                Organisation(o["id"], o["kind"], o["name"], o["municipality_code"], o.get("principal_id"),
+                             o.get("reminder_email"))
                 for o in raw.get("organisations", ())
             ),
             school_stage_starts_with=SchoolType(named.get("school_stage_starts_with", SchoolType.PRESCHOOL_CLASS)),
@@ -188,6 +199,15 @@ class CountyDirectory:
     def municipality_name(self, code: str | None) -> str | None:
         return None if code is None else self._names.get(code)
 
+    def reminder_addresses(self) -> dict[str, str]:
+        """Organisation id -> its reminder mailbox, for the units that have one, in the file's order."""
+        return {o.id: o.reminder_email for o in self.organisations if o.reminder_email is not None}
+
     def units_by_municipality(self, kind: str) -> dict[str, str]:
         """Municipality code -> id of its (first) ``kind`` unit, for municipalities that have one."""
         return {m.code: units[0].id for m in self.municipalities if (units := self.units_of(kind, m.code))}
+
+
+def is_email(value: str) -> bool:
+    """Whether ``value`` is a plain e-mail address (``EMAIL``), at most 254 characters."""
+    return len(value) <= 254 and EMAIL.fullmatch(value) is not None

@@ -38,6 +38,8 @@ readmodel_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Th
 app.add_typer(readmodel_app, name="readmodel")
 audit_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The tamper-evident audit log of every read (hash chain, signed checkpoints).")
 app.add_typer(audit_app, name="audit")
+reminders_app = typer.Typer(no_args_is_help=True, add_completion=False, help="Reminders by e-mail of each organisation's to-do page.")
+app.add_typer(reminders_app, name="reminders")
 
 BAD_CHILD_ID = "child id must be a UUID pseudonym, got {value!r}"
 ERASED = "erased: {ids} id(s) of child {child}; audit event {event}"
@@ -346,6 +348,30 @@ def readmodel_digest(
     engine = make_engine(database or settings.resolved_database_url)
     migrate(engine)
     typer.echo(read_model(engine, settings).digest())
+
+
+@reminders_app.command("send")
+def reminders_send() -> None:
+    """Mail each organisation with a reminder_email in the county directory how many items wait on
+    its to-do page, with the link (KRONOBARN_PUBLIC_URL/ui/att-gora): one mail each, only a count."""
+    from services.county import county_directory
+    from services.reminders.sending import OFF, ReminderError, send_reminders
+    from services.sql.db import make_engine
+
+    settings = command_settings()
+    if settings.smtp_host is None:
+        typer.echo(f"{OFF}; nothing sent", err=True)
+        return
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        outcome = send_reminders(settings, engine, county_directory(settings), dt.datetime.now(dt.UTC), typer.echo)
+    except ReminderError as exc:
+        typer.echo(f"reminders failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    if outcome.refused:  # the others have theirs; a refused mailbox is for the directory's keeper to fix
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 The file is TOML (format and rules in ``docs/county-directory.md``): a ``[region]``, the
 ``[[municipalities]]`` (SCB code and name), every ``[[organisations]]`` unit (id, kind, name,
-municipality code, a school's principal) and the ``[named_person]`` choices. It becomes a
+municipality code, a school's principal, an optional reminder mailbox) and the ``[named_person]`` choices. It becomes a
 ``schemas.county.CountyDirectory``, which the named-person config, the web service's
 organisation names, dev login and the stand-ins all read.
 
@@ -69,6 +69,9 @@ class _Organisation(_Strict):
     name: str = _ID
     municipality_code: str = _ID
     principal_id: str | None = Field(None, min_length=1)
+    # The unit's functional mailbox for ``kronobarn reminders send``: checked by ``CountyDirectory``
+    # (``schemas.county.is_email``), whose fault names this key's line.
+    reminder_email: str | None = Field(None, min_length=3, max_length=254)
 
 
 class _NamedPerson(_Strict):

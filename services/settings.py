@@ -109,6 +109,18 @@ class Settings(BaseSettings):
         "comma-separated addresses or networks (CIDR) of the reverse proxies in front of the web service: "
         "only their X-Forwarded-For, -Proto and -Host are believed; from anyone else they are ignored"))
 
+    # Reminders by e-mail (``kronobarn reminders send``): off while no SMTP host is set.
+    public_url: str = Field("http://127.0.0.1:8080", description=(
+        "the hub's address as its users reach it (scheme and host, no path): the reminders' link to the "
+        "to-do page is built from it"))
+    smtp_host: str | None = Field(None, description="the mail server of the reminders; unset: no reminders")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_user: str | None = Field(None, description="login at the mail server, if it asks for one")
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field("kronobarn@localhost", min_length=3, description="the reminders' From: address")
+    smtp_starttls: bool = Field(False, description="upgrade the connection with STARTTLS before logging in")
+    smtp_timeout_s: float = Field(30.0, gt=0, le=300, description="how long to wait for the mail server")
+
     # Demo only.
     demo_children: int = Field(2_000, ge=10, le=45_000, description="children in the demo's synthetic county")
     demo_data_dir: Path = Field(Path("var/demo/standins"), description="where the demo's stand-ins keep data")
@@ -128,6 +140,13 @@ class Settings(BaseSettings):
     def _networks(cls, value: str) -> str:
         _proxy_networks(value)  # a typo must stop the service, not silently trust nobody (or everybody)
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or any(ch.isspace() for ch in value):
+            raise ValueError(f"public_url must be an http(s):// address, not {value!r}")
+        return value.rstrip("/")
 
     @property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:

@@ -105,7 +105,7 @@ def settle_heap() -> None:
 
 
 def _routes(app: FastAPI, dev_login: bool) -> None:
-    from services.api import routes
+    from services.api import routes, todo
     from services.api.audit import erasures, extract
     from services.api.audit import routes as audit_routes
     from services.api.auth import devlogin_routes, session_routes
@@ -113,8 +113,10 @@ def _routes(app: FastAPI, dev_login: bool) -> None:
     from services.api.ui import extract as extract_page
     from services.api.ui import pages
     from services.api.ui import reviews as review_pages
+    from services.api.ui import todo as todo_pages
 
     app.include_router(routes.router)
+    app.include_router(todo.router)
     app.include_router(session_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(audit_routes.admin_router)
@@ -124,6 +126,7 @@ def _routes(app: FastAPI, dev_login: bool) -> None:
     app.include_router(extract_page.router)
     app.include_router(review_pages.router)  # before ``pages``: its emergency list is this router's
     app.include_router(erasure_pages.router)  # before ``pages``: the administrators' page is this router's
+    app.include_router(todo_pages.router)  # before ``pages``: /ui/att-gora is a fixed path
     app.include_router(pages.router)
     if dev_login:
         app.include_router(devlogin_routes.router)

@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from schemas.events import (
     ActionEffect,
+    ActionStatus,
     Area,
     Category,
     ConsentObtained,
@@ -174,6 +175,12 @@ class RecordMeeting(Body):
     lead_org: Org | None = None
     decisions: LongText
     notes: LongText | None = None
+    meeting_id: Id | None = Field(None, description="the kallelse's meeting, when the meeting was called; "
+                                                    "null: a meeting not called through the hub")
+    child_took_part: Flag | None = Field(None, description="null: not recorded")
+    guardians_took_part: Flag | None = None
+    child_voice: Text | None = Field(None, description="the child's own voice at the meeting")
+    others_present: Text | None = Field(None, description="others present, by name or role")
 
 
 class AssessArea(Body):
@@ -190,6 +197,11 @@ class AgreeAction(Body):
     what: Text
     responsible_org: Org
     due_on: Day | None = None
+    start_on: Day | None = None
+    by_others: Flag = Field(False, description="done by others than the organisations (a club, a relative); "
+                                               "the responsible organisation follows it up")
+    performer: Text | None = Field(None, description="who does an action by others: required then")
+    responsible_person: Text | None = None
 
 
 class CompleteAction(Body):
@@ -738,3 +750,59 @@ class ReportFiguresOut(BaseModel):
     by_category: list[FiguresByCategory]
     by_municipality: list[FiguresByMunicipality]
     total: FiguresByMunicipality
+
+
+# -- the plan as a SIP (issue 20) ------------------------------------------------------------------------
+
+class InviteMeeting(Body):
+    """A kallelse to a collaboration meeting. Not inviting the child or the guardians needs a why."""
+
+    starts_at: Moment
+    place: Text
+    invited_orgs: list[Org] = Field(min_length=1, max_length=LIST_MAX)
+    invited_people: Text | None = Field(None, description="people invited by name or role")
+    child_invited: Flag
+    guardians_invited: Flag
+    not_invited_why: Text | None = Field(None, description="required when the child or the guardians are not invited")
+    questions: LongText
+
+
+class AnswerInvitation(Body):
+    """The caller's organisation answers a kallelse it was sent."""
+
+    answer: InvitationAnswer
+    sends: Text | None = Field(None, description="whom the organisation sends: required for SENDS_SOMEONE")
+    comment: Text | None = None
+
+
+class RecordParticipant(Body):
+    organisation_id: Org
+    role: ParticipantRole
+    responsibilities: Text | None = Field(None, description="required unless the role is CONSULTED")
+    contact: Text | None = None
+    active: Flag = Field(True, description="false: the organisation has left the plan")
+
+
+class ChangeActionStatus(Body):
+    status: ActionStatus
+    changed_on: Day
+    reason: Text | None = Field(None, description="why: required for CANCELLED")
+
+
+class EvaluationIn(Body):
+    action_id: Id
+    effect: ActionEffect
+    evaluation: Text
+    child_words: Text | None = Field(None, description="the child's own words on the action")
+    guardians_words: Text | None = None
+
+
+class HoldFollowUp(Body):
+    """A follow-up held: a scheduled one (its id) or a new one, each action's evaluation, and
+    what it decided for the plan (CLOSED closes it)."""
+
+    follow_up_id: Id | None = Field(None, description="a scheduled follow-up of this child; null: a new one")
+    held_on: Day
+    outcome: FollowUpOutcome
+    summary: LongText
+    evaluations: list[EvaluationIn] = Field([], max_length=LIST_MAX)

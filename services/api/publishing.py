@@ -33,6 +33,7 @@ AUDIT = "audit"
 EMERGENCY = "emergency"
 SEARCH = "search"  # a lookup by personnummer, hit or miss
 EXTRACT = "register-extract"  # a register extract for the child (GDPR art. 15)
+PRINT = "print"  # the printable plan for the family, HTML or PDF
 
 
 class KafkaPublisher:

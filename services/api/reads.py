@@ -33,8 +33,10 @@ from services.ingest.contacts import SqlContacts
 
 log = structlog.get_logger(__name__)
 
-PLAN_PARTS = ("plan", "named-person", "assessments", "facts", "actions", "meetings", "follow-ups", "consents")
-EXPORT_PARTS = ("plan", "named-person", "assessments", "actions", "follow-ups", "consents")
+PLAN_PARTS = ("plan", "named-person", "assessments", "facts", "actions", "meetings", "invitations", "participants",
+              "follow-ups", "consents")
+EXPORT_PARTS = ("plan", "named-person", "assessments", "actions", "meetings", "invitations", "participants",
+                "follow-ups", "consents")
 SUMMARY_PARTS = ("summary",)
 GAPS_PARTS = ("gaps",)
 LIST_LIMIT_MAX = 100

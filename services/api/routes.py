@@ -131,6 +131,49 @@ async def schedule_follow_up(request: Request, caller: Caller, child_id: ChildId
     return await commands.schedule_follow_up(hub_of(request), caller, child_id, body)
 
 
+# -- the plan as a SIP (issue 20) ---------------------------------------------------------------------------
+
+MeetingId = Annotated[uuid.UUID, Path(description="the kallelse's meeting id, as answered when it was sent")]
+
+
+@_post("/children/{child_id}/invitations", "Kalla till samverkansmöte")
+async def invite_meeting(request: Request, caller: Caller, child_id: ChildId,
+                         body: models.InviteMeeting) -> models.Accepted:
+    """A kallelse: when, where, which organisations (and people), the questions, and whether the
+    child and the guardians are invited (if not, why). ``id`` in the answer is the meeting's."""
+    return await commands.invite_meeting(hub_of(request), caller, child_id, body)
+
+
+@_post("/children/{child_id}/invitations/{meeting_id}/answer", "Svara på kallelse")
+async def answer_invitation(request: Request, caller: Caller, child_id: ChildId, meeting_id: MeetingId,
+                            body: models.AnswerInvitation) -> models.Accepted:
+    """The caller's organisation answers a kallelse it was sent; a later answer replaces it."""
+    return await commands.answer_invitation(hub_of(request), caller, child_id, meeting_id, body)
+
+
+@_post("/children/{child_id}/participants", "Registrera deltagare och ansvar")
+async def record_participant(request: Request, caller: Caller, child_id: ChildId,
+                             body: models.RecordParticipant) -> models.Accepted:
+    """An organisation's role in the plan and what it is responsible for; ``active`` false: it left."""
+    return await commands.record_participant(hub_of(request), caller, child_id, body)
+
+
+@_post("/children/{child_id}/actions/{action_id}/status", "Ändra insatsens status")
+async def change_action_status(request: Request, caller: Caller, child_id: ChildId, action_id: uuid.UUID,
+                               body: models.ChangeActionStatus) -> models.Accepted:
+    """Planned -> ongoing -> done, or planned/ongoing -> cancelled (with a reason); done and
+    cancelled are final."""
+    return await commands.change_action_status(hub_of(request), caller, child_id, action_id, body)
+
+
+@_post("/children/{child_id}/follow-ups/held", "Genomför uppföljning")
+async def hold_follow_up(request: Request, caller: Caller, child_id: ChildId,
+                         body: models.HoldFollowUp) -> models.Accepted:
+    """A follow-up held with each action's evaluation; outcome CLOSED also closes the plan.
+    ``id`` in the answer is the follow-up's."""
+    return await commands.hold_follow_up(hub_of(request), caller, child_id, body)
+
+
 @_post("/children/{child_id}/named-person/transfer", "Flytta barnensbästa-ansvar")
 async def transfer_named_person(request: Request, caller: Caller, child_id: ChildId,
                                 body: models.TransferNamedPerson) -> models.Accepted:

@@ -2,8 +2,9 @@
 
 What needs the read model is checked here (the plan is open, the consents exist and are
 active, the action is this plan's); what the request alone shows is checked by
-``services.commands.plan`` and ``services.commands.consent``, which give every reason. Each
-accepted command publishes one event and answers with its id: the read model shows it once the
+``services.commands.plan``, ``services.commands.sip`` and ``services.commands.consent``, which
+give every reason. Each accepted command publishes one event (a follow-up held: the follow-up,
+each evaluation, and a close), all at once after every check, and answers with its id: the read model shows it once the
 projector has applied it. Every organisation a command names is checked against the county
 directory (``hub.directory``): the command modules take its units and say which field names
 one that is unknown or of the wrong kind. A consent is shown at once, as pending (``services.api.pending``), and
@@ -13,6 +14,7 @@ a withdrawal of a consent that had already ended is accepted and answered as moo
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -21,17 +23,18 @@ from typing import Any
 from projections import access
 from projections.access import Need
 from projections.consent_rules import ChildStatus
-from schemas.events import ConsentGranted, Event, Grantor
+from schemas.events import ActionStatus, ConsentGranted, Event, Grantor
 from schemas.sealing import ChildErased
 from services.api import errors, models, pending, publishing, reads
 from services.api.auth.tokens import Principal
 from services.api.reads import Loaded
-from services.api.store import ChildRow
+from services.api.store import ChildRow, PlanRows
 from services.api.ui import sv
 from services.api.wiring import Hub
 from services.commands import consent as consent_registry
 from services.commands import organisations
 from services.commands import plan as plan_service
+from services.commands import sip as sip_service
 
 NO_PLAN = errors.NO_PLAN
 PLAN_ALREADY_OPEN = errors.PLAN_ALREADY_OPEN
@@ -130,9 +133,13 @@ async def open_plan(hub: Hub, principal: Principal, child_id: uuid.UUID, body: m
 async def record_meeting(hub: Hub, principal: Principal, child_id: uuid.UUID,
                          body: models.RecordMeeting) -> models.Accepted:
     loaded, plan_id = await _open_plan(hub, principal, child_id)
+    if body.meeting_id is not None and _invitation(await _rows(hub, child_id), body.meeting_id) is None:
+        raise errors.NotFound()  # a meeting called is recorded under its kallelse's id: this plan's only
     event = await _run(hub, plan_service.record_meeting, child_id, plan_id, principal.organisation_id, body.held_on,
                        body.participant_orgs, body.lead_org, body.decisions, body.notes, now=hub.now(),
-                       died_on=loaded.child.died_on, units=_units(hub))
+                       died_on=loaded.child.died_on, units=_units(hub), meeting_id=body.meeting_id,
+                       child_took_part=body.child_took_part, guardians_took_part=body.guardians_took_part,
+                       child_voice=body.child_voice, others_present=body.others_present)
     return _accepted(event, event.meeting_id)  # type: ignore[attr-defined]
 
 
@@ -148,23 +155,23 @@ async def agree_action(hub: Hub, principal: Principal, child_id: uuid.UUID, body
     loaded, plan_id = await _open_plan(hub, principal, child_id)
     event = await _run(hub, plan_service.agree_action, child_id, plan_id, principal.organisation_id, body.area,
                        body.need, body.what, body.responsible_org, body.due_on, now=hub.now(),
-                       died_on=loaded.child.died_on, units=_units(hub))
+                       died_on=loaded.child.died_on, units=_units(hub), start_on=body.start_on,
+                       by_others=body.by_others, performer=body.performer,
+                       responsible_person=body.responsible_person)
     return _accepted(event, event.action_id)  # type: ignore[attr-defined]
 
 
 async def complete_action(hub: Hub, principal: Principal, child_id: uuid.UUID, action_id: uuid.UUID,
                           body: models.CompleteAction) -> models.Accepted:
     loaded, plan_id = await _open_plan(hub, principal, child_id)
-    if not await hub.run(_has_action, hub, child_id, action_id):
-        raise errors.NotFound()
+    action = await _action(hub, child_id, action_id)
+    problems = sip_service.status_problems(action_id, action.status, ActionStatus.DONE)
+    if problems:  # a done or cancelled action takes no further status, this way either
+        raise errors.Rejected(problems)
     event = await _run(hub, plan_service.complete_action, child_id, plan_id, principal.organisation_id, action_id,
                        body.completed_on, now=hub.now(),
                        died_on=loaded.child.died_on)
     return _accepted(event, action_id)
-
-
-def _has_action(hub: Hub, child_id: uuid.UUID, action_id: uuid.UUID) -> bool:
-    return any(r.action_id == str(action_id) for r in hub.reader.plan_rows(child_id).actions)
 
 
 async def schedule_follow_up(hub: Hub, principal: Principal, child_id: uuid.UUID,
@@ -190,6 +197,84 @@ async def close_plan(hub: Hub, principal: Principal, child_id: uuid.UUID, body: 
     event = await _run(hub, plan_service.close_plan, child_id, plan_id, principal.organisation_id, body.reason_code,
                        now=hub.now(), died_on=loaded.child.died_on)
     return _accepted(event, plan_id)
+
+
+# -- the plan as a SIP (issue 20) -------------------------------------------------------------------------
+
+async def _rows(hub: Hub, child_id: uuid.UUID) -> PlanRows:
+    return await hub.run(hub.reader.plan_rows, child_id)
+
+
+async def _action(hub: Hub, child_id: uuid.UUID, action_id: uuid.UUID) -> Any:
+    """The action's read-model row; 404 if it is not an action of this child's plan."""
+    action = next((r for r in (await _rows(hub, child_id)).actions if r.action_id == str(action_id)), None)
+    if action is None:
+        raise errors.NotFound()
+    return action
+
+
+def _invitation(rows: PlanRows, meeting_id: uuid.UUID) -> Any | None:
+    return next((r for r in rows.invitations if r.meeting_id == str(meeting_id)), None)
+
+
+async def invite_meeting(hub: Hub, principal: Principal, child_id: uuid.UUID,
+                         body: models.InviteMeeting) -> models.Accepted:
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
+    event = await _run(hub, sip_service.invite_meeting, child_id, plan_id, principal.organisation_id, body.starts_at,
+                       body.invited_orgs, body.place, body.questions, body.child_invited, body.guardians_invited,
+                       body.invited_people, body.not_invited_why, now=hub.now(), died_on=loaded.child.died_on,
+                       units=_units(hub))
+    return _accepted(event, event.meeting_id)  # type: ignore[attr-defined]
+
+
+async def answer_invitation(hub: Hub, principal: Principal, child_id: uuid.UUID, meeting_id: uuid.UUID,
+                            body: models.AnswerInvitation) -> models.Accepted:
+    """The caller's organisation answers a kallelse of this plan (else 404); one it was not sent
+    is refused with the reason. Invited, it is a participant: it may act where a consent names it."""
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
+    invitation = _invitation(await _rows(hub, child_id), meeting_id)
+    if invitation is None:
+        raise errors.NotFound()
+    event = await _run(hub, sip_service.answer_invitation, child_id, plan_id, principal.organisation_id, meeting_id,
+                       json.loads(invitation.invited_orgs or "[]"), body.answer, body.sends, body.comment,
+                       now=hub.now(), died_on=loaded.child.died_on)
+    return _accepted(event, meeting_id)
+
+
+async def record_participant(hub: Hub, principal: Principal, child_id: uuid.UUID,
+                             body: models.RecordParticipant) -> models.Accepted:
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
+    event = await _run(hub, sip_service.record_participant, child_id, plan_id, principal.organisation_id,
+                       body.organisation_id, body.role, body.responsibilities, body.contact, body.active,
+                       now=hub.now(), died_on=loaded.child.died_on, units=_units(hub))
+    return _accepted(event)
+
+
+async def change_action_status(hub: Hub, principal: Principal, child_id: uuid.UUID, action_id: uuid.UUID,
+                               body: models.ChangeActionStatus) -> models.Accepted:
+    """Move an action of this plan (else 404) on in its lifecycle, from its status in the read model."""
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
+    action = await _action(hub, child_id, action_id)
+    event = await _run(hub, sip_service.change_action_status, child_id, plan_id, principal.organisation_id,
+                       action_id, action.status, body.status, body.changed_on, body.reason, now=hub.now(),
+                       died_on=loaded.child.died_on)
+    return _accepted(event, action_id)
+
+
+async def hold_follow_up(hub: Hub, principal: Principal, child_id: uuid.UUID,
+                         body: models.HoldFollowUp) -> models.Accepted:
+    """A follow-up held, every action's evaluation and, for CLOSED, the plan's close: all checked
+    first, then published together. A scheduled follow-up named must be this child's (else 404)."""
+    loaded, plan_id = await _open_plan(hub, principal, child_id)
+    rows = await _rows(hub, child_id)
+    if body.follow_up_id is not None and all(r.follow_up_id != str(body.follow_up_id) for r in rows.follow_ups):
+        raise errors.NotFound()
+    evaluations = [sip_service.EvaluationIn(e.action_id, e.effect, e.evaluation, e.child_words, e.guardians_words)
+                   for e in body.evaluations]
+    event = await _run(hub, sip_service.hold_follow_up, child_id, plan_id, principal.organisation_id,
+                       body.follow_up_id, body.held_on, body.outcome, body.summary, evaluations,
+                       {uuid.UUID(r.action_id) for r in rows.actions}, now=hub.now(), died_on=loaded.child.died_on)
+    return _accepted(event, event.follow_up_id)  # type: ignore[attr-defined]
 
 
 # -- consents ------------------------------------------------------------------------------------------

@@ -35,13 +35,17 @@ from typing import TypeVar
 
 from projections.plan import (
     ACTION_NEED,
+    ACTION_PERFORMER,
+    ACTION_RESPONSIBLE_PERSON,
     ACTION_WHAT,
     ASSESSMENT_CHILD_VIEW,
     ASSESSMENT_COMMENT,
     ASSESSMENT_GUARDIANS_VIEW,
     FOLLOW_UP_WHAT,
+    MEETING_CHILD_VOICE,
     MEETING_DECISIONS,
     MEETING_NOTES,
+    MEETING_OTHERS,
     RATINGS,
 )
 from schemas.events import (
@@ -96,6 +100,9 @@ TOO_FAR_AHEAD = "{field} {day} is more than {days} days ahead"
 BAD_REASON_CODE = "reason_code {code!r} must be 1-{limit} capital letters, digits or underscores"
 SAME_ORG = "the named-person task cannot be transferred to the organisation that holds it"
 CHILD_DIED = "the child died on {day} (population register): the plan is closed and takes nothing new"
+DUE_BEFORE_START = "due date {due_on} before its start {start_on}"
+NO_PERFORMER = "an action by others needs its performer"
+NOT_A_FLAG = "{field} must be true or false"
 
 AREA_NAMES = ", ".join(a.value for a in Area)
 PARTICIPANTS = "participant_orgs"
@@ -135,9 +142,14 @@ async def open_plan(child_id: uuid.UUID, by_org: str, consent_ids: Iterable[uuid
 async def record_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, held_on: dt.date,
                          participant_orgs: Iterable[str], lead_org: str | None, decisions: str,
                          notes: str | None = None, *, publish: Publish, now: dt.datetime | None = None,
-                         died_on: dt.date | None = None, units: Units | None = None) -> MeetingHeld:
-    """A collaboration meeting: who took part, who leads the plan from now (if decided), and
-    its decisions and notes (sealed)."""
+                         died_on: dt.date | None = None, units: Units | None = None,
+                         meeting_id: uuid.UUID | None = None, child_took_part: bool | None = None,
+                         guardians_took_part: bool | None = None, child_voice: str | None = None,
+                         others_present: str | None = None) -> MeetingHeld:
+    """A collaboration meeting: who took part (the child and the guardians too, when recorded),
+    who leads the plan from now (if decided), and its decisions, notes, the child's own voice
+    and others present (sealed). ``meeting_id`` is a kallelse's, when the meeting was called
+    (the caller has checked it is this plan's); else a new id."""
     now = _now(now)
     participants = tuple(participant_orgs)
     reasons = _org(by_org, "by_org") + _past_date(held_on, "held_on", now)
@@ -152,12 +164,18 @@ async def record_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, h
         if not problems and lead_org not in participants:
             reasons.append(LEAD_NOT_PARTICIPANT.format(org=lead_org))
     reasons += _text(decisions, "decisions", LONG_TEXT_MAX) + _text(notes, "notes", LONG_TEXT_MAX, optional=True)
+    reasons += _text(child_voice, "child_voice", TEXT_MAX, optional=True)
+    reasons += _text(others_present, "others_present", TEXT_MAX, optional=True)
+    reasons += _flag(child_took_part, "child_took_part", optional=True)
+    reasons += _flag(guardians_took_part, "guardians_took_part", optional=True)
     _check(reasons, died_on)
-    meeting_id = uuid.uuid4()
+    meeting_id = meeting_id or uuid.uuid4()
     return await _publish(publish, MeetingHeld, child_id, by_org, meeting_id, now, None,
-                          {MEETING_DECISIONS: decisions, MEETING_NOTES: notes},
+                          {MEETING_DECISIONS: decisions, MEETING_NOTES: notes, MEETING_CHILD_VOICE: child_voice,
+                           MEETING_OTHERS: others_present},
                           plan_id=plan_id, meeting_id=meeting_id, held_on=held_on,
-                          participant_orgs=participants, lead_org=lead_org)
+                          participant_orgs=participants, lead_org=lead_org, child_took_part=child_took_part,
+                          guardians_took_part=guardians_took_part)
 
 
 async def assign_lead(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, lead_org: str, *, publish: Publish,
@@ -191,20 +209,34 @@ async def assess_area(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area
 async def agree_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area: Area | str, need: str, what: str,
                        responsible_org: str, due_on: dt.date | None = None, *, publish: Publish,
                        now: dt.datetime | None = None, died_on: dt.date | None = None,
-                       units: Units | None = None) -> ActionAgreed:
-    """A need in one area and the action agreed for it: what (sealed), who, by when."""
+                       units: Units | None = None, start_on: dt.date | None = None, by_others: bool = False,
+                       performer: str | None = None, responsible_person: str | None = None) -> ActionAgreed:
+    """A need in one area and the action agreed for it: what (sealed), who, from and by when.
+    An action by others (a club, a relative) names its performer; the responsible organisation
+    still follows it up. The responsible person and the performer are people: sealed."""
     now = _now(now)
     wheel_area, reasons = _area(area)
     reasons = _org(by_org, "by_org") + reasons
     reasons += _role(responsible_org, "responsible_org", organisations.PARTICIPANT, units)
     reasons += _text(need, "need", TEXT_MAX) + _text(what, "what", TEXT_MAX)
-    if due_on is not None:
-        reasons += _future_date(due_on, "due_on", now)
+    due_problems = [] if due_on is None else _future_date(due_on, "due_on", now)
+    start_problems = [] if start_on is None else _planned_date(start_on, "start_on", now)
+    reasons += due_problems + start_problems
+    if due_on is not None and start_on is not None and not due_problems and not start_problems and due_on < start_on:
+        reasons.append(DUE_BEFORE_START.format(due_on=due_on, start_on=start_on))
+    reasons += _flag(by_others, "by_others")
+    reasons += _text(responsible_person, "responsible_person", TEXT_MAX, optional=True)
+    if by_others is True and performer is None:
+        reasons.append(NO_PERFORMER)
+    else:
+        reasons += _text(performer, "performer", TEXT_MAX, optional=True)
     _check(reasons, died_on)
     action_id = uuid.uuid4()
     return await _publish(publish, ActionAgreed, child_id, by_org, action_id, now, wheel_area,
-                          {ACTION_NEED: need, ACTION_WHAT: what},
-                          plan_id=plan_id, action_id=action_id, responsible_org=responsible_org, due_on=due_on)
+                          {ACTION_NEED: need, ACTION_WHAT: what, ACTION_RESPONSIBLE_PERSON: responsible_person,
+                           ACTION_PERFORMER: performer},
+                          plan_id=plan_id, action_id=action_id, responsible_org=responsible_org, due_on=due_on,
+                          start_on=start_on, by_others=by_others)
 
 
 async def complete_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, action_id: uuid.UUID,
@@ -354,6 +386,26 @@ def _future_date(day: object, name: str, now: dt.datetime) -> list[str]:
     if (day - today).days > FUTURE_DAYS_MAX:
         return [TOO_FAR_AHEAD.format(field=name, day=day, days=FUTURE_DAYS_MAX)]
     return []
+
+
+def _planned_date(day: object, name: str, now: dt.datetime) -> list[str]:
+    """A day in a plan that may already have begun: at most ``PAST_DAYS_MAX`` back and
+    ``FUTURE_DAYS_MAX`` ahead (an action agreed to formalise support that started last week)."""
+    if not _is_date(day):
+        return [NOT_A_DATE.format(field=name)]
+    assert isinstance(day, dt.date)
+    today = now.date()
+    if (today - day).days > PAST_DAYS_MAX:
+        return [TOO_LONG_AGO.format(field=name, day=day, days=PAST_DAYS_MAX)]
+    if (day - today).days > FUTURE_DAYS_MAX:
+        return [TOO_FAR_AHEAD.format(field=name, day=day, days=FUTURE_DAYS_MAX)]
+    return []
+
+
+def _flag(value: object, name: str, optional: bool = False) -> list[str]:
+    if value is None and optional:
+        return []
+    return [] if isinstance(value, bool) else [NOT_A_FLAG.format(field=name)]
 
 
 def _reason_code(code: object) -> list[str]:

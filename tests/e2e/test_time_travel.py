@@ -16,8 +16,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from projections.read_model import assessments, children, consents, released_facts
-from schemas.events import Area, Basis, Category, SchoolType
+from projections.read_model import (
+    assessment_history,
+    assessments,
+    children,
+    consents,
+    invitation_answers,
+    invitations,
+    released_facts,
+)
+from schemas.events import Area, Basis, Category, InvitationAnswer, SchoolType
 from schemas.sealing import Personal
 from services.dev.samples import scoped_grant, scoped_guardian, scoped_withdrawal
 from services.kafka import clients as kafka
@@ -60,10 +68,15 @@ def _phases() -> list:  # type: ignore[type-arg]
                   lead_org=BHV, sealed=Personal({"decisions": "BHV leder"})),
             event("AreaAssessed", CHILD, 12, basis=C, org="skola-1", area=Area.HEALTH, at=at, plan_id=PLAN_ID,
                   rating=2, assessed_by_org="skola-1", sealed=Personal({"comment": "Oro för sömnen"})),
+            event("MeetingInvited", CHILD, 16, basis=C, org="skola-1", at=at, plan_id=PLAN_ID,
+                  meeting_id=uuid.uuid5(CHILD, "m2"), starts_at=at + dt.timedelta(days=7), invited_orgs=(BHV,),
+                  child_invited=True, guardians_invited=True, sealed=Personal({"questions": "Sömnen"})),
         ],
         lambda at: [
             event("AreaAssessed", CHILD, 13, basis=C, org=BHV, area=Area.HEALTH, at=at, plan_id=PLAN_ID,
                   rating=4, assessed_by_org=BHV, sealed=Personal({"comment": "Bättre nu"})),
+            event("InvitationAnswered", CHILD, 17, basis=C, org=BHV, at=at, plan_id=PLAN_ID,
+                  meeting_id=uuid.uuid5(CHILD, "m2"), invitee_org=BHV, answer=InvitationAnswer.NOT_COMING),
             event("SchoolPlacementEnded", CHILD, 14, basis=D, org="skola-1", at=at, placement_id="p1",
                   school_unit_id="skola-1", school_type=SchoolType.PRESCHOOL_CLASS, end_date=dt.date(2022, 6, 10)),
             event("SchoolPlacementStarted", CHILD, 15, basis=D, org="skola-2", at=at, placement_id="p2",
@@ -88,8 +101,12 @@ def _view(url: str) -> dict[str, object]:
         rating = c.execute(select(assessments.c.rating, assessments.c.comment)).all()
         facts = c.execute(select(released_facts.c.fact_type)).scalars().all()
         withdrawn = c.execute(select(consents.c.withdrawn_at)).scalars().all()
+        history = c.execute(select(assessment_history.c.rating)
+                            .order_by(assessment_history.c.assessed_at)).scalars().all()
+        answers = c.execute(select(invitation_answers.c.answer)).scalars().all()
+        invited = c.execute(select(invitations.c.meeting_id)).scalars().all()
     engine.dispose()
-    return {"named_person": child and child["named_person_org"], "plan": child and child["plan_status"],
+    return {"history": list(history), "kallelser": len(invited), "answers": answers,"named_person": child and child["named_person_org"], "plan": child and child["plan_status"],
             "lead": child and child["lead_org"], "rating": rating, "facts": sorted(facts),
             "consent_withdrawn": [w is not None for w in withdrawn]}
 
@@ -122,6 +139,8 @@ def test_replay_until_gives_the_read_model_as_it_stood(tmp_path: Path) -> None:
             assert done.returncode == 0, done.stdout + done.stderr
             print(moment.isoformat(), done.stdout.strip().splitlines()[-1])
             seen.append(_view(into))
+    assert [(s.pop("history"), s.pop("kallelser"), s.pop("answers")) for s in seen] == [
+        ([], 0, []), ([2], 1, []), ([2, 4], 1, ["NOT_COMING"]), ([2, 4], 1, ["NOT_COMING"])]  # the wheel over time
     assert seen[0] == {"named_person": "skola-1", "plan": None, "lead": None, "rating": [], "facts": [],
                        "consent_withdrawn": []}
     assert seen[1] == {"named_person": "skola-1", "plan": "open", "lead": BHV, "rating": [(2, "Oro för sömnen")],
@@ -131,7 +150,9 @@ def test_replay_until_gives_the_read_model_as_it_stood(tmp_path: Path) -> None:
     assert seen[3] == {"named_person": "skola-2", "plan": "open", "lead": BHV, "rating": [(4, "Bättre nu")],
                        "facts": [], "consent_withdrawn": [True]}
     # And the live read model is where the last moment left it.
-    assert _view(live_url) == seen[3]
+    live = _view(live_url)
+    assert (live.pop("history"), live.pop("kallelser"), live.pop("answers")) == ([2, 4], 1, ["NOT_COMING"])
+    assert live == seen[3]
 
 
 def test_until_needs_a_time_zone(tmp_path: Path) -> None:

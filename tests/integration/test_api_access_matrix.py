@@ -64,6 +64,13 @@ JSON_BODIES = {
     "/children/{child_id}/actions": lambda h: {"area": "home", "need": "n", "what": "w", "responsible_org": SOC},
     "/children/{child_id}/actions/{action_id}/complete": lambda h: {"completed_on": TODAY},
     "/children/{child_id}/follow-ups": lambda h: {"due_on": TODAY},
+    "/children/{child_id}/invitations": lambda h: {
+        "starts_at": (h.county.now + dt.timedelta(days=2)).isoformat(), "place": "Rum", "invited_orgs": [SOC],
+        "child_invited": True, "guardians_invited": True, "questions": "q"},
+    "/children/{child_id}/invitations/{meeting_id}/answer": lambda h: {"answer": "COMING"},
+    "/children/{child_id}/participants": lambda h: {"organisation_id": SOC, "role": "CONSULTED"},
+    "/children/{child_id}/actions/{action_id}/status": lambda h: {"status": "ONGOING", "changed_on": TODAY},
+    "/children/{child_id}/follow-ups/held": lambda h: {"held_on": TODAY, "outcome": "CONTINUED", "summary": "s"},
     "/children/{child_id}/named-person/transfer": lambda h: {"to_org": SOC, "reason_code": "FLYTT"},
     "/children/{child_id}/plan/close": lambda h: {"reason_code": "ANNAT"},
     "/children/{child_id}/consents": lambda h: {
@@ -93,6 +100,11 @@ FORM_BODIES = {
                  "valid_from": TODAY, "valid_to": TODAY},
     "withdraw": {"grantor": "GUARDIAN:x"}, "emergency-access": {"reason_code": "AKUT_FARA", "days": "1"},
     "review": {"comment": "Granskad"},
+    "invitations": {"starts_on": TODAY, "starts_time": "13:00", "place": "Rum", "invited_orgs": SOC,
+                    "child_invited": "ja", "guardians_invited": "ja", "questions": "q"},
+    "answer": {"answer": "COMING"}, "participants": {"organisation_id": SOC, "role": "CONSULTED", "active": "ja"},
+    "status": {"status": "ONGOING", "changed_on": TODAY},
+    "reviews": {"held_on": TODAY, "outcome": "CONTINUED", "summary": "s"},
 }
 # Posted forms whose values come from the county: child B's personnummer and name.
 COUNTY_FORMS = {
@@ -138,7 +150,8 @@ def endpoints(h: Harness) -> Iterator[tuple[str, str, str]]:
     """(method, route path, concrete URL), about child B -- in none of the test callers' scope."""
     fill = {"child_id": str(h.county.b), "action_id": str(h.county.action_a), "consent_id": str(h.county.consent_a),
             "code": "0780", "event_id": str(uuid.uuid5(h.county.b, "an emergency access")),
-            "subject": "someone-who-left", "report_id": str(uuid.uuid5(h.county.b, "a report of concern"))}
+            "subject": "someone-who-left", "report_id": str(uuid.uuid5(h.county.b, "a report of concern")),
+            "meeting_id": str(uuid.uuid5(h.county.b, "a kallelse"))}
     for route in _flat(h.app.routes):
         for method in sorted(route.methods - {"HEAD"}):
             slugs = list(COMMANDS) if "{slug}" in route.path else [None]

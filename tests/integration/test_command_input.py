@@ -47,11 +47,13 @@ ORG_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     (MEETINGS, "participant_orgs"): UNIT,
     (MEETINGS, "lead_org"): UNIT,
     (ACTIONS, "responsible_org"): UNIT,
+    ("/children/{child_id}/invitations", "invited_orgs"): UNIT,
+    ("/children/{child_id}/participants", "organisation_id"): UNIT,
     (TRANSFER, "to_org"): NAMED_PERSON,
     (CONSENTS, "recipients"): UNIT,
     (CONSENTS, "source_organisations"): SOURCE,
 }
-LOOKS_LIKE_AN_ORG = re.compile(r"(^|_)orgs?$|organisations?$|recipients?$|participants?$")
+LOOKS_LIKE_AN_ORG = re.compile(r"(^|_)orgs?$|organisations?$|organisation_id$|recipients?$|participants?$")
 
 MADE_UP = ["nonexistent-org-42", "2026-13-45", "SE2321000065-BHV9999", "kommun-0780-SOC"]
 MALFORMED = ["", " ", "has space", "x" * 65, "kommun-0780-soc\n", "bhv\x00", "\u202ekommun-0780-soc"]
@@ -98,9 +100,23 @@ BASES: dict[str, tuple[Any, Callable[[Harness], dict[str, Any]]]] = {
         "child_id": str(h.county.a), "observation": "Oro.", "observed_on": TODAY.isoformat(),
         "guardians_informed": False, "guardians_not_informed_why": "Skäl.", "reporter_role": "BVC-sjuksköterska",
         "reporter_contact": "0470-1", "acute": True}),
+    "/children/{child_id}/invitations": (COORDINATOR_BHV, lambda h: {
+        "starts_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat(), "place": "Rum",
+        "invited_orgs": [SOC], "child_invited": True, "guardians_invited": True, "questions": "q"}),
+    "/children/{child_id}/invitations/{meeting_id}/answer": (COORDINATOR_BHV, lambda h: {"answer": "COMING",
+                                                                                          "comment": "c"}),
+    "/children/{child_id}/participants": (COORDINATOR_BHV, lambda h: {
+        "organisation_id": SOC, "role": "SUPPORTING", "responsibilities": "r", "active": True}),
+    "/children/{child_id}/actions/{action_id}/status": (COORDINATOR_BHV, lambda h: {
+        "status": "ONGOING", "changed_on": TODAY.isoformat()}),
+    "/children/{child_id}/follow-ups/held": (COORDINATOR_BHV, lambda h: {
+        "held_on": TODAY.isoformat(), "outcome": "CONTINUED", "summary": "s",
+        "evaluations": [{"action_id": str(h.county.action_a), "effect": "HELPED", "evaluation": "e"}]}),
 }
 # Run for real only where a success changes nothing the other requests rely on.
-NOT_RUN_VALID = {"/admin/children/{child_id}/erasure", "/audit/emergency-access/{event_id}/review"}
+# A kallelse's answer: the county has none, so a valid answer is a 404 (its coercions are still refused).
+NOT_RUN_VALID = {"/admin/children/{child_id}/erasure", "/audit/emergency-access/{event_id}/review",
+                 "/children/{child_id}/invitations/{meeting_id}/answer"}
 
 # Values of another JSON type, or of the right type in a form the field's type does not have:
 # each one a lax parser would turn into a value (true -> 1, "3" -> 3, 3.0 -> 3, 0 -> 1970-01-01),
@@ -150,7 +166,7 @@ def json_commands(h: Harness) -> list[str]:
 def _url(h: Harness, path: str) -> str:
     child = h.county.c if path.startswith("/admin") else h.county.e if path == OPEN_PLAN else h.county.a
     return path.format(child_id=child, action_id=h.county.action_a, consent_id=h.county.consent_a,
-                       event_id=uuid.uuid5(h.county.a, "no such access"))
+                       event_id=uuid.uuid5(h.county.a, "no such access"), meeting_id=uuid.uuid5(h.county.a, "m1"))
 
 
 def _schema(h: Harness, path: str) -> dict[str, Any]:
@@ -392,7 +408,7 @@ def test_the_forms_convert_what_they_post_and_keep_working(h: Harness, client: T
 # -- the pages: every organisation field is a picker of the directory's units ---------------------------
 
 FORM_PAGES = ["plan/new", "meetings/new", "assessments/new", "actions/new", "follow-ups/new", "transfer/new",
-              "close/new", "consents"]
+              "close/new", "consents", "invitations/new", "participants/new", "reviews/new"]
 CONTROL = re.compile(r"<(input|select|textarea)\b([^>]*)>", re.S)
 OPTION = re.compile(r'<option value="([^"]*)"')
 
@@ -421,7 +437,7 @@ def test_every_organisation_field_of_every_form_is_a_picker_of_the_directory(h: 
                 assert tag == "input" and 'type="checkbox"' in attrs, (slug, name[1], tag)  # never free text
                 assert re.search(r'value="([^"]+)"', attrs)[1] in KIND_OF, (slug, name[1])  # type: ignore[index]
     assert found == {"participant_orgs", "other_participants", "lead_org", "responsible_org", "to_org", "recipients",
-                     "other_recipients", "source_organisations"}
+                     "other_recipients", "source_organisations", "invited_orgs", "organisation_id"}
 
 
 ERASURE = "/admin/children/{child_id}/erasure"  # its body (services.api.audit.erasures) is not ours to change

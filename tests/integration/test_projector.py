@@ -77,6 +77,10 @@ def test_live_read_model_equals_a_replay(kind: str, tmp_path: Path, request: pyt
     said = {(str(e.child_id), e.organisation_id, e.rule) for e in announced}
     assert {tuple(r) for r in final} <= said
     assert len(plans) == len([c for c in range(CHILDREN) if c % 3 == 1]) and {p for (p,) in plans} == {"open"}
+    # The SIP's parts (issue 20) are in the digest the replay matched: one of each per plan.
+    assert all(counts[t] == len(plans) for t in ("invitations", "invitation_answers", "plan_participants",
+                                                  "follow_up_reviews", "action_evaluations"))
+    assert counts["assessment_history"] == len(plans)
     assert all(t and t.startswith("Beslut") for t in texts) and all(r == "Behöver stöd i läsning" for r in rated)
     # Withdrawn consents (every fifth child with one) leave nothing of theirs behind: purged.
     withdrawn = {str(uuid.UUID(int=c + 1, version=4)) for c in range(CHILDREN) if c % 3 != 0 and c % 5 == 2}

@@ -72,7 +72,8 @@ def fills(h: Harness) -> dict[str, str]:
     return {"child_id": str(h.county.a), "action_id": str(h.county.action_a), "consent_id": str(h.county.consent_a),
             "code": "0780", "event_id": str(uuid.uuid5(h.county.a, "an emergency access")),
             "subject": "someone-else",  # ending sessions: never the callers' own
-            "report_id": str(REPORT_ID)}  # a report of concern BHV filed about child A (``h``)
+            "report_id": str(REPORT_ID),  # a report of concern BHV filed about child A (``h``)
+            "meeting_id": str(uuid.uuid5(h.county.a, "m1"))}
 
 
 def concrete(path: str, values: dict[str, str], **more: str) -> str:

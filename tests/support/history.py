@@ -8,7 +8,21 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from schemas.events import Area, Basis, Category, Event, Grantor, GrantorRole, SchoolType, Source
+from schemas.events import (
+    ActionEffect,
+    ActionStatus,
+    Area,
+    Basis,
+    Category,
+    Event,
+    FollowUpOutcome,
+    Grantor,
+    GrantorRole,
+    InvitationAnswer,
+    ParticipantRole,
+    SchoolType,
+    Source,
+)
 from schemas.sealing import Personal
 from schemas.topics import TOPIC_OF_EVENT
 from services.dev.samples import sample_event, scoped_grant, scoped_withdrawal
@@ -84,10 +98,38 @@ def child_history(c: int, *, consent: bool, plan: bool, withdraw: bool, at: dt.d
                   completed_on=dt.date(2026, 11, 20)),
             event("FollowUpScheduled", child, 15, basis=p, org=school, at=when + dt.timedelta(minutes=5),
                   plan_id=plan_id, follow_up_id=uuid.uuid5(NAMESPACE, f"follow|{c}"), due_on=dt.date(2027, 1, 15)),
+            *sip_history(c, child, plan_id, school, when + dt.timedelta(minutes=6)),
         ]
     if consent and withdraw:
         out.append(scoped_withdrawal(child, consent_id, at + dt.timedelta(minutes=30)))
     return out
+
+
+def sip_history(c: int, child: uuid.UUID, plan_id: uuid.UUID, school: str, when: dt.datetime) -> list[Event]:
+    """The plan as a SIP (issue 20): a kallelse and its answers, a participant, the action's
+    lifecycle, and a follow-up held with an evaluation in the child's words."""
+    p, meeting, action = Basis.CONSENT, uuid.uuid5(NAMESPACE, f"kallelse|{c}"), uuid.uuid5(NAMESPACE, f"action|{c}")
+    minute = dt.timedelta(minutes=1)
+    return [
+        event("MeetingInvited", child, 20, basis=p, org=school, at=when, plan_id=plan_id, meeting_id=meeting,
+              starts_at=when + dt.timedelta(days=7), invited_orgs=(BHV, SOC), child_invited=True,
+              guardians_invited=c % 2 == 0, sealed=Personal({"place": "Skolan, rum 2", "questions": "Läsningen",
+                                                              **({} if c % 2 == 0 else {"not_invited_why": "Syntetisk"})})),
+        event("InvitationAnswered", child, 21, basis=p, org=BHV, at=when + minute, plan_id=plan_id,
+              meeting_id=meeting, invitee_org=BHV, answer=InvitationAnswer.COMING),
+        event("ParticipantRecorded", child, 22, basis=p, org=school, at=when + 2 * minute, plan_id=plan_id,
+              organisation_id=school, role=ParticipantRole.RESPONSIBLE, active=True,
+              sealed=Personal({"responsibilities": "Lästräning", "contact": "Rektor, växeln"})),
+        # Ongoing between its agreement and its completion (``child_history``'s minutes 3 and 4).
+        event("ActionStatusChanged", child, 23, basis=p, org=school, at=when - 2.5 * minute, plan_id=plan_id,
+              action_id=action, status=ActionStatus.ONGOING, changed_on=when.date()),
+        event("FollowUpHeld", child, 24, basis=p, org=school, at=when + 4 * minute, plan_id=plan_id,
+              follow_up_id=uuid.uuid5(NAMESPACE, f"follow|{c}"), held_on=when.date(), outcome=FollowUpOutcome.REVISED,
+              sealed=Personal({"summary": "Bättre"})),
+        event("ActionEvaluated", child, 25, basis=p, org=school, at=when + 5 * minute, plan_id=plan_id,
+              action_id=action, follow_up_id=uuid.uuid5(NAMESPACE, f"follow|{c}"), evaluated_on=when.date(),
+              effect=ActionEffect.HELPED, sealed=Personal({"evaluation": "Läser mer", "child_words": "Roligt"})),
+    ]
 
 
 def county_history(children: int, at: dt.datetime = T0) -> list[Event]:

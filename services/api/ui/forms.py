@@ -12,17 +12,27 @@ from its digits -- and leaves anything else as posted, for validation to refuse.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from projections.consent_rules import ADULT_AGE, age_on
-from projections.plan import AREAS
-from schemas.events import Category, ConsentObtained, GrantorRole
+from projections.plan import AREAS, CANCELLED, STATUS_OF
+from schemas.events import (
+    ActionEffect,
+    Category,
+    ConsentObtained,
+    FollowUpOutcome,
+    GrantorRole,
+    InvitationAnswer,
+    ParticipantRole,
+)
 from services.api import models
 from services.api.models import PlanView
 from services.api.orgs import OrgDirectory
@@ -232,8 +242,16 @@ def meeting(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
               help=f"Länets organisationer, per kommun. {MULTI_HELP}", picker=OrgPicker(multiple=True, home=me)),
         Field("lead_org", "Ansvarig för planen efter mötet", "select", help="Måste vara en av deltagarna.",
               value=values.get("lead_org"), picker=OrgPicker(near=near, blank="Ingen ändring", home=me)),
+        Field("meeting_id", "Kallat möte", "select", [("", "Inget kallat möte"), *_unheld(view)],
+              help="Välj kallelsen om mötet kallades här.", value=values.get("meeting_id")),
+        Field("child_took_part", "Deltog barnet?", "select", YES_NO, value=values.get("child_took_part")),
+        Field("guardians_took_part", "Deltog vårdnadshavarna?", "select", YES_NO,
+              value=values.get("guardians_took_part")),
         Field("decisions", "Beslut", "textarea", required=True, value=values.get("decisions")),
         Field("notes", "Anteckningar", "textarea", value=values.get("notes")),
+        Field("child_voice", "Barnets röst", "textarea", help="Vad barnet själv sa eller uttryckte.",
+              value=values.get("child_voice")),
+        Field("others_present", "Andra närvarande", "textarea", value=values.get("others_present")),
     ], "Registrera mötet")
 
 
@@ -254,7 +272,14 @@ def action(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
         Field("what", "Insats (vad ska göras)", "textarea", required=True, value=values.get("what")),
         Field("responsible_org", "Ansvarig organisation", "select", required=True,
               value=values.get("responsible_org", me), picker=OrgPicker(near=_near(view, me), home=me)),
+        Field("responsible_person", "Ansvarig person", "text", value=values.get("responsible_person")),
+        Field("start_on", "Startar", "date", value=values.get("start_on")),
         Field("due_on", "Klart senast", "date", value=values.get("due_on")),
+        Field("by_others", "Utförs av andra", "checkboxes", [(YES, "Insatsen utförs av andra än organisationerna "
+                                                                   "(en förening, en släkting)")],
+              help="Den ansvariga organisationen följer upp den.", value=values.get("by_others")),
+        Field("performer", "Vem utför insatsen", "text", help="Krävs när insatsen utförs av andra.",
+              value=values.get("performer")),
     ], "Besluta insatsen")
 
 
@@ -270,6 +295,121 @@ def follow_up(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
         Field("area", "Område", "select", [("", "Hela planen"), *AREA_OPTIONS], value=values.get("area")),
         Field("what", "Vad ska följas upp", "textarea", value=values.get("what")),
     ], "Lägg in uppföljningen")
+
+
+# -- the plan as a SIP (issue 20) ---------------------------------------------------------------------
+
+YES = "ja"
+YES_NO = [("", "Inte angivet"), (YES, "Ja"), ("nej", "Nej")]
+LOCAL = ZoneInfo("Europe/Stockholm")  # the time a kallelse's form is typed in
+ANSWER_OPTIONS = [(a.value, sv.ANSWER[a].capitalize()) for a in InvitationAnswer]
+ROLE_OPTIONS = [(r.value, sv.PARTICIPANT_ROLE[r].capitalize()) for r in ParticipantRole]
+STATUS_OPTIONS = [(s.value, sv.ACTION_STATUS[row].capitalize()) for s, row in STATUS_OF.items()]
+EFFECT_OPTIONS = [("", "Utvärderas inte"), *((e.value, sv.EFFECT[e].capitalize()) for e in ActionEffect)]
+OUTCOME_OPTIONS = [(o.value, sv.FOLLOW_UP_OUTCOME[o].capitalize()) for o in FollowUpOutcome]
+EVALUATION = re.compile(r"eval-([0-9a-fA-F-]{36})-effect")
+
+
+def _checked(values: Mapping[str, Any], key: str, default: bool) -> Any:
+    """A checkbox's value to show: as posted once a form was posted, else ``default``."""
+    return values.get(key) if values else ([YES] if default else None)
+
+
+def _local(moment: dt.datetime) -> str:
+    return moment.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
+
+
+def _unheld(view: PlanView) -> list[tuple[str, str]]:
+    """Kallelser whose meeting is not yet recorded as held: a meeting form may record one."""
+    return [(str(i.meeting_id), f"Kallelse till {_local(i.starts_at)}") for i in view.sip.invitations if not i.held]
+
+
+def invitation(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    near = _near(view, me)
+    return Form("invitations", "Kalla till samverkansmöte", [
+        Field("starts_on", "Datum", "date", required=True, value=values.get("starts_on")),
+        Field("starts_time", "Klockslag", "text", required=True, help="Svensk tid, till exempel 13:30.",
+              value=values.get("starts_time")),
+        Field("place", "Plats", "text", required=True, help="Ett rum eller en länk till ett videomöte.",
+              value=values.get("place")),
+        Field("invited_orgs", "Kallade organisationer", "checkboxes", value=values.get("invited_orgs"),
+              picker=OrgPicker(near=near, multiple=True, home=me)),
+        Field("other_invited", "Andra kallade organisationer", "select", value=values.get("other_invited"),
+              help=f"Länets organisationer, per kommun. {MULTI_HELP}", picker=OrgPicker(multiple=True, home=me)),
+        Field("invited_people", "Kallade personer", "textarea", help="Namn eller roll, till exempel mentor.",
+              value=values.get("invited_people")),
+        Field("child_invited", "Barnet", "checkboxes", [(YES, "Barnet kallas")],
+              value=_checked(values, "child_invited", True)),
+        Field("guardians_invited", "Vårdnadshavarna", "checkboxes", [(YES, "Vårdnadshavarna kallas")],
+              value=_checked(values, "guardians_invited", True)),
+        Field("not_invited_why", "Varför kallas inte barnet eller vårdnadshavarna", "textarea",
+              help="Krävs om barnet eller vårdnadshavarna inte kallas.", value=values.get("not_invited_why")),
+        Field("questions", "Frågor till mötet", "textarea", required=True, value=values.get("questions")),
+    ], "Skicka kallelsen")
+
+
+def answer(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    return Form("answer", "Svara på kallelse", [
+        Field("answer", "Svar", "radio", ANSWER_OPTIONS, True, value=values.get("answer")),
+        Field("sends", "Vem skickar ni", "text", help="Krävs om ni skickar någon annan.", value=values.get("sends")),
+        Field("comment", "Kommentar", "textarea", value=values.get("comment")),
+    ], "Skicka svaret", "Svaret gäller din organisation.")
+
+
+def participant(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    return Form("participants", "Registrera deltagare och ansvar", [
+        Field("organisation_id", "Organisation", "select", required=True, value=values.get("organisation_id"),
+              picker=OrgPicker(near=_near(view, me), home=me)),
+        Field("role", "Roll i planen", "select", ROLE_OPTIONS, True, value=values.get("role")),
+        Field("responsibilities", "Ansvarar för", "textarea",
+              help="Krävs utom för den som bara bidrar med kunskap.", value=values.get("responsibilities")),
+        Field("contact", "Kontaktuppgifter", "text", value=values.get("contact")),
+        Field("active", "Deltar", "checkboxes", [(YES, "Organisationen deltar i planen")],
+              help="Ta bort markeringen när organisationen lämnar planen.", value=_checked(values, "active", True)),
+    ], "Registrera deltagaren")
+
+
+def status(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    return Form("status", "Ändra insatsens status", [
+        Field("status", "Ny status", "select", STATUS_OPTIONS, True, value=values.get("status")),
+        Field("changed_on", "Från och med", "date", required=True, value=values.get("changed_on", _today())),
+        Field("reason", "Skäl", "textarea", help="Krävs när insatsen avbryts.", value=values.get("reason")),
+    ], "Ändra status", "Planerad, pågår, genomförd; en insats kan avbrytas med ett skäl.")
+
+
+def _scheduled(view: PlanView) -> list[tuple[str, str]]:
+    """Follow-ups scheduled and not yet held, by date and area."""
+    held = {r.follow_up_id for r in view.sip.reviews}
+    found = [*view.follow_ups, *(f for a in view.areas for f in a.follow_ups)]
+    return [(str(f.follow_up_id), f"{f.due_on.isoformat()} – {sv.AREA[f.area] if f.area else 'hela planen'}")
+            for f in sorted(found, key=lambda f: (f.due_on, str(f.follow_up_id))) if f.follow_up_id not in held]
+
+
+def review(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
+    """A follow-up held: one effect and evaluation per action not cancelled (no effect: not evaluated)."""
+    fields = [
+        Field("follow_up_id", "Uppföljning", "select", [("", "Ny uppföljning"), *_scheduled(view)],
+              value=values.get("follow_up_id")),
+        Field("held_on", "Datum", "date", required=True, value=values.get("held_on", _today())),
+        Field("outcome", "Beslut om planen", "select", OUTCOME_OPTIONS, True, value=values.get("outcome")),
+        Field("summary", "Sammanfattning", "textarea", required=True, value=values.get("summary")),
+    ]
+    for area in view.areas:
+        for a in area.actions:
+            if a.status == CANCELLED:
+                continue
+            key = f"eval-{a.action_id}"
+            fields += [
+                Field(f"{key}-effect", f"Insats ({area.label}): {a.what or 'insats'} – effekt", "select",
+                      EFFECT_OPTIONS, value=values.get(f"{key}-effect")),
+                Field(f"{key}-evaluation", "Utvärdering", "textarea", value=values.get(f"{key}-evaluation")),
+                Field(f"{key}-child_words", "Barnets ord", "textarea", value=values.get(f"{key}-child_words")),
+                Field(f"{key}-guardians_words", "Vårdnadshavarnas ord", "textarea",
+                      value=values.get(f"{key}-guardians_words")),
+            ]
+    return Form("reviews", "Genomför uppföljning", fields, "Spara uppföljningen",
+                "Utvärdera varje insats med barnets och vårdnadshavarnas egna ord. Välj ingen effekt för en insats "
+                "som inte utvärderas nu.")
 
 
 def transfer(view: PlanView, me: str, values: Mapping[str, Any]) -> Form:
@@ -336,7 +476,7 @@ def form_values(data: FormData) -> dict[str, Any]:
 
 
 MULTI = {"consent_ids", "participant_orgs", "grantors", "categories", "areas", "recipients", "other_participants",
-         "other_recipients", "source_organisations"}
+         "other_recipients", "source_organisations", "invited_orgs", "other_invited"}
 
 
 def _blank(value: Any) -> Any:
@@ -403,18 +543,75 @@ def _grantors(values: Mapping[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def _ticked(values: Mapping[str, Any], key: str) -> bool:
+    """A checkbox: posted (ticked) or not."""
+    return bool(_many(values, key))
+
+
+def _yes_no(value: Any) -> Any:
+    """Ja, nej or not given; anything else as posted, for validation to refuse."""
+    return {"": None, None: None, YES: True, "nej": False}.get(value, value) if not isinstance(value, list) else value
+
+
+def _local_moment(day: Any, time: Any) -> Any:
+    """A day and a time typed in Swedish time, as the moment with its offset; as posted if unreadable."""
+    if not day or not time:
+        return None
+    try:
+        typed = dt.datetime.combine(dt.date.fromisoformat(str(day)), dt.time.fromisoformat(str(time).strip()))
+    except ValueError:
+        return f"{day} {time}"  # let validation say what is wrong
+    return typed.replace(tzinfo=LOCAL).isoformat()
+
+
+def _evaluations(values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each action given an effect (``eval-<action id>-effect``) with its texts; the rest are not evaluated."""
+    out = []
+    for key in values:
+        found = EVALUATION.fullmatch(key)
+        if found and _blank(values[key]) is not None:
+            prefix = f"eval-{found.group(1)}"
+            out.append({"action_id": found.group(1), "effect": values[key],
+                        "evaluation": values.get(f"{prefix}-evaluation", ""),
+                        "child_words": _blank(values.get(f"{prefix}-child_words")),
+                        "guardians_words": _blank(values.get(f"{prefix}-guardians_words"))})
+    return out
+
+
 BODIES: dict[str, tuple[type[BaseModel], Callable[[Mapping[str, Any]], dict[str, Any]]]] = {
     "plan": (models.OpenPlan, lambda v: {"consent_ids": _many(v, "consent_ids")}),
     "meetings": (models.RecordMeeting, lambda v: {
         "held_on": _blank(v.get("held_on")),
         "participant_orgs": list(dict.fromkeys(_many(v, "participant_orgs") + _lines(v.get("other_participants")))),
-        "lead_org": _blank(v.get("lead_org")), "decisions": v.get("decisions", ""), "notes": _blank(v.get("notes"))}),
+        "lead_org": _blank(v.get("lead_org")), "decisions": v.get("decisions", ""), "notes": _blank(v.get("notes")),
+        "meeting_id": _blank(v.get("meeting_id")), "child_took_part": _yes_no(v.get("child_took_part")),
+        "guardians_took_part": _yes_no(v.get("guardians_took_part")), "child_voice": _blank(v.get("child_voice")),
+        "others_present": _blank(v.get("others_present"))}),
     "assessments": (models.AssessArea, lambda v: {
         "area": _blank(v.get("area")), "rating": _whole(v.get("rating")), "comment": _blank(v.get("comment")),
         "child_view": _blank(v.get("child_view")), "guardians_view": _blank(v.get("guardians_view"))}),
     "actions": (models.AgreeAction, lambda v: {
         "area": _blank(v.get("area")), "need": v.get("need", ""), "what": v.get("what", ""),
-        "responsible_org": v.get("responsible_org", ""), "due_on": _blank(v.get("due_on"))}),
+        "responsible_org": v.get("responsible_org", ""), "due_on": _blank(v.get("due_on")),
+        "start_on": _blank(v.get("start_on")), "by_others": _ticked(v, "by_others"),
+        "performer": _blank(v.get("performer")), "responsible_person": _blank(v.get("responsible_person"))}),
+    "invitations": (models.InviteMeeting, lambda v: {
+        "starts_at": _local_moment(v.get("starts_on"), v.get("starts_time")), "place": v.get("place", ""),
+        "invited_orgs": list(dict.fromkeys(_many(v, "invited_orgs") + _lines(v.get("other_invited")))),
+        "invited_people": _blank(v.get("invited_people")), "child_invited": _ticked(v, "child_invited"),
+        "guardians_invited": _ticked(v, "guardians_invited"), "not_invited_why": _blank(v.get("not_invited_why")),
+        "questions": v.get("questions", "")}),
+    "answer": (models.AnswerInvitation, lambda v: {
+        "answer": _blank(v.get("answer")), "sends": _blank(v.get("sends")), "comment": _blank(v.get("comment"))}),
+    "participants": (models.RecordParticipant, lambda v: {
+        "organisation_id": v.get("organisation_id", ""), "role": _blank(v.get("role")),
+        "responsibilities": _blank(v.get("responsibilities")), "contact": _blank(v.get("contact")),
+        "active": _ticked(v, "active")}),
+    "status": (models.ChangeActionStatus, lambda v: {
+        "status": _blank(v.get("status")), "changed_on": _blank(v.get("changed_on")), "reason": _blank(v.get("reason"))}),
+    "reviews": (models.HoldFollowUp, lambda v: {
+        "follow_up_id": _blank(v.get("follow_up_id")), "held_on": _blank(v.get("held_on")),
+        "outcome": _blank(v.get("outcome")), "summary": v.get("summary", ""), "evaluations": _evaluations(v)}),
     "complete": (models.CompleteAction, lambda v: {"completed_on": _blank(v.get("completed_on"))}),
     "follow-ups": (models.ScheduleFollowUp, lambda v: {
         "due_on": _blank(v.get("due_on")), "area": _blank(v.get("area")), "what": _blank(v.get("what"))}),
@@ -447,7 +644,18 @@ FIELD_LABELS = {"held_on": "Mötesdatum", "participant_orgs": "Deltagande organi
                 "guardians_informed": "Har vårdnadshavarna informerats",
                 "guardians_not_informed_why": "Varför har vårdnadshavarna inte informerats",
                 "reporter_role": "Din roll", "reporter_contact": "Hur socialtjänsten når dig", "acute": "Brådskande",
-                "report_id": "Anmälans id"}
+                "report_id": "Anmälans id",
+                "meeting_id": "Kallat möte", "child_took_part": "Deltog barnet", "guardians_took_part":
+                "Deltog vårdnadshavarna", "child_voice": "Barnets röst", "others_present": "Andra närvarande",
+                "start_on": "Startar", "by_others": "Utförs av andra", "performer": "Vem utför insatsen",
+                "responsible_person": "Ansvarig person", "starts_at": "Datum och klockslag", "place": "Plats",
+                "invited_orgs": "Kallade organisationer", "invited_people": "Kallade personer",
+                "child_invited": "Barnet kallas", "guardians_invited": "Vårdnadshavarna kallas",
+                "not_invited_why": "Varför kallas inte barnet eller vårdnadshavarna", "questions": "Frågor till mötet",
+                "answer": "Svar", "sends": "Vem skickar ni", "organisation_id": "Organisation",
+                "responsibilities": "Ansvarar för", "contact": "Kontaktuppgifter", "active": "Deltar",
+                "status": "Ny status", "changed_on": "Från och med", "reason": "Skäl", "follow_up_id": "Uppföljning",
+                "outcome": "Beslut om planen", "summary": "Sammanfattning", "evaluations": "Utvärdering av insatserna"}
 
 
 def parse(slug: str, values: Mapping[str, Any]) -> BaseModel:

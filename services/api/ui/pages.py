@@ -25,7 +25,7 @@ from services.api.auth.form_tokens import give_form_cookie
 from services.api.auth.tokens import AuthError, Principal, Role
 from services.api.limits import rate_limited
 from services.api.models import PlanView
-from services.api.ui import auditing, finding, forms, readable, sv
+from services.api.ui import auditing, finding, forms, printing, readable, sv
 from services.api.ui import reports as report_pages
 from services.api.ui.render import page
 from services.api.wiring import Hub
@@ -45,7 +45,14 @@ COMMANDS: dict[str, tuple[Command, Callable[..., forms.Form], str]] = {
     "follow-ups": (commands.schedule_follow_up, forms.follow_up, "follow-up"),
     "transfer": (commands.transfer_named_person, forms.transfer, "transfer"),
     "close": (commands.close_plan, forms.close, "closed"),
+    "invitations": (commands.invite_meeting, forms.invitation, "invitation"),
+    "participants": (commands.record_participant, forms.participant, "participant"),
+    "reviews": (commands.hold_follow_up, forms.review, "review"),
 }
+# What of the plan a form shows beyond FORM_PARTS (the access log says so): the kallelser a
+# meeting may record, the actions a follow-up evaluates, the follow-ups it may hold.
+FORM_SHOWS = {"meetings": ("meetings",), "reviews": ("actions", "follow-ups"), "status": ("actions",),
+              "answer": ("meetings",)}
 
 
 def error_page(request: Request, status: int, detail: str, reasons: list[str]) -> HTMLResponse:
@@ -102,8 +109,9 @@ async def plan_fhir(request: Request, user: User, child_id: ChildId) -> JSONResp
     return JSONResponse(fhir.plan_bundle(view, hub.now()), media_type="application/fhir+json")
 
 
-async def _form_view(request: Request, user: Principal, child_id: uuid.UUID) -> PlanView:
-    view, _ = await reads.read_plan(hub_of(request), user, child_id, parts=FORM_PARTS, asks=person.FORMS)
+async def _form_view(request: Request, user: Principal, child_id: uuid.UUID, slug: str = "") -> PlanView:
+    parts = (*FORM_PARTS, *FORM_SHOWS.get(slug, ()))
+    view, _ = await reads.read_plan(hub_of(request), user, child_id, parts=parts, asks=person.FORMS)
     return view
 
 
@@ -125,26 +133,68 @@ async def _submit(request: Request, user: Principal, child_id: uuid.UUID, slug: 
         reasons = sv.translate_all(exc.reasons)
     else:
         return _back(child_id, done, back)
-    view = await _form_view(request, user, child_id)
+    view = await _form_view(request, user, child_id, form_slug)
     form = build(view, user.organisation_id, values)
     form.errors = reasons
     return _form_page(request, user, view, form, action, status=422)
 
 
+# -- forms about one item of the plan: an action's completion and status, a kallelse's answer ---------------
+
+async def _item_form(request: Request, user: Principal, child_id: uuid.UUID, slug: str, path: str) -> HTMLResponse:
+    await reads.guard(hub_of(request), user, child_id, Need.WRITE)
+    view = await _form_view(request, user, child_id, slug)
+    return _form_page(request, user, view, ITEM_FORMS[slug](view, user.organisation_id, {}), path)
+
+
+async def _item_submit(request: Request, user: Principal, child_id: uuid.UUID, slug: str, path: str,
+                       run: Callable[[Any], Awaitable[Any]], done: str) -> Response:
+    return await _submit(request, user, child_id, slug, slug, ITEM_FORMS[slug], run, path, done)
+
+
+ITEM_FORMS = {"complete": forms.complete, "answer": forms.answer, "status": forms.status}
+
+
 @router.get("/children/{child_id}/actions/{action_id}/complete", response_class=HTMLResponse)
 async def complete_form(request: Request, user: User, child_id: ChildId, action_id: uuid.UUID) -> HTMLResponse:
-    await reads.guard(hub_of(request), user, child_id, Need.WRITE)
-    view = await _form_view(request, user, child_id)
-    return _form_page(request, user, view, forms.complete(view, user.organisation_id, {}),
-                      f"/ui/children/{child_id}/actions/{action_id}/complete")
+    return await _item_form(request, user, child_id, "complete",
+                            f"/ui/children/{child_id}/actions/{action_id}/complete")
 
 
 @router.post("/children/{child_id}/actions/{action_id}/complete", dependencies=[Depends(from_our_page)])
 async def complete_submit(request: Request, user: User, child_id: ChildId, action_id: uuid.UUID) -> Response:
     hub = hub_of(request)
-    return await _submit(request, user, child_id, "complete", "complete", forms.complete,
-                         lambda body: commands.complete_action(hub, user, child_id, action_id, body),
-                         f"/ui/children/{child_id}/actions/{action_id}/complete", "completed")
+    return await _item_submit(request, user, child_id, "complete",
+                              f"/ui/children/{child_id}/actions/{action_id}/complete",
+                              lambda body: commands.complete_action(hub, user, child_id, action_id, body), "completed")
+
+
+@router.get("/children/{child_id}/invitations/{meeting_id}/answer", response_class=HTMLResponse)
+async def answer_form(request: Request, user: User, child_id: ChildId, meeting_id: uuid.UUID) -> HTMLResponse:
+    return await _item_form(request, user, child_id, "answer",
+                            f"/ui/children/{child_id}/invitations/{meeting_id}/answer")
+
+
+@router.post("/children/{child_id}/invitations/{meeting_id}/answer", dependencies=[Depends(from_our_page)])
+async def answer_submit(request: Request, user: User, child_id: ChildId, meeting_id: uuid.UUID) -> Response:
+    hub = hub_of(request)
+    return await _item_submit(request, user, child_id, "answer",
+                              f"/ui/children/{child_id}/invitations/{meeting_id}/answer",
+                              lambda body: commands.answer_invitation(hub, user, child_id, meeting_id, body), "answer")
+
+
+@router.get("/children/{child_id}/actions/{action_id}/status", response_class=HTMLResponse)
+async def status_form(request: Request, user: User, child_id: ChildId, action_id: uuid.UUID) -> HTMLResponse:
+    return await _item_form(request, user, child_id, "status",
+                            f"/ui/children/{child_id}/actions/{action_id}/status")
+
+
+@router.post("/children/{child_id}/actions/{action_id}/status", dependencies=[Depends(from_our_page)])
+async def status_submit(request: Request, user: User, child_id: ChildId, action_id: uuid.UUID) -> Response:
+    hub = hub_of(request)
+    return await _item_submit(request, user, child_id, "status", f"/ui/children/{child_id}/actions/{action_id}/status",
+                              lambda body: commands.change_action_status(hub, user, child_id, action_id, body),
+                              "status")
 
 
 # -- consents ------------------------------------------------------------------------------------------
@@ -297,6 +347,9 @@ async def audit_as_seen(request: Request, user: User, child_id: ChildId,
                 ratings={a.area: a.assessment.rating if a.assessment else None for a in seen.areas} if seen else {})
 
 
+router.include_router(printing.router)  # the printable plan and its PDF (issue 20)
+
+
 # -- the generic command forms: registered last, so the fixed paths above match first ---------------
 
 @router.get("/children/{child_id}/{slug}/new", response_class=HTMLResponse)
@@ -304,7 +357,7 @@ async def command_form(request: Request, user: User, child_id: ChildId, slug: st
     if slug not in COMMANDS:
         raise errors.NotFound()
     await reads.guard(hub_of(request), user, child_id, Need.TRANSFER if slug == "transfer" else Need.WRITE)
-    view = await _form_view(request, user, child_id)
+    view = await _form_view(request, user, child_id, slug)
     build = COMMANDS[slug][1]
     return _form_page(request, user, view, build(view, user.organisation_id, {}),
                       f"/ui/children/{child_id}/{slug}")

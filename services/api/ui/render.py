@@ -21,7 +21,7 @@ from markupsafe import Markup
 from services.api.auth import form_tokens
 from services.api.auth.tokens import Principal
 from services.api.orgs import OrgDirectory
-from services.api.ui import forms, readable, sv, wheel
+from services.api.ui import forms, meeting_document, readable, sv, wheel
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MONTHS = readable.MONTHS
@@ -96,7 +96,7 @@ env.filters.update(day=day, moment=moment, org=org_name, orgs=org_names, municip
                    percent=readable.percent, short=short_id, translate=sv.translate)
 env.globals.update(sv=sv, geometry=wheel, fact_rows=fact_rows, history_value=history_value, org_groups=org_groups, org_choices=org_choices,
                    municipalities=municipalities, absence_series=readable.absence_series,
-                   without_absence=readable.without_absence)
+                   without_absence=readable.without_absence, meeting_document=meeting_document.document)
 
 
 def page(request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
@@ -115,3 +115,10 @@ def page(request: Request, name: str, principal: Principal | None, status: int =
     if fresh:
         form_tokens.give_form_cookie(response, hub.settings, cookie)
     return response
+
+
+def html_text(name: str, principal: Principal | None, directory: OrgDirectory, **context: Any) -> str:
+    """A page as text, outside a request (the printable plan's PDF): no form token, no flash --
+    a document that leaves the hub carries no form."""
+    return env.get_template(name).render(user=principal, flash=None, pending=sv.PENDING, directory=directory,
+                                         form_token="", **context)

@@ -33,6 +33,7 @@ from services.api.auth import form_tokens
 from services.commands import consent as consent_registry
 from services.commands import organisations
 from services.commands import plan as plan_service
+from services.commands import sip as sip_service
 from services.erasure.erase import REASONS
 
 AREA = {
@@ -145,7 +146,8 @@ ORG_KIND = {"MHV": "mödrahälsovård", "BHV": "barnhälsovård", "SOCIAL": "soc
 USER_ROLE = {"coordinator": "samordnare", "auditor": "granskare", "administrator": "administratör"}
 PURPOSE = {"care-planning": "barnets plan", "export": "export", "audit": "granskning", "emergency": "nödöppning",
            "search": "sökning med personnummer", "register-extract": "registerutdrag",
-           "report-of-concern": "orosanmälan"}  # why an access was logged (services.api.publishing)
+           "report-of-concern": "orosanmälan", "print": "utskrift av planen"}  # why an access was logged
+# (services.api.publishing)
 # -- the auditors' pages: the log extract's kinds and reasons, the history's events and fields ------------
 
 AUDIT_KIND = {"view": "Läsning", "emergency": "Nödöppning", "review": "Granskning av en nödöppning",
@@ -162,6 +164,9 @@ EVENT = {
     "PlanOpened": "Plan öppnad", "MeetingHeld": "Samverkansmöte", "LeadAssigned": "Ansvarig för planen utsedd",
     "AreaAssessed": "Område bedömt", "ActionAgreed": "Insats beslutad", "ActionCompleted": "Insats slutförd",
     "FollowUpScheduled": "Uppföljning inlagd", "NamedPersonTransferred": "Barnensbästa-ansvar flyttat",
+    "MeetingInvited": "Kallelse till samverkansmöte", "InvitationAnswered": "Svar på kallelse",
+    "ParticipantRecorded": "Deltagare och ansvar registrerat", "ActionStatusChanged": "Insatsens status ändrad",
+    "FollowUpHeld": "Uppföljning genomförd", "ActionEvaluated": "Insats utvärderad",
     "NamedPersonAssigned": "Barnensbästa-ansvarig utsedd", "PlanClosed": "Plan avslutad",
     "ChildDataViewed": "Uppgifter lästa", "EmergencyAccessOpened": "Nödöppning",
     "EmergencyAccessReviewed": "Nödöppning granskad", "ReportOfConcernRouted": "Orosanmälan vidarebefordrad",
@@ -216,7 +221,8 @@ PART = {"plan": "planen", "facts": "uppgifter", "assessments": "bedömningar", "
         "guardians": "vårdnadshavare", "summary": "översikt", "gaps": "glapplista", "audit-log": "loggutdrag",
         "history": "händelsehistorik", "plan-as-seen": "planen vid en tidpunkt",
         "emergency-access-log": "nödöppningar", "emergency-access-reviews": "granskningar av nödöppningar",
-        "reports-of-concern": "orosanmälningar (lista)", "report-of-concern": "orosanmälan"}
+        "reports-of-concern": "orosanmälningar (lista)", "report-of-concern": "orosanmälan",
+        "invitations": "kallelser", "participants": "deltagare och ansvar", "todo": "att göra-listan"}
 UNKNOWN_ORG = "okänd organisation"
 OUTSIDE_COUNTY = "kommun utanför länet"
 TREND = {"up": ("↑", "ökar"), "down": ("↓", "minskar"), "flat": ("→", "oförändrad")}
@@ -364,6 +370,51 @@ FIELD_NAMES.update({"participant_orgs": "deltagare", "recipients": "mottagare",
                     "source_organisations": "organisation som uppgifterna kommer från"})
 # -- end issue 17
 
+# -- issue 20: the plan as a SIP
+REASONS.update({
+    plan_service.DUE_BEFORE_START: "slutdatum {due_on} ligger före startdatum {start_on}",
+    plan_service.NO_PERFORMER: "en insats som andra utför behöver ange vem som utför den",
+    plan_service.NOT_A_FLAG: "{field} måste vara ja eller nej",
+    sip_service.NOT_A_MOMENT: "{field} måste vara ett datum och klockslag",
+    sip_service.STARTS_IN_PAST: "{field} {moment} ligger mer än ett dygn bakåt",
+    sip_service.STARTS_TOO_LATE: "{field} {moment} ligger mer än {days} dagar fram",
+    sip_service.NO_INVITEES: "en kallelse går till minst en organisation",
+    sip_service.REPEATED_INVITEE: "organisationen {org!r} kallas flera gånger",
+    sip_service.NO_NOT_INVITED_WHY: "ange varför barnet eller vårdnadshavarna inte kallas",
+    sip_service.NOT_SENT: "organisationen {org!r} har inte fått den här kallelsen",
+    sip_service.BAD_ANSWER: "svaret {answer!r} är inte kommer, kommer inte eller skickar någon annan",
+    sip_service.NO_SENDS: "ange vem organisationen skickar i stället",
+    sip_service.BAD_ROLE: "rollen {role!r} finns inte",
+    sip_service.NO_RESPONSIBILITIES: ("ange vad organisationen ansvarar för: det behövs för alla utom den som bara "
+                                       "bidrar med kunskap"),
+    sip_service.BAD_STATUS: "statusen {status!r} finns inte",
+    sip_service.FINAL_STATUS: "insatsen {action_id} är {current} och kan inte få någon ny status",
+    sip_service.SAME_STATUS: "insatsen {action_id} är redan {current}",
+    sip_service.NO_WAY_BACK: "insatsen {action_id} är {current} och kan inte gå tillbaka till {status}",
+    sip_service.NO_CANCEL_REASON: "ange varför insatsen avbryts",
+    sip_service.BAD_OUTCOME: "utfallet {outcome!r} finns inte",
+    sip_service.BAD_EFFECT: "effekten {effect!r} för insats {action_id} finns inte",
+    sip_service.UNKNOWN_ACTION: "insats {action_id} hör inte till planen",
+    sip_service.REPEATED_EVALUATION: "insats {action_id} utvärderas flera gånger",
+})
+FIELD_NAMES.update({
+    "starts_at": "mötets start", "place": "plats", "questions": "frågor till mötet", "invited_orgs": "kallade",
+    "invited_people": "kallade personer", "not_invited_why": "varför barnet eller vårdnadshavarna inte kallas",
+    "child_invited": "barnet kallas", "guardians_invited": "vårdnadshavarna kallas", "sends": "vem som skickas",
+    "organisation_id": "organisation", "responsibilities": "ansvar", "contact": "kontaktuppgifter",
+    "active": "aktiv", "changed_on": "datum", "reason": "skäl", "summary": "sammanfattning",
+    "evaluation": "utvärdering", "child_words": "barnets ord", "guardians_words": "vårdnadshavarnas ord",
+    "start_on": "startdatum", "by_others": "utförs av andra", "performer": "utförare",
+    "responsible_person": "ansvarig person", "child_voice": "barnets röst", "others_present": "andra närvarande",
+    "child_took_part": "barnet deltog", "guardians_took_part": "vårdnadshavarna deltog",
+})
+# The lifecycle's words inside the reasons above (``current``, ``status``), in Swedish.
+STATUS_WORD = {"PLANNED": "planerad", "ONGOING": "pågående", "DONE": "genomförd", "CANCELLED": "avbruten"}
+FLASH.update({"invitation": "Kallelsen är skickad.", "answer": "Svaret på kallelsen är registrerat.",
+              "participant": "Deltagaren är registrerad.", "status": "Insatsens status är ändrad.",
+              "review": "Uppföljningen är registrerad."})
+# -- end issue 20
+
 
 def _pattern(template: str) -> re.Pattern[str]:
     parts = []
@@ -468,6 +519,8 @@ def _swedish_value(name: str, value: str) -> str:
         return FIELD_NAMES.get(value, value)
     if name == "role":
         return ROLE_NAMES.get(value, value)
+    if name in ("current", "status"):
+        return STATUS_WORD.get(value, value)
     return value
 
 

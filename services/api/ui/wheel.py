@@ -9,7 +9,7 @@ same information. An area not assessed is an outline only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from projections.plan import AREAS
@@ -82,3 +82,48 @@ def sectors(ratings: Mapping[Area, int | None]) -> list[Sector]:
 def rings() -> list[float]:
     """The radii of the rating rings 1-5, drawn faintly behind the sectors."""
     return [RADIUS * n / 5 for n in range(1, 6)]
+
+
+# -- an area's history: its ratings over time as a small line chart --------------------------------
+
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 160, 48, 6
+
+
+@dataclass(frozen=True)
+class Mark:
+    x: float
+    y: float
+    rating: int
+    day: str  # when it was rated, in Swedish, for the text a screen reader gets
+
+
+@dataclass(frozen=True)
+class HistoryChart:
+    """The template draws ``points`` as a line and each mark as a dot; ``title`` and ``text`` say
+    the same in words, for screen readers and for anyone who does not read charts."""
+
+    title: str
+    text: str
+    points: str
+    marks: tuple[Mark, ...]
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+
+
+def rating_y(rating: int) -> float:
+    """1 at the bottom, 5 at the top, inside the padding."""
+    span = CHART_HEIGHT - 2 * CHART_PAD
+    return round(CHART_HEIGHT - CHART_PAD - (rating - 1) * span / 4, 2)
+
+
+def history_chart(label: str, ratings: Sequence[tuple[str, int]]) -> HistoryChart | None:
+    """The ratings of one area, oldest first, as (Swedish day, rating), spaced evenly from left to
+    right: the order of the assessments matters to a family, not the days between them. None
+    for fewer than two ratings -- one point is no history, and the wheel already shows it."""
+    if len(ratings) < 2:
+        return None
+    step = (CHART_WIDTH - 2 * CHART_PAD) / (len(ratings) - 1)
+    marks = tuple(Mark(round(CHART_PAD + i * step, 2), rating_y(r), r, day) for i, (day, r) in enumerate(ratings))
+    said = ", ".join(f"{m.day}: {m.rating}" for m in marks)
+    return HistoryChart(title=f"{label}: bedömningar över tid", text=f"Bedömningar av {label}, äldst först: {said}.",
+                        points=" ".join(f"{m.x},{m.y}" for m in marks), marks=marks)

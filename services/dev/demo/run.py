@@ -157,12 +157,14 @@ async def _run(settings: Settings, console: Console) -> bool:
     stages = register_settings(settings)
     with worker(stages, Path(settings.demo_data_dir).parent / "stages-worker.log", tick_s=5.0):
         reports_ok = await _reports(stages, engine, console)
+        sip_ok = await _sip(stages, engine, console)
         erased_ok = await _erasure(settings, engine, codec, gate, console)
     log.info("demo.finished", round_trip_ok=ok, shredded=shredded, intake_ok=intake_ok,
              gate_ok=gate.ok, plans_ok=plans_ok, merges_ok=merges_ok, merges=len(gate.intake.merged),
-             reports_ok=reports_ok, erased_ok=erased_ok)
+             reports_ok=reports_ok, sip_ok=sip_ok, erased_ok=erased_ok)
     engine.dispose()
-    return ok and shredded and intake_ok and gate.ok and plans_ok and merges_ok and reports_ok and erased_ok
+    return (ok and shredded and intake_ok and gate.ok and plans_ok and merges_ok and reports_ok and sip_ok
+            and erased_ok)
 
 
 async def _reports(settings: Settings, engine, console: Console) -> bool:  # type: ignore[no-untyped-def]
@@ -170,6 +172,13 @@ async def _reports(settings: Settings, engine, console: Console) -> bool:  # typ
     from services.dev.demo.reports import reports_stage
 
     return await reports_stage(settings, engine, console)
+
+
+async def _sip(settings: Settings, engine, console: Console) -> bool:  # type: ignore[no-untyped-def]
+    """The plans as SIPs: their kallelser, responsibilities, follow-ups and evaluations, and one printed."""
+    from services.dev.demo.sip import sip_stage
+
+    return await sip_stage(settings, engine, console)
 
 
 async def _erasure(settings: Settings, engine, codec: Codec, gate: GateStageResult,  # type: ignore[no-untyped-def]
