@@ -44,7 +44,7 @@ PERSONAL_KEYS = (
 )
 
 HANDLER_NAME = "kronobarn"
-CHATTY_LIBRARIES = ("aiokafka", "alembic", "faust", "httpx", "mode", "uvicorn.access")
+CHATTY_LIBRARIES = ("aiokafka", "alembic", "faust", "fontTools", "httpx", "mode", "uvicorn.access", "weasyprint")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 

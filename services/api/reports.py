@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from projections.consent_rules import ADULT_AGE, birthday, swedish_day
 from projections.read_model import children, concern_reports
 from projections.report_figures import FigureRow, Summary, figures
-from schemas.codec import DecodeError
+from schemas.codec import Codec, DecodeError
 from schemas.events import (
     Area,
     Basis,
@@ -269,12 +269,12 @@ class Row:
     protected: bool
 
 
-def _report_id(hub: Hub, value: Any) -> uuid.UUID | None:
+def report_id_of(codec: Codec, report: bytes | None) -> uuid.UUID | None:
     """The filer's report id, from the filed event's plain fields (nothing sealed is opened)."""
-    if value.report is None:
+    if report is None:
         return None
     try:
-        event = hub.fact_codec.decode(bytes(value.report))
+        event = codec.decode(bytes(report))
     except (DecodeError, ValueError, TypeError):
         return None
     return event.report_id if isinstance(event, ReportOfConcernFiled) else None
@@ -293,7 +293,7 @@ def _rows(hub: Hub, *where: Any) -> list[Row]:
                                                         t.reported_at.desc()).limit(LIST_MAX)).all()
     out = []
     for v in found:
-        report_id = _report_id(hub, v)
+        report_id = report_id_of(hub.fact_codec, v.report)
         if report_id is None:
             log.warning("reports.unreadable", event_id=v.report_id)
             continue

@@ -40,9 +40,8 @@ from projections.read_model import (
     invitation_answers,
     invitations,
 )
-from schemas.codec import Codec, DecodeError
+from schemas.codec import Codec
 from schemas.county import SOCIAL
-from schemas.events import ReportOfConcernFiled
 from services.api import publishing, reads, views
 from services.api import reports as report_service
 from services.api.auth.callers import api_principal, hub_of, known_query
@@ -145,17 +144,6 @@ def _openable(c: Connection, org: str, child_ids: Iterable[str], at: dt.datetime
             if access.org_ground(org, r.scope, consents.get(r.child_id, []), (), at) is not None}
 
 
-def _report_id(codec: Codec, report: Any) -> uuid.UUID | None:
-    """The filer's report id from the filed event's plain fields (nothing sealed is opened)."""
-    if report is None:
-        return None
-    try:
-        event = codec.decode(bytes(report))
-    except (DecodeError, ValueError, TypeError):
-        return None
-    return event.report_id if isinstance(event, ReportOfConcernFiled) else None
-
-
 def _reports(c: Connection, codec: Codec, municipality: str) -> list[ReportItem]:
     t = concern_reports.c
     query = (select(t.child_id, t.acute, t.reported_at, t.report)
@@ -163,7 +151,7 @@ def _reports(c: Connection, codec: Codec, municipality: str) -> list[ReportItem]
              .order_by(t.acute.desc(), t.reported_at.desc(), t.report_id).limit(report_service.LIST_MAX))
     out = []
     for row in c.execute(query):
-        report_id = _report_id(codec, row.report)
+        report_id = report_service.report_id_of(codec, row.report)
         if report_id is not None:  # an unreadable one is logged by the inbox, which lists it too
             out.append(ReportItem(child_id=uuid.UUID(row.child_id), link=report_link(report_id), report_id=report_id,
                                   acute=bool(row.acute), reported_at=utc(row.reported_at)))

@@ -129,13 +129,13 @@ async def open_plan(child_id: uuid.UUID, by_org: str, consent_ids: Iterable[uuid
     """Open the child's plan under ``consent_ids`` (a new plan id). The caller has checked that
     the consents are active, name ``by_org`` as a recipient, and that no plan is open."""
     consents = tuple(consent_ids)
-    reasons = _org(by_org, "by_org")
+    reasons = org_problems(by_org, "by_org")
     if not consents:
         reasons.append(NO_CONSENT)
-    reasons += [REPEATED_CONSENT.format(consent_id=c) for c in _repeated(consents)]
-    _check(reasons, died_on)
+    reasons += [REPEATED_CONSENT.format(consent_id=c) for c in repeated(consents)]
+    refuse(reasons, died_on)
     plan_id = uuid.uuid4()
-    return await _publish(publish, PlanOpened, child_id, by_org, plan_id, now, None, None,
+    return await publish_event(publish, PlanOpened, child_id, by_org, plan_id, now, None, None,
                           plan_id=plan_id, opened_by_org=by_org, consent_ids=consents)
 
 
@@ -150,27 +150,27 @@ async def record_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, h
     who leads the plan from now (if decided), and its decisions, notes, the child's own voice
     and others present (sealed). ``meeting_id`` is a kallelse's, when the meeting was called
     (the caller has checked it is this plan's); else a new id."""
-    now = _now(now)
+    now = now_or_clock(now)
     participants = tuple(participant_orgs)
-    reasons = _org(by_org, "by_org") + _past_date(held_on, "held_on", now)
+    reasons = org_problems(by_org, "by_org") + past_date_problems(held_on, "held_on", now)
     if not participants:
         reasons.append(NO_PARTICIPANTS)
     for org in dict.fromkeys(participants):
-        reasons += _role(org, PARTICIPANTS, organisations.PARTICIPANT, units)
-    reasons += [REPEATED_PARTICIPANT.format(org=o) for o in _repeated(participants)]
+        reasons += role_problems(org, PARTICIPANTS, organisations.PARTICIPANT, units)
+    reasons += [REPEATED_PARTICIPANT.format(org=o) for o in repeated(participants)]
     if lead_org is not None:
-        problems = _role(lead_org, "lead_org", organisations.PARTICIPANT, units)
+        problems = role_problems(lead_org, "lead_org", organisations.PARTICIPANT, units)
         reasons += problems
         if not problems and lead_org not in participants:
             reasons.append(LEAD_NOT_PARTICIPANT.format(org=lead_org))
-    reasons += _text(decisions, "decisions", LONG_TEXT_MAX) + _text(notes, "notes", LONG_TEXT_MAX, optional=True)
-    reasons += _text(child_voice, "child_voice", TEXT_MAX, optional=True)
-    reasons += _text(others_present, "others_present", TEXT_MAX, optional=True)
-    reasons += _flag(child_took_part, "child_took_part", optional=True)
-    reasons += _flag(guardians_took_part, "guardians_took_part", optional=True)
-    _check(reasons, died_on)
+    reasons += text_problems(decisions, "decisions", LONG_TEXT_MAX) + text_problems(notes, "notes", LONG_TEXT_MAX, optional=True)
+    reasons += text_problems(child_voice, "child_voice", TEXT_MAX, optional=True)
+    reasons += text_problems(others_present, "others_present", TEXT_MAX, optional=True)
+    reasons += flag_problems(child_took_part, "child_took_part", optional=True)
+    reasons += flag_problems(guardians_took_part, "guardians_took_part", optional=True)
+    refuse(reasons, died_on)
     meeting_id = meeting_id or uuid.uuid4()
-    return await _publish(publish, MeetingHeld, child_id, by_org, meeting_id, now, None,
+    return await publish_event(publish, MeetingHeld, child_id, by_org, meeting_id, now, None,
                           {MEETING_DECISIONS: decisions, MEETING_NOTES: notes, MEETING_CHILD_VOICE: child_voice,
                            MEETING_OTHERS: others_present},
                           plan_id=plan_id, meeting_id=meeting_id, held_on=held_on,
@@ -182,8 +182,8 @@ async def assign_lead(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, lead
                       now: dt.datetime | None = None, died_on: dt.date | None = None,
                       units: Units | None = None) -> LeadAssigned:
     """Change the plan lead outside a meeting. The lead may differ from the named person."""
-    _check(_org(by_org, "by_org") + _role(lead_org, "lead_org", organisations.PARTICIPANT, units), died_on)
-    return await _publish(publish, LeadAssigned, child_id, by_org, plan_id, now, None, None,
+    refuse(org_problems(by_org, "by_org") + role_problems(lead_org, "lead_org", organisations.PARTICIPANT, units), died_on)
+    return await publish_event(publish, LeadAssigned, child_id, by_org, plan_id, now, None, None,
                           plan_id=plan_id, lead_org=lead_org)
 
 
@@ -193,14 +193,14 @@ async def assess_area(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, area
                   died_on: dt.date | None = None) -> AreaAssessed:
     """A wheel assessment of one area: a rating 1-5 and, sealed, the comment and the child's and
     the guardians' own views (each optional: a view not given is left out, not blank)."""
-    wheel_area, reasons = _area(area)
-    reasons = _org(by_org, "by_org") + reasons
+    wheel_area, reasons = area_problems(area)
+    reasons = org_problems(by_org, "by_org") + reasons
     if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
         reasons.append(BAD_RATING.format(rating=rating))
     for value, name in ((comment, "comment"), (child_view, "child_view"), (guardians_view, "guardians_view")):
-        reasons += _text(value, name, TEXT_MAX, optional=True)
-    _check(reasons, died_on)
-    return await _publish(publish, AreaAssessed, child_id, by_org, plan_id, now, wheel_area,
+        reasons += text_problems(value, name, TEXT_MAX, optional=True)
+    refuse(reasons, died_on)
+    return await publish_event(publish, AreaAssessed, child_id, by_org, plan_id, now, wheel_area,
                           {ASSESSMENT_COMMENT: comment, ASSESSMENT_CHILD_VIEW: child_view,
                            ASSESSMENT_GUARDIANS_VIEW: guardians_view},
                           plan_id=plan_id, rating=rating, assessed_by_org=by_org)
@@ -214,25 +214,25 @@ async def agree_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, are
     """A need in one area and the action agreed for it: what (sealed), who, from and by when.
     An action by others (a club, a relative) names its performer; the responsible organisation
     still follows it up. The responsible person and the performer are people: sealed."""
-    now = _now(now)
-    wheel_area, reasons = _area(area)
-    reasons = _org(by_org, "by_org") + reasons
-    reasons += _role(responsible_org, "responsible_org", organisations.PARTICIPANT, units)
-    reasons += _text(need, "need", TEXT_MAX) + _text(what, "what", TEXT_MAX)
-    due_problems = [] if due_on is None else _future_date(due_on, "due_on", now)
-    start_problems = [] if start_on is None else _planned_date(start_on, "start_on", now)
+    now = now_or_clock(now)
+    wheel_area, reasons = area_problems(area)
+    reasons = org_problems(by_org, "by_org") + reasons
+    reasons += role_problems(responsible_org, "responsible_org", organisations.PARTICIPANT, units)
+    reasons += text_problems(need, "need", TEXT_MAX) + text_problems(what, "what", TEXT_MAX)
+    due_problems = [] if due_on is None else future_date_problems(due_on, "due_on", now)
+    start_problems = [] if start_on is None else planned_date_problems(start_on, "start_on", now)
     reasons += due_problems + start_problems
     if due_on is not None and start_on is not None and not due_problems and not start_problems and due_on < start_on:
         reasons.append(DUE_BEFORE_START.format(due_on=due_on, start_on=start_on))
-    reasons += _flag(by_others, "by_others")
-    reasons += _text(responsible_person, "responsible_person", TEXT_MAX, optional=True)
+    reasons += flag_problems(by_others, "by_others")
+    reasons += text_problems(responsible_person, "responsible_person", TEXT_MAX, optional=True)
     if by_others is True and performer is None:
         reasons.append(NO_PERFORMER)
     else:
-        reasons += _text(performer, "performer", TEXT_MAX, optional=True)
-    _check(reasons, died_on)
+        reasons += text_problems(performer, "performer", TEXT_MAX, optional=True)
+    refuse(reasons, died_on)
     action_id = uuid.uuid4()
-    return await _publish(publish, ActionAgreed, child_id, by_org, action_id, now, wheel_area,
+    return await publish_event(publish, ActionAgreed, child_id, by_org, action_id, now, wheel_area,
                           {ACTION_NEED: need, ACTION_WHAT: what, ACTION_RESPONSIBLE_PERSON: responsible_person,
                            ACTION_PERFORMER: performer},
                           plan_id=plan_id, action_id=action_id, responsible_org=responsible_org, due_on=due_on,
@@ -243,9 +243,9 @@ async def complete_action(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, 
                           completed_on: dt.date, *, publish: Publish, now: dt.datetime | None = None,
                   died_on: dt.date | None = None) -> ActionCompleted:
     """Mark an agreed action done. The caller has checked the action belongs to this plan."""
-    now = _now(now)
-    _check(_org(by_org, "by_org") + _past_date(completed_on, "completed_on", now), died_on)
-    return await _publish(publish, ActionCompleted, child_id, by_org, action_id, now, None, None,
+    now = now_or_clock(now)
+    refuse(org_problems(by_org, "by_org") + past_date_problems(completed_on, "completed_on", now), died_on)
+    return await publish_event(publish, ActionCompleted, child_id, by_org, action_id, now, None, None,
                           plan_id=plan_id, action_id=action_id, completed_on=completed_on)
 
 
@@ -255,13 +255,13 @@ async def schedule_follow_up(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: st
                   died_on: dt.date | None = None) -> FollowUpScheduled:
     """A follow-up date, for one area or (``area`` None) for the whole plan, with what to
     follow up (sealed, optional)."""
-    now = _now(now)
-    wheel_area, reasons = (None, []) if area is None else _area(area)
-    reasons = _org(by_org, "by_org") + reasons + _future_date(due_on, "due_on", now)
-    reasons += _text(what, "what", TEXT_MAX, optional=True)
-    _check(reasons, died_on)
+    now = now_or_clock(now)
+    wheel_area, reasons = (None, []) if area is None else area_problems(area)
+    reasons = org_problems(by_org, "by_org") + reasons + future_date_problems(due_on, "due_on", now)
+    reasons += text_problems(what, "what", TEXT_MAX, optional=True)
+    refuse(reasons, died_on)
     follow_up_id = uuid.uuid4()
-    return await _publish(publish, FollowUpScheduled, child_id, by_org, follow_up_id, now, wheel_area,
+    return await publish_event(publish, FollowUpScheduled, child_id, by_org, follow_up_id, now, wheel_area,
                           {FOLLOW_UP_WHAT: what}, plan_id=plan_id, follow_up_id=follow_up_id, due_on=due_on)
 
 
@@ -271,15 +271,15 @@ async def transfer_named_person(child_id: uuid.UUID, by_org: str, to_org: str, f
     """Move the named-person task by decision (rule 5): it holds until the child's next life
     stage. ``from_org`` is who held it, if known; the caller checks ``by_org`` may decide this.
     ``to_org`` must be a unit that may be named person (an MHV, BHV, förskola, school or KAA)."""
-    reasons = _org(by_org, "by_org") + _role(to_org, "to_org", organisations.NAMED_PERSON, units)
-    reasons += _reason_code(reason_code)
+    reasons = org_problems(by_org, "by_org") + role_problems(to_org, "to_org", organisations.NAMED_PERSON, units)
+    reasons += reason_code_problems(reason_code)
     if from_org is not None:
-        problems = _org(from_org, "from_org")
+        problems = org_problems(from_org, "from_org")
         reasons += problems
         if not problems and from_org == to_org:
             reasons.append(SAME_ORG)
-    _check(reasons, died_on)
-    return await _publish(publish, NamedPersonTransferred, child_id, by_org, uuid.uuid4(), now, None, None,
+    refuse(reasons, died_on)
+    return await publish_event(publish, NamedPersonTransferred, child_id, by_org, uuid.uuid4(), now, None, None,
                           to_org=to_org, from_org=from_org, reason_code=reason_code)
 
 
@@ -287,21 +287,21 @@ async def close_plan(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, reaso
                      now: dt.datetime | None = None,
                   died_on: dt.date | None = None) -> PlanClosed:
     """Close the plan with a reason code (never free text: the code is not sealed)."""
-    _check(_org(by_org, "by_org") + _reason_code(reason_code), died_on)
-    return await _publish(publish, PlanClosed, child_id, by_org, plan_id, now, None, None,
+    refuse(org_problems(by_org, "by_org") + reason_code_problems(reason_code), died_on)
+    return await publish_event(publish, PlanClosed, child_id, by_org, plan_id, now, None, None,
                           plan_id=plan_id, reason_code=reason_code)
 
 
 # -- building and publishing -------------------------------------------------------------------
 
-async def _publish(publish: Publish, kind: type[E], child_id: uuid.UUID, by_org: str, record_id: uuid.UUID,
+async def publish_event(publish: Publish, kind: type[E], child_id: uuid.UUID, by_org: str, record_id: uuid.UUID,
                    now: dt.datetime | None, area: Area | None, text: Mapping[str, str | None] | None,
                    **fields: object) -> E:
     """Build the event (basis CONSENT, category PLAN, from ``by_org``), publish it, return it.
 
     The source record is the plan item the event is about (plan, meeting, action, follow-up),
     so provenance reads naturally; the event id is always new."""
-    now = _now(now)
+    now = now_or_clock(now)
     given = {k: v for k, v in (text or {}).items() if v is not None}
     envelope = Envelope(
         event_id=uuid.uuid4(), type=kind.__name__, child_id=child_id, occurred_at=now, recorded_at=now,
@@ -313,20 +313,20 @@ async def _publish(publish: Publish, kind: type[E], child_id: uuid.UUID, by_org:
     return event
 
 
-def _now(now: dt.datetime | None) -> dt.datetime:
+def now_or_clock(now: dt.datetime | None) -> dt.datetime:
     return now or dt.datetime.now(dt.UTC)
 
 
-def _check(reasons: list[str], died_on: dt.date | None = None) -> None:
+def refuse(reasons: list[str], died_on: dt.date | None = None) -> None:
     if died_on is not None:
         reasons = [CHILD_DIED.format(day=died_on), *reasons]
     if reasons:
         raise PlanRejected(reasons)
 
 
-# -- validation ------------------------------------------------------------------------------------
+# -- validation: shared with ``services.commands.sip``, whose commands check their input alike ---------
 
-def _org(value: object, name: str) -> list[str]:
+def org_problems(value: object, name: str) -> list[str]:
     if not isinstance(value, str) or not value.strip():
         return [NO_ORG.format(field=name)]
     if len(value) > ORG_ID_MAX or not ORG_ID.fullmatch(value):
@@ -334,19 +334,19 @@ def _org(value: object, name: str) -> list[str]:
     return []
 
 
-def _role(value: object, name: str, role: Role, units: Units | None) -> list[str]:
+def role_problems(value: object, name: str, role: Role, units: Units | None) -> list[str]:
     """A well-formed organisation id that the directory knows, of a kind that may take ``role``."""
-    return _org(value, name) or organisations.problems([str(value)], name, role, units)
+    return org_problems(value, name) or organisations.problems([str(value)], name, role, units)
 
 
-def _area(value: object) -> tuple[Area | None, list[str]]:
+def area_problems(value: object) -> tuple[Area | None, list[str]]:
     try:
         return Area(value), []
     except ValueError:
         return None, [BAD_AREA.format(area=value, areas=AREA_NAMES)]
 
 
-def _text(value: object, name: str, limit: int, optional: bool = False) -> list[str]:
+def text_problems(value: object, name: str, limit: int, optional: bool = False) -> list[str]:
     if value is None:
         return [] if optional else [EMPTY_TEXT.format(field=name)]
     if not isinstance(value, str):
@@ -358,13 +358,13 @@ def _text(value: object, name: str, limit: int, optional: bool = False) -> list[
     return []
 
 
-def _is_date(value: object) -> bool:
+def is_date(value: object) -> bool:
     return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
 
-def _past_date(day: object, name: str, now: dt.datetime) -> list[str]:
+def past_date_problems(day: object, name: str, now: dt.datetime) -> list[str]:
     """Something that has happened: not after today, at most ``PAST_DAYS_MAX`` back."""
-    if not _is_date(day):
+    if not is_date(day):
         return [NOT_A_DATE.format(field=name)]
     assert isinstance(day, dt.date)
     today = now.date()
@@ -375,9 +375,9 @@ def _past_date(day: object, name: str, now: dt.datetime) -> list[str]:
     return []
 
 
-def _future_date(day: object, name: str, now: dt.datetime) -> list[str]:
+def future_date_problems(day: object, name: str, now: dt.datetime) -> list[str]:
     """Something planned: not before today, at most ``FUTURE_DAYS_MAX`` ahead."""
-    if not _is_date(day):
+    if not is_date(day):
         return [NOT_A_DATE.format(field=name)]
     assert isinstance(day, dt.date)
     today = now.date()
@@ -388,10 +388,10 @@ def _future_date(day: object, name: str, now: dt.datetime) -> list[str]:
     return []
 
 
-def _planned_date(day: object, name: str, now: dt.datetime) -> list[str]:
+def planned_date_problems(day: object, name: str, now: dt.datetime) -> list[str]:
     """A day in a plan that may already have begun: at most ``PAST_DAYS_MAX`` back and
     ``FUTURE_DAYS_MAX`` ahead (an action agreed to formalise support that started last week)."""
-    if not _is_date(day):
+    if not is_date(day):
         return [NOT_A_DATE.format(field=name)]
     assert isinstance(day, dt.date)
     today = now.date()
@@ -402,19 +402,19 @@ def _planned_date(day: object, name: str, now: dt.datetime) -> list[str]:
     return []
 
 
-def _flag(value: object, name: str, optional: bool = False) -> list[str]:
+def flag_problems(value: object, name: str, optional: bool = False) -> list[str]:
     if value is None and optional:
         return []
     return [] if isinstance(value, bool) else [NOT_A_FLAG.format(field=name)]
 
 
-def _reason_code(code: object) -> list[str]:
+def reason_code_problems(code: object) -> list[str]:
     if not isinstance(code, str) or len(code) > REASON_CODE_MAX or not REASON_CODE.fullmatch(code):
         return [BAD_REASON_CODE.format(code=code, limit=REASON_CODE_MAX)]
     return []
 
 
-def _repeated(values: tuple[object, ...]) -> list[object]:
+def repeated(values: tuple[object, ...]) -> list[object]:
     seen: set[object] = set()
     out: list[object] = []
     for v in values:

@@ -53,16 +53,16 @@ from services.commands.plan import (
     LONG_TEXT_MAX,
     TEXT_MAX,
     Publish,
-    _check,
-    _flag,
-    _now,
-    _org,
-    _past_date,
-    _publish,
-    _repeated,
-    _role,
-    _text,
     close_plan,
+    flag_problems,
+    now_or_clock,
+    org_problems,
+    past_date_problems,
+    publish_event,
+    refuse,
+    repeated,
+    role_problems,
+    text_problems,
 )
 
 INVITE_PAST = dt.timedelta(days=1)  # a kallelse written up just after the meeting began
@@ -123,24 +123,24 @@ async def invite_meeting(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, s
     """Call a collaboration meeting (a new meeting id): when, where, whom, and the questions.
     Not inviting the child or the guardians needs a why; place, questions, people and the why
     travel sealed."""
-    now = _now(now)
+    now = now_or_clock(now)
     orgs = tuple(invited_orgs)
-    reasons = _org(by_org, "by_org") + _moment(starts_at, "starts_at", now)
+    reasons = org_problems(by_org, "by_org") + _moment(starts_at, "starts_at", now)
     if not orgs:
         reasons.append(NO_INVITEES)
     for org in dict.fromkeys(orgs):
-        reasons += _role(org, "invited_orgs", organisations.PARTICIPANT, units)
-    reasons += [REPEATED_INVITEE.format(org=o) for o in _repeated(orgs)]
-    reasons += _flag(child_invited, "child_invited") + _flag(guardians_invited, "guardians_invited")
-    reasons += _text(place, "place", TEXT_MAX) + _text(questions, "questions", LONG_TEXT_MAX)
-    reasons += _text(invited_people, "invited_people", TEXT_MAX, optional=True)
+        reasons += role_problems(org, "invited_orgs", organisations.PARTICIPANT, units)
+    reasons += [REPEATED_INVITEE.format(org=o) for o in repeated(orgs)]
+    reasons += flag_problems(child_invited, "child_invited") + flag_problems(guardians_invited, "guardians_invited")
+    reasons += text_problems(place, "place", TEXT_MAX) + text_problems(questions, "questions", LONG_TEXT_MAX)
+    reasons += text_problems(invited_people, "invited_people", TEXT_MAX, optional=True)
     if (child_invited is False or guardians_invited is False) and not_invited_why is None:
         reasons.append(NO_NOT_INVITED_WHY)
     else:
-        reasons += _text(not_invited_why, "not_invited_why", TEXT_MAX, optional=True)
-    _check(reasons, died_on)
+        reasons += text_problems(not_invited_why, "not_invited_why", TEXT_MAX, optional=True)
+    refuse(reasons, died_on)
     meeting_id = uuid.uuid4()
-    return await _publish(publish, MeetingInvited, child_id, by_org, meeting_id, now, None,
+    return await publish_event(publish, MeetingInvited, child_id, by_org, meeting_id, now, None,
                           {INVITATION_PLACE: place, INVITATION_QUESTIONS: questions,
                            INVITATION_PEOPLE: invited_people, INVITATION_NOT_INVITED_WHY: not_invited_why},
                           plan_id=plan_id, meeting_id=meeting_id, starts_at=starts_at, invited_orgs=orgs,
@@ -153,7 +153,7 @@ async def answer_invitation(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str
                             died_on: dt.date | None = None) -> InvitationAnswered:
     """``by_org``'s answer to a kallelse it was sent (``invited_orgs``: the kallelse's, from the
     read model). Sending someone else says whom; whom and any comment travel sealed."""
-    reasons = _org(by_org, "by_org")
+    reasons = org_problems(by_org, "by_org")
     if not reasons and by_org not in invited_orgs:
         reasons.append(NOT_SENT.format(org=by_org))
     given = _enum(InvitationAnswer, answer)
@@ -162,10 +162,10 @@ async def answer_invitation(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str
     if given is InvitationAnswer.SENDS_SOMEONE and sends is None:
         reasons.append(NO_SENDS)
     else:
-        reasons += _text(sends, "sends", TEXT_MAX, optional=True)
-    reasons += _text(comment, "comment", TEXT_MAX, optional=True)
-    _check(reasons, died_on)
-    return await _publish(publish, InvitationAnswered, child_id, by_org, meeting_id, now, None,
+        reasons += text_problems(sends, "sends", TEXT_MAX, optional=True)
+    reasons += text_problems(comment, "comment", TEXT_MAX, optional=True)
+    refuse(reasons, died_on)
+    return await publish_event(publish, InvitationAnswered, child_id, by_org, meeting_id, now, None,
                           {ANSWER_SENDS: sends, ANSWER_COMMENT: comment},
                           plan_id=plan_id, meeting_id=meeting_id, invitee_org=by_org, answer=given)
 
@@ -178,17 +178,17 @@ async def record_participant(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: st
                              died_on: dt.date | None = None, units: Units | None = None) -> ParticipantRecorded:
     """An organisation's role in the plan and what it is responsible for (sealed, with its
     contact); one only consulted may leave its responsibilities out. ``active`` False: it left."""
-    reasons = _org(by_org, "by_org") + _role(organisation_id, "organisation_id", organisations.PARTICIPANT, units)
+    reasons = org_problems(by_org, "by_org") + role_problems(organisation_id, "organisation_id", organisations.PARTICIPANT, units)
     given = _enum(ParticipantRole, role)
     if given is None:
         reasons.append(BAD_ROLE.format(role=role))
     if given is not None and given is not ParticipantRole.CONSULTED and responsibilities is None:
         reasons.append(NO_RESPONSIBILITIES.format(role=given.value))
     else:
-        reasons += _text(responsibilities, "responsibilities", TEXT_MAX, optional=True)
-    reasons += _text(contact, "contact", TEXT_MAX, optional=True) + _flag(active, "active")
-    _check(reasons, died_on)
-    return await _publish(publish, ParticipantRecorded, child_id, by_org, plan_id, now, None,
+        reasons += text_problems(responsibilities, "responsibilities", TEXT_MAX, optional=True)
+    reasons += text_problems(contact, "contact", TEXT_MAX, optional=True) + flag_problems(active, "active")
+    refuse(reasons, died_on)
+    return await publish_event(publish, ParticipantRecorded, child_id, by_org, plan_id, now, None,
                           {PARTICIPANT_RESPONSIBILITIES: responsibilities, PARTICIPANT_CONTACT: contact},
                           plan_id=plan_id, organisation_id=organisation_id, role=given, active=active)
 
@@ -213,8 +213,8 @@ async def change_action_status(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: 
                                died_on: dt.date | None = None) -> ActionStatusChanged:
     """Move an action of this plan (the caller has checked) from ``current`` to ``status`` on
     ``changed_on``; a cancellation says why (sealed)."""
-    now = _now(now)
-    reasons = _org(by_org, "by_org") + _past_date(changed_on, "changed_on", now)
+    now = now_or_clock(now)
+    reasons = org_problems(by_org, "by_org") + past_date_problems(changed_on, "changed_on", now)
     given = _enum(ActionStatus, status)
     if given is None:
         reasons.append(BAD_STATUS.format(status=status))
@@ -223,9 +223,9 @@ async def change_action_status(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: 
     if given is ActionStatus.CANCELLED and reason is None:
         reasons.append(NO_CANCEL_REASON)
     else:
-        reasons += _text(reason, "reason", TEXT_MAX, optional=True)
-    _check(reasons, died_on)
-    return await _publish(publish, ActionStatusChanged, child_id, by_org, action_id, now, None,
+        reasons += text_problems(reason, "reason", TEXT_MAX, optional=True)
+    refuse(reasons, died_on)
+    return await publish_event(publish, ActionStatusChanged, child_id, by_org, action_id, now, None,
                           {STATUS_REASON: reason}, plan_id=plan_id, action_id=action_id, status=given,
                           changed_on=changed_on)
 
@@ -240,31 +240,31 @@ async def hold_follow_up(child_id: uuid.UUID, plan_id: uuid.UUID, by_org: str, f
     """A follow-up held (a scheduled one's id, or a new id): its outcome and summary, each
     action's evaluation (an action of this plan, once), and, when it closes the plan, the close.
     Every reason is found before anything is published, so a refusal leaves the log as it was."""
-    now = _now(now)
+    now = now_or_clock(now)
     given = tuple(evaluations)
-    reasons = _org(by_org, "by_org") + _past_date(held_on, "held_on", now)
+    reasons = org_problems(by_org, "by_org") + past_date_problems(held_on, "held_on", now)
     decided = _enum(FollowUpOutcome, outcome)
     if decided is None:
         reasons.append(BAD_OUTCOME.format(outcome=outcome))
-    reasons += _text(summary, "summary", LONG_TEXT_MAX)
+    reasons += text_problems(summary, "summary", LONG_TEXT_MAX)
     for e in given:
         if e.action_id not in plan_actions:
             reasons.append(UNKNOWN_ACTION.format(action_id=e.action_id))
         if _enum(ActionEffect, e.effect) is None:
             reasons.append(BAD_EFFECT.format(effect=e.effect, action_id=e.action_id))
-        reasons += _text(e.evaluation, "evaluation", TEXT_MAX)
-        reasons += _text(e.child_words, "child_words", TEXT_MAX, optional=True)
-        reasons += _text(e.guardians_words, "guardians_words", TEXT_MAX, optional=True)
-    reasons += [REPEATED_EVALUATION.format(action_id=a) for a in _repeated(tuple(e.action_id for e in given))]
-    _check(list(dict.fromkeys(reasons)), died_on)
+        reasons += text_problems(e.evaluation, "evaluation", TEXT_MAX)
+        reasons += text_problems(e.child_words, "child_words", TEXT_MAX, optional=True)
+        reasons += text_problems(e.guardians_words, "guardians_words", TEXT_MAX, optional=True)
+    reasons += [REPEATED_EVALUATION.format(action_id=a) for a in repeated(tuple(e.action_id for e in given))]
+    refuse(list(dict.fromkeys(reasons)), died_on)
     follow_up_id = follow_up_id or uuid.uuid4()
     # One instant a microsecond apart: the fold orders by event time, and the close comes last.
     tick = dt.timedelta(microseconds=1)
-    held = await _publish(publish, FollowUpHeld, child_id, by_org, follow_up_id, now, None,
+    held = await publish_event(publish, FollowUpHeld, child_id, by_org, follow_up_id, now, None,
                           {FOLLOW_UP_SUMMARY: summary}, plan_id=plan_id, follow_up_id=follow_up_id,
                           held_on=held_on, outcome=decided)
     for n, e in enumerate(given, 1):
-        await _publish(publish, ActionEvaluated, child_id, by_org, e.action_id, now + n * tick, None,
+        await publish_event(publish, ActionEvaluated, child_id, by_org, e.action_id, now + n * tick, None,
                        {EVALUATION_TEXT: e.evaluation, EVALUATION_CHILD: e.child_words,
                         EVALUATION_GUARDIANS: e.guardians_words},
                        plan_id=plan_id, action_id=e.action_id, follow_up_id=follow_up_id, evaluated_on=held_on,

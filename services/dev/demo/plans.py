@@ -129,6 +129,8 @@ async def _plan(resident: Resident, intake: Intake, consent: ConsentGranted, pub
                                              today + dt.timedelta(days=90), **kw(), by_others=True, performer=club))
     await ps.complete_action(child, plan_id, actions[0].responsible_org, actions[0].action_id, today, **kw())
     for action in actions[1:]:
+        if rng.random() < 0.3:
+            continue  # not begun yet: still planned
         await sip.change_action_status(child, plan_id, action.responsible_org, action.action_id, AGREED,
                                        ActionStatus.ONGOING, today - dt.timedelta(days=first - 2), **kw())
     # A follow-up held a week ago: each action evaluated, in the child's and the guardians' words too.
