@@ -44,7 +44,10 @@ PERSONAL_KEYS = (
 )
 
 HANDLER_NAME = "kronobarn"
-CHATTY_LIBRARIES = ("aiokafka", "alembic", "faust", "fontTools", "httpx", "mode", "uvicorn.access", "weasyprint")
+CHATTY_LIBRARIES = ("aiokafka", "alembic", "faust", "fontTools", "httpx", "mail.log", "mode", "uvicorn.access")
+# WeasyPrint warns about the screen's CSS it does not read (media queries for narrow screens) each
+# time it draws the printable plan: only its errors are news.
+QUIET_LIBRARIES = ("weasyprint",)
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -142,6 +145,8 @@ def _install_handler(handler: logging.Handler, level: str) -> None:
     # Libraries narrate connection and migration steps at INFO; keep their warnings only.
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.ERROR, logging.getLevelName(level)))
 
 
 def _is_tty(stream: TextIO) -> bool:

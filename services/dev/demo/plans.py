@@ -73,6 +73,9 @@ EVALUATIONS = {ActionEffect.HELPED: "Insatsen har gett effekt.", ActionEffect.PA
 CHILD_WORDS = ("Det känns bättre.", "Jag vet inte.", "Det är roligt.")
 GUARDIAN_WORDS = ("Vi ser en förändring hemma.", "Vi vill fortsätta.", None)
 CLUB = ("Meningsfull fritid", "Fotboll två gånger i veckan", "Idrottsföreningen i kommunen")
+# The plans' free text, which a reminder mail must never carry (``services.dev.demo.sip``).
+PRIVATE_TEXTS = (*DECISIONS, *(v for v in CHILD_VOICES if v), HEALTH_PART, SOCIAL_PART, SCHOOL_PART, *CLUB,
+                 *EVALUATIONS.values(), *CHILD_WORDS, *(w for w in GUARDIAN_WORDS if w))
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The demo's SIP stage: what the plans hold as a samordnad individuell plan, counted from the
-read model, and one plan printed for the family through the web service, as its lead would.
+read model; one plan printed for the family through the web service, as its lead would; and the
+day's reminders mailed to the units' mailboxes, into a local SMTP server (aiosmtpd) that keeps them.
 
 Only counts and a pseudonym prefix are printed: the plans' free text is personal data. The PDF
 is written next to the demo's database, where only the person running the demo reads it.
@@ -8,7 +9,13 @@ is written next to the demo's database, where only the person running the demo r
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import socket
+from email import message_from_bytes
+from email.message import Message
+from email.policy import default
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from rich.console import Console
@@ -29,6 +36,8 @@ from projections.read_model import (
 from services.api.app import create_app
 from services.api.auth.tokens import Principal, Role
 from services.county import county_directory
+from services.dev.demo.plans import PRIVATE_TEXTS
+from services.reminders.sending import send_reminders
 from services.settings import Settings
 
 PDF_NAME = "barnets-plan.pdf"
@@ -103,5 +112,47 @@ def _print(settings: Settings, engine: Engine, console: Console) -> bool:
                                                "actions evaluated"))
 
 
+class _Sink:
+    """The demo's mail server: keeps every message it is given (aiosmtpd's handler protocol)."""
+
+    def __init__(self) -> None:
+        self.mails: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.mails.append(message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _remind(settings: Settings, engine: Engine, console: Console) -> bool:
+    """``kronobarn reminders send`` against a local mail server; every mail checked for the
+    children's ids and the plans' text, which must never be in one."""
+    from aiosmtpd.controller import Controller  # the development room's mail server (the [test] extra)
+
+    sink, port = _Sink(), _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mailing = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+        outcome = send_reminders(mailing, engine, county_directory(settings), dt.datetime.now(dt.UTC))
+    finally:
+        controller.stop()
+    with engine.connect() as c:
+        ids = [cid for (cid,) in c.execute(select(children.c.child_id))]
+    texts = [m.get_body(("plain",)).get_content() + str(m["Subject"]) for m in sink.mails]  # type: ignore[union-attr]
+    leaks = sum(any(i in t or i[:8] in t for i in ids) or any(p in t for p in PRIVATE_TEXTS) for t in texts)
+    console.print(f"Reminders: {len(sink.mails)} mail(s) to the units' mailboxes through a local SMTP server "
+                  f"(127.0.0.1:{port}), {len(outcome.idle)} mailbox(es) with nothing to do; each mail holds a count "
+                  f"and the link to /ui/att-gora. Mails with a child's id or plan text in them: {leaks}.")
+    return bool(sink.mails) and len(sink.mails) == len(outcome.sent) and leaks == 0
+
+
 async def sip_stage(settings: Settings, engine: Engine, console: Console) -> bool:
-    return await asyncio.to_thread(_print, settings, engine, console)
+    printed = await asyncio.to_thread(_print, settings, engine, console)
+    reminded = await asyncio.to_thread(_remind, settings, engine, console)
+    return printed and reminded
