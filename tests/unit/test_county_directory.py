@@ -114,7 +114,8 @@ def test_the_synthetic_county_loads_with_its_expected_shape() -> None:
         for kind in ("MHV", "BHV", "SOCIAL", "KAA"):
             assert len(county.units_of(kind, code)) == 1, (kind, code)
         assert county.units_of("PRESCHOOL", code) and county.units_of("SCHOOL", code)
-    assert county.unit("BHV", "0780") == Organisation(f"{REGION}-BHV0780", "BHV", "Barnavårdscentralen Växjö", "0780")
+    assert county.unit("BHV", "0780") == Organisation(f"{REGION}-BHV0780", "BHV", "Barnavårdscentralen Växjö", "0780",
+                                                      reminder_email="bvc.0780@kronoberg.example")
     assert county.unit("KAA", "0764").id == "kommun-0764-kaa"
     assert {u.municipality_code for u in county.units_of("UPPER_SECONDARY")} == {"0764", "0765", "0780", "0781"}
     assert {u.kind for u in county.organisations} == set(KINDS)

@@ -61,7 +61,8 @@ def test_the_directory_refuses_a_reminder_email_that_is_no_address() -> None:
 
 
 def test_a_directory_file_with_a_bad_reminder_email_is_refused_at_its_line(tmp_path: Path) -> None:
-    lines = SYNTHETIC_COUNTY.read_text(encoding="utf-8").splitlines()
+    lines = [line for line in SYNTHETIC_COUNTY.read_text(encoding="utf-8").splitlines()
+             if not line.startswith("reminder_email")]  # the synthetic county's own mailboxes left out
     at = lines.index('id = "SE2321000065-BHV0780"')
     lines.insert(at + 1, 'reminder_email = "bvc vaxjo"')
     path = tmp_path / "county.toml"
