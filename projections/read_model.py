@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 
 from projections.child_state import ChildState
-from projections.consent_rules import ADULT_AGE, CHILD_GRANTS_FROM, birthday, start_of
+from projections.consent_rules import ADULT_AGE, CHILD_GRANTS_FROM, birthday, start_of, swedish_day
 from projections.named_person import (
     RULE_ENDED_18,
     Assignment,
@@ -333,7 +333,7 @@ def rows(state: ChildState, at: dt.datetime, config: NamedPersonConfig,
          child_grants_from: int = CHILD_GRANTS_FROM) -> Rows:
     """The rows one child contributes to the read model at ``at``; its consents as judged
     against its register (``consent_rules``), so a reader sees when each lapses."""
-    cid, p, day = str(state.child_id), state.plan, at.date()
+    cid, p, day = str(state.child_id), state.plan, swedish_day(at)  # the day in Sweden, not UTC's
     if state.merged_into is not None:  # only a pointer to the id the child lives on as
         return {children: [_merged_row(cid, state.merged_into)]}
     named = assignment(state.life, day, config)

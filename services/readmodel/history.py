@@ -29,6 +29,7 @@ from aiokafka.structs import ConsumerRecord
 from projections import access
 from projections.access import NOT_FOUND, ChildScope, Decision, EmergencyGrant, Outcome
 from projections.child_state import ChildState
+from projections.consent_rules import swedish_day
 from projections.consents import Consent
 from projections.named_person import Assignment, assignment
 from projections.plan import ReleasedFact
@@ -137,7 +138,7 @@ async def plan_as_seen(settings: Settings, codec: Codec, child_id: uuid.UUID, vi
     state = projection.states.get(child_id) or ChildState.new(child_id)
     judged = state.judged_consents(settings.consent_child_age)
     active = tuple(c for c in judged if c.active_at(at))
-    named = assignment(state.life, at.date(), named_person_config(settings))
+    named = assignment(state.life, swedish_day(at), named_person_config(settings))
     scope = ChildScope(child_id, named.organisation_id, state.plan.lead, frozenset(state.plan.participants))
     why = access.org_ground(viewer_org, scope, judged, grants, at)
     if why is None:

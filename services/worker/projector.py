@@ -43,6 +43,7 @@ import structlog
 from aiokafka import TopicPartition
 
 from projections.child_state import erased
+from projections.consent_rules import swedish_day
 from projections.named_person import assigned_events
 from projections.read_model import Batch, ReadModel
 from schemas.codec import Codec
@@ -115,7 +116,7 @@ class Projector:
 
     def _assignments(self, child: Any) -> list[Any]:
         state = self.projection.states[child]
-        return assigned_events(child, state.life, self.store.config, dt.datetime.now(dt.UTC).date())
+        return assigned_events(child, state.life, self.store.config, swedish_day(dt.datetime.now(dt.UTC)))
 
     async def announce(self, batch: Batch) -> None:
         """Publish the named-person changes of the batch's children not yet announced."""
